@@ -1,1 +1,38 @@
-export {}
+import type { Cache } from './cache.js'
+import { fastifyPerfCache } from './plugin.js'
+
+export type {
+  CacheStats,
+  FactoryContext,
+  GetOptions,
+  GetOrSetOptions,
+  InvalidateOptions,
+  SetOptions,
+} from './cache.js'
+export { Cache } from './cache.js'
+export type {
+  CacheBreakerEvent,
+  CacheFactoryErrorEvent,
+  CacheInvalidateEvent,
+  CacheKeyEvent,
+  CacheStaleEvent,
+  CacheStoreErrorEvent,
+} from './channels.js'
+export { channelNames } from './channels.js'
+export { decodeEntry, encodeEntry } from './entry.js'
+export * from './errors.js'
+export { MemoryStore, type MemoryStoreOptions } from './memory-store.js'
+export { type FastifyPerfCacheOptions, resolveOptions } from './options.js'
+export { SafeStore, type SafeStoreSettings } from './safe-store.js'
+export { jsonSerializer, type Serializer } from './serializer.js'
+export type { CacheStore, MaybePromise, StoredEntry } from './store.js'
+export type { Duration, Size } from './units.js'
+export { fastifyPerfCache }
+export default fastifyPerfCache
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The data cache of `@fastify-perf/cache`: `get`, `set`, `getOrSet`, `invalidateTags`, ... */
+    cache: Cache
+  }
+}

@@ -1,0 +1,676 @@
+import { randomBytes } from 'node:crypto'
+import { channels } from './channels.js'
+import {
+  FST_PERF_CACHE_FACTORY_TIMEOUT,
+  FST_PERF_CACHE_INVALID_KEY,
+  FST_PERF_CACHE_INVALID_OPTION,
+  FST_PERF_CACHE_UNDEFINED_VALUE,
+} from './errors.js'
+import type { ResolvedCacheOptions } from './options.js'
+import { positiveMs } from './options.js'
+import type { SafeStore } from './safe-store.js'
+import type { MaybePromise, StoredEntry } from './store.js'
+import { type Duration, toMs } from './units.js'
+
+/** Per-call options of `set`. Each falls back to the plugin option of the same name. */
+export interface SetOptions {
+  /** How long the value stays fresh. */
+  ttl?: Duration
+  /** Stale window served while one background refresh runs (only `getOrSet` refreshes). */
+  staleWhileRevalidate?: Duration
+  /** Grace window: how long the value may stand in for a failing or slow factory. */
+  staleIfError?: Duration
+  /** Tags for `invalidateTags`. */
+  tags?: readonly string[]
+}
+
+/** Per-call options of `getOrSet`. Each falls back to the plugin option of the same name. */
+export interface GetOrSetOptions extends SetOptions {
+  /** Soft timeout: past it a stale value (if any) is returned and the factory finishes in the background. */
+  timeout?: Duration
+  /** Hard timeout: past it the stale value, or `FST_PERF_CACHE_FACTORY_TIMEOUT`. */
+  hardTimeout?: Duration
+  /** Run the factory and return its result without reading or writing the cache. */
+  skip?: boolean
+  /** Ignore what is stored: run the factory (shared with concurrent callers) and store its result. */
+  forceFresh?: boolean
+}
+
+/** What a factory receives. */
+export interface FactoryContext<T> {
+  /** The key, as given to `getOrSet`. */
+  readonly key: string
+  /** The stale value being replaced, when one exists (for conditional refreshes). */
+  readonly stale: T | undefined
+  /** Changes the freshness of the value this factory returns, e.g. from an upstream `max-age`. */
+  setTtl(ttl: Duration): void
+}
+
+/** Options of `get`. */
+export interface GetOptions {
+  /** Also return a stale value (within its stale-while-revalidate or grace window). @default false */
+  allowStale?: boolean
+}
+
+/** Options of `invalidateTags`. */
+export interface InvalidateOptions {
+  /**
+   * `'delete'`: tagged entries become misses, with no grace. `'expire'`: tagged entries become
+   * stale, so stale-while-revalidate and grace may still serve them while they refresh.
+   * @default 'delete'
+   */
+  mode?: 'delete' | 'expire'
+}
+
+/** Counters since the app started. */
+export interface CacheStats {
+  hits: number
+  misses: number
+  /** Stale values returned (while revalidating, or standing in for a failing factory). */
+  stale: number
+  /** Callers that joined a factory call already running for their key. */
+  coalesced: number
+  sets: number
+  deletes: number
+  invalidations: number
+  /** Factory calls that threw or passed their hard timeout. */
+  factoryErrors: number
+  /** Factory calls running now (foreground and background). */
+  loading: number
+  store: {
+    name: string
+    /** Circuit breaker state. */
+    breaker: 'closed' | 'open' | 'half-open'
+    /** Store operations that failed or timed out (each counted as a miss or an unwritten value). */
+    errors: number
+    /** Store operations skipped because the breaker was open. */
+    skipped: number
+  }
+}
+
+interface CallSettings {
+  ttlMs: number
+  swrMs: number
+  sieMs: number
+  timeoutMs: number | undefined
+  hardTimeoutMs: number | undefined
+  tags: readonly string[]
+}
+
+interface Loaded {
+  value: unknown
+  /** Tag versions read before the factory ran. */
+  versions: readonly string[]
+}
+
+type Factory<T> = (ctx: FactoryContext<T>) => T | Promise<T>
+
+// How an entry stands when read. Numbers, not strings: this runs on every hit.
+const FRESH = 0
+const STALE = 1 // servable now, while one background refresh runs
+const GRACE = 2 // servable only in place of a failing or slow factory
+const DEAD = 3
+
+const EMPTY: readonly string[] = Object.freeze([])
+const NO_ENTRY = Symbol('no entry')
+const FOREVER = Number.MAX_SAFE_INTEGER
+const noop = () => {}
+
+function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | undefined)?.then === 'function'
+}
+
+/**
+ * The engine behind `fastify.cache`: reads through the safe-store wrapper, decides freshness,
+ * coalesces factory calls, serves stale values, and keeps tag versions.
+ *
+ * Tags: each tag has two version records in the store (`hard` and `soft`). An entry remembers the
+ * versions it was produced under; `invalidateTags` writes new random versions, so every entry with
+ * that tag stops matching (hard: a miss; soft: stale). Storage stays bounded (two small records per
+ * tag, each with a TTL, never a growing set of member keys), invalidation is one write per tag for
+ * every instance sharing the store, and no clocks are compared between machines. A record that was
+ * evicted or expired reads as "no version", which matches no entry: the failure mode is a miss,
+ * never a stale value served as fresh.
+ */
+export class Cache {
+  /** The namespace every key of this cache lives in. */
+  readonly namespace: string
+  readonly #options: ResolvedCacheOptions
+  readonly #safe: SafeStore
+  readonly #prefix: string
+  readonly #tagPrefix: string
+  readonly #defaults: CallSettings
+  readonly #loading = new Map<string, Promise<Loaded>>()
+  // The decoded value of each entry object a synchronous store hands back, so a memory hit
+  // deserializes nothing. Weak: it lives exactly as long as the store keeps the entry.
+  readonly #decoded = new WeakMap<StoredEntry, unknown>()
+  // Keys whose factory failed while a stale value stood in: no new attempt before the time given.
+  readonly #backoff = new Map<string, number>()
+  readonly #background = new Set<Promise<unknown>>()
+  readonly #versionSeed = randomBytes(6).toString('base64url')
+  #versionCounter = 0
+  #closed = false
+  #counters = {
+    hits: 0,
+    misses: 0,
+    stale: 0,
+    coalesced: 0,
+    sets: 0,
+    deletes: 0,
+    invalidations: 0,
+    factoryErrors: 0,
+  }
+
+  constructor(safe: SafeStore, options: ResolvedCacheOptions) {
+    this.#safe = safe
+    this.#options = options
+    this.namespace = options.namespace
+    // ':' cannot appear in a namespace, so no namespace's keys are a prefix of another's.
+    this.#prefix = `${options.namespace}:k:`
+    this.#tagPrefix = `${options.namespace}:t:`
+    this.#defaults = Object.freeze({
+      ttlMs: options.ttlMs,
+      swrMs: options.staleWhileRevalidateMs,
+      sieMs: options.staleIfErrorMs,
+      timeoutMs: options.timeoutMs,
+      hardTimeoutMs: options.hardTimeoutMs,
+      tags: EMPTY,
+    })
+  }
+
+  /**
+   * Returns the cached value, or runs `factory` to produce it, stores it and returns it.
+   * Concurrent callers of one key share one factory call and its result or error.
+   * @example
+   * const product = await fastify.cache.getOrSet(`product:${id}`, () => db.product(id), { ttl: '5m', tags: ['products'] })
+   */
+  getOrSet<T>(key: string, factory: Factory<T>, options?: GetOrSetOptions): Promise<T> {
+    if (typeof key !== 'string' || key === '')
+      return Promise.reject(new FST_PERF_CACHE_INVALID_KEY(typeof key))
+    if (options?.skip === true || this.#closed) return this.#bypass(key, factory)
+    const k = this.#prefix + key
+    if (options?.forceFresh === true) return this.#getOrSetSlow(key, k, factory, options, undefined)
+    const found = this.#safe.get(k)
+    if (isPromise(found)) return found.then((entry) => this.#getOrSetSlow(key, k, factory, options, entry))
+    // The hot path: a synchronous store, an untagged entry, fresh. One map read, one clock read,
+    // one weak-map read; no option parsing, no await.
+    if (found !== undefined && found.tags.length === 0 && found.freshUntil > Date.now()) {
+      const value = this.#decode(found)
+      if (value !== NO_ENTRY) {
+        this.#counters.hits++
+        if (channels.hit.hasSubscribers) this.#publish(channels.hit, key)
+        return Promise.resolve(value as T)
+      }
+    }
+    return this.#getOrSetSlow(key, k, factory, options, found)
+  }
+
+  async #getOrSetSlow<T>(
+    key: string,
+    k: string,
+    factory: Factory<T>,
+    options: GetOrSetOptions | undefined,
+    entry: StoredEntry | undefined,
+  ): Promise<T> {
+    const settings = this.#settings(options)
+    let state = DEAD
+    let value: unknown = NO_ENTRY
+    if (entry !== undefined) {
+      state = await this.#classify(entry)
+      if (state !== DEAD) value = this.#decode(entry)
+      if (value === NO_ENTRY) state = DEAD
+    }
+    if (state === FRESH) {
+      this.#counters.hits++
+      if (channels.hit.hasSubscribers) this.#publish(channels.hit, key)
+      return value as T
+    }
+    if (state === STALE) {
+      this.#counters.stale++
+      if (channels.stale.hasSubscribers) this.#publish(channels.stale, key, { reason: 'revalidate' })
+      if (!this.#loading.has(k) && !this.#backingOff(k)) {
+        const refresh = this.#load(key, k, factory, settings, value as T)
+        this.#track(refresh)
+      }
+      return value as T
+    }
+
+    const graced = state === GRACE
+    if (graced && this.#backingOff(k)) return this.#serveStale(key, value, 'error') as T
+    let load = this.#loading.get(k)
+    if (load !== undefined) {
+      this.#counters.coalesced++
+      if (channels.coalesced.hasSubscribers) this.#publish(channels.coalesced, key)
+    } else {
+      this.#counters.misses++
+      if (channels.miss.hasSubscribers) this.#publish(channels.miss, key)
+      load = this.#load(key, k, factory, settings, graced ? (value as T) : undefined)
+    }
+    if (!graced && settings.hardTimeoutMs === undefined) return (await load).value as T
+    return this.#race(key, load, settings, graced ? value : NO_ENTRY) as Promise<T>
+  }
+
+  /**
+   * Runs the factory once for `k` and stores its result. Registered in `#loading` until the value
+   * is written, so callers whose store read was answered before the write still join it.
+   */
+  #load<T>(
+    key: string,
+    k: string,
+    factory: Factory<T>,
+    settings: CallSettings,
+    stale: T | undefined,
+  ): Promise<Loaded> {
+    let ttlMs = settings.ttlMs
+    const run = async (): Promise<Loaded> => {
+      // Tag versions are read before the factory runs: an invalidation that lands while it runs
+      // makes the value it returns stale at once, instead of being lost.
+      const versions = settings.tags.length > 0 ? await this.#currentVersions(settings.tags) : EMPTY
+      const value = await factory({
+        key,
+        stale,
+        setTtl: (ttl) => {
+          ttlMs = positiveMs(ttl, 'ttl')
+        },
+      })
+      if (value === undefined) throw new FST_PERF_CACHE_UNDEFINED_VALUE(key)
+      return { value, versions }
+    }
+    const load = run()
+    this.#loading.set(k, load)
+    const done = () => {
+      if (this.#loading.get(k) === load) this.#loading.delete(k)
+    }
+    load.then(
+      (loaded) => {
+        this.#backoff.delete(k)
+        const written = this.#write(key, k, loaded.value, { ...settings, ttlMs }, loaded.versions)
+        if (isPromise(written)) written.then(done, done)
+        else done()
+      },
+      (error) => {
+        done()
+        this.#counters.factoryErrors++
+        // Remembered only for keys with a stale value to serve in the meantime (see #race).
+        if (this.#options.graceBackoffMs > 0) this.#setBackoff(k)
+        if (channels.factoryError.hasSubscribers) {
+          channels.factoryError.publish({
+            key,
+            store: this.#safe.store.name,
+            namespace: this.namespace,
+            error,
+            graced: stale !== undefined,
+          })
+        }
+      },
+    )
+    return load
+  }
+
+  /** Waits for a load with a soft timeout (when a stale value exists) and a hard timeout. */
+  #race(key: string, load: Promise<Loaded>, settings: CallSettings, stale: unknown): Promise<unknown> {
+    const hasStale = stale !== NO_ENTRY
+    return new Promise((resolve, reject) => {
+      let soft: NodeJS.Timeout | undefined
+      let hard: NodeJS.Timeout | undefined
+      let settled = false
+      const finish = () => {
+        settled = true
+        if (soft !== undefined) clearTimeout(soft)
+        if (hard !== undefined) clearTimeout(hard)
+      }
+      if (hasStale && settings.timeoutMs !== undefined) {
+        soft = setTimeout(() => {
+          if (settled) return
+          finish()
+          resolve(this.#serveStale(key, stale, 'timeout'))
+        }, settings.timeoutMs)
+      }
+      if (settings.hardTimeoutMs !== undefined) {
+        hard = setTimeout(() => {
+          if (settled) return
+          finish()
+          this.#counters.factoryErrors++
+          if (hasStale) resolve(this.#serveStale(key, stale, 'timeout'))
+          else reject(new FST_PERF_CACHE_FACTORY_TIMEOUT(key, settings.hardTimeoutMs!))
+        }, settings.hardTimeoutMs)
+      }
+      load.then(
+        (loaded) => {
+          if (settled) return
+          finish()
+          resolve(loaded.value)
+        },
+        (error) => {
+          if (settled) return
+          finish()
+          if (hasStale) resolve(this.#serveStale(key, stale, 'error'))
+          else reject(error)
+        },
+      )
+    })
+  }
+
+  #serveStale(key: string, value: unknown, reason: 'revalidate' | 'error' | 'timeout'): unknown {
+    this.#counters.stale++
+    if (channels.stale.hasSubscribers) this.#publish(channels.stale, key, { reason })
+    return value
+  }
+
+  /** Runs a factory outside the cache (`skip`, or after close). */
+  async #bypass<T>(key: string, factory: Factory<T>): Promise<T> {
+    return factory({ key, stale: undefined, setTtl: noop })
+  }
+
+  /**
+   * Returns the fresh value under `key`, or `undefined`.
+   * @example const session = await fastify.cache.get<Session>(`session:${id}`)
+   */
+  async get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined> {
+    this.#assertKey(key)
+    if (this.#closed) return undefined
+    const entry = await this.#safe.get(this.#prefix + key)
+    if (entry === undefined) {
+      this.#counters.misses++
+      return undefined
+    }
+    const state = await this.#classify(entry)
+    const value =
+      state === FRESH || (options?.allowStale === true && state !== DEAD) ? this.#decode(entry) : NO_ENTRY
+    if (value === NO_ENTRY) {
+      this.#counters.misses++
+      return undefined
+    }
+    if (state === FRESH) this.#counters.hits++
+    else this.#counters.stale++
+    return value as T
+  }
+
+  /**
+   * Stores `value` under `key`. `undefined` is refused (`FST_PERF_CACHE_UNDEFINED_VALUE`); `null` is a value.
+   * Resolves once the store has answered (or failed, which is logged, not thrown).
+   */
+  async set<T>(key: string, value: T, options?: SetOptions): Promise<void> {
+    this.#assertKey(key)
+    if (value === undefined) throw new FST_PERF_CACHE_UNDEFINED_VALUE(key)
+    const settings = this.#settings(options)
+    // Serialize before anything else so an unserializable value fails the caller, not the store.
+    const data = this.#options.serializer.serialize(value)
+    if (this.#closed) return
+    const versions = settings.tags.length > 0 ? await this.#currentVersions(settings.tags) : EMPTY
+    await this.#store(key, this.#prefix + key, data, value, settings, versions)
+  }
+
+  /** Deletes the entry under `key` (on every instance sharing the store). */
+  async delete(key: string): Promise<void> {
+    this.#assertKey(key)
+    if (this.#closed) return
+    this.#counters.deletes++
+    await this.#safe.delete(this.#prefix + key)
+    if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ keys: [key] })
+  }
+
+  /** Deletes several keys at once. */
+  async deleteMany(keys: readonly string[]): Promise<void> {
+    for (const key of keys) this.#assertKey(key)
+    if (this.#closed || keys.length === 0) return
+    this.#counters.deletes += keys.length
+    await this.#safe.deleteMany(keys.map((key) => this.#prefix + key))
+    if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ keys })
+  }
+
+  /**
+   * Invalidates every entry carrying one of `tags`, for every instance sharing the store: one
+   * small write per tag, whatever the number of entries.
+   * @example await fastify.cache.invalidateTags(['products'])
+   */
+  async invalidateTags(tags: readonly string[], options?: InvalidateOptions): Promise<void> {
+    const mode = options?.mode ?? 'delete'
+    if (mode !== 'delete' && mode !== 'expire')
+      throw new FST_PERF_CACHE_INVALID_OPTION('mode', 'use "delete" or "expire"')
+    const unique = this.#assertTags(tags)
+    if (this.#closed || unique.length === 0) return
+    this.#counters.invalidations++
+    const version = this.#newVersion()
+    const kind = mode === 'delete' ? 'h:' : 's:'
+    await Promise.all(
+      unique.map((tag) =>
+        this.#safe.set(this.#tagPrefix + kind + tag, this.#versionRecord(version), this.#options.tagTtlMs),
+      ),
+    )
+    if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ tags: unique, mode })
+  }
+
+  /** Deletes every entry of this cache's namespace (and nothing else in a shared store). */
+  async clear(): Promise<void> {
+    if (this.#closed) return
+    await this.#safe.clear(`${this.namespace}:`)
+    if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ clear: true })
+  }
+
+  /** Counters since start, and the store's health. */
+  stats(): CacheStats {
+    return {
+      ...this.#counters,
+      loading: this.#loading.size,
+      store: {
+        name: this.#safe.store.name,
+        breaker: this.#safe.state,
+        errors: this.#safe.errors,
+        skipped: this.#safe.rejected,
+      },
+    }
+  }
+
+  /**
+   * Stops using the store: later calls bypass the cache (factories run, nothing is stored), so
+   * requests still in flight during shutdown keep working. Waits up to `waitMs` for background
+   * refreshes. Does not close the store; the plugin closes the stores it created.
+   */
+  async close(waitMs = 2000): Promise<void> {
+    this.#closed = true
+    if (this.#background.size === 0) return
+    let timer: NodeJS.Timeout | undefined
+    await Promise.race([
+      Promise.allSettled([...this.#background]),
+      new Promise((resolve) => {
+        timer = setTimeout(resolve, waitMs)
+        timer.unref()
+      }),
+    ])
+    clearTimeout(timer)
+  }
+
+  // --- internals ---
+
+  #settings(options: SetOptions | GetOrSetOptions | undefined): CallSettings {
+    if (options === undefined) return this.#defaults
+    const d = this.#defaults
+    const o = options as GetOrSetOptions
+    return {
+      ttlMs: o.ttl === undefined ? d.ttlMs : positiveMs(o.ttl, 'ttl'),
+      swrMs:
+        o.staleWhileRevalidate === undefined ? d.swrMs : toMs(o.staleWhileRevalidate, 'staleWhileRevalidate'),
+      sieMs: o.staleIfError === undefined ? d.sieMs : toMs(o.staleIfError, 'staleIfError'),
+      timeoutMs: o.timeout === undefined ? d.timeoutMs : positiveMs(o.timeout, 'timeout'),
+      hardTimeoutMs: o.hardTimeout === undefined ? d.hardTimeoutMs : positiveMs(o.hardTimeout, 'hardTimeout'),
+      tags: o.tags === undefined ? EMPTY : this.#assertTags(o.tags),
+    }
+  }
+
+  /** Decides how an entry stands now, reading its tags' versions when it has tags. */
+  #classify(entry: StoredEntry): MaybePromise<number> {
+    if (entry.tags.length === 0) return this.#state(entry, false)
+    const versions = this.#safe.getMany(this.#tagKeys(entry.tags))
+    if (isPromise(versions)) return versions.then((v) => this.#stateWithTags(entry, v))
+    return this.#stateWithTags(entry, versions)
+  }
+
+  #stateWithTags(entry: StoredEntry, records: ReadonlyArray<StoredEntry | undefined>): number {
+    const expected = entry.tagVersions
+    let soft = false
+    for (let i = 0; i < records.length; i += 2) {
+      if (records[i]?.value !== expected[i]) return DEAD
+      if (records[i + 1]?.value !== expected[i + 1]) soft = true
+    }
+    return this.#state(entry, soft)
+  }
+
+  #state(entry: StoredEntry, softInvalidated: boolean): number {
+    const now = Date.now()
+    if (!softInvalidated && now < entry.freshUntil) return FRESH
+    if (now < entry.staleUntil) return STALE
+    if (now < entry.graceUntil) return GRACE
+    return DEAD
+  }
+
+  /** The current versions of `tags` (hard, soft per tag), creating records for tags seen first. */
+  async #currentVersions(tags: readonly string[]): Promise<readonly string[]> {
+    const keys = this.#tagKeys(tags)
+    const records = await this.#safe.getMany(keys)
+    const versions = new Array<string>(keys.length)
+    let created: string | undefined
+    for (let i = 0; i < keys.length; i++) {
+      const current = records[i]?.value
+      if (typeof current === 'string') {
+        versions[i] = current
+      } else {
+        // First use (or the record was evicted): give the tag a version. Two instances racing
+        // here each write their own; the loser's entries just miss once.
+        created ??= this.#newVersion()
+        versions[i] = created
+        const written = this.#safe.set(keys[i]!, this.#versionRecord(created), this.#options.tagTtlMs)
+        if (isPromise(written)) await written
+      }
+    }
+    return versions
+  }
+
+  #tagKeys(tags: readonly string[]): string[] {
+    const keys = new Array<string>(tags.length * 2)
+    for (let i = 0; i < tags.length; i++) {
+      keys[2 * i] = `${this.#tagPrefix}h:${tags[i]}`
+      keys[2 * i + 1] = `${this.#tagPrefix}s:${tags[i]}`
+    }
+    return keys
+  }
+
+  #versionRecord(version: string): StoredEntry {
+    return {
+      value: version,
+      createdAt: Date.now(),
+      freshUntil: FOREVER,
+      staleUntil: FOREVER,
+      graceUntil: FOREVER,
+      tags: EMPTY,
+      tagVersions: EMPTY,
+    }
+  }
+
+  #newVersion(): string {
+    return `${Date.now().toString(36)}.${this.#versionSeed}.${(this.#versionCounter++).toString(36)}`
+  }
+
+  /** Serializes and writes a value; failures are logged and counted, never thrown. */
+  #write(
+    key: string,
+    k: string,
+    value: unknown,
+    settings: CallSettings,
+    versions: readonly string[],
+  ): MaybePromise<unknown> {
+    let data: string | Uint8Array
+    try {
+      data = this.#options.serializer.serialize(value)
+    } catch (error) {
+      if (channels.storeError.hasSubscribers)
+        channels.storeError.publish({ store: this.#safe.store.name, operation: 'serialize', error })
+      return undefined
+    }
+    if (this.#closed) return undefined
+    return this.#store(key, k, data, value, settings, versions)
+  }
+
+  #store(
+    key: string,
+    k: string,
+    data: string | Uint8Array,
+    value: unknown,
+    settings: CallSettings,
+    versions: readonly string[],
+  ): MaybePromise<unknown> {
+    const now = Date.now()
+    const freshUntil = now + settings.ttlMs
+    const entry: StoredEntry = {
+      value: data,
+      createdAt: now,
+      freshUntil,
+      staleUntil: freshUntil + settings.swrMs,
+      graceUntil: freshUntil + settings.sieMs,
+      tags: settings.tags,
+      tagVersions: versions,
+    }
+    // The value we already hold is the decoded form of this entry: a memory store hands this very
+    // object back on the next read, which then decodes nothing.
+    this.#decoded.set(entry, value)
+    this.#counters.sets++
+    if (channels.set.hasSubscribers) this.#publish(channels.set, key)
+    return this.#safe.set(k, entry, Math.max(entry.staleUntil, entry.graceUntil) - now)
+  }
+
+  #decode(entry: StoredEntry): unknown {
+    const known = this.#decoded.get(entry)
+    if (known !== undefined) return known
+    try {
+      const value = this.#options.serializer.deserialize(entry.value)
+      this.#decoded.set(entry, value)
+      return value
+    } catch (error) {
+      // Unreadable data (another serializer, a foreign writer): a miss, reported like a store error.
+      if (channels.storeError.hasSubscribers)
+        channels.storeError.publish({ store: this.#safe.store.name, operation: 'deserialize', error })
+      return NO_ENTRY
+    }
+  }
+
+  #backingOff(k: string): boolean {
+    const until = this.#backoff.get(k)
+    if (until === undefined) return false
+    if (Date.now() < until) return true
+    this.#backoff.delete(k)
+    return false
+  }
+
+  #setBackoff(k: string): void {
+    // Bounded: a storm of failing distinct keys must not grow this map without end.
+    if (this.#backoff.size >= 10_000) this.#backoff.clear()
+    this.#backoff.set(k, Date.now() + this.#options.graceBackoffMs)
+  }
+
+  #track(promise: Promise<unknown>): void {
+    const tracked = promise.then(noop, noop)
+    this.#background.add(tracked)
+    tracked.then(() => this.#background.delete(tracked))
+  }
+
+  #assertKey(key: string): void {
+    if (typeof key !== 'string' || key === '') throw new FST_PERF_CACHE_INVALID_KEY(typeof key)
+  }
+
+  #assertTags(tags: readonly string[]): readonly string[] {
+    if (!Array.isArray(tags)) throw new FST_PERF_CACHE_INVALID_OPTION('tags', 'must be an array of strings')
+    for (const tag of tags) {
+      if (typeof tag !== 'string' || tag === '')
+        throw new FST_PERF_CACHE_INVALID_OPTION('tags', 'must be non-empty strings')
+    }
+    return tags.length < 2 ? tags : [...new Set(tags)]
+  }
+
+  #publish(channel: { publish(message: unknown): void }, key: string, extra?: object): void {
+    channel.publish({ key, store: this.#safe.store.name, namespace: this.namespace, ...extra })
+  }
+
+  #publishInvalidate(event: object): void {
+    channels.invalidate.publish({ namespace: this.namespace, store: this.#safe.store.name, ...event })
+  }
+}

@@ -1,0 +1,76 @@
+import diagnostics from 'node:diagnostics_channel'
+
+// The cache reports what it does on `node:diagnostics_channel` channels, so the timing plugin
+// (or any subscriber) can count without the cache importing it. Publishing costs one
+// `hasSubscribers` check when nobody listens.
+
+/** Channel names, each `fastify-perf:cache:<event>`. */
+export const channelNames = {
+  hit: 'fastify-perf:cache:hit',
+  miss: 'fastify-perf:cache:miss',
+  stale: 'fastify-perf:cache:stale',
+  coalesced: 'fastify-perf:cache:coalesced',
+  set: 'fastify-perf:cache:set',
+  invalidate: 'fastify-perf:cache:invalidate',
+  factoryError: 'fastify-perf:cache:factory-error',
+  storeError: 'fastify-perf:cache:store-error',
+  breaker: 'fastify-perf:cache:breaker',
+} as const
+
+/** Payload of `hit`, `miss`, `coalesced` and `set`. */
+export interface CacheKeyEvent {
+  /** The key as the caller gave it (without the namespace). */
+  key: string
+  /** The store's name. */
+  store: string
+  /** The namespace the key lives in. */
+  namespace: string
+}
+
+/** Payload of `stale`: a stale value was returned. */
+export interface CacheStaleEvent extends CacheKeyEvent {
+  /** `'revalidate'`: served while a background refresh runs; `'error'`: stood in for a failing or slow factory. */
+  reason: 'revalidate' | 'error' | 'timeout'
+}
+
+/** Payload of `invalidate`. */
+export interface CacheInvalidateEvent {
+  namespace: string
+  store: string
+  tags?: readonly string[]
+  keys?: readonly string[]
+  clear?: boolean
+  mode?: 'delete' | 'expire'
+}
+
+/** Payload of `factory-error`: a factory threw or timed out (whether or not a stale value stood in). */
+export interface CacheFactoryErrorEvent extends CacheKeyEvent {
+  error: unknown
+  /** Whether a stale value was returned instead of the error. */
+  graced: boolean
+}
+
+/** Payload of `store-error`: a store operation failed or timed out and was treated as a miss. */
+export interface CacheStoreErrorEvent {
+  store: string
+  operation: string
+  error: unknown
+}
+
+/** Payload of `breaker`: the store's circuit breaker changed state. */
+export interface CacheBreakerEvent {
+  store: string
+  state: 'open' | 'half-open' | 'closed'
+}
+
+export const channels = {
+  hit: diagnostics.channel(channelNames.hit),
+  miss: diagnostics.channel(channelNames.miss),
+  stale: diagnostics.channel(channelNames.stale),
+  coalesced: diagnostics.channel(channelNames.coalesced),
+  set: diagnostics.channel(channelNames.set),
+  invalidate: diagnostics.channel(channelNames.invalidate),
+  factoryError: diagnostics.channel(channelNames.factoryError),
+  storeError: diagnostics.channel(channelNames.storeError),
+  breaker: diagnostics.channel(channelNames.breaker),
+}

@@ -1,0 +1,91 @@
+import { LRUCache } from 'lru-cache'
+import { entrySize } from './entry.js'
+import type { CacheStore, StoredEntry } from './store.js'
+import { type Size, toBytes } from './units.js'
+
+/** Options of {@link MemoryStore}. */
+export interface MemoryStoreOptions {
+  /** Upper bound of the bytes held (values, keys and metadata, as counted by the store). @default '64MB' */
+  maxSize?: Size
+  /** Entries larger than this are not stored. @default a quarter of `maxSize`, at most '8MB' */
+  maxEntrySize?: Size
+}
+
+/**
+ * The in-process store: a least-recently-used map bounded in bytes, on lru-cache. It answers
+ * synchronously, so a hit costs no timer and no Promise. Entries are held as objects (not
+ * serialized bytes), and the engine caches the decoded value per entry, so a hit decodes nothing:
+ * values handed out are shared between callers and must be treated as read-only.
+ */
+export class MemoryStore implements CacheStore {
+  readonly name = 'memory'
+  readonly maxSize: number
+  readonly maxEntrySize: number
+  #lru: LRUCache<string, StoredEntry>
+
+  constructor(options: MemoryStoreOptions = {}) {
+    this.maxSize = toBytes(options.maxSize ?? '64MB', 'maxSize')
+    if (this.maxSize < 1024) this.maxSize = 1024
+    this.maxEntrySize = Math.min(
+      toBytes(
+        options.maxEntrySize ?? Math.min(Math.floor(this.maxSize / 4), 8 * 1024 * 1024),
+        'maxEntrySize',
+      ),
+      this.maxSize,
+    )
+    this.#lru = new LRUCache<string, StoredEntry>({
+      maxSize: this.maxSize,
+      maxEntrySize: this.maxEntrySize,
+      sizeCalculation: (entry, key) => entrySize(key, entry),
+      // Expired entries are dropped when read or evicted; no timer per entry.
+      ttlAutopurge: false,
+    })
+  }
+
+  /** Bytes currently held, as counted against `maxSize`. */
+  get size(): number {
+    return this.#lru.calculatedSize
+  }
+
+  /** Number of entries held (expired ones not yet evicted included). */
+  get entries(): number {
+    return this.#lru.size
+  }
+
+  get(key: string): StoredEntry | undefined {
+    return this.#lru.get(key)
+  }
+
+  getMany(keys: readonly string[]): Array<StoredEntry | undefined> {
+    const out = new Array<StoredEntry | undefined>(keys.length)
+    for (let i = 0; i < keys.length; i++) out[i] = this.#lru.get(keys[i]!)
+    return out
+  }
+
+  set(key: string, entry: StoredEntry, ttlMs: number): void {
+    // lru-cache skips (and evicts any older value of) entries over maxEntrySize by itself.
+    this.#lru.set(key, entry, { ttl: Math.max(1, Math.ceil(ttlMs)) })
+  }
+
+  delete(key: string): boolean {
+    return this.#lru.delete(key)
+  }
+
+  deleteMany(keys: readonly string[]): number {
+    let n = 0
+    for (const key of keys) if (this.#lru.delete(key)) n++
+    return n
+  }
+
+  clear(prefix: string): void {
+    if (prefix === '') {
+      this.#lru.clear()
+      return
+    }
+    for (const key of [...this.#lru.keys()]) if (key.startsWith(prefix)) this.#lru.delete(key)
+  }
+
+  close(): void {
+    this.#lru.clear()
+  }
+}

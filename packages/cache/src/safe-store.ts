@@ -1,0 +1,247 @@
+import { channels } from './channels.js'
+import { FST_PERF_CACHE_STORE_TIMEOUT } from './errors.js'
+import type { CacheStore, MaybePromise, StoredEntry } from './store.js'
+
+/** The smallest logger the wrapper needs; Fastify's `app.log` fits. */
+export interface WarnLogger {
+  warn(obj: object, msg: string): void
+  info(obj: object, msg: string): void
+}
+
+/** Settings of the wrapper, resolved by the plugin's options. */
+export interface SafeStoreSettings {
+  /** Per-operation deadline for asynchronous answers, ms. */
+  timeoutMs: number
+  /** Consecutive failures that open the breaker; 0 disables the breaker. */
+  breakerThreshold: number
+  /** How long the breaker stays open before one probe is let through, ms. */
+  breakerDurationMs: number
+  /** Minimum time between two warn logs of one failure burst, ms. */
+  logIntervalMs: number
+  logger: WarnLogger
+}
+
+type BreakerState = 'closed' | 'open' | 'half-open'
+
+const noop = () => {}
+
+function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | undefined)?.then === 'function'
+}
+
+/**
+ * The only place that calls a store, and the only place that catches store errors.
+ *
+ * Every call answers within `timeoutMs` whatever the store does: a rejection, a throw, a hang
+ * (SIGSTOPped server, a client queueing commands offline) all become the operation's fallback
+ * (a miss for reads, "not written" for writes). After `breakerThreshold` consecutive failures the
+ * breaker opens and the store is not called at all for `breakerDurationMs`; then one probe is let
+ * through (half-open) and its outcome closes or reopens the breaker. So a dead store costs each
+ * request at most one timeout until the breaker opens, and nothing after that.
+ *
+ * Why our own deadline: no client library bounds every failure. ioredis needs `commandTimeout`
+ * to end a hung command, and memjs's timeout only fires on an idle socket (memjs#119); a custom
+ * store may have neither. A synchronous store (the memory store) gets no timer at all: it cannot hang.
+ */
+export class SafeStore {
+  readonly store: CacheStore
+  readonly #settings: SafeStoreSettings
+  #state: BreakerState = 'closed'
+  #failures = 0
+  #openUntil = 0
+  #probing = false
+  #lastLog = 0
+  #suppressed = 0
+  /** Failed or timed-out operations since start. */
+  errors = 0
+  /** Operations skipped because the breaker was open. */
+  rejected = 0
+
+  constructor(store: CacheStore, settings: SafeStoreSettings) {
+    this.store = store
+    this.#settings = settings
+  }
+
+  /** The breaker's state: `closed` (healthy), `open` (store skipped) or `half-open` (probing). */
+  get state(): BreakerState {
+    return this.#state
+  }
+
+  get(key: string): MaybePromise<StoredEntry | undefined> {
+    if (!this.#admit()) return undefined
+    let result: MaybePromise<StoredEntry | undefined>
+    try {
+      result = this.store.get(key)
+    } catch (err) {
+      return this.#fail('get', err, undefined)
+    }
+    return isPromise(result) ? this.#deadline('get', result, undefined) : this.#succeed(result)
+  }
+
+  getMany(keys: readonly string[]): MaybePromise<ReadonlyArray<StoredEntry | undefined>> {
+    const missing = new Array<undefined>(keys.length)
+    if (!this.#admit()) return missing
+    let result: MaybePromise<ReadonlyArray<StoredEntry | undefined>>
+    try {
+      result = this.store.getMany(keys)
+    } catch (err) {
+      return this.#fail('getMany', err, missing)
+    }
+    return isPromise(result) ? this.#deadline('getMany', result, missing) : this.#succeed(result)
+  }
+
+  /** Answers whether the write reached the store. */
+  set(key: string, entry: StoredEntry, ttlMs: number): MaybePromise<boolean> {
+    return this.#write('set', () => this.store.set(key, entry, ttlMs))
+  }
+
+  delete(key: string): MaybePromise<boolean> {
+    return this.#write('delete', () => this.store.delete(key))
+  }
+
+  deleteMany(keys: readonly string[]): MaybePromise<boolean> {
+    return this.#write('deleteMany', () => this.store.deleteMany(keys))
+  }
+
+  clear(prefix: string): MaybePromise<boolean> {
+    return this.#write('clear', () => this.store.clear(prefix))
+  }
+
+  #write(operation: string, run: () => MaybePromise<unknown>): MaybePromise<boolean> {
+    if (!this.#admit()) return false
+    let result: MaybePromise<unknown>
+    try {
+      result = run()
+    } catch (err) {
+      return this.#fail(operation, err, false)
+    }
+    if (!isPromise(result)) return this.#succeed(true)
+    return this.#deadline(
+      operation,
+      result.then(() => true),
+      false,
+    )
+  }
+
+  /** Whether an operation may reach the store now (the breaker's gate). */
+  #admit(): boolean {
+    if (this.#state === 'closed') return true
+    if (this.#state === 'open') {
+      if (Date.now() < this.#openUntil) {
+        this.rejected++
+        return false
+      }
+      this.#transition('half-open')
+    }
+    // Half-open: exactly one probe at a time; everything else is still skipped.
+    if (this.#probing) {
+      this.rejected++
+      return false
+    }
+    this.#probing = true
+    return true
+  }
+
+  #deadline<T>(operation: string, pending: Promise<T>, fallback: T): Promise<T> {
+    const { timeoutMs } = this.#settings
+    return new Promise<T>((resolve) => {
+      let settled = false
+      const timer = setTimeout(() => {
+        settled = true
+        resolve(
+          this.#fail(
+            operation,
+            new FST_PERF_CACHE_STORE_TIMEOUT(this.store.name, operation, timeoutMs),
+            fallback,
+          ),
+        )
+      }, timeoutMs)
+      // Not unref'd: a script awaiting a hung store must get its miss, not an exit mid-call.
+      // The timer is short and always cleared.
+      pending.then(
+        (value) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          resolve(this.#succeed(value))
+        },
+        (err) => {
+          if (settled) return
+          settled = true
+          clearTimeout(timer)
+          resolve(this.#fail(operation, err, fallback))
+        },
+      )
+    })
+  }
+
+  #succeed<T>(value: T): T {
+    if (this.#failures !== 0 || this.#state !== 'closed') {
+      if (this.#state !== 'closed') this.#transition('closed')
+      if (this.#suppressed > 0 || this.#lastLog !== 0) {
+        this.#settings.logger.info(
+          { store: this.store.name, failures: this.#failures },
+          'cache store answering again',
+        )
+      }
+      this.#failures = 0
+      this.#suppressed = 0
+      this.#lastLog = 0
+    }
+    this.#probing = false
+    return value
+  }
+
+  #fail<T>(operation: string, error: unknown, fallback: T): T {
+    this.errors++
+    this.#failures++
+    this.#probing = false
+    const { breakerThreshold, breakerDurationMs } = this.#settings
+    if (this.#state === 'half-open' || (breakerThreshold > 0 && this.#failures >= breakerThreshold)) {
+      this.#openUntil = Date.now() + breakerDurationMs
+      if (this.#state !== 'open') this.#transition('open')
+    }
+    if (channels.storeError.hasSubscribers) {
+      channels.storeError.publish({ store: this.store.name, operation, error })
+    }
+    this.#log(operation, error)
+    return fallback
+  }
+
+  // One warn line per failure burst, then at most one per `logIntervalMs` with the count of the
+  // failures in between: a dead store under load must not flood the log.
+  #log(operation: string, error: unknown): void {
+    const now = Date.now()
+    if (this.#lastLog !== 0 && now - this.#lastLog < this.#settings.logIntervalMs) {
+      this.#suppressed++
+      return
+    }
+    this.#settings.logger.warn(
+      { err: error, store: this.store.name, operation, suppressed: this.#suppressed, breaker: this.#state },
+      'cache store failed; treating it as a miss',
+    )
+    this.#lastLog = now
+    this.#suppressed = 0
+  }
+
+  #transition(state: BreakerState): void {
+    this.#state = state
+    if (channels.breaker.hasSubscribers) channels.breaker.publish({ store: this.store.name, state })
+    if (state === 'open') {
+      this.#settings.logger.warn(
+        { store: this.store.name, retryInMs: this.#settings.breakerDurationMs },
+        'cache store circuit breaker open: skipping the store',
+      )
+    }
+  }
+
+  /** Closes the store, bounded by the timeout; never throws. */
+  async close(): Promise<void> {
+    try {
+      const result = this.store.close()
+      if (isPromise(result)) await this.#deadline('close', result.then(noop), undefined)
+    } catch (err) {
+      this.#fail('close', err, undefined)
+    }
+  }
+}

@@ -1,0 +1,71 @@
+/**
+ * The contract every cache backend implements: the memory store in this package, the Redis and
+ * Memcached stores in their own packages, and any store a user writes. The conformance suite in
+ * `@fastify-perf/cache/testing` checks an implementation against it.
+ *
+ * Rules for implementers:
+ * - Every method may answer synchronously or with a Promise. An in-process store should answer
+ *   synchronously: the engine then skips the timeout timer and the microtask a Promise costs.
+ * - A store never decides freshness. It keeps an entry until `ttlMs` has passed and then forgets
+ *   it; the engine reads `freshUntil`, `staleUntil` and `graceUntil` itself.
+ * - A store may throw or reject; the engine's safe-store wrapper turns that into a miss, so a store
+ *   needs no error handling of its own beyond never hanging when it can avoid it.
+ * - Keys arrive already namespaced by the engine. They are arbitrary non-empty strings (any
+ *   unicode, spaces, newlines, hundreds of characters): hash or escape them if the backend is
+ *   picky (memcached's 250-byte, no-whitespace keys).
+ * - `value` must come back byte-exact (a `Uint8Array`) or character-exact (a `string`), with the
+ *   same type it was stored as. The other fields must come back equal.
+ *
+ * Time is in milliseconds everywhere; absolute times are Unix epoch milliseconds (`Date.now()`).
+ */
+export interface CacheStore {
+  /** A short name for logs, metrics and errors, such as `'memory'` or `'redis'`. */
+  readonly name: string
+  /** Reads one entry; `undefined` when absent or expired. */
+  get(key: string): MaybePromise<StoredEntry | undefined>
+  /** Reads several entries; the answer has one slot per key, in order, `undefined` when absent. */
+  getMany(keys: readonly string[]): MaybePromise<ReadonlyArray<StoredEntry | undefined>>
+  /**
+   * Writes one entry, replacing any previous one, and keeps it for `ttlMs` milliseconds (> 0).
+   * A store that cannot hold the entry (too large) may skip it silently: a cache may forget.
+   */
+  set(key: string, entry: StoredEntry, ttlMs: number): MaybePromise<void>
+  /** Deletes one entry; answers whether it existed (best effort for remote stores). */
+  delete(key: string): MaybePromise<boolean>
+  /** Deletes several entries; answers how many existed (best effort for remote stores). */
+  deleteMany(keys: readonly string[]): MaybePromise<number>
+  /**
+   * Deletes every entry whose key starts with `prefix` (the engine passes its namespace), and
+   * nothing else: stores may be shared with other applications.
+   */
+  clear(prefix: string): MaybePromise<void>
+  /** Releases connections and timers the store created. Must be safe to call twice. */
+  close(): MaybePromise<void>
+}
+
+/** A value or a Promise of it. */
+export type MaybePromise<T> = T | Promise<T>
+
+/**
+ * What the engine stores under a key. Remote stores write it as bytes with `encodeEntry()` and
+ * read it back with `decodeEntry()` from this package, so every store shares one wire format.
+ */
+export interface StoredEntry {
+  /** The serialized value (see `Serializer`). */
+  readonly value: string | Uint8Array
+  /** When the value was produced, epoch ms. */
+  readonly createdAt: number
+  /** Until when the value is fresh, epoch ms. */
+  readonly freshUntil: number
+  /** Until when a stale value may be served while one background refresh runs, epoch ms. */
+  readonly staleUntil: number
+  /** Until when a stale value may stand in for a failing or slow factory, epoch ms. */
+  readonly graceUntil: number
+  /** Tags the value carries; empty when untagged. */
+  readonly tags: readonly string[]
+  /**
+   * The tag versions seen when the value was produced: for tag `tags[i]`, its hard version at
+   * `2 * i` and its soft version at `2 * i + 1`. The entry is invalid once a version changes.
+   */
+  readonly tagVersions: readonly string[]
+}

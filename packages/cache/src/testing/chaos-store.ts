@@ -1,0 +1,64 @@
+import type { CacheStore, MaybePromise, StoredEntry } from '../store.js'
+
+/** What a {@link ChaosStore} does with each call. */
+export type ChaosMode =
+  | 'pass' // forward to the real store
+  | 'throw' // throw synchronously
+  | 'reject' // answer with a rejected Promise
+  | 'hang' // answer with a Promise that never settles (a SIGSTOPped server, a full offline queue)
+  | { delayMs: number } // forward, but answer after a delay
+
+/**
+ * Wraps a real store and injects failures into it, for failure tests that need no mock: the
+ * data still lives in the real store underneath. Counts the calls that reached it, so a test can
+ * check that an open circuit breaker really stops traffic.
+ */
+export class ChaosStore implements CacheStore {
+  readonly name: string
+  readonly inner: CacheStore
+  /** What calls do now; change it at any time. */
+  mode: ChaosMode = 'pass'
+  /** Calls received, whatever the mode. */
+  calls = 0
+
+  constructor(inner: CacheStore) {
+    this.inner = inner
+    this.name = `chaos(${inner.name})`
+  }
+
+  #run<T>(call: () => MaybePromise<T>): MaybePromise<T> {
+    this.calls++
+    const mode = this.mode
+    if (mode === 'pass') return call()
+    if (mode === 'throw') throw new Error('chaos: store throws')
+    if (mode === 'reject') return Promise.reject(new Error('chaos: store rejects'))
+    if (mode === 'hang') return new Promise<T>(() => {})
+    return new Promise<T>((resolve, reject) => {
+      setTimeout(() => {
+        Promise.resolve().then(call).then(resolve, reject)
+      }, mode.delayMs)
+    })
+  }
+
+  get(key: string) {
+    return this.#run(() => this.inner.get(key))
+  }
+  getMany(keys: readonly string[]) {
+    return this.#run(() => this.inner.getMany(keys))
+  }
+  set(key: string, entry: StoredEntry, ttlMs: number) {
+    return this.#run(() => this.inner.set(key, entry, ttlMs))
+  }
+  delete(key: string) {
+    return this.#run(() => this.inner.delete(key))
+  }
+  deleteMany(keys: readonly string[]) {
+    return this.#run(() => this.inner.deleteMany(keys))
+  }
+  clear(prefix: string) {
+    return this.#run(() => this.inner.clear(prefix))
+  }
+  close() {
+    return this.inner.close()
+  }
+}

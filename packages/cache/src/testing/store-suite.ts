@@ -1,0 +1,289 @@
+import assert from 'node:assert/strict'
+import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { Cache } from '../cache.js'
+import { resolveOptions } from '../options.js'
+import { SafeStore } from '../safe-store.js'
+import type { CacheStore, StoredEntry } from '../store.js'
+
+/** How to run the conformance suite against one store implementation. */
+export interface StoreSuiteOptions {
+  /** Makes a fresh store for one case; the suite closes it afterwards. */
+  createStore: () => CacheStore | Promise<CacheStore>
+  /**
+   * The store's TTL granularity in ms: 1 for stores that honour milliseconds (memory, Redis
+   * `PX`), 1000 for stores that count whole seconds (Memcached). Expiry cases scale with it.
+   * @default 1
+   */
+  ttlGranularityMs?: number
+  /** Size of the "large value" case, in bytes. @default 1 MiB */
+  largeValueBytes?: number
+}
+
+/** One case: a name and a function that throws (an `AssertionError`) when the store is wrong. */
+export interface StoreSuiteCase {
+  name: string
+  run: () => Promise<void>
+}
+
+function entry(value: string | Uint8Array, extra: Partial<StoredEntry> = {}): StoredEntry {
+  const now = Date.now()
+  return {
+    value,
+    createdAt: now,
+    freshUntil: now + 60_000,
+    staleUntil: now + 90_000,
+    graceUntil: now + 120_000,
+    tags: [],
+    tagVersions: [],
+    ...extra,
+  }
+}
+
+function assertSameEntry(actual: StoredEntry | undefined, expected: StoredEntry, what: string): void {
+  assert.ok(actual, `${what}: entry missing`)
+  if (typeof expected.value === 'string') {
+    assert.equal(typeof actual.value, 'string', `${what}: a string value must come back as a string`)
+    assert.equal(actual.value, expected.value, `${what}: value differs`)
+  } else {
+    assert.ok(actual.value instanceof Uint8Array, `${what}: a binary value must come back as a Uint8Array`)
+    assert.ok(Buffer.from(actual.value).equals(Buffer.from(expected.value)), `${what}: bytes differ`)
+  }
+  assert.equal(actual.createdAt, expected.createdAt, `${what}: createdAt differs`)
+  assert.equal(actual.freshUntil, expected.freshUntil, `${what}: freshUntil differs`)
+  assert.equal(actual.staleUntil, expected.staleUntil, `${what}: staleUntil differs`)
+  assert.equal(actual.graceUntil, expected.graceUntil, `${what}: graceUntil differs`)
+  assert.deepEqual([...actual.tags], [...expected.tags], `${what}: tags differ`)
+  assert.deepEqual([...actual.tagVersions], [...expected.tagVersions], `${what}: tagVersions differ`)
+}
+
+/**
+ * The behaviour every `CacheStore` must have, as a list of cases any test runner can run:
+ *
+ * ```ts
+ * import { test } from 'node:test'
+ * import { storeSuite } from '@fastify-perf/cache/testing'
+ * for (const c of storeSuite({ createStore: () => new MyStore() })) test(c.name, c.run)
+ * ```
+ *
+ * Each case works under its own random key prefix, so the suite can run against a server other
+ * tests share; it never clears more than its own prefix.
+ */
+export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
+  const granularity = options.ttlGranularityMs ?? 1
+  const largeBytes = options.largeValueBytes ?? 1024 * 1024
+
+  const withStore = (
+    name: string,
+    body: (store: CacheStore, prefix: string) => Promise<void>,
+  ): StoreSuiteCase => ({
+    name,
+    run: async () => {
+      const store = await options.createStore()
+      const prefix = `conformance:${randomBytes(6).toString('hex')}:`
+      try {
+        await body(store, prefix)
+      } finally {
+        await store.clear(prefix)
+        await store.close()
+      }
+    },
+  })
+
+  return [
+    withStore('get answers undefined for a missing key', async (store, p) => {
+      assert.equal(await store.get(`${p}missing`), undefined)
+    }),
+
+    withStore('set then get returns the same entry, every field', async (store, p) => {
+      const e = entry('{"hello":"world"}', { tags: ['a', 'b:c'], tagVersions: ['1', '2', '3', '4'] })
+      await store.set(`${p}k`, e, 60_000)
+      assertSameEntry(await store.get(`${p}k`), e, 'string entry')
+    }),
+
+    withStore('binary values round-trip byte-exact and stay binary', async (store, p) => {
+      const all = Buffer.alloc(256)
+      for (let i = 0; i < 256; i++) all[i] = i
+      // A view with a non-zero offset into a larger buffer: only the view's bytes belong to the value.
+      const backing = new Uint8Array(264)
+      backing.set(all, 4)
+      const view = new Uint8Array(backing.buffer, 4, 256)
+      const e = entry(view)
+      await store.set(`${p}bin`, e, 60_000)
+      assertSameEntry(
+        await store.get(`${p}bin`),
+        entry(all, {
+          createdAt: e.createdAt,
+          freshUntil: e.freshUntil,
+          staleUntil: e.staleUntil,
+          graceUntil: e.graceUntil,
+        }),
+        'binary entry',
+      )
+      const empty = entry(new Uint8Array(0))
+      await store.set(`${p}empty-bin`, empty, 60_000)
+      assertSameEntry(await store.get(`${p}empty-bin`), empty, 'empty binary entry')
+      const emptyString = entry('')
+      await store.set(`${p}empty-str`, emptyString, 60_000)
+      assertSameEntry(await store.get(`${p}empty-str`), emptyString, 'empty string entry')
+    }),
+
+    withStore('unicode values round-trip', async (store, p) => {
+      const e = entry('žluťoučký kůň 🐎 — 日本語 — \u0000 nul — \r\n crlf')
+      await store.set(`${p}unicode`, e, 60_000)
+      assertSameEntry(await store.get(`${p}unicode`), e, 'unicode entry')
+    }),
+
+    withStore('awkward keys are distinct and round-trip', async (store, p) => {
+      const keys = [
+        'ключ',
+        '🔑 emoji key',
+        'with space',
+        'new\nline',
+        'tab\tkey',
+        'colon:semi;slash/back\\slash',
+        '%2F..%2E%2E',
+        'nul\u0000byte',
+        'a'.repeat(300),
+        `${'a'.repeat(299)}b`,
+        'UPPER',
+        'upper',
+      ]
+      for (const [i, key] of keys.entries()) await store.set(p + key, entry(`value-${i}`), 60_000)
+      for (const [i, key] of keys.entries()) {
+        const got = await store.get(p + key)
+        assert.equal(got?.value, `value-${i}`, `key ${JSON.stringify(key.slice(0, 40))} mixed up`)
+      }
+    }),
+
+    withStore('a large value round-trips', async (store, p) => {
+      const big = randomBytes(largeBytes)
+      const e = entry(big)
+      await store.set(`${p}large`, e, 60_000)
+      assertSameEntry(await store.get(`${p}large`), e, `${largeBytes}-byte entry`)
+    }),
+
+    withStore('set replaces the previous entry', async (store, p) => {
+      await store.set(`${p}k`, entry('one'), 60_000)
+      const two = entry('two')
+      await store.set(`${p}k`, two, 60_000)
+      assertSameEntry(await store.get(`${p}k`), two, 'replaced entry')
+    }),
+
+    withStore('delete removes an entry and says whether it existed', async (store, p) => {
+      await store.set(`${p}k`, entry('v'), 60_000)
+      assert.equal(await store.delete(`${p}k`), true)
+      assert.equal(await store.get(`${p}k`), undefined)
+      assert.equal(await store.delete(`${p}k`), false)
+    }),
+
+    withStore('getMany answers in order with holes for missing keys', async (store, p) => {
+      await store.set(`${p}a`, entry('A'), 60_000)
+      await store.set(`${p}c`, entry('C'), 60_000)
+      const got = await store.getMany([`${p}a`, `${p}b`, `${p}c`, `${p}a`])
+      assert.equal(got.length, 4)
+      assert.deepEqual(
+        got.map((e) => e?.value),
+        ['A', undefined, 'C', 'A'],
+      )
+      assert.deepEqual(await store.getMany([]), [])
+    }),
+
+    withStore('deleteMany removes the keys and counts those that existed', async (store, p) => {
+      await store.set(`${p}a`, entry('A'), 60_000)
+      await store.set(`${p}b`, entry('B'), 60_000)
+      await store.set(`${p}keep`, entry('K'), 60_000)
+      assert.equal(await store.deleteMany([`${p}a`, `${p}b`, `${p}never`]), 2)
+      assert.deepEqual(
+        (await store.getMany([`${p}a`, `${p}b`, `${p}keep`])).map((e) => e?.value),
+        [undefined, undefined, 'K'],
+      )
+    }),
+
+    withStore('an entry expires when its ttl has passed, not before', async (store, p) => {
+      const ttl = Math.max(200, granularity * 2)
+      await store.set(`${p}short`, entry('v'), ttl)
+      await store.set(`${p}long`, entry('v'), ttl * 20)
+      await sleep(ttl / 4)
+      assert.ok(await store.get(`${p}short`), 'gone before its ttl')
+      // A store counting whole seconds may round the ttl up by one unit.
+      await sleep(ttl + granularity + 100)
+      assert.equal(await store.get(`${p}short`), undefined, 'still there after its ttl')
+      assert.ok(await store.get(`${p}long`), 'an entry with a longer ttl went too')
+    }),
+
+    withStore('concurrent writers: last write wins intact, distinct keys all land', async (store, p) => {
+      const values = Array.from({ length: 50 }, (_, i) => `writer-${i}-${'x'.repeat(i * 10)}`)
+      await Promise.all(values.map((v) => store.set(`${p}contended`, entry(v), 60_000)))
+      const final = await store.get(`${p}contended`)
+      assert.ok(
+        final && values.includes(final.value as string),
+        'the contended key holds a torn or foreign value',
+      )
+      await Promise.all(
+        Array.from({ length: 200 }, (_, i) => store.set(`${p}many:${i}`, entry(`v${i}`), 60_000)),
+      )
+      const got = await store.getMany(Array.from({ length: 200 }, (_, i) => `${p}many:${i}`))
+      for (const [i, e] of got.entries()) assert.equal(e?.value, `v${i}`, `many:${i}`)
+    }),
+
+    withStore('clear(prefix) removes its prefix only', async (store, p) => {
+      await store.set(`${p}ns1:a`, entry('A'), 60_000)
+      await store.set(`${p}ns1:b`, entry('B'), 60_000)
+      await store.set(`${p}ns2:a`, entry('C'), 60_000)
+      await store.clear(`${p}ns1:`)
+      assert.deepEqual(
+        (await store.getMany([`${p}ns1:a`, `${p}ns1:b`, `${p}ns2:a`])).map((e) => e?.value),
+        [undefined, undefined, 'C'],
+      )
+    }),
+
+    {
+      name: 'close can be called twice',
+      run: async () => {
+        const store = await options.createStore()
+        await store.close()
+        await store.close()
+      },
+    },
+
+    withStore('the engine on this store: getOrSet, tags and expire mode', async (store, p) => {
+      const namespace = `c${p.replace(/[^A-Za-z0-9]/g, '').slice(-16)}`
+      const opts = resolveOptions({ store, namespace, staleWhileRevalidate: '1m' })
+      const silent = { warn() {}, info() {} }
+      const safe = new SafeStore(store, {
+        timeoutMs: 2000,
+        breakerThreshold: 0,
+        breakerDurationMs: 0,
+        logIntervalMs: 0,
+        logger: silent,
+      })
+      const cache = new Cache(safe, opts)
+      try {
+        let calls = 0
+        const factory = async () => `v${++calls}`
+        assert.equal(await cache.getOrSet('t', factory, { tags: ['products', 'p:1'] }), 'v1')
+        assert.equal(
+          await cache.getOrSet('t', factory, { tags: ['products', 'p:1'] }),
+          'v1',
+          'a fresh entry was not a hit',
+        )
+        assert.equal(await cache.getOrSet('untagged', factory), 'v2')
+        await cache.invalidateTags(['p:1'])
+        assert.equal(
+          await cache.getOrSet('t', factory, { tags: ['products', 'p:1'] }),
+          'v3',
+          'hard invalidation did not miss',
+        )
+        assert.equal(await cache.getOrSet('untagged', factory), 'v2', 'an untagged entry was invalidated')
+        await cache.invalidateTags(['products'], { mode: 'expire' })
+        // Expired, not deleted: the stale value is served while one background refresh runs.
+        assert.equal(await cache.getOrSet('t', factory, { tags: ['products', 'p:1'] }), 'v3')
+        await cache.close()
+        assert.equal(await cache.get('t'), undefined, 'a closed cache must not read')
+      } finally {
+        await store.clear(`${namespace}:`)
+      }
+    }),
+  ]
+}
