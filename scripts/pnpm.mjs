@@ -27,7 +27,9 @@ function corepack(argv, extraEnv = {}) {
 
 let probe = corepack(['pnpm', '--version'])
 if (probe.status !== 0 && /signature/i.test(probe.stderr)) {
-  console.error('[pnpm.mjs] the registry metadata has no signatures; retrying with corepack signature checks off')
+  console.error(
+    '[pnpm.mjs] the registry metadata has no signatures; retrying with corepack signature checks off',
+  )
   env.COREPACK_INTEGRITY_KEYS = '0'
   probe = corepack(['pnpm', '--version'])
 }
