@@ -1,41 +1,45 @@
 import type { StoredEntry } from './store.js'
 
-// The wire format remote stores use for a StoredEntry. Layout:
-//   byte 0      format version (1)
-//   byte 1      value kind: 0 = utf-8 string, 1 = raw bytes
-//   bytes 2..5  length of the metadata JSON (uint32 BE)
-//   then        metadata JSON: [createdAt, freshUntil, staleUntil, graceUntil, tags, tagVersions]
-//   then        the value itself
-// The value is never inside the JSON, so binary bodies cost no base64 and big strings no escaping.
+// The wire format remote stores use for a StoredEntry. Binary, because a remote hit decodes one
+// entry per request and a JSON header would cost more than the rest of the engine's work:
+//   byte 0        format version (1)
+//   byte 1        value kind: 0 = utf-8 string, 1 = raw bytes
+//   bytes 2..33   createdAt, freshUntil, staleUntil, graceUntil: float64 BE (epoch ms)
+//   bytes 34..35  tag count n (uint16 BE)
+//   then          n tags, then 2n tag versions: each a uint16 BE byte length and utf-8 bytes
+//   then          the value itself, to the end
+// The value is never escaped or base64'd, so binary bodies and big strings cost one copy.
 const FORMAT = 1
-const HEADER = 6
+const FIXED = 36
 
 /** Encodes an entry to bytes for a store that keeps bytes (Redis, Memcached, files). */
 export function encodeEntry(entry: StoredEntry): Buffer {
-  const meta = Buffer.from(
-    JSON.stringify([
-      entry.createdAt,
-      entry.freshUntil,
-      entry.staleUntil,
-      entry.graceUntil,
-      entry.tags,
-      entry.tagVersions,
-    ]),
-  )
   const isString = typeof entry.value === 'string'
-  const value = isString
-    ? Buffer.from(entry.value as string)
-    : Buffer.from(
-        (entry.value as Uint8Array).buffer,
-        (entry.value as Uint8Array).byteOffset,
-        entry.value.length,
-      )
-  const out = Buffer.allocUnsafe(HEADER + meta.length + value.length)
+  const strings =
+    entry.tags.length === 0 ? undefined : [...entry.tags, ...entry.tagVersions].map((s) => Buffer.from(s))
+  let stringBytes = 0
+  if (strings) for (const s of strings) stringBytes += 2 + s.length
+  const valueBytes = isString
+    ? Buffer.byteLength(entry.value as string)
+    : (entry.value as Uint8Array).byteLength
+  const out = Buffer.allocUnsafe(FIXED + stringBytes + valueBytes)
   out[0] = FORMAT
   out[1] = isString ? 0 : 1
-  out.writeUInt32BE(meta.length, 2)
-  meta.copy(out, HEADER)
-  value.copy(out, HEADER + meta.length)
+  out.writeDoubleBE(entry.createdAt, 2)
+  out.writeDoubleBE(entry.freshUntil, 10)
+  out.writeDoubleBE(entry.staleUntil, 18)
+  out.writeDoubleBE(entry.graceUntil, 26)
+  out.writeUInt16BE(entry.tags.length, 34)
+  let offset = FIXED
+  if (strings) {
+    for (const s of strings) {
+      out.writeUInt16BE(s.length, offset)
+      s.copy(out, offset + 2)
+      offset += 2 + s.length
+    }
+  }
+  if (isString) out.write(entry.value as string, offset, 'utf8')
+  else out.set(entry.value as Uint8Array, offset)
   return out
 }
 
@@ -45,25 +49,31 @@ export function encodeEntry(entry: StoredEntry): Buffer {
  */
 export function decodeEntry(data: Uint8Array): StoredEntry | undefined {
   const buf = Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
-  if (buf.length < HEADER || buf[0] !== FORMAT) return undefined
-  const metaLength = buf.readUInt32BE(2)
-  if (HEADER + metaLength > buf.length) return undefined
-  let meta: unknown
-  try {
-    meta = JSON.parse(buf.toString('utf8', HEADER, HEADER + metaLength))
-  } catch {
-    return undefined
+  if (buf.length < FIXED || buf[0] !== FORMAT || buf[1]! > 1) return undefined
+  const tagCount = buf.readUInt16BE(34)
+  let offset = FIXED
+  let tags: string[] = []
+  let tagVersions: string[] = []
+  if (tagCount > 0) {
+    const strings = new Array<string>(tagCount * 3)
+    for (let i = 0; i < strings.length; i++) {
+      if (offset + 2 > buf.length) return undefined
+      const length = buf.readUInt16BE(offset)
+      if (offset + 2 + length > buf.length) return undefined
+      strings[i] = buf.toString('utf8', offset + 2, offset + 2 + length)
+      offset += 2 + length
+    }
+    tags = strings.slice(0, tagCount)
+    tagVersions = strings.slice(tagCount)
   }
-  if (!Array.isArray(meta) || meta.length !== 6) return undefined
-  const body = buf.subarray(HEADER + metaLength)
   return {
-    value: buf[1] === 0 ? body.toString('utf8') : body,
-    createdAt: meta[0],
-    freshUntil: meta[1],
-    staleUntil: meta[2],
-    graceUntil: meta[3],
-    tags: meta[4],
-    tagVersions: meta[5],
+    value: buf[1] === 0 ? buf.toString('utf8', offset) : buf.subarray(offset),
+    createdAt: buf.readDoubleBE(2),
+    freshUntil: buf.readDoubleBE(10),
+    staleUntil: buf.readDoubleBE(18),
+    graceUntil: buf.readDoubleBE(26),
+    tags,
+    tagVersions,
   }
 }
 

@@ -44,4 +44,14 @@ test('decodeEntry answers undefined for foreign or truncated data', () => {
     tagVersions: [],
   })
   assert.equal(decodeEntry(good.subarray(0, 10)), undefined)
+  const tagged = encodeEntry({
+    value: 'v',
+    createdAt: 1,
+    freshUntil: 2,
+    staleUntil: 3,
+    graceUntil: 4,
+    tags: ['a'],
+    tagVersions: ['x', 'y'],
+  })
+  assert.equal(decodeEntry(tagged.subarray(0, 40)), undefined)
 })
