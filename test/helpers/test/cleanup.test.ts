@@ -7,6 +7,7 @@ import { fileURLToPath } from 'node:url'
 import { type ExchangeError, memcachedCommand, redisCommand } from '../src/index.js'
 
 const fixture = fileURLToPath(new URL('./fixtures/leave-servers-running.ts', import.meta.url))
+const fileLevelFixture = fileURLToPath(new URL('./fixtures/file-level-redis.ts', import.meta.url))
 
 /** Resolves once `probe` is refused, or fails after `withinMs`. */
 async function refusedWithin(probe: () => Promise<unknown>, withinMs: number): Promise<void> {
@@ -40,3 +41,22 @@ for (const how of ['exit', 'SIGTERM', 'SIGINT']) {
     await refusedWithin(() => memcachedCommand({ servers: memcached, timeoutMs: 500 }, 'version'), 3000)
   })
 }
+
+test('redisUrl() without a test context: one private server per file, stopped in its after hook', async () => {
+  const env = { ...process.env }
+  delete env.REDIS_URL
+  const child = spawn(process.execPath, ['--import', 'tsx', fileLevelFixture], {
+    env,
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let out = ''
+  child.stdout.on('data', (chunk: Buffer) => {
+    out += chunk.toString('utf8')
+  })
+  child.stderr.on('data', (chunk: Buffer) => {
+    out += chunk.toString('utf8')
+  })
+  const [code] = await once(child, 'exit')
+  assert.equal(code, 0, out)
+  assert.match(out, /after hook: ECONNREFUSED/)
+})

@@ -1,5 +1,7 @@
 import assert from 'node:assert/strict'
+import { createServer } from 'node:net'
 import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { type ExchangeError, RedisReplyError, redisCommand, redisUrl, startRedis } from '../src/index.js'
 
 /** The error a client gets from `redisCommand`, or a failure if the command succeeded. */
@@ -50,6 +52,20 @@ test('killing Redis through the helper and starting it again inside one test', a
   assert.equal(await redisCommand(url, 'PING'), 'PONG')
   // A crash loses everything: no persistence to reload from.
   assert.equal(await redisCommand(url, 'GET', 'survives'), null)
+})
+
+test('restart() waits for its port while another process holds it', async (t) => {
+  const redis = await startRedis()
+  t.after(() => redis.stop())
+  await redis.kill()
+  // A squatter that hangs up at once: the helper's readiness probes connect to it too.
+  const squatter = createServer((socket) => socket.destroy())
+  await new Promise<void>((resolve) => squatter.listen(redis.port, '127.0.0.1', resolve))
+  const restarting = redis.restart()
+  await sleep(300)
+  await new Promise<void>((resolve) => squatter.close(() => resolve()))
+  await restarting
+  assert.equal(await redisCommand(redis.url, 'PING'), 'PONG')
 })
 
 test('a frozen Redis accepts connections but answers nothing until thawed', async (t) => {
