@@ -329,7 +329,10 @@ function ensureNode24() {
   return bin
 }
 
-/** `packages/*\/test/**`, `test/*\/test/**` and `test/integration/**` files named *.test.ts. */
+/**
+ * Files named *.test.ts under `packages/*\/test/`, `examples/*\/test/`, `test/*\/test/`,
+ * `test/repo/` (repository-wide checks) and `test/integration/`.
+ */
 function discoverTestFiles() {
   const found = new Set()
   const walk = (dir) => {
@@ -348,7 +351,9 @@ function discoverTestFiles() {
           .map((entry) => join(dir, entry.name))
       : []
   for (const pkg of subdirs(join(root, 'packages'))) walk(join(pkg, 'test'))
+  for (const pkg of subdirs(join(root, 'examples'))) walk(join(pkg, 'test'))
   for (const pkg of subdirs(join(root, 'test'))) walk(join(pkg, 'test'))
+  walk(join(root, 'test', 'repo'))
   walk(join(root, 'test', 'integration'))
   return [...found]
     .filter((file) => filters.length === 0 || filters.some((f) => file === f || file.startsWith(`${f}/`)))
