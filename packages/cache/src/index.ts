@@ -25,7 +25,8 @@ export { MemoryStore, type MemoryStoreOptions } from './memory-store.js'
 export { type FastifyPerfCacheOptions, resolveOptions } from './options.js'
 export { SafeStore, type SafeStoreSettings } from './safe-store.js'
 export { jsonSerializer, type Serializer } from './serializer.js'
-export type { CacheStore, MaybePromise, StoredEntry } from './store.js'
+export type { BusMessage, InvalidationBus } from './bus.js'
+export type { CacheStore, MaybePromise, StoreLock, StoredEntry } from './store.js'
 export type { Duration, Size } from './units.js'
 export { fastifyPerfCache }
 export default fastifyPerfCache

@@ -41,6 +41,22 @@ export interface CacheStore {
   clear(prefix: string): MaybePromise<void>
   /** Releases connections and timers the store created. Must be safe to call twice. */
   close(): MaybePromise<void>
+  /**
+   * Optional: a cross-instance lock for `getOrSet({ lock: true })`. Atomically takes `key` if
+   * nobody holds it (Redis `SET key token NX PX ttlMs`, Memcached `add`), for at most `ttlMs`.
+   * Answers a handle when taken, `undefined` when someone else holds it. Stores without it get
+   * in-process coalescing only.
+   */
+  lock?(key: string, ttlMs: number): MaybePromise<StoreLock | undefined>
+}
+
+/** A lock taken with `CacheStore.lock`. */
+export interface StoreLock {
+  /**
+   * Releases the lock only if this holder still owns it (a token compare-and-delete), so a
+   * holder whose lock expired never releases someone else's.
+   */
+  release(): MaybePromise<void>
 }
 
 /** A value or a Promise of it. */
