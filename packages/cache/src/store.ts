@@ -35,8 +35,10 @@ export interface CacheStore {
   /** Deletes several entries; answers how many existed (best effort for remote stores). */
   deleteMany(keys: readonly string[]): MaybePromise<number>
   /**
-   * Deletes every entry whose key starts with `prefix` (the engine passes its namespace), and
-   * nothing else: stores may be shared with other applications.
+   * Deletes every entry whose key starts with `prefix`, and nothing else: stores may be shared
+   * with other applications. The engine only ever passes `'<namespace>:'`, where the namespace has
+   * no ':', so a store that cannot list keys (Memcached) may implement this as a generation
+   * counter per first ':'-separated segment of the key.
    */
   clear(prefix: string): MaybePromise<void>
   /** Releases connections and timers the store created. Must be safe to call twice. */
