@@ -1,0 +1,140 @@
+/**
+ * `pnpm bench`: measures every scenario of `scenarios/registry.ts` against the bare-route `limit`,
+ * in this run, on this machine. See docs/benchmarks.md for the method and `--help` for options.
+ */
+
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { dirname, resolve } from 'node:path'
+import { REFERENCE_SCENARIO, scenarios } from './scenarios/registry.js'
+import { describeEnvironment, type Environment } from './src/environment.js'
+import { chooseLoadTool, createLoadGenerator } from './src/load-generator.js'
+import { type BenchOptions, resolveOptions, USAGE, UsageError } from './src/options.js'
+import { runPaired } from './src/paired-mode.js'
+import { resolvePinning } from './src/processes.js'
+import { environmentLine, pairedReport, throughputReport } from './src/report.js'
+import { ServicePool } from './src/services.js'
+import { runThroughput } from './src/throughput-mode.js'
+
+/** Bumped when the JSON layout changes incompatibly. */
+const JSON_SCHEMA_VERSION = 1
+
+function writeJson(file: string, options: BenchOptions, env: Environment, results: unknown): void {
+  const path = resolve(process.env.INIT_CWD ?? process.cwd(), file)
+  mkdirSync(dirname(path), { recursive: true })
+  const { scenarios: selected, ...rest } = options
+  const document = {
+    schemaVersion: JSON_SCHEMA_VERSION,
+    mode: options.paired ? 'paired' : 'throughput',
+    environment: env,
+    options: { ...rest, scenarios: selected.map((scenario) => scenario.name) },
+    results,
+  }
+  writeFileSync(path, `${JSON.stringify(document, null, 2)}\n`)
+  process.stderr.write(`results written to ${path}\n`)
+}
+
+async function main(): Promise<number> {
+  let options: BenchOptions
+  try {
+    options = resolveOptions(process.argv.slice(2), scenarios, REFERENCE_SCENARIO)
+  } catch (error) {
+    if (error instanceof UsageError) {
+      process.stderr.write(`${error.message}\n\n${USAGE}`)
+      return 2
+    }
+    throw error
+  }
+  if (options.help) {
+    process.stdout.write(USAGE)
+    return 0
+  }
+  if (options.list) {
+    for (const scenario of scenarios) {
+      const tags = [
+        scenario.peerOf && `peers: ${scenario.peerOf}`,
+        scenario.services?.length && `needs: ${scenario.services.join(', ')}`,
+      ]
+      process.stdout.write(
+        `${scenario.name.padEnd(24)} ${scenario.description}${tags
+          .filter(Boolean)
+          .map((t) => ` [${t}]`)
+          .join('')}\n`,
+      )
+    }
+    return 0
+  }
+
+  const pinning = resolvePinning(options.pin)
+  const tool = options.paired ? 'autocannon' : chooseLoadTool(options.load)
+  const load = await createLoadGenerator(tool, pinning.loadCpu)
+  const services = new ServicePool()
+  const env = describeEnvironment(`${load.tool} ${load.version}`, pinning.note)
+  const settings = {
+    scenarios: options.scenarios,
+    rounds: options.rounds,
+    connections: options.connections,
+    durationSeconds: options.durationSeconds,
+    warmupSeconds: options.warmupSeconds,
+  }
+  process.stderr.write(`${environmentLine(env)}\n`)
+  process.stderr.write(`scenarios: ${options.scenarios.map((scenario) => scenario.name).join(', ')}\n`)
+
+  try {
+    if (options.paired) {
+      const outcomes = await runPaired({ ...settings, rate: options.rate }, load, services, pinning)
+      process.stdout.write(`\n${pairedReport(outcomes, { ...settings, rate: options.rate }, env)}\n`)
+      if (options.jsonFile) {
+        writeJson(
+          options.jsonFile,
+          options,
+          env,
+          outcomes.map((o) => ({
+            scenario: o.scenario.name,
+            control: o.control,
+            status: o.failure ? 'failed' : 'ok',
+            failure: o.failure,
+            median: o.summary,
+            rounds: o.rounds,
+          })),
+        )
+      }
+      return outcomes.some((o) => o.failure) ? 1 : 0
+    }
+    const outcomes = await runThroughput(settings, load, services, pinning)
+    process.stdout.write(`\n${throughputReport(outcomes, settings, env)}\n`)
+    if (options.jsonFile) {
+      writeJson(
+        options.jsonFile,
+        options,
+        env,
+        outcomes.map((o) => ({
+          scenario: o.scenario.name,
+          description: o.scenario.description,
+          peerOf: o.scenario.peerOf,
+          status: o.failure ? 'failed' : 'ok',
+          failure: o.failure,
+          median: o.summary,
+          rounds: o.rounds,
+        })),
+      )
+    }
+    return outcomes.some((o) => o.failure) ? 1 : 0
+  } finally {
+    await load.close()
+    await services.stopAll()
+  }
+}
+
+// Ctrl-C: exit through process.exit so the child processes are killed by PID (see processes.ts).
+process.once('SIGINT', () => process.exit(130))
+process.once('SIGTERM', () => process.exit(143))
+
+main().then(
+  (code) => process.exit(code),
+  (error: unknown) => {
+    process.stderr.write(
+      `bench: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}\n`,
+    )
+    process.exit(1)
+  },
+)

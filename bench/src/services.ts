@@ -1,0 +1,71 @@
+/**
+ * External services (Redis, Memcached) that scenarios declare in the registry. The harness starts
+ * each needed service once per run, before the first server that needs it, passes its URL to the
+ * scenario's `createServer`, and stops it at the end of the run.
+ *
+ * Today only already-running servers are used, through the test suite's variables (`REDIS_URL`,
+ * `MEMCACHED_SERVERS`). Private servers come from `@fastify-perf/test-helpers`: its
+ * `startRedis()` / `startMemcached()` return a handle with `url` and `stop()`, which is exactly a
+ * {@link RunningService}, so the issue that adds the first `redis-hit` scenario adds that package
+ * to bench/package.json and writes `redis: () => startRedis()` in {@link starters}; nothing else
+ * in the harness changes.
+ */
+
+import type { ServiceEndpoint, ServiceName } from './scenario.js'
+
+/** A service the harness started (or found) for this run. */
+export interface RunningService extends ServiceEndpoint {
+  /** Stops what the harness started; a no-op for an external server. */
+  stop(): Promise<void>
+}
+
+type Starter = () => Promise<RunningService>
+
+function external(url: string): Starter {
+  return async () => ({ url, stop: async () => {} })
+}
+
+const VARIABLES: Record<ServiceName, string> = { redis: 'REDIS_URL', memcached: 'MEMCACHED_SERVERS' }
+
+/** How to get each service; a service missing here makes the scenarios needing it fail to start. */
+const starters: Partial<Record<ServiceName, Starter>> = {
+  ...(process.env.REDIS_URL ? { redis: external(process.env.REDIS_URL) } : {}),
+  ...(process.env.MEMCACHED_SERVERS ? { memcached: external(process.env.MEMCACHED_SERVERS) } : {}),
+}
+
+/** Starts services on first request and remembers them (or their failure) for the rest of the run. */
+export class ServicePool {
+  readonly #running = new Map<ServiceName, Promise<RunningService>>()
+
+  /** Endpoints for `names`, starting those not running yet; throws a readable error if one cannot start. */
+  async acquire(names: readonly ServiceName[]): Promise<Partial<Record<ServiceName, ServiceEndpoint>>> {
+    const endpoints: Partial<Record<ServiceName, ServiceEndpoint>> = {}
+    for (const name of names) {
+      let running = this.#running.get(name)
+      if (running === undefined) {
+        const start = starters[name]
+        running =
+          start === undefined
+            ? Promise.reject(
+                new Error(
+                  `service "${name}" is not available to the bench: set ${VARIABLES[name]} to a running server, ` +
+                    'or wire its starter from @fastify-perf/test-helpers into bench/src/services.ts',
+                ),
+              )
+            : start()
+        // Remembered even when it failed: every round reports the same reason without retrying.
+        running.catch(() => {})
+        this.#running.set(name, running)
+      }
+      endpoints[name] = { url: (await running).url }
+    }
+    return endpoints
+  }
+
+  /** Stops everything this pool started. */
+  async stopAll(): Promise<void> {
+    const all = [...this.#running.values()]
+    this.#running.clear()
+    await Promise.allSettled(all.map(async (running) => (await running).stop()))
+  }
+}
