@@ -33,7 +33,11 @@ export interface InvalidationBus {
    * deliver the sender's own too; the engine ignores those). `onStatus` reports the bus going
    * down (`false`) and coming back (`true`); the bus starts as down until it is subscribed.
    */
-  subscribe(channel: string, onMessage: (message: BusMessage) => void, onStatus: (up: boolean) => void): MaybePromise<void>
+  subscribe(
+    channel: string,
+    onMessage: (message: BusMessage) => void,
+    onStatus: (up: boolean) => void,
+  ): MaybePromise<void>
   /** Stops listening and closes what the bus created. Safe to call twice. */
   close(): MaybePromise<void>
 }

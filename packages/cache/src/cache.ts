@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { channels } from './channels.js'
 import {
   FST_PERF_CACHE_FACTORY_TIMEOUT,
@@ -8,8 +9,8 @@ import {
 } from './errors.js'
 import type { ResolvedCacheOptions } from './options.js'
 import { positiveMs } from './options.js'
-import type { SafeStore } from './safe-store.js'
-import type { MaybePromise, StoredEntry } from './store.js'
+import type { MaybePromise, StoredEntry, StoreLock } from './store.js'
+import type { Tiers } from './tiers.js'
 import { type Duration, toMs } from './units.js'
 
 /** Per-call options of `set`. Each falls back to the plugin option of the same name. */
@@ -34,6 +35,10 @@ export interface GetOrSetOptions extends SetOptions {
   skip?: boolean
   /** Ignore what is stored: run the factory (shared with concurrent callers) and store its result. */
   forceFresh?: boolean
+  /** Take the store's cross-instance lock on a miss, so one instance in the fleet runs the factory. */
+  lock?: boolean
+  /** How long the lock is held at most, and how long others wait for its holder's value. */
+  lockTimeout?: Duration
 }
 
 /** What a factory receives. */
@@ -86,6 +91,16 @@ export interface CacheStats {
     /** Store operations skipped because the breaker was open. */
     skipped: number
   }
+  /** The in-process tier, when `l1` is configured. */
+  l1?: {
+    /** Hits answered from L1 without asking the store. */
+    hits: number
+    entries: number
+    /** Bytes held, as counted against `l1.maxSize`. */
+    size: number
+    /** `'up'`, `'down'` (entries expire after `fallbackTtl`), or `'none'` (no bus configured). */
+    bus: 'up' | 'down' | 'none'
+  }
 }
 
 interface CallSettings {
@@ -95,12 +110,18 @@ interface CallSettings {
   timeoutMs: number | undefined
   hardTimeoutMs: number | undefined
   tags: readonly string[]
+  lock: boolean
+  lockTimeoutMs: number
 }
 
 interface Loaded {
   value: unknown
   /** Tag versions read before the factory ran. */
   versions: readonly string[]
+  /** Set when another instance produced the value (it is in the store already). */
+  fromStore?: boolean
+  /** The cross-instance lock to release once the value is written. */
+  lock?: StoreLock
 }
 
 type Factory<T> = (ctx: FactoryContext<T>) => T | Promise<T>
@@ -136,7 +157,7 @@ export class Cache {
   /** The namespace every key of this cache lives in. */
   readonly namespace: string
   readonly #options: ResolvedCacheOptions
-  readonly #safe: SafeStore
+  readonly #tiers: Tiers
   readonly #prefix: string
   readonly #tagPrefix: string
   readonly #defaults: CallSettings
@@ -150,6 +171,8 @@ export class Cache {
   readonly #versionSeed = randomBytes(6).toString('base64url')
   #versionCounter = 0
   #closed = false
+  #started = false
+  readonly #ownsStore: boolean
   #counters = {
     hits: 0,
     misses: 0,
@@ -161,8 +184,10 @@ export class Cache {
     factoryErrors: 0,
   }
 
-  constructor(safe: SafeStore, options: ResolvedCacheOptions) {
-    this.#safe = safe
+  /** Use `createCache()` or the plugin; `ownsStore` says whether `close()` closes the store. */
+  constructor(tiers: Tiers, options: ResolvedCacheOptions, ownsStore = false) {
+    this.#tiers = tiers
+    this.#ownsStore = ownsStore
     this.#options = options
     this.namespace = options.namespace
     // ':' cannot appear in a namespace, so no namespace's keys are a prefix of another's.
@@ -175,6 +200,8 @@ export class Cache {
       timeoutMs: options.timeoutMs,
       hardTimeoutMs: options.hardTimeoutMs,
       tags: EMPTY,
+      lock: options.lock,
+      lockTimeoutMs: options.lockTimeoutMs,
     })
   }
 
@@ -190,7 +217,7 @@ export class Cache {
     if (options?.skip === true || this.#closed) return this.#bypass(key, factory)
     const k = this.#prefix + key
     if (options?.forceFresh === true) return this.#getOrSetSlow(key, k, factory, options, undefined)
-    const found = this.#safe.get(k)
+    const found = this.#tiers.get(k)
     if (isPromise(found)) return found.then((entry) => this.#getOrSetSlow(key, k, factory, options, entry))
     // The hot path: a synchronous store, an untagged entry, fresh. One map read, one clock read,
     // one weak-map read; no option parsing, no await.
@@ -266,15 +293,26 @@ export class Cache {
       // Tag versions are read before the factory runs: an invalidation that lands while it runs
       // makes the value it returns stale at once, instead of being lost.
       const versions = settings.tags.length > 0 ? await this.#currentVersions(settings.tags) : EMPTY
-      const value = await factory({
-        key,
-        stale,
-        setTtl: (ttl) => {
-          ttlMs = positiveMs(ttl, 'ttl')
-        },
-      })
-      if (value === undefined) throw new FST_PERF_CACHE_UNDEFINED_VALUE(key)
-      return { value, versions }
+      let lock: StoreLock | false | undefined
+      if (settings.lock) {
+        const waited = await this.#lockOrWait(key, k, settings.lockTimeoutMs)
+        if (waited.produced !== NO_ENTRY) return { value: waited.produced, versions, fromStore: true }
+        lock = waited.lock
+      }
+      try {
+        const value = await factory({
+          key,
+          stale,
+          setTtl: (ttl) => {
+            ttlMs = positiveMs(ttl, 'ttl')
+          },
+        })
+        if (value === undefined) throw new FST_PERF_CACHE_UNDEFINED_VALUE(key)
+        return { value, versions, lock: lock || undefined }
+      } catch (error) {
+        if (lock) this.#tiers.safe.unlock(lock)
+        throw error
+      }
     }
     const load = run()
     this.#loading.set(k, load)
@@ -284,9 +322,15 @@ export class Cache {
     load.then(
       (loaded) => {
         this.#backoff.delete(k)
+        if (loaded.fromStore) return done()
         const written = this.#write(key, k, loaded.value, { ...settings, ttlMs }, loaded.versions)
-        if (isPromise(written)) written.then(done, done)
-        else done()
+        const finish = () => {
+          done()
+          // Released after the write, so instances waiting on the lock find the value.
+          if (loaded.lock !== undefined) this.#tiers.safe.unlock(loaded.lock)
+        }
+        if (isPromise(written)) written.then(finish, finish)
+        else finish()
       },
       (error) => {
         done()
@@ -296,7 +340,7 @@ export class Cache {
         if (channels.factoryError.hasSubscribers) {
           channels.factoryError.publish({
             key,
-            store: this.#safe.store.name,
+            store: this.#tiers.safe.store.name,
             namespace: this.namespace,
             error,
             graced: stale !== undefined,
@@ -305,6 +349,36 @@ export class Cache {
       },
     )
     return load
+  }
+
+  /**
+   * Takes the cross-instance lock for `key`, or, while another instance holds it, polls the shared
+   * store for the value that instance is producing (every 10 ms at first, backing off to 100 ms) and
+   * tries the lock again each time, so a holder that failed is replaced at once. After `timeoutMs`
+   * it gives up and the caller goes ahead on its own.
+   */
+  async #lockOrWait(
+    key: string,
+    k: string,
+    timeoutMs: number,
+  ): Promise<{ lock: StoreLock | undefined; produced: unknown }> {
+    const lockKey = `${this.namespace}:l:${key}`
+    const deadline = Date.now() + timeoutMs
+    let delay = 10
+    let lock = await this.#tiers.lock(lockKey, timeoutMs)
+    while (lock === false) {
+      const left = deadline - Date.now()
+      if (left <= 0 || this.#closed) break
+      await sleep(Math.min(delay, left))
+      delay = Math.min(delay * 1.5, 100)
+      const entry = await this.#tiers.get(k)
+      if (entry !== undefined && (await this.#classify(entry)) === FRESH) {
+        const value = this.#decode(entry)
+        if (value !== NO_ENTRY) return { lock: undefined, produced: value }
+      }
+      lock = await this.#tiers.lock(lockKey, timeoutMs)
+    }
+    return { lock: lock || undefined, produced: NO_ENTRY }
   }
 
   /** Waits for a load with a soft timeout (when a stale value exists) and a hard timeout. */
@@ -369,7 +443,7 @@ export class Cache {
   async get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined> {
     this.#assertKey(key)
     if (this.#closed) return undefined
-    const entry = await this.#safe.get(this.#prefix + key)
+    const entry = await this.#tiers.get(this.#prefix + key)
     if (entry === undefined) {
       this.#counters.misses++
       return undefined
@@ -406,7 +480,7 @@ export class Cache {
     this.#assertKey(key)
     if (this.#closed) return
     this.#counters.deletes++
-    await this.#safe.delete(this.#prefix + key)
+    await this.#tiers.delete(this.#prefix + key)
     if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ keys: [key] })
   }
 
@@ -415,7 +489,7 @@ export class Cache {
     for (const key of keys) this.#assertKey(key)
     if (this.#closed || keys.length === 0) return
     this.#counters.deletes += keys.length
-    await this.#safe.deleteMany(keys.map((key) => this.#prefix + key))
+    await this.#tiers.deleteMany(keys.map((key) => this.#prefix + key))
     if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ keys })
   }
 
@@ -433,52 +507,75 @@ export class Cache {
     this.#counters.invalidations++
     const version = this.#newVersion()
     const kind = mode === 'delete' ? 'h:' : 's:'
+    const keys = unique.map((tag) => this.#tagPrefix + kind + tag)
     await Promise.all(
-      unique.map((tag) =>
-        this.#safe.set(this.#tagPrefix + kind + tag, this.#versionRecord(version), this.#options.tagTtlMs),
-      ),
+      keys.map((key) => this.#tiers.set(key, this.#versionRecord(version), this.#options.tagTtlMs, false)),
     )
+    this.#tiers.announce(keys)
     if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ tags: unique, mode })
   }
 
   /** Deletes every entry of this cache's namespace (and nothing else in a shared store). */
   async clear(): Promise<void> {
     if (this.#closed) return
-    await this.#safe.clear(`${this.namespace}:`)
+    await this.#tiers.clear(`${this.namespace}:`)
     if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ clear: true })
   }
 
   /** Counters since start, and the store's health. */
   stats(): CacheStats {
+    const l1 = this.#tiers.l1
     return {
       ...this.#counters,
       loading: this.#loading.size,
       store: {
-        name: this.#safe.store.name,
-        breaker: this.#safe.state,
-        errors: this.#safe.errors,
-        skipped: this.#safe.rejected,
+        name: this.#tiers.safe.store.name,
+        breaker: this.#tiers.safe.state,
+        errors: this.#tiers.safe.errors,
+        skipped: this.#tiers.safe.rejected,
       },
+      ...(l1 === undefined
+        ? {}
+        : {
+            l1: {
+              hits: this.#tiers.l1Hits,
+              entries: l1.entries,
+              size: l1.size,
+              bus: this.#tiers.hasBus ? (this.#tiers.busUp ? 'up' : 'down') : 'none',
+            },
+          }),
     }
+  }
+
+  /** Starts listening on the invalidation bus, if there is one. Idempotent; the plugin calls it on ready. */
+  start(): void {
+    if (this.#started || this.#closed) return
+    this.#started = true
+    this.#tiers.start()
   }
 
   /**
    * Stops using the store: later calls bypass the cache (factories run, nothing is stored), so
    * requests still in flight during shutdown keep working. Waits up to `waitMs` for background
-   * refreshes. Does not close the store; the plugin closes the stores it created.
+   * refreshes, then closes the L1 tier and the store if this cache created it. A store or bus you
+   * passed in is yours to close.
    */
   async close(waitMs = 2000): Promise<void> {
+    if (this.#closed) return
     this.#closed = true
-    if (this.#background.size === 0) return
-    let timer: NodeJS.Timeout | undefined
-    await Promise.race([
-      Promise.allSettled([...this.#background]),
-      new Promise((resolve) => {
-        timer = setTimeout(resolve, waitMs)
-        timer.unref()
-      }),
-    ])
-    clearTimeout(timer)
+    if (this.#background.size > 0) {
+      let timer: NodeJS.Timeout | undefined
+      await Promise.race([
+        Promise.allSettled([...this.#background]),
+        new Promise((resolve) => {
+          timer = setTimeout(resolve, waitMs)
+          timer.unref()
+        }),
+      ])
+      clearTimeout(timer)
+    }
+    this.#tiers.l1?.close()
+    if (this.#ownsStore) await this.#tiers.safe.close()
   }
 
   // --- internals ---
@@ -495,13 +592,15 @@ export class Cache {
       timeoutMs: o.timeout === undefined ? d.timeoutMs : positiveMs(o.timeout, 'timeout'),
       hardTimeoutMs: o.hardTimeout === undefined ? d.hardTimeoutMs : positiveMs(o.hardTimeout, 'hardTimeout'),
       tags: o.tags === undefined ? EMPTY : this.#assertTags(o.tags),
+      lock: o.lock === undefined ? d.lock : o.lock === true,
+      lockTimeoutMs: o.lockTimeout === undefined ? d.lockTimeoutMs : positiveMs(o.lockTimeout, 'lockTimeout'),
     }
   }
 
   /** Decides how an entry stands now, reading its tags' versions when it has tags. */
   #classify(entry: StoredEntry): MaybePromise<number> {
     if (entry.tags.length === 0) return this.#state(entry, false)
-    const versions = this.#safe.getMany(this.#tagKeys(entry.tags))
+    const versions = this.#tiers.getMany(this.#tagKeys(entry.tags))
     if (isPromise(versions)) return versions.then((v) => this.#stateWithTags(entry, v))
     return this.#stateWithTags(entry, versions)
   }
@@ -527,7 +626,7 @@ export class Cache {
   /** The current versions of `tags` (hard, soft per tag), creating records for tags seen first. */
   async #currentVersions(tags: readonly string[]): Promise<readonly string[]> {
     const keys = this.#tagKeys(tags)
-    const records = await this.#safe.getMany(keys)
+    const records = await this.#tiers.getMany(keys)
     const versions = new Array<string>(keys.length)
     let created: string | undefined
     for (let i = 0; i < keys.length; i++) {
@@ -539,7 +638,7 @@ export class Cache {
         // here each write their own; the loser's entries just miss once.
         created ??= this.#newVersion()
         versions[i] = created
-        const written = this.#safe.set(keys[i]!, this.#versionRecord(created), this.#options.tagTtlMs)
+        const written = this.#tiers.set(keys[i]!, this.#versionRecord(created), this.#options.tagTtlMs)
         if (isPromise(written)) await written
       }
     }
@@ -584,7 +683,7 @@ export class Cache {
       data = this.#options.serializer.serialize(value)
     } catch (error) {
       if (channels.storeError.hasSubscribers)
-        channels.storeError.publish({ store: this.#safe.store.name, operation: 'serialize', error })
+        channels.storeError.publish({ store: this.#tiers.safe.store.name, operation: 'serialize', error })
       return undefined
     }
     if (this.#closed) return undefined
@@ -615,7 +714,7 @@ export class Cache {
     this.#decoded.set(entry, value)
     this.#counters.sets++
     if (channels.set.hasSubscribers) this.#publish(channels.set, key)
-    return this.#safe.set(k, entry, Math.max(entry.staleUntil, entry.graceUntil) - now)
+    return this.#tiers.set(k, entry, Math.max(entry.staleUntil, entry.graceUntil) - now)
   }
 
   #decode(entry: StoredEntry): unknown {
@@ -628,7 +727,7 @@ export class Cache {
     } catch (error) {
       // Unreadable data (another serializer, a foreign writer): a miss, reported like a store error.
       if (channels.storeError.hasSubscribers)
-        channels.storeError.publish({ store: this.#safe.store.name, operation: 'deserialize', error })
+        channels.storeError.publish({ store: this.#tiers.safe.store.name, operation: 'deserialize', error })
       return NO_ENTRY
     }
   }
@@ -667,10 +766,10 @@ export class Cache {
   }
 
   #publish(channel: { publish(message: unknown): void }, key: string, extra?: object): void {
-    channel.publish({ key, store: this.#safe.store.name, namespace: this.namespace, ...extra })
+    channel.publish({ key, store: this.#tiers.safe.store.name, namespace: this.namespace, ...extra })
   }
 
   #publishInvalidate(event: object): void {
-    channels.invalidate.publish({ namespace: this.namespace, store: this.#safe.store.name, ...event })
+    channels.invalidate.publish({ namespace: this.namespace, store: this.#tiers.safe.store.name, ...event })
   }
 }

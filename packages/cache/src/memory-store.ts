@@ -1,6 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import { entrySize } from './entry.js'
-import type { CacheStore, StoredEntry } from './store.js'
+import type { CacheStore, StoredEntry, StoreLock } from './store.js'
 import { type Size, toBytes } from './units.js'
 
 /** Options of {@link MemoryStore}. */
@@ -22,6 +22,8 @@ export class MemoryStore implements CacheStore {
   readonly maxSize: number
   readonly maxEntrySize: number
   #lru: LRUCache<string, StoredEntry>
+  // Locks for caches sharing this store in one process (`getOrSet({ lock: true })`).
+  readonly #locks = new Map<string, { token: object; expiresAt: number }>()
 
   constructor(options: MemoryStoreOptions = {}) {
     this.maxSize = toBytes(options.maxSize ?? '64MB', 'maxSize')
@@ -85,7 +87,24 @@ export class MemoryStore implements CacheStore {
     for (const key of [...this.#lru.keys()]) if (key.startsWith(prefix)) this.#lru.delete(key)
   }
 
+  lock(key: string, ttlMs: number): StoreLock | undefined {
+    const now = Date.now()
+    const held = this.#locks.get(key)
+    if (held !== undefined && held.expiresAt > now) return undefined
+    if (this.#locks.size >= 1000) {
+      for (const [k, lock] of this.#locks) if (lock.expiresAt <= now) this.#locks.delete(k)
+    }
+    const token = {}
+    this.#locks.set(key, { token, expiresAt: now + ttlMs })
+    return {
+      release: () => {
+        if (this.#locks.get(key)?.token === token) this.#locks.delete(key)
+      },
+    }
+  }
+
   close(): void {
     this.#lru.clear()
+    this.#locks.clear()
   }
 }

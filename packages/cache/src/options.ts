@@ -1,3 +1,4 @@
+import type { InvalidationBus } from './bus.js'
 import { FST_PERF_CACHE_INVALID_OPTION, FST_PERF_CACHE_INVALID_STORE } from './errors.js'
 import type { Serializer } from './serializer.js'
 import { jsonSerializer } from './serializer.js'
@@ -60,6 +61,37 @@ export interface FastifyPerfCacheOptions {
   tagTtl?: Duration
   /** Minimum time between two warn logs about a failing store. @default '10s' */
   logInterval?: Duration
+  /**
+   * An in-process memory tier in front of a remote `store`: hot keys are answered from memory, the
+   * shared store stays the source of truth. Give it a `bus` (e.g. `RedisBus` from
+   * `@fastify-perf/cache-redis`) so writes and invalidations on one instance drop the keys from every
+   * other instance's L1 within milliseconds. Without a bus, or while it is down, an L1 entry is
+   * trusted for `fallbackTtl` after it was fetched, which bounds how stale another instance's
+   * writes can leave it. `false` (or absent): no L1.
+   * @default false
+   */
+  l1?: false | L1Options
+  /**
+   * Cross-instance stampede protection for `getOrSet` on stores that offer a lock (Redis, Memcached):
+   * on a miss, one instance takes the lock and runs the factory; the others wait for its value (up
+   * to `lockTimeout`), then fall back to their own call. Per call: `getOrSet(key, fn, { lock: true })`.
+   * @default false
+   */
+  lock?: boolean
+  /** How long a `lock` is held at most, and how long other instances wait for its holder's value. @default '5s' */
+  lockTimeout?: Duration
+}
+
+/** Options of the L1 tier. */
+export interface L1Options {
+  /** Bound of the in-process tier. @default '32MB' */
+  maxSize?: Size
+  /** Largest entry kept in L1. @default maxSize / 4, at most '8MB' */
+  maxEntrySize?: Size
+  /** Carries invalidations between instances. The plugin never closes a bus you pass. */
+  bus?: InvalidationBus
+  /** How long an L1 entry is trusted while there is no working bus. @default '5s' */
+  fallbackTtl?: Duration
 }
 
 /** The plugin's options after validation: numbers in ms and bytes, never mutated. */
@@ -80,6 +112,16 @@ export interface ResolvedCacheOptions {
   readonly serializer: Serializer
   readonly tagTtlMs: number
   readonly logIntervalMs: number
+  readonly l1:
+    | false
+    | Readonly<{
+        maxSize: number
+        maxEntrySize: number | undefined
+        bus: InvalidationBus | undefined
+        fallbackTtlMs: number
+      }>
+  readonly lock: boolean
+  readonly lockTimeoutMs: number
 }
 
 const KNOWN = new Set([
@@ -98,7 +140,12 @@ const KNOWN = new Set([
   'serializer',
   'tagTtl',
   'logInterval',
+  'l1',
+  'lock',
+  'lockTimeout',
 ])
+const L1_KNOWN = new Set(['maxSize', 'maxEntrySize', 'bus', 'fallbackTtl'])
+const BUS_METHODS = ['publish', 'subscribe', 'close'] as const
 
 const STORE_METHODS = ['get', 'getMany', 'set', 'delete', 'deleteMany', 'clear', 'close'] as const
 const NAMESPACE = /^[A-Za-z0-9_.-]{1,64}$/
@@ -166,6 +213,9 @@ export function resolveOptions(options: FastifyPerfCacheOptions = {}): ResolvedC
   }
 
   const storeTimeoutMs = positiveMs(options.storeTimeout ?? '50ms', 'storeTimeout')
+  if (options.lock !== undefined && typeof options.lock !== 'boolean') {
+    throw new FST_PERF_CACHE_INVALID_OPTION('lock', 'must be a boolean')
+  }
   return Object.freeze({
     store: options.store,
     maxSize,
@@ -183,5 +233,38 @@ export function resolveOptions(options: FastifyPerfCacheOptions = {}): ResolvedC
     serializer,
     tagTtlMs: positiveMs(options.tagTtl ?? '30d', 'tagTtl'),
     logIntervalMs: toMs(options.logInterval ?? '10s', 'logInterval'),
+    l1: resolveL1(options.l1),
+    lock: options.lock ?? false,
+    lockTimeoutMs: positiveMs(options.lockTimeout ?? '5s', 'lockTimeout'),
+  })
+}
+
+function resolveL1(l1: FastifyPerfCacheOptions['l1']): ResolvedCacheOptions['l1'] {
+  if (l1 === undefined || l1 === false) return false
+  if (l1 === null || typeof l1 !== 'object')
+    throw new FST_PERF_CACHE_INVALID_OPTION('l1', 'must be false or { maxSize, bus, fallbackTtl }')
+  for (const key of Object.keys(l1)) {
+    if (!L1_KNOWN.has(key)) throw new FST_PERF_CACHE_INVALID_OPTION(`l1.${key}`, 'unknown option')
+  }
+  if (l1.bus !== undefined) {
+    const bus = l1.bus as unknown as Record<string, unknown>
+    if (bus === null || typeof bus !== 'object' || BUS_METHODS.some((m) => typeof bus[m] !== 'function')) {
+      throw new FST_PERF_CACHE_INVALID_OPTION(
+        'l1.bus',
+        'must implement InvalidationBus (publish, subscribe, close)',
+      )
+    }
+  }
+  const maxSize = toBytes(l1.maxSize ?? '32MB', 'l1.maxSize')
+  if (maxSize < 1024) throw new FST_PERF_CACHE_INVALID_OPTION('l1.maxSize', 'must be at least 1KB')
+  const maxEntrySize = l1.maxEntrySize === undefined ? undefined : toBytes(l1.maxEntrySize, 'l1.maxEntrySize')
+  if (maxEntrySize !== undefined && (maxEntrySize < 1 || maxEntrySize > maxSize)) {
+    throw new FST_PERF_CACHE_INVALID_OPTION('l1.maxEntrySize', 'must be between 1 byte and l1.maxSize')
+  }
+  return Object.freeze({
+    maxSize,
+    maxEntrySize,
+    bus: l1.bus,
+    fallbackTtlMs: positiveMs(l1.fallbackTtl ?? '5s', 'l1.fallbackTtl'),
   })
 }

@@ -1,30 +1,21 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { Cache } from './cache.js'
-import { MemoryStore } from './memory-store.js'
-import { type FastifyPerfCacheOptions, resolveOptions } from './options.js'
-import { SafeStore } from './safe-store.js'
+import { createCache } from './create-cache.js'
+import type { FastifyPerfCacheOptions } from './options.js'
 
 async function fastifyPerfCachePlugin(
   fastify: FastifyInstance,
   options: FastifyPerfCacheOptions,
 ): Promise<void> {
-  const opts = resolveOptions(options)
-  // Close only what we create: a store passed in may be shared with other apps or caches.
-  const owned = opts.store === undefined
-  const store = opts.store ?? new MemoryStore({ maxSize: opts.maxSize, maxEntrySize: opts.maxEntrySize })
-  const safe = new SafeStore(store, {
-    timeoutMs: opts.storeTimeoutMs,
-    breakerThreshold: opts.breakerThreshold,
-    breakerDurationMs: opts.breakerDurationMs,
-    logIntervalMs: opts.logIntervalMs,
-    logger: fastify.log.child({ plugin: '@fastify-perf/cache', store: store.name }),
-  })
-  const cache = new Cache(safe, opts)
+  const cache = createCache(options, fastify.log.child({ plugin: '@fastify-perf/cache' }))
   fastify.decorate('cache', cache)
+  // The bus starts listening once the app is ready, never blocking startup on a store that is down.
+  fastify.addHook('onReady', function startCache(done) {
+    cache.start()
+    done()
+  })
   fastify.addHook('onClose', async function closeCache() {
     await cache.close()
-    if (owned) await safe.close()
   })
 }
 

@@ -1,6 +1,6 @@
 import { channels } from './channels.js'
 import { FST_PERF_CACHE_STORE_TIMEOUT } from './errors.js'
-import type { CacheStore, MaybePromise, StoredEntry } from './store.js'
+import type { CacheStore, MaybePromise, StoredEntry, StoreLock } from './store.js'
 
 /** The smallest logger the wrapper needs; Fastify's `app.log` fits. */
 export interface WarnLogger {
@@ -105,6 +105,29 @@ export class SafeStore {
 
   clear(prefix: string): MaybePromise<boolean> {
     return this.#write('clear', () => this.store.clear(prefix))
+  }
+
+  /**
+   * Takes the store's cross-instance lock. Answers the lock when taken, `false` when another
+   * holder has it, and `undefined` when there is no lock to be had (the store has none, or failed):
+   * the caller then goes ahead on its own, as without a lock.
+   */
+  lock(key: string, ttlMs: number): MaybePromise<StoreLock | false | undefined> {
+    if (this.store.lock === undefined || !this.#admit()) return undefined
+    let result: MaybePromise<StoreLock | undefined>
+    try {
+      result = this.store.lock(key, ttlMs)
+    } catch (err) {
+      return this.#fail('lock', err, undefined)
+    }
+    const taken = (lock: StoreLock | undefined) => lock ?? (false as const)
+    if (!isPromise(result)) return taken(this.#succeed(result))
+    return this.#deadline('lock', result.then(taken), undefined)
+  }
+
+  /** Releases a lock taken with {@link lock}; never throws. */
+  unlock(lock: StoreLock): MaybePromise<boolean> {
+    return this.#write('unlock', () => lock.release())
   }
 
   #write(operation: string, run: () => MaybePromise<unknown>): MaybePromise<boolean> {

@@ -1,4 +1,4 @@
-import type { CacheStore, MaybePromise, StoredEntry } from '../store.js'
+import type { CacheStore, MaybePromise, StoredEntry, StoreLock } from '../store.js'
 
 /** What a {@link ChaosStore} does with each call. */
 export type ChaosMode =
@@ -57,6 +57,11 @@ export class ChaosStore implements CacheStore {
   }
   clear(prefix: string) {
     return this.#run(() => this.inner.clear(prefix))
+  }
+  lock(key: string, ttlMs: number): MaybePromise<StoreLock | undefined> {
+    const inner = this.inner
+    if (inner.lock === undefined) return undefined
+    return this.#run(() => inner.lock!(key, ttlMs))
   }
   close() {
     return this.inner.close()

@@ -1,4 +1,5 @@
-// `@fastify-perf/cache/testing`: the store conformance suite, for our stores and yours, and a
-// failure-injecting wrapper for outage tests without mocks.
+// `@fastify-perf/cache/testing`: the store conformance suite, for our stores and yours; a
+// failure-injecting wrapper for outage tests without mocks; an in-process invalidation bus.
 export { type ChaosMode, ChaosStore } from './chaos-store.js'
+export { LocalBus, LocalBusNetwork } from './local-bus.js'
 export { type StoreSuiteCase, type StoreSuiteOptions, storeSuite } from './store-suite.js'

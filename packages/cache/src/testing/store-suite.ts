@@ -1,9 +1,7 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { Cache } from '../cache.js'
-import { resolveOptions } from '../options.js'
-import { SafeStore } from '../safe-store.js'
+import { createCache } from '../create-cache.js'
 import type { CacheStore, StoredEntry } from '../store.js'
 
 /** How to run the conformance suite against one store implementation. */
@@ -18,6 +16,8 @@ export interface StoreSuiteOptions {
   ttlGranularityMs?: number
   /** Size of the "large value" case, in bytes. @default 1 MiB */
   largeValueBytes?: number
+  /** Whether the store implements `lock()`; adds the lock cases. @default false */
+  lock?: boolean
 }
 
 /** One case: a name and a function that throws (an `AssertionError`) when the store is wrong. */
@@ -92,7 +92,43 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
     },
   })
 
+  const lockCases: StoreSuiteCase[] = [
+    withStore(
+      'lock: of concurrent takers exactly one gets the lock, and release frees it',
+      async (store, p) => {
+        assert.equal(typeof store.lock, 'function', 'the store has no lock()')
+        const takers = await Promise.all(Array.from({ length: 20 }, () => store.lock!(`${p}lock`, 10_000)))
+        const holders = takers.filter((l) => l !== undefined)
+        assert.equal(holders.length, 1)
+        assert.equal(await store.lock!(`${p}lock`, 10_000), undefined, 'a held lock was taken again')
+        await holders[0]!.release()
+        const again = await store.lock!(`${p}lock`, 10_000)
+        assert.ok(again, 'the released lock could not be taken')
+        await again.release()
+      },
+    ),
+    withStore(
+      'lock: an expired lock can be taken, and its old holder cannot release the new one',
+      async (store, p) => {
+        const ttl = Math.max(200, granularity * 2)
+        const old = await store.lock!(`${p}lock`, ttl)
+        assert.ok(old)
+        await sleep(ttl + granularity + 100)
+        const fresh = await store.lock!(`${p}lock`, 10_000)
+        assert.ok(fresh, 'an expired lock was still held')
+        await old.release()
+        assert.equal(
+          await store.lock!(`${p}lock`, 10_000),
+          undefined,
+          'the old holder released the new holder’s lock',
+        )
+        await fresh.release()
+      },
+    ),
+  ]
+
   return [
+    ...(options.lock === true ? lockCases : []),
     withStore('get answers undefined for a missing key', async (store, p) => {
       assert.equal(await store.get(`${p}missing`), undefined)
     }),
@@ -251,16 +287,14 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
 
     withStore('the engine on this store: getOrSet, tags and expire mode', async (store, p) => {
       const namespace = `c${p.replace(/[^A-Za-z0-9]/g, '').slice(-16)}`
-      const opts = resolveOptions({ store, namespace, staleWhileRevalidate: '1m' })
-      const silent = { warn() {}, info() {} }
-      const safe = new SafeStore(store, {
-        timeoutMs: 2000,
-        breakerThreshold: 0,
-        breakerDurationMs: 0,
-        logIntervalMs: 0,
-        logger: silent,
+      // The engine with a generous store timeout: this case checks behaviour, not speed.
+      const cache = createCache({
+        store,
+        namespace,
+        staleWhileRevalidate: '1m',
+        storeTimeout: '2s',
+        breaker: false,
       })
-      const cache = new Cache(safe, opts)
       try {
         let calls = 0
         const factory = async () => `v${++calls}`

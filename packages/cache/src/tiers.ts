@@ -1,0 +1,223 @@
+import { randomBytes } from 'node:crypto'
+import type { BusMessage, InvalidationBus } from './bus.js'
+import type { MemoryStore } from './memory-store.js'
+import type { SafeStore } from './safe-store.js'
+import type { MaybePromise, StoredEntry, StoreLock } from './store.js'
+
+/** How the engine reaches its store: an optional in-process L1 in front of the (safe) store. */
+export interface TierSettings {
+  /** The in-process tier, or undefined for a single tier. */
+  l1: MemoryStore | undefined
+  /** The channel that keeps L1 tiers of instances sharing the store consistent. */
+  bus: InvalidationBus | undefined
+  /** The bus channel name. */
+  channel: string
+  /** While the bus is down (or absent), L1 entries older than this are not trusted, ms. */
+  fallbackTtlMs: number
+  /** Called when the bus goes down or comes back, for logs. */
+  onBusStatus: (up: boolean) => void
+}
+
+function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | undefined)?.then === 'function'
+}
+
+/**
+ * Reads and writes through the tiers. Without an L1 every call goes straight to the safe store.
+ * With one:
+ * - reads try L1 first; an L1 miss (or a stale L1 entry) reads the shared store and keeps what it
+ *   finds in L1;
+ * - writes, deletes and clears go to both, and announce the keys on the bus so every other
+ *   instance drops them from its L1 (they read the new value from the shared store next time);
+ * - while the bus is down, or when there is none, an L1 entry is trusted for `fallbackTtl` after it
+ *   was fetched, so staleness stays bounded; when the bus comes back, L1 is cleared, since
+ *   invalidations sent meanwhile were lost.
+ */
+export class Tiers {
+  readonly safe: SafeStore
+  readonly #l1: MemoryStore | undefined
+  readonly #bus: InvalidationBus | undefined
+  readonly #settings: TierSettings
+  readonly #origin = randomBytes(8).toString('base64url')
+  // When each entry object entered L1 (epoch ms), for the fallback TTL check while the bus is down.
+  readonly #l1At = new WeakMap<StoredEntry, number>()
+  #busUp = false
+  /** Hits answered by L1. */
+  l1Hits = 0
+
+  constructor(safe: SafeStore, settings: TierSettings) {
+    this.safe = safe
+    this.#l1 = settings.l1
+    this.#bus = settings.bus
+    this.#settings = settings
+  }
+
+  /** Whether the bus is up (false without a bus). */
+  get busUp(): boolean {
+    return this.#busUp
+  }
+
+  /** Whether a bus was configured. */
+  get hasBus(): boolean {
+    return this.#bus !== undefined
+  }
+
+  get l1(): MemoryStore | undefined {
+    return this.#l1
+  }
+
+  /** Starts listening on the bus. Never throws and never waits for a store that is down. */
+  start(): void {
+    const bus = this.#bus
+    if (bus === undefined || this.#l1 === undefined) return
+    try {
+      const pending = bus.subscribe(
+        this.#settings.channel,
+        (message) => this.#receive(message),
+        (up) => this.#status(up),
+      )
+      if (isPromise(pending)) pending.catch(() => this.#status(false))
+    } catch {
+      this.#status(false)
+    }
+  }
+
+  get(key: string): MaybePromise<StoredEntry | undefined> {
+    const l1 = this.#l1
+    if (l1 === undefined) return this.safe.get(key)
+    const local = l1.get(key)
+    if (local !== undefined && local.freshUntil > Date.now() && this.#trusted(local)) {
+      this.l1Hits++
+      return local
+    }
+    // Missing, stale or untrusted in L1: the shared store may have something fresher.
+    const remote = this.safe.get(key)
+    if (isPromise(remote)) return remote.then((entry) => this.#fromRemote(key, entry, local))
+    return this.#fromRemote(key, remote, local)
+  }
+
+  getMany(keys: readonly string[]): MaybePromise<ReadonlyArray<StoredEntry | undefined>> {
+    const l1 = this.#l1
+    if (l1 === undefined) return this.safe.getMany(keys)
+    const out = l1.getMany(keys)
+    const missing: number[] = []
+    for (let i = 0; i < out.length; i++) {
+      const entry = out[i]
+      if (entry === undefined || !this.#trusted(entry)) missing.push(i)
+    }
+    if (missing.length === 0) return out
+    const remote = this.safe.getMany(missing.map((i) => keys[i]!))
+    const merge = (found: ReadonlyArray<StoredEntry | undefined>) => {
+      for (let j = 0; j < missing.length; j++) {
+        const i = missing[j]!
+        const entry = found[j]
+        out[i] = entry
+        if (entry !== undefined) this.#keep(keys[i]!, entry)
+      }
+      return out
+    }
+    return isPromise(remote) ? remote.then(merge) : merge(remote)
+  }
+
+  /** Writes to both tiers; `announce` tells other instances to drop the key from their L1. */
+  set(key: string, entry: StoredEntry, ttlMs: number, announce = true): MaybePromise<boolean> {
+    if (this.#l1 !== undefined) {
+      this.#keep(key, entry, ttlMs)
+      if (announce) this.announce([key])
+    }
+    return this.safe.set(key, entry, ttlMs)
+  }
+
+  delete(key: string): MaybePromise<boolean> {
+    if (this.#l1 !== undefined) {
+      this.#l1.delete(key)
+      this.announce([key])
+    }
+    return this.safe.delete(key)
+  }
+
+  deleteMany(keys: readonly string[]): MaybePromise<boolean> {
+    if (this.#l1 !== undefined) {
+      this.#l1.deleteMany(keys)
+      this.announce(keys)
+    }
+    return this.safe.deleteMany(keys)
+  }
+
+  clear(prefix: string): MaybePromise<boolean> {
+    if (this.#l1 !== undefined) {
+      this.#l1.clear(prefix)
+      this.#publish({ origin: this.#origin, clearPrefix: prefix })
+    }
+    return this.safe.clear(prefix)
+  }
+
+  lock(key: string, ttlMs: number): MaybePromise<StoreLock | false | undefined> {
+    return this.safe.lock(key, ttlMs)
+  }
+
+  /** Tells other instances to drop `keys` from their L1. */
+  announce(keys: readonly string[]): void {
+    if (this.#bus !== undefined && keys.length > 0) this.#publish({ origin: this.#origin, keys })
+  }
+
+  close(): MaybePromise<void> {
+    return this.#bus?.close()
+  }
+
+  #fromRemote(
+    key: string,
+    entry: StoredEntry | undefined,
+    local: StoredEntry | undefined,
+  ): StoredEntry | undefined {
+    if (entry === undefined) {
+      // The shared store has nothing (or is down): a stale L1 entry may still serve SWR or grace,
+      // but an untrusted one (bus down too long) may not.
+      return local !== undefined && this.#trusted(local) ? local : undefined
+    }
+    this.#keep(key, entry)
+    return entry
+  }
+
+  /** Puts an entry into L1, for no longer than the fallback TTL while the bus is not up. */
+  #keep(key: string, entry: StoredEntry, ttlMs?: number): void {
+    const l1 = this.#l1!
+    const now = Date.now()
+    let ttl = ttlMs ?? Math.max(entry.staleUntil, entry.graceUntil) - now
+    if (!this.#busUp) ttl = Math.min(ttl, this.#settings.fallbackTtlMs)
+    if (ttl <= 0) return
+    this.#l1At.set(entry, now)
+    l1.set(key, entry, ttl)
+  }
+
+  #trusted(entry: StoredEntry): boolean {
+    if (this.#busUp) return true
+    const at = this.#l1At.get(entry)
+    return at !== undefined && Date.now() - at < this.#settings.fallbackTtlMs
+  }
+
+  #publish(message: BusMessage): void {
+    const bus = this.#bus
+    if (bus === undefined) return
+    try {
+      const sent = bus.publish(this.#settings.channel, message)
+      if (isPromise(sent)) sent.catch(() => {})
+    } catch {
+      // The bus counts its own failures; the fallback TTL bounds what a lost message costs.
+    }
+  }
+
+  #receive(message: BusMessage): void {
+    if (message.origin === this.#origin || this.#l1 === undefined) return
+    if (message.keys !== undefined) this.#l1.deleteMany(message.keys)
+    if (message.clearPrefix !== undefined) this.#l1.clear(message.clearPrefix)
+  }
+
+  #status(up: boolean): void {
+    if (up === this.#busUp) return
+    // Back up after an outage: whatever was invalidated meanwhile never reached us.
+    if (up) this.#l1?.clear('')
+    this.#busUp = up
+    this.#settings.onBusStatus(up)
+  }
+}
