@@ -4,15 +4,18 @@ import createError from '@fastify/error'
 // code and docs in step. Option errors are TypeErrors thrown at register time.
 
 /** An option has the wrong type or an impossible value. Thrown at register time. */
-export const FST_PERF_CACHE_INVALID_OPTION = createError<[string, string]>(
+export const FST_PERF_CACHE_INVALID_OPTION = createError<
   'FST_PERF_CACHE_INVALID_OPTION',
-  'Invalid @fastify-perf/cache option "%s": %s',
   500,
-  TypeError,
-)
+  [string, string]
+>('FST_PERF_CACHE_INVALID_OPTION', 'Invalid @fastify-perf/cache option "%s": %s', 500, TypeError)
 
 /** A duration such as `'5m'` or a size such as `'64MB'` could not be read. */
-export const FST_PERF_CACHE_INVALID_DURATION = createError<[string, string]>(
+export const FST_PERF_CACHE_INVALID_DURATION = createError<
+  'FST_PERF_CACHE_INVALID_DURATION',
+  500,
+  [string, string]
+>(
   'FST_PERF_CACHE_INVALID_DURATION',
   'Invalid %s "%s": use milliseconds or a string such as "250ms", "30s", "5m", "1h", "2d"',
   500,
@@ -20,7 +23,7 @@ export const FST_PERF_CACHE_INVALID_DURATION = createError<[string, string]>(
 )
 
 /** A size could not be read. */
-export const FST_PERF_CACHE_INVALID_SIZE = createError<[string, string]>(
+export const FST_PERF_CACHE_INVALID_SIZE = createError<'FST_PERF_CACHE_INVALID_SIZE', 500, [string, string]>(
   'FST_PERF_CACHE_INVALID_SIZE',
   'Invalid %s "%s": use bytes or a string such as "512KB", "64MB", "1GB" (1 KB = 1024 bytes)',
   500,
@@ -28,7 +31,7 @@ export const FST_PERF_CACHE_INVALID_SIZE = createError<[string, string]>(
 )
 
 /** A key is not a non-empty string. */
-export const FST_PERF_CACHE_INVALID_KEY = createError<[string]>(
+export const FST_PERF_CACHE_INVALID_KEY = createError<'FST_PERF_CACHE_INVALID_KEY', 500, [string]>(
   'FST_PERF_CACHE_INVALID_KEY',
   'Cache keys must be non-empty strings, got %s',
   500,
@@ -36,7 +39,7 @@ export const FST_PERF_CACHE_INVALID_KEY = createError<[string]>(
 )
 
 /** `undefined` cannot be cached: it is how every store says "missing". `null` is a value. */
-export const FST_PERF_CACHE_UNDEFINED_VALUE = createError<[string]>(
+export const FST_PERF_CACHE_UNDEFINED_VALUE = createError<'FST_PERF_CACHE_UNDEFINED_VALUE', 500, [string]>(
   'FST_PERF_CACHE_UNDEFINED_VALUE',
   'Refusing to cache undefined for key "%s": return null to cache "nothing", or throw',
   500,
@@ -44,35 +47,39 @@ export const FST_PERF_CACHE_UNDEFINED_VALUE = createError<[string]>(
 )
 
 /** A value the serializer cannot represent (a function, a symbol, a BigInt with JSON...). */
-export const FST_PERF_CACHE_SERIALIZE = createError<[string, string, { cause?: unknown }?]>(
+export const FST_PERF_CACHE_SERIALIZE = createError<
   'FST_PERF_CACHE_SERIALIZE',
-  'Could not serialize the value for key "%s": %s',
   500,
-)
+  [string, string, { cause?: unknown }?]
+>('FST_PERF_CACHE_SERIALIZE', 'Could not serialize the value for key "%s": %s', 500)
 
 /** The factory of `getOrSet` ran past `hardTimeout` and no stale value could stand in. */
-export const FST_PERF_CACHE_FACTORY_TIMEOUT = createError<[string, number]>(
+export const FST_PERF_CACHE_FACTORY_TIMEOUT = createError<
+  'FST_PERF_CACHE_FACTORY_TIMEOUT',
+  504,
+  [string, number]
+>(
   'FST_PERF_CACHE_FACTORY_TIMEOUT',
   'The factory for key "%s" did not finish within its hard timeout of %d ms',
   504,
 )
 
 /** A store operation passed the per-operation `storeTimeout`; the caller saw a miss. */
-export const FST_PERF_CACHE_STORE_TIMEOUT = createError<[string, string, number]>(
+export const FST_PERF_CACHE_STORE_TIMEOUT = createError<
   'FST_PERF_CACHE_STORE_TIMEOUT',
-  'Store "%s" did not answer %s within %d ms',
   500,
-)
+  [string, string, number]
+>('FST_PERF_CACHE_STORE_TIMEOUT', 'Store "%s" did not answer %s within %d ms', 500)
 
 /** The store's circuit breaker is open; the operation was not attempted. */
-export const FST_PERF_CACHE_STORE_UNAVAILABLE = createError<[string]>(
+export const FST_PERF_CACHE_STORE_UNAVAILABLE = createError<
   'FST_PERF_CACHE_STORE_UNAVAILABLE',
-  'Store "%s" is unavailable (circuit breaker open)',
   500,
-)
+  [string]
+>('FST_PERF_CACHE_STORE_UNAVAILABLE', 'Store "%s" is unavailable (circuit breaker open)', 500)
 
 /** The store object does not implement the `CacheStore` contract. */
-export const FST_PERF_CACHE_INVALID_STORE = createError<[string]>(
+export const FST_PERF_CACHE_INVALID_STORE = createError<'FST_PERF_CACHE_INVALID_STORE', 500, [string]>(
   'FST_PERF_CACHE_INVALID_STORE',
   'The store does not implement CacheStore: %s',
   500,
