@@ -1,0 +1,194 @@
+// A caching reverse proxy: @fastify/reply-from forwards every method and path to one origin,
+// and the route cache of @fastify-perf/cache in proxy mode acts as an RFC 9111 shared cache
+// for the origin's responses. See ../README.md.
+import { type IncomingHttpHeaders, METHODS } from 'node:http'
+import replyFrom from '@fastify/reply-from'
+import { type CacheStore, fastifyPerfCache, type Size } from '@fastify-perf/cache'
+import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+
+/**
+ * The route cache options a proxy may set (`routes` of `@fastify-perf/cache`, without `proxy`,
+ * which the proxy always turns on, and without the route-level defaults a shared cache must not
+ * invent for an origin's responses).
+ */
+export interface ProxyCacheOptions {
+  /** Send the RFC 9211 `Cache-Status` header. @default true */
+  cacheStatus?: boolean
+  /** The cache identifier in `Cache-Status`. @default 'fastify-perf' */
+  cacheStatusName?: string
+  /** Query parameters left out of the key (`*` wildcard at the end). @default ['utm_*', 'fbclid', 'gclid'] */
+  ignoreQuery?: string[]
+  /** Larger bodies are passed through and not stored. @default '1MB' */
+  maxEntrySize?: Size
+  /** Vary variants kept per URL. @default 32 */
+  maxVariants?: number
+  /** A request header named by Vary longer than this bypasses the cache. @default 256 */
+  maxVaryValueLength?: number
+  /** How long concurrent misses for one key wait for the first one. @default '5s' */
+  lockTimeout?: number | string
+  /** Honour a client's `Cache-Control: no-cache` / `Pragma: no-cache`. @default false */
+  honorRequestNoCache?: boolean
+  /** Honour request `max-age`, `min-fresh`, `max-stale`, `no-cache`, `only-if-cached`. @default false */
+  strict?: boolean
+}
+
+/** Options of {@link buildProxy}. */
+export interface CachingProxyOptions {
+  /** The origin, `http://host:port` (or `https://`). Paths and queries are appended as received. */
+  upstream: string
+  /** Where responses are stored. @default a memory store bounded by `maxSize` */
+  store?: CacheStore
+  /** Bound of the default memory store. Ignored with `store`. @default '64MB' */
+  maxSize?: Size
+  /** Route cache options (RFC 9111 shared-cache mode is always on). */
+  cache?: ProxyCacheOptions
+  /** Fastify's logger option. @default false */
+  logger?: FastifyServerOptions['logger']
+  /** Deadline for the origin's response headers and body, in ms. @default 30000 */
+  upstreamTimeout?: number
+  /** The pseudonym this proxy adds to `Via` (RFC 9110 §7.6.3); `false` adds none. @default 'fastify-perf-proxy' */
+  via?: string | false
+}
+
+/**
+ * Hop-by-hop fields (RFC 9110 §7.6.1): they describe one connection, so a proxy removes them,
+ * and every field the `Connection` header names, before forwarding a message either way.
+ * undici also refuses most of them in a request, which would turn a client's stray
+ * `Keep-Alive` into a 500.
+ */
+const HOP_BY_HOP = [
+  'connection',
+  'keep-alive',
+  'proxy-connection',
+  'te',
+  'trailer',
+  'transfer-encoding',
+  'upgrade',
+]
+
+/**
+ * Forwarding fields a client could forge. The proxy writes its own from the connection, so an
+ * origin that builds links from `X-Forwarded-Host` cannot be steered by a client into a
+ * response the cache would then store under the real host's key (unkeyed-header poisoning,
+ * PortSwigger "Practical Web Cache Poisoning", 2018).
+ */
+const FORWARDING = [
+  'forwarded',
+  'x-forwarded-for',
+  'x-forwarded-host',
+  'x-forwarded-proto',
+  'x-forwarded-port',
+  'x-forwarded-prefix',
+  'x-real-ip',
+]
+
+type Headers = IncomingHttpHeaders
+
+/** What the header rewriting reads from a request. */
+interface ForwardedRequest {
+  method: string
+  ip: string
+  protocol: string
+  headers: IncomingHttpHeaders
+}
+
+function removeHopByHop(headers: Headers): void {
+  const connection = headers.connection
+  if (connection !== undefined) {
+    for (const name of String(connection).split(',')) delete headers[name.trim().toLowerCase()]
+  }
+  for (const name of HOP_BY_HOP) delete headers[name]
+}
+
+function appendVia(headers: Headers, via: string | false): void {
+  if (via === false) return
+  const existing = headers.via
+  headers.via = existing === undefined ? `1.1 ${via}` : `${String(existing)}, 1.1 ${via}`
+}
+
+/**
+ * Builds the proxy: every method Node's parser knows (CONNECT aside) and every path are
+ * forwarded to `upstream`; GET and HEAD responses are cached per RFC 9111 as a shared cache.
+ * The instance is not listening; `await app.listen(...)` it, `await app.close()` it.
+ *
+ * @example
+ * const app = await buildProxy({ upstream: 'http://127.0.0.1:3000' })
+ * await app.listen({ port: 8080 })
+ */
+export async function buildProxy(options: CachingProxyOptions): Promise<FastifyInstance> {
+  const upstream = new URL(options.upstream)
+  if (upstream.protocol !== 'http:' && upstream.protocol !== 'https:') {
+    throw new TypeError(`upstream must be an http:// or https:// URL, got ${options.upstream}`)
+  }
+  const via = options.via ?? 'fastify-perf-proxy'
+  const timeout = options.upstreamTimeout ?? 30_000
+
+  const app = Fastify({
+    logger: options.logger ?? false,
+    // The key uses the Host header as received; X-Forwarded-* from clients is never trusted.
+    trustProxy: false,
+  })
+
+  // Methods such as PURGE, M-SEARCH or QUERY are forwarded too (RFC 9111 §4.4 invalidates the
+  // URL after any successful unsafe method, including ones a cache does not know).
+  for (const method of METHODS) {
+    if (method !== 'CONNECT' && !app.supportedMethods.includes(method)) {
+      app.addHttpMethod(method, { hasBody: true })
+    }
+  }
+
+  await app.register(fastifyPerfCache, {
+    ...(options.store === undefined ? {} : { store: options.store }),
+    ...(options.maxSize === undefined ? {} : { maxSize: options.maxSize }),
+    routes: { ...options.cache, proxy: true },
+  })
+
+  await app.register(replyFrom, {
+    base: upstream.origin,
+    undici: {
+      headersTimeout: timeout,
+      bodyTimeout: timeout,
+      // reply-from before 12.7.0 turns certificate checks off by default (CVE-2026-107318, its
+      // `tls` default); `connect` is applied after it, so an https upstream is verified here
+      // whatever the installed version does.
+      connect: { rejectUnauthorized: true },
+    },
+  })
+
+  // Bodies are streamed to the origin as received, whatever their type: no parsing, no limit
+  // beyond the origin's own.
+  app.removeAllContentTypeParsers()
+  app.addContentTypeParser('*', (_request, payload, done) => done(null, payload))
+
+  const rewriteRequestHeaders = (request: ForwardedRequest, headers: Headers): Headers => {
+    const out: Headers = { ...headers }
+    removeHopByHop(out)
+    // reply-from never forwards a GET or HEAD body; its framing headers must not go either
+    // (a Content-Length without content desynchronises the upstream connection).
+    if (request.method === 'GET' || request.method === 'HEAD') delete out['content-length']
+    for (const name of FORWARDING) delete out[name]
+    out['x-forwarded-for'] = request.ip
+    if (request.headers.host !== undefined) out['x-forwarded-host'] = request.headers.host
+    out['x-forwarded-proto'] = request.protocol
+    appendVia(out, via)
+    return out
+  }
+  const rewriteHeaders = (headers: Headers): Headers => {
+    const out: Headers = { ...headers }
+    removeHopByHop(out)
+    appendVia(out, via)
+    return out
+  }
+
+  app.all('/*', { config: { cache: true } }, (request, reply) => {
+    return reply.from(request.url, {
+      rewriteRequestHeaders,
+      rewriteHeaders,
+      // reply-from retries a GET answered 503 up to ten times by default: a cache in front of a
+      // failing origin must not multiply its load (stale-if-error is the answer to a 503).
+      retryDelay: () => null,
+    })
+  })
+
+  return app
+}
