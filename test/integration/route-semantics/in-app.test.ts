@@ -1,0 +1,24 @@
+// The semantics table, mode (a): each case's origin is a route of an app with the route cache
+// (`config: { cache: true }`, or the case's route config), over a real socket.
+import { after, before, describe, test } from 'node:test'
+import { casesFor } from './cases.js'
+import { Origin } from './origin.js'
+import { runCase } from './runner.js'
+import { type StartedTarget, startInApp } from './targets.js'
+
+const cases = casesFor('app')
+const origin = new Origin()
+let target: StartedTarget
+
+// Cases are independent (one path per case), so they run concurrently: the waits for entries
+// to become stale overlap instead of adding up.
+describe(`route cache in-app: ${cases.length} semantics cases`, { concurrency: 16 }, () => {
+  before(async () => {
+    target = await startInApp(cases, origin)
+  })
+  after(() => target?.close())
+
+  for (const c of cases) {
+    test(`${c.group} / ${c.id}: ${c.title} [${c.rfc}]`, () => runCase(c, target, origin))
+  }
+})
