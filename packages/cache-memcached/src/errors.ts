@@ -1,22 +1,43 @@
 import createError from '@fastify/error'
 
+// Every error the store raises is coded; `docs/errors.md` lists each one and a test keeps code
+// and docs in step. Only INVALID_OPTION reaches an application directly (from the constructor):
+// the others reject store calls, which `@fastify-perf/cache` turns into misses and logs.
+
 /**
- * An option passed to `new MemcachedStore()` is unknown or has the wrong type.
- * Documented in `docs/errors.md`.
+ * An option passed to `new MemcachedStore()` is unknown, has the wrong type or an impossible
+ * value. Documented in `docs/errors.md`.
  */
-export const FST_PERF_MEMCACHED_INVALID_OPTION = createError(
+export const FST_PERF_MEMCACHED_INVALID_OPTION = createError<
   'FST_PERF_MEMCACHED_INVALID_OPTION',
-  'Invalid @fastify-perf/cache-memcached option: %s',
+  500,
+  [string]
+>('FST_PERF_MEMCACHED_INVALID_OPTION', 'Invalid @fastify-perf/cache-memcached option: %s', 500, TypeError)
+
+/**
+ * `clear(prefix)` was given something other than one `'<namespace>:'`. Memcached cannot list
+ * keys, so the store clears a namespace by renewing its generation, and can do nothing else.
+ */
+export const FST_PERF_MEMCACHED_CLEAR_PREFIX = createError<'FST_PERF_MEMCACHED_CLEAR_PREFIX', 500, [string]>(
+  'FST_PERF_MEMCACHED_CLEAR_PREFIX',
+  'MemcachedStore.clear() takes one "<namespace>:" (a non-empty text without ":" followed by ":"), got %s: memcached cannot list keys',
   500,
   TypeError,
 )
 
 /**
- * `MemcachedStore` is not implemented yet: its constructor always throws this, so nothing can
- * run against a store that would silently not cache. Documented in `docs/errors.md`.
+ * An operation got no answer from its server within the store's `timeout`; the store dropped
+ * the server's connection (failing everything pending on it) so nothing waits forever.
  */
-export const FST_PERF_MEMCACHED_NOT_IMPLEMENTED = createError(
-  'FST_PERF_MEMCACHED_NOT_IMPLEMENTED',
-  '@fastify-perf/cache-memcached is not implemented yet: use the memory store of @fastify-perf/cache for now',
+export const FST_PERF_MEMCACHED_TIMEOUT = createError<'FST_PERF_MEMCACHED_TIMEOUT', 500, [string, number]>(
+  'FST_PERF_MEMCACHED_TIMEOUT',
+  'memcached server %s did not answer within %d ms',
+  500,
+)
+
+/** An operation was called on (or was still waiting when) the store was closed. */
+export const FST_PERF_MEMCACHED_CLOSED = createError<'FST_PERF_MEMCACHED_CLOSED', 500, []>(
+  'FST_PERF_MEMCACHED_CLOSED',
+  'The MemcachedStore is closed',
   500,
 )

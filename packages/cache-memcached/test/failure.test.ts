@@ -1,0 +1,177 @@
+import assert from 'node:assert/strict'
+import { type TestContext, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import type { StoredEntry } from '@fastify-perf/cache'
+import {
+  FST_PERF_MEMCACHED_CLOSED,
+  FST_PERF_MEMCACHED_TIMEOUT,
+  MemcachedStore,
+} from '@fastify-perf/cache-memcached'
+import { memcachedCommand, type ServiceHandle, startMemcached } from '@fastify-perf/test-helpers'
+
+// The store on its own (no engine, so no engine deadline to hide behind) against servers that
+// die or hang: what each operation costs, what stays in memory, and that nothing is left open.
+
+const entry: StoredEntry = {
+  value: 'v',
+  createdAt: 0,
+  freshUntil: 0,
+  staleUntil: 0,
+  graceUntil: 0,
+  tags: [],
+  tagVersions: [],
+}
+
+async function server(t: TestContext): Promise<ServiceHandle> {
+  const handle = await startMemcached()
+  // stop() also continues a frozen server first.
+  t.after(() => handle.stop())
+  return handle
+}
+
+/** How an operation ended and how long it took. */
+async function timed(
+  operation: Promise<unknown>,
+): Promise<{ ms: number; error?: Error & { code?: string } }> {
+  const started = performance.now()
+  try {
+    await operation
+    return { ms: performance.now() - started }
+  } catch (error) {
+    return { ms: performance.now() - started, error: error as Error }
+  }
+}
+
+async function connections(handle: ServiceHandle): Promise<number> {
+  const stats = await memcachedCommand(handle.url, 'stats')
+  return Number(/STAT curr_connections (\d+)/.exec(stats)?.[1])
+}
+
+test('a killed server: operations fail at once, memjs logs nothing, and the restarted server is used again', async (t) => {
+  const handle = await server(t)
+  const store = new MemcachedStore({ servers: handle.url, prefix: 'killed:' })
+  t.after(() => store.close())
+  await store.set('k', entry, 60_000)
+
+  const logged: unknown[] = []
+  const log = console.log
+  console.log = (...args: unknown[]) => logged.push(args)
+  try {
+    await handle.kill()
+    for (let i = 0; i < 20; i++) {
+      const { ms, error } = await timed(store.get('k'))
+      assert.ok(error, 'a get against a dead server must fail (the engine turns it into a miss)')
+      assert.ok(ms < 50, `a get against a dead server took ${ms.toFixed(1)} ms`)
+    }
+  } finally {
+    console.log = log
+  }
+  assert.deepEqual(logged, [], 'memjs logged to the console')
+
+  await handle.restart()
+  // The first operation after the restart opens a new connection: no reconnect loop to wait for.
+  await store.set('k', entry, 60_000)
+  assert.equal((await store.get('k'))?.value, 'v')
+})
+
+test('a frozen server under steady traffic (memjs#119): every operation fails within the timeout, nothing piles up', async (t) => {
+  const handle = await server(t)
+  const timeoutMs = 200
+  const store = new MemcachedStore({ servers: handle.url, prefix: 'frozen:', timeout: timeoutMs })
+  t.after(() => store.close())
+  await store.set('k', entry, 60_000)
+
+  handle.freeze()
+  // One get every 10 ms for 2 s: memjs's idle-based timeout alone would never fire.
+  const results: Array<Promise<{ ms: number; error?: Error & { code?: string } }>> = []
+  let maxPending = 0
+  for (let i = 0; i < 200; i++) {
+    results.push(timed(store.get('k')))
+    maxPending = Math.max(maxPending, store.pending)
+    await sleep(10)
+  }
+  const outcomes = await Promise.all(results)
+  const slowest = Math.max(...outcomes.map((o) => o.ms))
+  t.diagnostic(`slowest ${slowest.toFixed(0)} ms, most pending ${maxPending}, timeouts ${store.timeouts}`)
+  for (const o of outcomes) {
+    assert.equal(o.error?.code, 'FST_PERF_MEMCACHED_TIMEOUT')
+    assert.ok(o.error instanceof FST_PERF_MEMCACHED_TIMEOUT)
+  }
+  // The deadline plus one timer tick, with room for a busy machine.
+  assert.ok(slowest < timeoutMs + 100, `an operation waited ${slowest.toFixed(0)} ms`)
+  // Pending operations are those of one timeout window (about 20 here), not the whole freeze.
+  assert.ok(maxPending <= 40, `${maxPending} operations were pending at once`)
+  assert.equal(store.pending, 0)
+
+  handle.thaw()
+  const { ms, error } = await timed(store.get('k'))
+  assert.equal(error, undefined)
+  assert.ok(ms < 100, `the first get after the thaw took ${ms.toFixed(0)} ms`)
+  assert.equal((await store.get('k'))?.value, 'v')
+})
+
+test('after kills and freezes, close() leaves no connection open', async (t) => {
+  const handle = await server(t)
+  const baseline = await connections(handle)
+  const store = new MemcachedStore({ servers: handle.url, prefix: 'sockets:', timeout: 100 })
+  for (let round = 0; round < 3; round++) {
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.set(`k${i}`, entry, 60_000)))
+    handle.freeze()
+    // Each hung get, once failed by its deadline, is retried from its rejection handler: the
+    // retry opens a new connection while the reset one is still closing, the race in which
+    // memjs's 'close' handler orphans the new socket (open forever, unreachable by close()).
+    await Promise.allSettled(
+      Array.from({ length: 20 }, (_, i) =>
+        store.get(`k${i}`).catch(() => store.get(`k${i}`).catch(() => {})),
+      ),
+    )
+    handle.thaw()
+    await Promise.all(Array.from({ length: 20 }, (_, i) => store.get(`k${i}`)))
+  }
+  await store.close()
+  await store.close()
+  const deadline = Date.now() + 2000
+  let open = await connections(handle)
+  while (open > baseline && Date.now() < deadline) {
+    await sleep(50)
+    open = await connections(handle)
+  }
+  assert.equal(open, baseline, `${open - baseline} connection(s) left open after close()`)
+  const { error } = await timed(store.get('k0'))
+  assert.ok(error instanceof FST_PERF_MEMCACHED_CLOSED)
+})
+
+test('two servers, one frozen: its keys fail over to the other, and come back after failoverTime', async (t) => {
+  const a = await server(t)
+  const b = await server(t)
+  const store = new MemcachedStore({
+    servers: [a.url, b.url],
+    prefix: 'failover:',
+    timeout: 100,
+    failoverTime: 500,
+  })
+  t.after(() => store.close())
+  const keys = Array.from({ length: 40 }, (_, i) => `k${i}`)
+  await Promise.all(keys.map((k) => store.set(k, entry, 60_000)))
+
+  a.freeze()
+  // The first round pays one timeout for the keys on the frozen server...
+  await Promise.allSettled(keys.map((k) => store.get(k)))
+  // ...then they go to the other server at once, where they are (harmless) misses.
+  const started = performance.now()
+  const answers = await Promise.allSettled(keys.map((k) => store.get(k)))
+  const ms = performance.now() - started
+  assert.ok(
+    answers.every((r) => r.status === 'fulfilled'),
+    'with failover, operations must not fail once the server is skipped',
+  )
+  assert.ok(ms < 50, `failed-over operations took ${ms.toFixed(0)} ms`)
+
+  a.thaw()
+  await sleep(600)
+  const back = await store.getMany(keys)
+  assert.ok(
+    back.every((e) => e?.value === 'v'),
+    'after failoverTime the keys are read from their own server again',
+  )
+})
