@@ -56,6 +56,8 @@ const ATTW_ARGS = ['--profile', 'node16', '--ignore-rules', 'cjs-resolves-to-esm
 
 // Decorators a plugin must add, checked after registering it with default options.
 const EXPECTED_DECORATORS = { '@fastify-perf/cache': ['cache'] }
+// Options a plugin cannot register without (static needs a directory to serve).
+const REGISTER_OPTIONS = { '@fastify-perf/static': { root: tmpdir() } }
 
 const args = process.argv.slice(2)
 const keep = args.includes('--keep')
@@ -201,14 +203,15 @@ function createConsumer(pkg, consumerDir) {
 }
 
 // Runs in a child process, in the consumer folder: `node smoke.mjs <import|require> <name>
-// <named export> <decorators JSON>`. Prints one JSON line: { loaded, exports, register }.
+// <named export> <decorators JSON> <register options JSON>`. Prints one JSON line: { loaded, exports, register }.
 // import() and require() each get a fresh process: in one process the second load would come
 // from the module cache, and a require() that only works after an import() (top-level await,
 // for one) would pass unnoticed.
 const SMOKE_CHILD = `
 import { createRequire } from 'node:module'
-const [mode, name, named, decoratorsJson] = process.argv.slice(2)
+const [mode, name, named, decoratorsJson, optionsJson] = process.argv.slice(2)
 const expectedDecorators = JSON.parse(decoratorsJson)
+const registerOptions = JSON.parse(optionsJson)
 const result = { loaded: null, exports: [], register: null }
 const done = () => console.log(JSON.stringify(result))
 
@@ -236,7 +239,7 @@ if (typeof plugin !== 'function' || !(Symbol.for('skip-override') in plugin)) {
   const app = Fastify()
   try {
     app.get('/smoke', async () => ({ smoke: true }))
-    await app.register(plugin)
+    await app.register(plugin, registerOptions)
     await app.ready()
     const response = await app.inject({ method: 'GET', url: '/smoke' })
     const missing = expectedDecorators.filter((decorator) => !app.hasDecorator(decorator))
@@ -269,10 +272,11 @@ async function smokeOnce(pkg, consumerDir, mode) {
     .replace('/', '-')
     .replace(/-(.)/g, (_, letter) => letter.toUpperCase())
   const decorators = JSON.stringify(EXPECTED_DECORATORS[pkg.manifest.name] ?? [])
+  const registerOptions = JSON.stringify(REGISTER_OPTIONS[pkg.manifest.name] ?? {})
   // A clean environment: no NODE_OPTIONS, so no `--conditions=fastify-perf-source` and no tsx
   // leak in from the caller; the child sees the package as a user's app would.
   const { NODE_OPTIONS: _dropped, ...env } = process.env
-  const result = await run(process.execPath, ['smoke.mjs', mode, pkg.manifest.name, named, decorators], {
+  const result = await run(process.execPath, ['smoke.mjs', mode, pkg.manifest.name, named, decorators, registerOptions], {
     cwd: consumerDir,
     env,
     timeout: 60_000,
