@@ -13,6 +13,43 @@ import type { MaybePromise, StoredEntry, StoreLock } from './store.js'
 import type { Tiers } from './tiers.js'
 import { type Duration, toMs } from './units.js'
 
+/**
+ * @internal The route cache's access to the engine (see `route/route-cache.ts`): the same tiers
+ * (L1, bus, safe-store wrapper with its deadline and breaker), the same tag versions and the same
+ * cross-instance lock, so route entries behave like data entries in every respect that matters.
+ */
+export const kRouteBackend = Symbol('fastify-perf.cache.routeBackend')
+
+/** @internal What {@link kRouteBackend} hands the route cache. */
+export interface RouteBackend {
+  /** Prefix of route entries and vary records: `<namespace>:r:`. */
+  readonly prefix: string
+  /** Whether the cache was closed: the route cache then stays out of the way. */
+  closed(): boolean
+  get(key: string): MaybePromise<StoredEntry | undefined>
+  /** Writes an entry the route cache built (timestamps included); failures are the wrapper's. */
+  set(key: string, entry: StoredEntry, ttlMs: number): MaybePromise<boolean>
+  deleteMany(keys: readonly string[]): MaybePromise<boolean>
+  /** The entry's tags: 0 valid, 1 soft-invalidated (stale), 2 hard-invalidated (dead). */
+  tagState(entry: StoredEntry): MaybePromise<number>
+  /** Current versions of `tags` (hard, soft per tag), to store with an entry. */
+  tagVersions(tags: readonly string[]): Promise<readonly string[]>
+  /** Validates tags like `getOrSet` does; throws `FST_PERF_CACHE_INVALID_OPTION`. */
+  assertTags(tags: readonly string[]): readonly string[]
+  /**
+   * Takes the store lock `<namespace>:rl:<key>`, or waits while another instance holds it, probing
+   * for that instance's result; see `getOrSet({ lock: true })`.
+   */
+  lockOrWait<T>(
+    key: string,
+    timeoutMs: number,
+    probe: () => Promise<T | undefined>,
+  ): Promise<{ lock: StoreLock | undefined; found: T | undefined }>
+  unlock(lock: StoreLock): void
+  /** Keeps a background task alive across `close()` (up to its wait). */
+  track(promise: Promise<unknown>): void
+}
+
 /** Per-call options of `set`. Each falls back to the plugin option of the same name. */
 export interface SetOptions {
   /** How long the value stays fresh. */
@@ -172,6 +209,7 @@ export class Cache {
   #versionCounter = 0
   #closed = false
   #started = false
+  #routeBackend: RouteBackend | undefined
   readonly #ownsStore: boolean
   #counters = {
     hits: 0,
@@ -362,7 +400,23 @@ export class Cache {
     k: string,
     timeoutMs: number,
   ): Promise<{ lock: StoreLock | undefined; produced: unknown }> {
-    const lockKey = `${this.namespace}:l:${key}`
+    const waited = await this.#lockLoop(`${this.namespace}:l:${key}`, timeoutMs, async () => {
+      const entry = await this.#tiers.get(k)
+      if (entry !== undefined && (await this.#classify(entry)) === FRESH) {
+        const value = this.#decode(entry)
+        if (value !== NO_ENTRY) return { value }
+      }
+      return undefined
+    })
+    return { lock: waited.lock, produced: waited.found === undefined ? NO_ENTRY : waited.found.value }
+  }
+
+  /** The lock-or-wait loop shared by `getOrSet` and the route cache; `probe` looks for the holder's result. */
+  async #lockLoop<T>(
+    lockKey: string,
+    timeoutMs: number,
+    probe: () => Promise<T | undefined>,
+  ): Promise<{ lock: StoreLock | undefined; found: T | undefined }> {
     const deadline = Date.now() + timeoutMs
     let delay = 10
     let lock = await this.#tiers.lock(lockKey, timeoutMs)
@@ -371,14 +425,11 @@ export class Cache {
       if (left <= 0 || this.#closed) break
       await sleep(Math.min(delay, left))
       delay = Math.min(delay * 1.5, 100)
-      const entry = await this.#tiers.get(k)
-      if (entry !== undefined && (await this.#classify(entry)) === FRESH) {
-        const value = this.#decode(entry)
-        if (value !== NO_ENTRY) return { lock: undefined, produced: value }
-      }
+      const found = await probe()
+      if (found !== undefined) return { lock: undefined, found }
       lock = await this.#tiers.lock(lockKey, timeoutMs)
     }
-    return { lock: lock || undefined, produced: NO_ENTRY }
+    return { lock: lock || undefined, found: undefined }
   }
 
   /** Waits for a load with a soft timeout (when a stale value exists) and a hard timeout. */
@@ -578,7 +629,47 @@ export class Cache {
     if (this.#ownsStore) await this.#tiers.safe.close()
   }
 
+  /** @internal The route cache's view of the engine; see {@link RouteBackend}. */
+  [kRouteBackend](): RouteBackend {
+    if (this.#routeBackend !== undefined) return this.#routeBackend
+    const tiers = this.#tiers
+    const backend: RouteBackend = {
+      prefix: `${this.namespace}:r:`,
+      closed: () => this.#closed,
+      get: (key) => tiers.get(key),
+      set: (key, entry, ttlMs) => tiers.set(key, entry, ttlMs),
+      deleteMany: (keys) => tiers.deleteMany(keys),
+      tagState: (entry) => this.#tagState(entry),
+      tagVersions: (tags) => this.#currentVersions(tags),
+      assertTags: (tags) => this.#assertTags(tags),
+      // ':rl:' cannot collide with data locks (':l:') nor with route entries (':r:').
+      lockOrWait: (key, timeoutMs, probe) => this.#lockLoop(`${this.namespace}:rl:${key}`, timeoutMs, probe),
+      unlock: (lock) => {
+        this.#tiers.safe.unlock(lock)
+      },
+      track: (promise) => this.#track(promise),
+    }
+    this.#routeBackend = backend
+    return backend
+  }
+
   // --- internals ---
+
+  /** 0 when the entry's tags are current, 1 when one was invalidated softly, 2 when hard. */
+  #tagState(entry: StoredEntry): MaybePromise<number> {
+    if (entry.tags.length === 0) return 0
+    const check = (records: ReadonlyArray<StoredEntry | undefined>) => {
+      const expected = entry.tagVersions
+      let soft = 0
+      for (let i = 0; i < records.length; i += 2) {
+        if (records[i]?.value !== expected[i]) return 2
+        if (records[i + 1]?.value !== expected[i + 1]) soft = 1
+      }
+      return soft
+    }
+    const versions = this.#tiers.getMany(this.#tagKeys(entry.tags))
+    return isPromise(versions) ? versions.then(check) : check(versions)
+  }
 
   #settings(options: SetOptions | GetOrSetOptions | undefined): CallSettings {
     if (options === undefined) return this.#defaults

@@ -15,6 +15,7 @@ export const channelNames = {
   factoryError: 'fastify-perf:cache:factory-error',
   storeError: 'fastify-perf:cache:store-error',
   breaker: 'fastify-perf:cache:breaker',
+  route: 'fastify-perf:cache:route',
 } as const
 
 /** Payload of `hit`, `miss`, `coalesced` and `set`. */
@@ -63,6 +64,25 @@ export interface CacheBreakerEvent {
   state: 'open' | 'half-open' | 'closed'
 }
 
+/**
+ * Payload of `route`: what the route cache did for one GET/HEAD request of a cached route, as
+ * its `Cache-Status` says it (published whether or not the header is sent).
+ */
+export interface CacheRouteEvent {
+  /** The route's method and path template, e.g. `GET /products/:id`. */
+  route: string
+  /**
+   * `hit` (fresh), `stale` (served stale while revalidating), `stale-if-error` (stood in for a
+   * failing handler), `collapsed` (got a concurrent miss's response), `miss` (went to the handler),
+   * `bypass` (did not use the cache), `not-modified` (a 304 answered from the cache).
+   */
+  outcome: 'hit' | 'stale' | 'stale-if-error' | 'collapsed' | 'miss' | 'bypass' | 'not-modified'
+  /** For `miss`: whether the response was stored. */
+  stored?: boolean
+  /** The RFC 9211 detail (a bypass or not-stored reason), when there is one. */
+  detail?: string
+}
+
 export const channels = {
   hit: diagnostics.channel(channelNames.hit),
   miss: diagnostics.channel(channelNames.miss),
@@ -73,4 +93,5 @@ export const channels = {
   factoryError: diagnostics.channel(channelNames.factoryError),
   storeError: diagnostics.channel(channelNames.storeError),
   breaker: diagnostics.channel(channelNames.breaker),
+  route: diagnostics.channel(channelNames.route),
 }

@@ -1,6 +1,6 @@
 import { Cache } from './cache.js'
 import { MemoryStore } from './memory-store.js'
-import { type FastifyPerfCacheOptions, resolveOptions } from './options.js'
+import { type FastifyPerfCacheOptions, type ResolvedCacheOptions, resolveOptions } from './options.js'
 import { SafeStore, type WarnLogger } from './safe-store.js'
 import { Tiers } from './tiers.js'
 
@@ -13,7 +13,11 @@ const silent: WarnLogger = { warn() {}, info() {} }
  * does exactly this.
  */
 export function createCache(options: FastifyPerfCacheOptions = {}, logger: WarnLogger = silent): Cache {
-  const opts = resolveOptions(options)
+  return buildCache(resolveOptions(options), logger)
+}
+
+/** @internal {@link createCache} from options already resolved (the plugin resolves them once). */
+export function buildCache(opts: ResolvedCacheOptions, logger: WarnLogger = silent): Cache {
   // Close only what we create: a store passed in may be shared with other apps or caches.
   const owned = opts.store === undefined
   const store = opts.store ?? new MemoryStore({ maxSize: opts.maxSize, maxEntrySize: opts.maxEntrySize })

@@ -1,5 +1,7 @@
 import type { Cache } from './cache.js'
 import { fastifyPerfCache } from './plugin.js'
+import type { RouteCacheControl } from './route/route-cache.js'
+import type { RouteCacheConfig } from './route/route-options.js'
 
 export type { BusMessage, InvalidationBus } from './bus.js'
 export type {
@@ -16,6 +18,7 @@ export type {
   CacheFactoryErrorEvent,
   CacheInvalidateEvent,
   CacheKeyEvent,
+  CacheRouteEvent,
   CacheStaleEvent,
   CacheStoreErrorEvent,
 } from './channels.js'
@@ -25,6 +28,9 @@ export { decodeEntry, encodeEntry } from './entry.js'
 export * from './errors.js'
 export { MemoryStore, type MemoryStoreOptions } from './memory-store.js'
 export { type FastifyPerfCacheOptions, type L1Options, resolveOptions } from './options.js'
+export type { RouteCacheControl } from './route/route-cache.js'
+export type { RouteCacheConfig, RouteCacheOptions } from './route/route-options.js'
+export type { SurrogateProvider } from './route/surrogate-keys.js'
 export { SafeStore, type SafeStoreSettings, type WarnLogger } from './safe-store.js'
 export { jsonSerializer, type Serializer } from './serializer.js'
 export type { CacheStore, MaybePromise, StoredEntry, StoreLock } from './store.js'
@@ -36,5 +42,18 @@ declare module 'fastify' {
   interface FastifyInstance {
     /** The data cache of `@fastify-perf/cache`: `get`, `set`, `getOrSet`, `invalidateTags`, ... */
     cache: Cache
+  }
+  interface FastifyContextConfig {
+    /**
+     * Caches this route's GET/HEAD responses in the route cache of `@fastify-perf/cache`:
+     * `true` for the plugin's `routes` defaults and the response's own `Cache-Control`/`Expires`,
+     * or per-route settings.
+     * @example app.get('/products', { config: { cache: { ttl: '1m', tags: ['products'] } } }, handler)
+     */
+    cache?: true | RouteCacheConfig
+  }
+  interface FastifyReply {
+    /** Per-request control of the route cache: `tags(...)`, `ttl(...)`, `bypass()`; no-ops off a cacheable miss. */
+    readonly cache: RouteCacheControl
   }
 }

@@ -1,5 +1,10 @@
 import type { InvalidationBus } from './bus.js'
 import { FST_PERF_CACHE_INVALID_OPTION, FST_PERF_CACHE_INVALID_STORE } from './errors.js'
+import {
+  type ResolvedRouteOptions,
+  type RouteCacheOptions,
+  resolveRouteOptions,
+} from './route/route-options.js'
 import type { Serializer } from './serializer.js'
 import { jsonSerializer } from './serializer.js'
 import type { CacheStore } from './store.js'
@@ -80,6 +85,12 @@ export interface FastifyPerfCacheOptions {
   lock?: boolean
   /** How long a `lock` is held at most, and how long other instances wait for its holder's value. @default '5s' */
   lockTimeout?: Duration
+  /**
+   * The route cache (whole HTTP responses of routes with `config: { cache }`): its plugin-level
+   * options. Routes opt in one by one; without `config.cache` a route pays nothing.
+   * @example { cacheStatus: true, ignoreQuery: ['utm_*'], maxEntrySize: '1MB' }
+   */
+  routes?: RouteCacheOptions
 }
 
 /** Options of the L1 tier. */
@@ -122,6 +133,7 @@ export interface ResolvedCacheOptions {
       }>
   readonly lock: boolean
   readonly lockTimeoutMs: number
+  readonly routes: ResolvedRouteOptions
 }
 
 const KNOWN = new Set([
@@ -143,6 +155,7 @@ const KNOWN = new Set([
   'l1',
   'lock',
   'lockTimeout',
+  'routes',
 ])
 const L1_KNOWN = new Set(['maxSize', 'maxEntrySize', 'bus', 'fallbackTtl'])
 const BUS_METHODS = ['publish', 'subscribe', 'close'] as const
@@ -236,6 +249,7 @@ export function resolveOptions(options: FastifyPerfCacheOptions = {}): ResolvedC
     l1: resolveL1(options.l1),
     lock: options.lock ?? false,
     lockTimeoutMs: positiveMs(options.lockTimeout ?? '5s', 'lockTimeout'),
+    routes: resolveRouteOptions(options.routes),
   })
 }
 

@@ -1,14 +1,28 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
-import { createCache } from './create-cache.js'
-import type { FastifyPerfCacheOptions } from './options.js'
+import { buildCache } from './create-cache.js'
+import { type FastifyPerfCacheOptions, resolveOptions } from './options.js'
+import { kRouteState, RouteCache, replyCacheControl } from './route/route-cache.js'
 
 async function fastifyPerfCachePlugin(
   fastify: FastifyInstance,
   options: FastifyPerfCacheOptions,
 ): Promise<void> {
-  const cache = createCache(options, fastify.log.child({ plugin: '@fastify-perf/cache' }))
+  const resolved = resolveOptions(options)
+  const cache = buildCache(resolved, fastify.log.child({ plugin: '@fastify-perf/cache' }))
   fastify.decorate('cache', cache)
+
+  // The route cache: its hooks are attached in `onRoute`, to cached routes only (and an
+  // invalidation hook to routes with unsafe methods), so every other route pays nothing.
+  // Routes registered before this plugin are not seen: register it first.
+  const routes = new RouteCache(fastify, cache, resolved.routes)
+  // Declared up front (null, then a getter) so every reply object keeps one shape.
+  fastify.decorateReply(kRouteState, null)
+  fastify.decorateReply('cache', { getter: replyCacheControl })
+  fastify.addHook('onRoute', function routeCacheOnRoute(routeOptions) {
+    routes.onRoute(routeOptions)
+  })
+
   // The bus starts listening once the app is ready, never blocking startup on a store that is down.
   fastify.addHook('onReady', function startCache(done) {
     cache.start()

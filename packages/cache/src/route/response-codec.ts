@@ -1,0 +1,250 @@
+import { parseHttpDate } from './http-date.js'
+import { NOT_MODIFIED_HEADERS } from './policy.js'
+
+// What the route cache keeps in a StoredEntry's value: bytes, so every store (memory, Redis,
+// Memcached) holds the same thing and a remote hit is one read plus one decode. Two kinds share
+// the URL slot of a key (see route-cache.ts):
+//
+// A response (kind 1):
+//   byte 0       1
+//   byte 1       flags (FLAG_*)
+//   bytes 2-3    status, uint16 BE
+//   bytes 4-11   Date of the response, epoch ms, float64 BE
+//   bytes 12-15  age when stored, whole seconds, uint32 BE
+//   bytes 16-23  end of the stale-if-error window, epoch ms, float64 BE
+//   bytes 24-25  header count n, uint16 BE
+//   then         n × (uint16 name length, name, uint32 value length, value), latin1 (as on the wire)
+//   then         the body bytes, as sent on the wire (encoded when Content-Encoding says so)
+//
+// A vary record (kind 2): the request header names responses under this URL vary on, and the
+// variants stored (with the time each expires from the store), so `maxVariants` can be enforced
+// and an invalidation can delete every variant:
+//   byte 0       2
+//   bytes 1-2    name count, then each name as uint16 length + latin1
+//   then         variant count uint16, then each as float64 until + uint32 length + utf-8 suffix
+
+/** Kind byte of a stored response. */
+export const RESPONSE = 1
+/** Kind byte of a vary record. */
+export const VARY_RECORD = 2
+
+/** The ETag was generated from the body (the origin sent none): never sent upstream as a validator. */
+export const FLAG_ETAG_GENERATED = 1
+/** `must-revalidate` / `proxy-revalidate` / `s-maxage`: never served stale (RFC 9111 §4.2.4). */
+export const FLAG_NO_STALE = 2
+/** Stored under `no-cache` (proxy mode): revalidated before every use (RFC 9111 §5.2.2.4). */
+export const FLAG_ALWAYS_REVALIDATE = 4
+
+const FIXED = 26
+
+/** A stored response before encoding: what the capture produced. */
+export interface ResponseParts {
+  readonly status: number
+  readonly flags: number
+  readonly dateMs: number
+  readonly initialAgeSec: number
+  readonly sieUntil: number
+  /** Lowercase names; a field sent on several lines appears several times. */
+  readonly pairs: ReadonlyArray<readonly [string, string]>
+  readonly body: Buffer
+}
+
+/**
+ * A decoded stored response, with everything a hit needs precomputed once per entry object: the
+ * header object handed to `reply.headers()`, the 304 headers, the validators. Decoding happens
+ * once per entry a store hands out (memoized by the route cache like the engine's decoded values),
+ * so a memory-store hit decodes nothing.
+ */
+export class CachedResponse implements ResponseParts {
+  readonly kind = RESPONSE
+  readonly status: number
+  readonly flags: number
+  readonly dateMs: number
+  readonly initialAgeSec: number
+  readonly sieUntil: number
+  readonly pairs: ReadonlyArray<readonly [string, string]>
+  readonly body: Buffer
+  /** Every stored header, for `reply.headers()`; repeated fields as arrays. */
+  readonly headers: Record<string, string | string[]>
+  /** The headers of a 304 from this response (RFC 9110 §15.4.5). */
+  readonly notModifiedHeaders: Record<string, string | string[]>
+  readonly etag: string | undefined
+  readonly lastModifiedMs: number
+
+  constructor(parts: ResponseParts) {
+    this.status = parts.status
+    this.flags = parts.flags
+    this.dateMs = parts.dateMs
+    this.initialAgeSec = parts.initialAgeSec
+    this.sieUntil = parts.sieUntil
+    this.pairs = parts.pairs
+    this.body = parts.body
+    const headers: Record<string, string | string[]> = {}
+    for (const [name, value] of parts.pairs) {
+      const known = headers[name]
+      if (known === undefined) headers[name] = value
+      else if (Array.isArray(known)) known.push(value)
+      else headers[name] = [known, value]
+    }
+    this.headers = headers
+    const notModified: Record<string, string | string[]> = {}
+    for (const name of NOT_MODIFIED_HEADERS)
+      if (headers[name] !== undefined) notModified[name] = headers[name]!
+    this.notModifiedHeaders = notModified
+    const etag = headers.etag
+    this.etag = typeof etag === 'string' ? etag : undefined
+    const lastModified = headers['last-modified']
+    this.lastModifiedMs = typeof lastModified === 'string' ? parseHttpDate(lastModified) : Number.NaN
+  }
+
+  /** The ETag to send upstream when revalidating: only one the origin made. */
+  get originEtag(): string | undefined {
+    return (this.flags & FLAG_ETAG_GENERATED) === 0 ? this.etag : undefined
+  }
+
+  /** The `Last-Modified` to send upstream as `If-Modified-Since`. */
+  get lastModified(): string | undefined {
+    const value = this.headers['last-modified']
+    return typeof value === 'string' ? value : undefined
+  }
+}
+
+/** One stored variant of a URL. */
+export interface VariantInfo {
+  readonly suffix: string
+  /** When the variant leaves the store, epoch ms. */
+  readonly until: number
+}
+
+/** The record kept in a URL's slot when its responses vary. */
+export class VaryRecord {
+  readonly kind = VARY_RECORD
+  /** Lowercased request header names, sorted. */
+  readonly names: readonly string[]
+  readonly variants: readonly VariantInfo[]
+
+  constructor(names: readonly string[], variants: readonly VariantInfo[]) {
+    this.names = names
+    this.variants = variants
+  }
+}
+
+/** Encodes a response for a StoredEntry value. */
+export function encodeResponse(parts: ResponseParts): Uint8Array {
+  let size = FIXED + parts.body.length
+  for (const [name, value] of parts.pairs) size += 6 + name.length + value.length
+  const out = Buffer.allocUnsafe(size)
+  out[0] = RESPONSE
+  out[1] = parts.flags
+  out.writeUInt16BE(parts.status, 2)
+  out.writeDoubleBE(parts.dateMs, 4)
+  out.writeUInt32BE(Math.min(parts.initialAgeSec, 0xffffffff), 12)
+  out.writeDoubleBE(parts.sieUntil, 16)
+  out.writeUInt16BE(parts.pairs.length, 24)
+  let offset = FIXED
+  for (const [name, value] of parts.pairs) {
+    out.writeUInt16BE(name.length, offset)
+    offset += 2
+    offset += out.write(name, offset, 'latin1')
+    out.writeUInt32BE(value.length, offset)
+    offset += 4
+    offset += out.write(value, offset, 'latin1')
+  }
+  parts.body.copy(out, offset)
+  return out
+}
+
+/** Encodes a vary record. */
+export function encodeVaryRecord(record: VaryRecord): Uint8Array {
+  const suffixes = record.variants.map((v) => Buffer.from(v.suffix, 'utf8'))
+  let size = 5
+  for (const name of record.names) size += 2 + name.length
+  for (const s of suffixes) size += 12 + s.length
+  const out = Buffer.allocUnsafe(size)
+  out[0] = VARY_RECORD
+  out.writeUInt16BE(record.names.length, 1)
+  let offset = 3
+  for (const name of record.names) {
+    out.writeUInt16BE(name.length, offset)
+    offset += 2
+    offset += out.write(name, offset, 'latin1')
+  }
+  out.writeUInt16BE(suffixes.length, offset)
+  offset += 2
+  for (let i = 0; i < suffixes.length; i++) {
+    out.writeDoubleBE(record.variants[i]!.until, offset)
+    out.writeUInt32BE(suffixes[i]!.length, offset + 8)
+    suffixes[i]!.copy(out, offset + 12)
+    offset += 12 + suffixes[i]!.length
+  }
+  return out
+}
+
+function asBuffer(data: Uint8Array): Buffer {
+  return Buffer.isBuffer(data) ? data : Buffer.from(data.buffer, data.byteOffset, data.byteLength)
+}
+
+/**
+ * Decodes what the route cache stored. Answers `undefined` for anything else (a string value, a
+ * truncated or foreign value): the caller treats it as a miss. The body is a view on the stored
+ * bytes, not a copy.
+ */
+export function decodeStored(value: string | Uint8Array): CachedResponse | VaryRecord | undefined {
+  if (typeof value === 'string') return undefined
+  const buf = asBuffer(value)
+  try {
+    if (buf[0] === RESPONSE) return decodeResponse(buf)
+    if (buf[0] === VARY_RECORD) return decodeRecord(buf)
+  } catch {
+    // A RangeError from a truncated value: not ours, or damaged. A miss.
+  }
+  return undefined
+}
+
+function decodeResponse(buf: Buffer): CachedResponse | undefined {
+  if (buf.length < FIXED) return undefined
+  const count = buf.readUInt16BE(24)
+  const pairs = new Array<readonly [string, string]>(count)
+  let offset = FIXED
+  for (let i = 0; i < count; i++) {
+    const nameLength = buf.readUInt16BE(offset)
+    const name = buf.toString('latin1', offset + 2, offset + 2 + nameLength)
+    offset += 2 + nameLength
+    const valueLength = buf.readUInt32BE(offset)
+    if (offset + 4 + valueLength > buf.length) return undefined
+    const value = buf.toString('latin1', offset + 4, offset + 4 + valueLength)
+    offset += 4 + valueLength
+    pairs[i] = [name, value]
+  }
+  return new CachedResponse({
+    status: buf.readUInt16BE(2),
+    flags: buf[1]!,
+    dateMs: buf.readDoubleBE(4),
+    initialAgeSec: buf.readUInt32BE(12),
+    sieUntil: buf.readDoubleBE(16),
+    pairs,
+    body: buf.subarray(offset),
+  })
+}
+
+function decodeRecord(buf: Buffer): VaryRecord | undefined {
+  const count = buf.readUInt16BE(1)
+  const names: string[] = []
+  let offset = 3
+  for (let i = 0; i < count; i++) {
+    const length = buf.readUInt16BE(offset)
+    names.push(buf.toString('latin1', offset + 2, offset + 2 + length))
+    offset += 2 + length
+  }
+  const variantCount = buf.readUInt16BE(offset)
+  offset += 2
+  const variants: VariantInfo[] = []
+  for (let i = 0; i < variantCount; i++) {
+    const until = buf.readDoubleBE(offset)
+    const length = buf.readUInt32BE(offset + 8)
+    if (offset + 12 + length > buf.length) return undefined
+    variants.push({ until, suffix: buf.toString('utf8', offset + 12, offset + 12 + length) })
+    offset += 12 + length
+  }
+  return new VaryRecord(names, variants)
+}

@@ -1,0 +1,1504 @@
+import { createHash, randomBytes } from 'node:crypto'
+import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
+import { type Cache, kRouteBackend, type RouteBackend } from '../cache.js'
+import { type CacheRouteEvent, channels } from '../channels.js'
+import { FST_PERF_CACHE_INVALID_OPTION } from '../errors.js'
+import type { MaybePromise, StoredEntry, StoreLock } from '../store.js'
+import { type Duration, toMs } from '../units.js'
+import { type CacheControl, NO_DIRECTIVES, parseCacheControl, requestNoCache } from './cache-control.js'
+import { CacheStatus, type Forward, ttlSeconds } from './cache-status.js'
+import { hasConditional, isNotModified } from './conditional.js'
+import { computeFreshness, type Freshness } from './freshness.js'
+import { parseHttpDate } from './http-date.js'
+import { lp, sameOriginTarget, urlKey } from './key.js'
+import {
+  type BypassReason,
+  bypassReason,
+  connectionListed,
+  ERROR_STATUSES,
+  HOP_BY_HOP,
+  NEVER_STORED,
+  NOT_UPDATED_BY_304,
+  type NotStoredReason,
+  notStoredReason,
+  UNSAFE_METHODS,
+} from './policy.js'
+import {
+  CachedResponse,
+  decodeStored,
+  encodeResponse,
+  encodeVaryRecord,
+  FLAG_ALWAYS_REVALIDATE,
+  FLAG_ETAG_GENERATED,
+  FLAG_NO_STALE,
+  type ResponseParts,
+  type VariantInfo,
+  VaryRecord,
+} from './response-codec.js'
+import { type ResolvedRouteConfig, type ResolvedRouteOptions, resolveRouteConfig } from './route-options.js'
+import { surrogateHeader } from './surrogate-keys.js'
+import { containsNames, parseVary, secretDigest, unionNames, VARY_TOO_LARGE, varySuffix } from './vary.js'
+
+/**
+ * Per-request control of the route cache, as `reply.cache`. On a request the cache does not
+ * handle (an uncached route, a hit, a bypass, another method) every method is a no-op, so a
+ * handler shared between routes can call them unconditionally. Call them before the response is
+ * sent.
+ */
+export interface RouteCacheControl {
+  /** Adds tags to this response's entry, for `fastify.cache.invalidateTags()`. */
+  tags(...tags: string[]): RouteCacheControl
+  /** Sets this response's freshness, overriding the route's `ttl` and the response headers. */
+  ttl(ttl: Duration): RouteCacheControl
+  /** Does not store this response (`Cache-Status: …; detail=BYPASS`). */
+  bypass(): RouteCacheControl
+}
+
+const NOOP_CONTROL: RouteCacheControl = Object.freeze({
+  tags() {
+    return NOOP_CONTROL
+  },
+  ttl() {
+    return NOOP_CONTROL
+  },
+  bypass() {
+    return NOOP_CONTROL
+  },
+})
+
+/** @internal Where a miss keeps its state on the reply (decorated up front as `null`). */
+export const kRouteState = Symbol('fastify-perf.cache.routeState')
+
+/**
+ * The header that marks a background refresh as ours. Its value is a one-time random token known
+ * only to this process: an outsider sending the header cannot force a miss-and-store, and the
+ * header is removed before any handler sees it.
+ */
+const REFRESH_HEADER = 'x-fastify-perf-cache-refresh'
+
+/** Request headers a background refresh does not copy from the request that triggered it. */
+const REFRESH_DROP: ReadonlySet<string> = new Set([
+  'if-none-match',
+  'if-modified-since',
+  'if-match',
+  'if-unmodified-since',
+  'if-range',
+  'range',
+  'cache-control',
+  'pragma',
+  'content-length',
+  'transfer-encoding',
+  'expect',
+  ...HOP_BY_HOP,
+])
+
+/**
+ * Headers that keep their value from before the cache's hook, when set there: semantic headers a
+ * hit must reproduce. Any other header already set when the cache's hook ran (a request id, CORS)
+ * is per-request, produced again on every hit, and is not stored.
+ */
+const ALWAYS_STORED: ReadonlySet<string> = new Set([
+  'vary',
+  'cache-control',
+  'content-type',
+  'content-encoding',
+  'content-language',
+  'content-location',
+  'location',
+  'etag',
+  'last-modified',
+  'expires',
+])
+
+/**
+ * Headers of an error response dropped when a stale entry stands in for it: they describe the
+ * error's representation. Others set on the response (CORS, request ids) are kept.
+ */
+const REPLACED_ON_STAND_IN: ReadonlySet<string> = new Set([
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-language',
+  'content-location',
+  'content-range',
+  'etag',
+  'last-modified',
+  'cache-control',
+  'expires',
+  'vary',
+  'age',
+  'date',
+  'set-cookie',
+  'cache-status',
+  ...HOP_BY_HOP,
+])
+
+/** Headers a 304 built from a reply keeps (RFC 9110 §15.4.5: no other representation metadata). */
+const NOT_IN_304 = /^content-|^last-modified$|^transfer-encoding$/
+
+/**
+ * In proxy mode an entry with a validator stays in the store this long past its freshness, to be
+ * revalidated with a conditional request instead of fetched again (nginx keeps entries until
+ * `inactive`, 10 minutes by default; we use the same figure).
+ */
+const PROXY_RETENTION_MS = 10 * 60_000
+
+const EMPTY_BODY = Buffer.alloc(0)
+const noop = () => {}
+
+function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | undefined)?.then === 'function'
+}
+
+/** The outcome of one leader's miss, handed to the requests that waited for it. */
+interface FlightResult {
+  readonly response: CachedResponse
+  /** Vary names the response was keyed by (empty for a plain entry). */
+  readonly names: readonly string[]
+  /** The variant part of its key ('' for a plain entry). */
+  readonly suffix: string
+}
+
+/** A miss in progress for one key: concurrent misses wait on it instead of running the handler. */
+interface Flight {
+  readonly promise: Promise<FlightResult | undefined>
+  resolve(result: FlightResult | undefined): void
+  settled: boolean
+}
+
+function createFlight(): Flight {
+  let resolve!: (result: FlightResult | undefined) => void
+  const promise = new Promise<FlightResult | undefined>((r) => {
+    resolve = r
+  })
+  const flight: Flight = {
+    promise,
+    settled: false,
+    resolve(result) {
+      if (flight.settled) return
+      flight.settled = true
+      resolve(result)
+    },
+  }
+  return flight
+}
+
+/** A scheduled background refresh, found again by its token when the refresh request arrives. */
+interface PendingRefresh {
+  readonly urlKey: string
+  readonly dims: string
+  readonly revalidate: CachedResponse | undefined
+}
+
+/** What one request's lookup found out, carried into a miss. */
+class Lookup {
+  readonly route: ResolvedRouteConfig
+  readonly urlKey: string
+  readonly dims: string
+  readonly directives: CacheControl
+  /** The vary record found in the URL slot, when there was one. */
+  record: VaryRecord | undefined = undefined
+  /** The variant part of the key this request looked up (dims + vary suffix), once known. */
+  suffix: string | undefined = undefined
+  fwd: Forward = 'uri-miss'
+  /** A stale entry that may stand in if the handler fails (stale-if-error). */
+  stale: CachedResponse | undefined = undefined
+  /** When that stale entry was stored and stopped being fresh, epoch ms. */
+  staleCreatedAt = 0
+  staleFreshUntil = 0
+  /** Proxy mode: the stale entry being revalidated with a conditional request. */
+  revalidate: CachedResponse | undefined = undefined
+  /** strict + request `no-store`: go to the handler and store nothing. */
+  requestNoStore = false
+
+  constructor(route: ResolvedRouteConfig, key: string, dims: string, directives: CacheControl) {
+    this.route = route
+    this.urlKey = key
+    this.dims = dims
+    this.directives = directives
+  }
+}
+
+/** The headers a response is about to be sent with (lowercased names), from `setHeader` and `writeHead`. */
+function collectHeaders(res: ServerResponse, obj: unknown): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...res.getHeaders() }
+  if (Array.isArray(obj)) {
+    const pairs: Array<[string, unknown]> = Array.isArray(obj[0])
+      ? (obj as Array<[string, unknown]>)
+      : Array.from({ length: obj.length / 2 }, (_, i) => [obj[2 * i] as string, obj[2 * i + 1]])
+    for (const [name, value] of pairs) {
+      const key = String(name).toLowerCase()
+      const known = out[key]
+      out[key] = known === undefined ? value : ([] as unknown[]).concat(known, value)
+    }
+  } else if (obj !== null && typeof obj === 'object') {
+    for (const [name, value] of Object.entries(obj)) {
+      if (value !== undefined) out[name.toLowerCase()] = value
+    }
+  }
+  return out
+}
+
+function headerString(value: unknown): string | undefined {
+  if (value === undefined || value === null) return undefined
+  return Array.isArray(value) ? value.join(', ') : String(value)
+}
+
+/** Replaces every header of `res` with `headers` and writes the head (used for stand-ins and 304s). */
+function replaceHead(
+  res: ServerResponse,
+  writeHead: ServerResponse['writeHead'],
+  status: number,
+  headers: OutgoingHttpHeaders,
+): void {
+  for (const name of res.getHeaderNames()) res.removeHeader(name)
+  writeHead.call(res, status, headers)
+}
+
+/**
+ * One cacheable miss in flight: the request went to the handler, and its response is captured as
+ * it is written to the socket, after every `onSend` hook ran (compression included, whichever
+ * plugin and in whichever order it was registered). It is also `reply.cache` for that request.
+ *
+ * The capture wraps this response's own `writeHead`, `write` and `end` (own properties on this
+ * one `ServerResponse`, only for cacheable misses), because that is the only point where the
+ * final status, headers and bytes are all known whatever produced them.
+ */
+class MissState implements RouteCacheControl {
+  readonly cache: RouteCache
+  readonly ctx: Lookup
+  readonly request: FastifyRequest
+  readonly reply: FastifyReply
+  readonly isHead: boolean
+  readonly flightKey: string
+  flight: Flight | undefined
+  lock: StoreLock | undefined
+  /** Names of headers set before the cache's hook ran: per-request, not stored (see ALWAYS_STORED). */
+  readonly preexisting: readonly string[]
+  /** The client's own preconditions, taken off the request so the handler answers in full. */
+  clientConditionals: IncomingHttpHeaders | undefined
+  // reply.cache
+  extraTags: string[] | undefined
+  readonly versionReads: Array<Promise<readonly string[]>> = []
+  ttlMs: number | undefined
+  bypassed = false
+  // capture
+  decided = false
+  storing = false
+  finished = false
+  /** Inside our call to the original `end`: some `end`s call `this.write` (light-my-request does). */
+  ending = false
+  /** Body written instead of the handler's (a stand-in or a merged revalidation), or `null`: none. */
+  replacement: Buffer | null | undefined
+  chunks: Buffer[] = []
+  size = 0
+  status = 0
+  respondedAt = 0
+  headers: Record<string, unknown> = {}
+  cacheControl: CacheControl = NO_DIRECTIVES
+  freshness: Freshness | undefined
+  varyNames: readonly string[] = []
+  readonly writeHead: ServerResponse['writeHead']
+  readonly write: ServerResponse['write']
+  readonly end: ServerResponse['end']
+
+  constructor(
+    cache: RouteCache,
+    ctx: Lookup,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    flightKey: string,
+  ) {
+    this.cache = cache
+    this.ctx = ctx
+    this.request = request
+    this.reply = reply
+    this.isHead = request.raw.method === 'HEAD'
+    this.flightKey = flightKey
+    this.preexisting = reply.raw.getHeaderNames()
+    const res = reply.raw
+    this.writeHead = res.writeHead
+    this.write = res.write
+    this.end = res.end
+  }
+
+  tags(...tags: string[]): RouteCacheControl {
+    const valid = this.cache.backend.assertTags(tags)
+    const known = new Set([...this.ctx.route.tags, ...(this.extraTags ?? [])])
+    const added = valid.filter((tag) => !known.has(tag))
+    if (added.length === 0) return this
+    this.extraTags = [...(this.extraTags ?? []), ...added]
+    // Versions are read now, while the handler is still producing the response: an invalidation
+    // landing after this point makes the stored response stale at once instead of being lost.
+    this.versionReads.push(this.cache.backend.tagVersions(added))
+    return this
+  }
+
+  ttl(ttl: Duration): RouteCacheControl {
+    let ms: number
+    try {
+      ms = toMs(ttl, 'reply.cache.ttl')
+    } catch {
+      throw new FST_PERF_CACHE_INVALID_OPTION('reply.cache.ttl', `"${String(ttl)}" is not a duration`)
+    }
+    if (ms <= 0) throw new FST_PERF_CACHE_INVALID_OPTION('reply.cache.ttl', 'must be greater than 0')
+    this.ttlMs = ms
+    return this
+  }
+
+  bypass(): RouteCacheControl {
+    this.bypassed = true
+    return this
+  }
+
+  get allTags(): readonly string[] {
+    const extra = this.extraTags
+    return extra === undefined ? this.ctx.route.tags : [...this.ctx.route.tags, ...extra]
+  }
+
+  install(): void {
+    const res = this.reply.raw
+    res.writeHead = ((...args: unknown[]) => this.onWriteHead(args)) as ServerResponse['writeHead']
+    res.write = ((chunk: unknown, encoding?: unknown, cb?: unknown) =>
+      this.onWrite(chunk, encoding, cb)) as ServerResponse['write']
+    res.end = ((chunk?: unknown, encoding?: unknown, cb?: unknown) =>
+      this.onEnd(chunk, encoding, cb)) as ServerResponse['end']
+    res.once('finish', () => {
+      this.finished = true
+      if (this.storing) this.cache.commitCaptured(this)
+    })
+    res.once('close', () => {
+      // Closed before the last byte went out (client gone, error): nothing is stored.
+      if (!this.finished) this.abandon()
+    })
+  }
+
+  /** Stops storing, releases waiters (who go to the handler themselves) and the lock. */
+  abandon(): void {
+    this.storing = false
+    this.chunks = []
+    this.cache.settle(this, undefined)
+  }
+
+  onWriteHead(args: unknown[]): ServerResponse {
+    const res = this.reply.raw
+    if (this.decided) return (this.writeHead as (...a: unknown[]) => ServerResponse).apply(res, args)
+    this.decided = true
+    const status = Number(args[0])
+    const obj = typeof args[1] === 'string' ? args[2] : args[1]
+    this.cache.onHead(this, status, collectHeaders(res, obj))
+    return res
+  }
+
+  onWrite(chunk: unknown, encoding: unknown, cb: unknown): boolean {
+    const res = this.reply.raw
+    if (this.ending) return (this.write as (...a: unknown[]) => boolean).call(res, chunk, encoding, cb)
+    if (!this.decided && !res.headersSent) res.writeHead(res.statusCode)
+    if (this.storing) this.capture(chunk, encoding)
+    if (this.replacement !== undefined) {
+      const callback = typeof encoding === 'function' ? encoding : cb
+      if (typeof callback === 'function') process.nextTick(callback as () => void)
+      return true
+    }
+    return (this.write as (...a: unknown[]) => boolean).call(res, chunk, encoding, cb)
+  }
+
+  onEnd(chunk: unknown, encoding: unknown, cb: unknown): ServerResponse {
+    const res = this.reply.raw
+    if (typeof chunk === 'function') {
+      cb = chunk
+      chunk = undefined
+      encoding = undefined
+    } else if (typeof encoding === 'function') {
+      cb = encoding
+      encoding = undefined
+    }
+    if (!this.decided && !res.headersSent) res.writeHead(res.statusCode)
+    if (this.storing && chunk !== undefined && chunk !== null) this.capture(chunk, encoding)
+    const end = this.end as (...a: unknown[]) => ServerResponse
+    this.ending = true
+    try {
+      if (this.replacement !== undefined) {
+        const body = this.replacement
+        return body === null || this.isHead || body.length === 0
+          ? end.call(res, cb ?? undefined)
+          : end.call(res, body, cb ?? undefined)
+      }
+      return end.call(res, chunk, encoding, cb)
+    } finally {
+      this.ending = false
+    }
+  }
+
+  capture(chunk: unknown, encoding: unknown): void {
+    let buf: Buffer
+    if (typeof chunk === 'string') buf = Buffer.from(chunk, (encoding as BufferEncoding | null) ?? 'utf8')
+    else if (chunk instanceof Uint8Array)
+      buf = Buffer.from(chunk) // a copy: producers may reuse buffers
+    else return
+    this.size += buf.length
+    if (this.size > this.cache.options.maxEntrySize) {
+      // Past the limit the stream keeps flowing to the client untouched; we just stop keeping it.
+      this.abandon()
+      return
+    }
+    this.chunks.push(buf)
+  }
+}
+
+/**
+ * The route cache: an RFC 9111 shared cache inside Fastify, for routes that opt in with
+ * `config.cache`. Entries are `StoredEntry`s in the data cache's store, through the same tiers
+ * (L1, bus, safe-store deadline and breaker), tagged with the same tag versions.
+ *
+ * Layout in the store, under `<namespace>:r:`:
+ * - the URL slot `<urlKey>` holds either the response itself (a route without variants whose
+ *   responses carry no `Vary`: one read per hit) or a vary record listing the header names the
+ *   URL's responses vary on and the variants stored;
+ * - each variant lives at `<urlKey><variant suffix>`: two reads per hit.
+ * Invalidating a URL deletes its slot and the variants its record lists.
+ */
+export class RouteCache {
+  readonly app: FastifyInstance
+  readonly options: ResolvedRouteOptions
+  readonly backend: RouteBackend
+  readonly status: CacheStatus
+  readonly #prefix: string
+  // Decoded form of each entry object a store hands out: a memory-store hit decodes nothing.
+  readonly #decoded = new WeakMap<StoredEntry, CachedResponse | VaryRecord | null>()
+  readonly #flights = new Map<string, Flight>()
+  readonly #refreshes = new Map<string, PendingRefresh>()
+  readonly #refreshing = new Set<string>()
+  #cachedRoutes = 0
+
+  constructor(app: FastifyInstance, cache: Cache, options: ResolvedRouteOptions) {
+    this.app = app
+    this.options = options
+    this.backend = cache[kRouteBackend]()
+    this.#prefix = this.backend.prefix
+    this.status = new CacheStatus(options.cacheStatusName)
+  }
+
+  /** The `onRoute` hook: attaches the lookup to cached routes and invalidation to unsafe ones. */
+  onRoute(routeOptions: RouteOptions): void {
+    const methods = (Array.isArray(routeOptions.method) ? routeOptions.method : [routeOptions.method]).map(
+      (m) => String(m).toUpperCase(),
+    )
+    const self = this
+    if (methods.some((m) => UNSAFE_METHODS.has(m))) {
+      addRouteHook(
+        routeOptions,
+        'onSend',
+        function routeCacheInvalidateOnUnsafe(
+          request: FastifyRequest,
+          reply: FastifyReply,
+          payload: unknown,
+          done: (err: null, payload: unknown) => void,
+        ) {
+          self.invalidateOnUnsafe(request, reply, payload, done)
+        },
+      )
+    }
+    const config = (routeOptions.config as { cache?: unknown } | undefined)?.cache
+    if (config === undefined || config === false) return
+    const label = `${methods.join(',')} ${routeOptions.url}`
+    const route = resolveRouteConfig(
+      config as Parameters<typeof resolveRouteConfig>[0],
+      this.options,
+      label,
+      this.backend.assertTags,
+    )
+    if (!methods.includes('GET') && !methods.includes('HEAD')) return
+    this.#cachedRoutes++
+    addRouteHook(
+      routeOptions,
+      route.hook,
+      function routeCacheLookup(request: FastifyRequest, reply: FastifyReply, done: () => void) {
+        self.lookup(route, request, reply, done)
+      },
+    )
+  }
+
+  // --- lookup -------------------------------------------------------------------------------
+
+  /** The cached route's hook (onRequest or preHandler). Serves hits itself; calls `done` otherwise. */
+  lookup(route: ResolvedRouteConfig, request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+    const raw = request.raw
+    const method = raw.method
+    if ((method !== 'GET' && method !== 'HEAD') || this.backend.closed()) {
+      done()
+      return
+    }
+    const headers = raw.headers
+    if (this.#refreshes.size !== 0 && headers[REFRESH_HEADER] !== undefined) {
+      const token = headers[REFRESH_HEADER]
+      delete headers[REFRESH_HEADER]
+      const refresh = typeof token === 'string' ? this.#refreshes.get(token) : undefined
+      if (refresh !== undefined) {
+        this.#refreshes.delete(token as string)
+        this.#refreshMiss(route, request, reply, done, refresh)
+        return
+      }
+    }
+    const bypass = bypassReason(headers, route)
+    if (bypass !== undefined) {
+      this.#bypass(route, reply, bypass, done)
+      return
+    }
+    let dims = ''
+    if (route.hasDimensions) {
+      const found = this.#dimensions(route, request)
+      if (found === VARY_TOO_LARGE) {
+        this.#bypass(route, reply, 'VARY-TOO-LARGE', done)
+        return
+      }
+      dims = found
+    }
+    let directives = NO_DIRECTIVES
+    let forced = false
+    const options = this.options
+    if (options.strict || options.honorRequestNoCache) {
+      const field = headers['cache-control']
+      directives = parseCacheControl(field)
+      const pragma = typeof headers.pragma === 'string' ? headers.pragma : undefined
+      forced = requestNoCache(directives, field !== undefined, pragma)
+      if (!options.strict) directives = NO_DIRECTIVES
+    }
+    const ctx = new Lookup(route, urlKey(request.host, request.url, options.ignoreQuery), dims, directives)
+    if (options.strict && directives.noStore) {
+      ctx.requestNoStore = true
+      forced = true
+    }
+    if (forced) {
+      // RFC 9111 §5.2.1.4: the client asked for a response validated at the origin.
+      ctx.fwd = 'request'
+      this.#miss(ctx, request, reply, done)
+      return
+    }
+    const slot = this.backend.get(this.#prefix + ctx.urlKey)
+    if (isPromise(slot)) {
+      slot.then(
+        (entry) => this.#onSlot(ctx, request, reply, done, entry),
+        () => this.#miss(ctx, request, reply, done),
+      )
+      return
+    }
+    this.#onSlot(ctx, request, reply, done, slot)
+  }
+
+  #onSlot(
+    ctx: Lookup,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: () => void,
+    entry: StoredEntry | undefined,
+  ): void {
+    if (entry === undefined) {
+      this.#miss(ctx, request, reply, done)
+      return
+    }
+    const stored = this.decode(entry)
+    if (stored instanceof CachedResponse) {
+      // A plain entry never serves a route whose keys have a variant part (its config changed).
+      if (ctx.route.hasDimensions) {
+        this.#miss(ctx, request, reply, done)
+        return
+      }
+      ctx.suffix = ''
+      this.#onEntry(ctx, request, reply, done, entry, stored)
+      return
+    }
+    if (stored === undefined) {
+      this.#miss(ctx, request, reply, done)
+      return
+    }
+    ctx.record = stored
+    const vary = varySuffix(stored.names, request.raw.headers, this.options.maxVaryValueLength)
+    if (vary === VARY_TOO_LARGE) {
+      this.#bypass(ctx.route, reply, 'VARY-TOO-LARGE', done)
+      return
+    }
+    ctx.suffix = ctx.dims + vary
+    ctx.fwd = 'vary-miss'
+    const key = this.#prefix + ctx.urlKey + ctx.suffix
+    const variant = this.backend.get(key)
+    if (isPromise(variant)) {
+      variant.then(
+        (found) => this.#onEntry(ctx, request, reply, done, found, undefined),
+        () => this.#miss(ctx, request, reply, done),
+      )
+      return
+    }
+    this.#onEntry(ctx, request, reply, done, variant, undefined)
+  }
+
+  #onEntry(
+    ctx: Lookup,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: () => void,
+    entry: StoredEntry | undefined,
+    response: CachedResponse | undefined,
+  ): void {
+    if (entry === undefined) {
+      this.#miss(ctx, request, reply, done)
+      return
+    }
+    const found = response ?? this.decode(entry)
+    if (!(found instanceof CachedResponse)) {
+      this.#miss(ctx, request, reply, done)
+      return
+    }
+    if (entry.tags.length === 0) {
+      this.#decide(ctx, request, reply, done, entry, found, 0)
+      return
+    }
+    const state = this.backend.tagState(entry)
+    if (isPromise(state)) {
+      state.then(
+        (s) => this.#decide(ctx, request, reply, done, entry, found, s),
+        () => this.#miss(ctx, request, reply, done),
+      )
+      return
+    }
+    this.#decide(ctx, request, reply, done, entry, found, state)
+  }
+
+  /** Fresh, stale within stale-while-revalidate, or a miss (keeping what may stand in or be revalidated). */
+  #decide(
+    ctx: Lookup,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: () => void,
+    entry: StoredEntry,
+    response: CachedResponse,
+    tagState: number,
+  ): void {
+    if (tagState === 2) {
+      ctx.fwd = 'uri-miss'
+      this.#miss(ctx, request, reply, done)
+      return
+    }
+    const now = Date.now()
+    const noStale = (response.flags & FLAG_NO_STALE) !== 0
+    const mustValidate = (response.flags & FLAG_ALWAYS_REVALIDATE) !== 0
+    const timeFresh = tagState === 0 && now < entry.freshUntil && !mustValidate
+    let fresh = timeFresh
+    const directives = ctx.directives
+    if (directives !== NO_DIRECTIVES) {
+      // strict: the request's own freshness requirements (RFC 9111 §5.2.1).
+      const age = this.#age(entry, response, now)
+      const remaining = (entry.freshUntil - now) / 1000
+      if (
+        fresh &&
+        ((directives.maxAge !== undefined && age > directives.maxAge) ||
+          (directives.minFresh !== undefined && remaining < directives.minFresh))
+      ) {
+        fresh = false
+        ctx.fwd = 'request'
+      }
+      // §5.2.1.2: the client accepts this much staleness; never when the response forbids it (§4.2.4).
+      if (!timeFresh && directives.maxStale !== undefined && !noStale && !mustValidate && tagState === 0) {
+        if (-remaining <= directives.maxStale) {
+          const status = this.status.hit(ttlSeconds(entry.freshUntil, now))
+          this.#serve(request, reply, entry, response, now, status, 'hit')
+          return
+        }
+      }
+    }
+    if (fresh) {
+      const status = this.status.hit(ttlSeconds(entry.freshUntil, now))
+      this.#serve(request, reply, entry, response, now, status, 'hit')
+      return
+    }
+    if (ctx.fwd !== 'request' && !noStale && !mustValidate && now < entry.staleUntil) {
+      // RFC 5861 §3: serve at once, refresh once in the background.
+      const ttl = Math.min(ttlSeconds(entry.freshUntil, now), -1)
+      this.#serve(request, reply, entry, response, now, this.status.staleWhileRevalidate(ttl), 'stale')
+      this.#scheduleRefresh(ctx, request, response)
+      return
+    }
+    if (!noStale && now < response.sieUntil) {
+      ctx.stale = response
+      ctx.staleCreatedAt = entry.createdAt
+      ctx.staleFreshUntil = entry.freshUntil
+    }
+    if (this.options.proxy) {
+      // RFC 9111 §4.3.1: validate the stored response with the origin.
+      ctx.revalidate = response
+      if (ctx.fwd !== 'request') ctx.fwd = 'stale'
+    } else if (ctx.fwd === 'vary-miss') {
+      ctx.fwd = 'uri-miss'
+    }
+    this.#miss(ctx, request, reply, done)
+  }
+
+  /** Current age of a stored response, whole seconds (RFC 9111 §4.2.3). */
+  #age(entry: StoredEntry, response: CachedResponse, now: number): number {
+    return Math.max(0, Math.floor((now - entry.createdAt) / 1000)) + response.initialAgeSec
+  }
+
+  /** Sends a stored response (or a 304 from it). */
+  #serve(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    entry: StoredEntry,
+    response: CachedResponse,
+    now: number,
+    status: string,
+    outcome: CacheRouteEvent['outcome'],
+  ): void {
+    const age = this.#age(entry, response, now)
+    const headers = request.raw.headers
+    if (hasConditional(headers) && isNotModified(headers, response)) {
+      this.#publish(request, 'not-modified')
+      this.#notModified(reply, response, age, status)
+      return
+    }
+    reply.code(response.status)
+    reply.headers(response.headers)
+    reply.header('age', age)
+    if (this.options.cacheStatus) reply.header('cache-status', status)
+    if (channels.route.hasSubscribers) this.#publish(request, outcome)
+    // HEAD: Fastify's HEAD route (or Node for a HEAD request) sends the length and drops the body.
+    if (response.body.length === 0) reply.send()
+    else reply.send(response.body)
+  }
+
+  /** A 304 answered from a stored response: RFC 9110 §15.4.5's fields plus Age and Cache-Status, no body. */
+  #notModified(reply: FastifyReply, response: CachedResponse, age: number, status: string): void {
+    const headers: OutgoingHttpHeaders = {}
+    // Headers set on this reply before the cache's hook (CORS, request ids) still apply.
+    for (const [name, value] of Object.entries(reply.getHeaders())) {
+      if (!NOT_IN_304.test(name) && value !== undefined) headers[name] = value
+    }
+    Object.assign(headers, response.notModifiedHeaders)
+    headers.age = String(age)
+    if (this.options.cacheStatus) headers['cache-status'] = status
+    // Written directly: Fastify's generated HEAD route would add `Content-Length: 0`, which a 304
+    // must not carry (RFC 9110 §8.6: only the length the 200 would have had).
+    reply.hijack()
+    reply.raw.writeHead(304, headers)
+    reply.raw.end()
+  }
+
+  #bypass(route: ResolvedRouteConfig, reply: FastifyReply, reason: BypassReason, done: () => void): void {
+    if (this.options.cacheStatus) reply.header('cache-status', this.status.bypass(reason))
+    if (channels.route.hasSubscribers) {
+      channels.route.publish({
+        route: route.label,
+        outcome: 'bypass',
+        detail: reason,
+      } satisfies CacheRouteEvent)
+    }
+    done()
+  }
+
+  #publish(
+    request: FastifyRequest,
+    outcome: CacheRouteEvent['outcome'],
+    stored?: boolean,
+    detail?: string,
+  ): void {
+    if (!channels.route.hasSubscribers) return
+    const route = `${request.routeOptions.method} ${request.routeOptions.url}`
+    channels.route.publish({ route, outcome, stored, detail } satisfies CacheRouteEvent)
+  }
+
+  /** The route's own key dimensions: its `key()`, credentials it accepts, its `vary` headers. */
+  #dimensions(route: ResolvedRouteConfig, request: FastifyRequest): string | typeof VARY_TOO_LARGE {
+    const headers = request.raw.headers
+    let dims = ''
+    if (route.key !== undefined) dims += `k${lp(String(route.key(request)))}`
+    if (route.allowAuthorization) {
+      const value = headers.authorization
+      dims += value === undefined ? 'a~' : `a${lp(secretDigest(value))}`
+    }
+    if (route.allowCookie) {
+      const value = headers.cookie
+      dims += value === undefined ? 'c~' : `c${lp(secretDigest(value))}`
+    }
+    if (route.vary.length > 0) {
+      const vary = varySuffix(route.vary, headers, this.options.maxVaryValueLength)
+      if (vary === VARY_TOO_LARGE) return VARY_TOO_LARGE
+      dims += vary
+    }
+    return dims
+  }
+
+  // --- misses -------------------------------------------------------------------------------
+
+  #miss(ctx: Lookup, request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+    if (ctx.directives.onlyIfCached) {
+      // RFC 9111 §5.2.1.7: nothing usable is stored, so 504 without contacting the handler. A
+      // response the cache generates itself carries no Cache-Status member (RFC 9211 §2).
+      reply.code(504).send()
+      return
+    }
+    if (request.raw.method === 'HEAD') {
+      // HEAD responses have no body to store; HEAD is answered from GET's entries once they exist.
+      if (this.options.cacheStatus) reply.header('cache-status', this.status.notStored(ctx.fwd, undefined))
+      this.#publish(request, 'miss', false)
+      done()
+      return
+    }
+    const flightKey = this.#prefix + ctx.urlKey + (ctx.suffix ?? ctx.dims)
+    const flight = this.#flights.get(flightKey)
+    if (flight !== undefined && ctx.fwd !== 'request') {
+      this.#wait(ctx, flight, flightKey, request, reply, done)
+      return
+    }
+    this.#lead(ctx, flightKey, request, reply, done)
+  }
+
+  /** A concurrent miss: wait for the leader's response (up to `lockTimeout`), or go to the handler. */
+  #wait(
+    ctx: Lookup,
+    flight: Flight,
+    flightKey: string,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: () => void,
+  ): void {
+    let timer: NodeJS.Timeout | undefined
+    const timeout = new Promise<undefined>((resolve) => {
+      timer = setTimeout(resolve, this.options.lockTimeoutMs, undefined)
+    })
+    Promise.race([flight.promise, timeout]).then((result) => {
+      clearTimeout(timer)
+      if (result !== undefined && this.#applies(result, ctx, request)) {
+        const now = Date.now()
+        const entry = { createdAt: now, freshUntil: now } as StoredEntry
+        return this.#serve(request, reply, entry, result.response, now, this.status.collapsed, 'collapsed')
+      }
+      // Not storable, another variant, or too slow: this request runs the handler itself.
+      this.#capture(ctx, flightKey, undefined, request, reply, done)
+    }, noop)
+  }
+
+  /** Whether a leader's response is the one this request would have found stored. */
+  #applies(result: FlightResult, ctx: Lookup, request: FastifyRequest): boolean {
+    if (result.names.length === 0) return result.suffix === ctx.dims && !ctx.route.hasDimensions
+    const vary = varySuffix(result.names, request.raw.headers, this.options.maxVaryValueLength)
+    return vary !== VARY_TOO_LARGE && ctx.dims + vary === result.suffix
+  }
+
+  #lead(
+    ctx: Lookup,
+    flightKey: string,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: () => void,
+  ): void {
+    const flight = createFlight()
+    this.#flights.set(flightKey, flight)
+    if (!ctx.route.lock) {
+      this.#capture(ctx, flightKey, flight, request, reply, done)
+      return
+    }
+    // Cross-instance: one instance in the fleet runs the handler; the others find its entry.
+    this.backend
+      .lockOrWait(flightKey.slice(this.#prefix.length), this.options.lockTimeoutMs, () =>
+        this.#findFresh(ctx, request),
+      )
+      .then(
+        ({ lock, found }) => {
+          if (found !== undefined) {
+            this.#release(flightKey, flight, found)
+            const now = Date.now()
+            const entry = { createdAt: now, freshUntil: now } as StoredEntry
+            return this.#serve(request, reply, entry, found.response, now, this.status.collapsed, 'collapsed')
+          }
+          this.#capture(ctx, flightKey, flight, request, reply, done, lock)
+        },
+        () => this.#capture(ctx, flightKey, flight, request, reply, done),
+      )
+  }
+
+  /** Reads this request's entry again; answers it when fresh (the lock holder's result). */
+  async #findFresh(ctx: Lookup, request: FastifyRequest): Promise<FlightResult | undefined> {
+    const slotKey = this.#prefix + ctx.urlKey
+    const slot = await this.backend.get(slotKey)
+    if (slot === undefined) return undefined
+    const stored = this.decode(slot)
+    let entry: StoredEntry | undefined = slot
+    let names: readonly string[] = []
+    let suffix = ''
+    if (stored instanceof VaryRecord) {
+      const vary = varySuffix(stored.names, request.raw.headers, this.options.maxVaryValueLength)
+      if (vary === VARY_TOO_LARGE) return undefined
+      names = stored.names
+      suffix = ctx.dims + vary
+      entry = await this.backend.get(slotKey + suffix)
+    } else if (ctx.route.hasDimensions) {
+      return undefined
+    }
+    if (entry === undefined || Date.now() >= entry.freshUntil) return undefined
+    const response = this.decode(entry)
+    if (!(response instanceof CachedResponse)) return undefined
+    if ((await this.backend.tagState(entry)) !== 0) return undefined
+    return { response, names, suffix }
+  }
+
+  /** A background refresh arriving: a forced miss stored under the key of the request that triggered it. */
+  #refreshMiss(
+    route: ResolvedRouteConfig,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: () => void,
+    refresh: PendingRefresh,
+  ): void {
+    const ctx = new Lookup(route, refresh.urlKey, refresh.dims, NO_DIRECTIVES)
+    ctx.revalidate = refresh.revalidate
+    ctx.fwd = refresh.revalidate === undefined ? 'uri-miss' : 'stale'
+    const flightKey = this.#prefix + ctx.urlKey + ctx.dims
+    const flight = this.#flights.has(flightKey) ? undefined : createFlight()
+    if (flight !== undefined) this.#flights.set(flightKey, flight)
+    this.#capture(ctx, flightKey, flight, request, reply, done)
+  }
+
+  /** Installs the capture on this response and lets the request go on to the handler. */
+  #capture(
+    ctx: Lookup,
+    flightKey: string,
+    flight: Flight | undefined,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: () => void,
+    lock?: StoreLock,
+  ): void {
+    const state = new MissState(this, ctx, request, reply, flightKey)
+    state.flight = flight
+    state.lock = lock
+    ;(reply as unknown as Record<symbol, unknown>)[kRouteState] = state
+    const headers = request.raw.headers
+    // The handler answers in full so the response can be stored; the cache then answers the
+    // client's own preconditions itself (a full response is always a correct answer to them).
+    if (headers['if-none-match'] !== undefined || headers['if-modified-since'] !== undefined) {
+      state.clientConditionals = {
+        'if-none-match': headers['if-none-match'],
+        'if-modified-since': headers['if-modified-since'],
+      }
+      delete headers['if-none-match']
+      delete headers['if-modified-since']
+    }
+    const stale = ctx.revalidate
+    if (stale !== undefined) {
+      // RFC 9111 §4.3.1: the cache's own validators, never a generated ETag the origin cannot know.
+      const etag = stale.originEtag
+      const lastModified = stale.lastModified
+      if (etag !== undefined) headers['if-none-match'] = etag
+      if (lastModified !== undefined) headers['if-modified-since'] = lastModified
+    }
+    if (ctx.route.tags.length > 0) state.versionReads.push(this.backend.tagVersions(ctx.route.tags))
+    state.install()
+    done()
+  }
+
+  /** Called once per miss with the final status and headers, before they are written. */
+  onHead(state: MissState, status: number, headers: Record<string, unknown>): void {
+    const ctx = state.ctx
+    const now = Date.now()
+    state.status = status
+    state.respondedAt = now
+    state.headers = headers
+    const revalidating = ctx.revalidate !== undefined
+    if (revalidating && status === 304) {
+      this.#merge304(state, ctx.revalidate!, headers)
+      return
+    }
+    if (ERROR_STATUSES.has(status) && ctx.stale !== undefined && now < ctx.stale.sieUntil) {
+      // RFC 5861 §4: the last good response stands in for the failing handler.
+      this.abandonFlight(state)
+      const ttl = Math.min(ttlSeconds(ctx.staleFreshUntil, now), -1)
+      this.#publish(state.request, 'stale-if-error', false, 'STALE-IF-ERROR')
+      const age = Math.max(0, Math.floor((now - ctx.staleCreatedAt) / 1000)) + ctx.stale.initialAgeSec
+      this.#standIn(state, ctx.stale, this.status.staleIfError(status, ttl), age)
+      return
+    }
+    const cc = parseCacheControl(headers['cache-control'] as string | undefined)
+    const vary = parseVary(headers.vary as string | undefined)
+    const freshness = computeFreshness(
+      headers,
+      cc,
+      {
+        ttlMs: state.ttlMs ?? ctx.route.ttlMs,
+        swrMs: ctx.route.swrMs,
+        sieMs: ctx.route.sieMs,
+        proxy: this.options.proxy,
+      },
+      now,
+    )
+    const length = headers['content-length']
+    let reason: NotStoredReason | undefined = ctx.requestNoStore ? 'NO-STORE' : undefined
+    reason ??= notStoredReason(
+      {
+        status,
+        cacheControl: cc,
+        hasSetCookie: headers['set-cookie'] !== undefined,
+        varyStar: vary.star,
+        size: length === undefined ? undefined : Number(length),
+        hasFreshness: freshness.hasFreshness,
+        hasValidator: headers.etag !== undefined || headers['last-modified'] !== undefined,
+      },
+      { maxEntrySize: this.options.maxEntrySize, proxy: this.options.proxy },
+      state.bypassed,
+    )
+    // The route's declared dimensions are part of what the response varies on: say so downstream
+    // (a CDN in front must not mix users' or languages' responses either).
+    let names = vary.names
+    const route = ctx.route
+    if (reason === undefined) {
+      const declared = [...route.vary]
+      if (route.allowAuthorization) declared.push('authorization')
+      if (route.allowCookie) declared.push('cookie')
+      names = unionNames(names, [...new Set(declared)].sort())
+      const added = names.filter((name) => !vary.names.includes(name))
+      if (added.length > 0) {
+        const current = headerString(headers.vary)
+        headers.vary =
+          current === undefined || current === '' ? added.join(', ') : `${current}, ${added.join(', ')}`
+      }
+      if (this.#tooManyVariants(ctx, names, state.request, now)) reason = 'TOO-MANY-VARIANTS'
+    }
+    const fwdStatus = revalidating ? status : undefined
+    const outcome =
+      reason === undefined
+        ? this.status.stored(ctx.fwd, fwdStatus)
+        : this.status.notStored(ctx.fwd, reason, fwdStatus)
+    if (this.options.cacheStatus) headers['cache-status'] = outcome
+    this.#publish(state.request, 'miss', reason === undefined, reason)
+    if (reason !== undefined) {
+      this.abandonFlight(state)
+      this.#writeHead(state, status, headers)
+      return
+    }
+    if (this.options.surrogateKeys !== false) {
+      const tags = state.allTags
+      const header = tags.length === 0 ? undefined : surrogateHeader(this.options.surrogateKeys, tags)
+      if (header !== undefined && headers[header[0]] === undefined) headers[header[0]] = header[1]
+    }
+    state.storing = true
+    state.cacheControl = cc
+    state.freshness = freshness
+    state.varyNames = names
+    const conditionals = state.clientConditionals
+    if (conditionals !== undefined && !state.isHead) {
+      const etag = headerString(headers.etag)
+      const lastModified = headerString(headers['last-modified'])
+      const validators = {
+        etag,
+        lastModifiedMs: parseHttpDate(lastModified),
+        dateMs: now,
+      }
+      // Only when the response has an ETag or Last-Modified of its own: a generated ETag is not
+      // known yet (the body has not been written), and the client cannot hold it anyway.
+      if ((etag !== undefined || lastModified !== undefined) && isNotModified(conditionals, validators)) {
+        state.replacement = null
+        this.#writeNotModified(state, headers)
+        return
+      }
+    }
+    this.#writeHead(state, status, headers)
+  }
+
+  #writeHead(state: MissState, status: number, headers: Record<string, unknown>): void {
+    replaceHead(state.reply.raw, state.writeHead, status, headers as OutgoingHttpHeaders)
+  }
+
+  /** Sends a 304 for a response being stored, whose body is still captured (not sent). */
+  #writeNotModified(state: MissState, headers: Record<string, unknown>): void {
+    const out: OutgoingHttpHeaders = {}
+    for (const [name, value] of Object.entries(headers)) {
+      if (!NOT_IN_304.test(name) && value !== undefined) out[name] = value as string
+    }
+    replaceHead(state.reply.raw, state.writeHead, 304, out)
+  }
+
+  /** Whether storing this variant would pass `maxVariants` (from the record read at lookup). */
+  #tooManyVariants(ctx: Lookup, names: readonly string[], request: FastifyRequest, now: number): boolean {
+    const record = ctx.record
+    if (record === undefined || !containsNames(record.names, names)) return false
+    const vary = varySuffix(record.names, request.raw.headers, this.options.maxVaryValueLength)
+    if (vary === VARY_TOO_LARGE) return false
+    const suffix = ctx.dims + vary
+    let live = 0
+    for (const variant of record.variants) if (variant.until > now && variant.suffix !== suffix) live++
+    return live >= this.options.maxVariants
+  }
+
+  /** Replaces the response being written by a stored one (stale-if-error, or a merged 304). */
+  #standIn(state: MissState, response: CachedResponse, cacheStatus: string, ageSec: number): void {
+    const res = state.reply.raw
+    const headers: OutgoingHttpHeaders = {}
+    for (const [name, value] of Object.entries(state.headers)) {
+      if (!REPLACED_ON_STAND_IN.has(name) && response.headers[name] === undefined && value !== undefined) {
+        headers[name] = value as string
+      }
+    }
+    Object.assign(headers, response.headers)
+    headers['content-length'] = String(response.body.length)
+    headers.age = String(ageSec)
+    if (this.options.cacheStatus) headers['cache-status'] = cacheStatus
+    state.replacement = response.body
+    replaceHead(res, state.writeHead, response.status, headers)
+  }
+
+  /** RFC 9111 §4.3.4: a 304 from the origin refreshes the stored response's headers; the body is kept. */
+  #merge304(state: MissState, stored: CachedResponse, headers: Record<string, unknown>): void {
+    const ctx = state.ctx
+    const now = state.respondedAt
+    const fresh = new Map<string, string[]>()
+    for (const [name, value] of Object.entries(headers)) {
+      if (NOT_UPDATED_BY_304.has(name) || value === undefined || name === 'cache-status') continue
+      fresh.set(name, Array.isArray(value) ? value.map(String) : [String(value)])
+    }
+    const pairs: Array<readonly [string, string]> = []
+    for (const [name, value] of stored.pairs) if (!fresh.has(name)) pairs.push([name, value])
+    for (const [name, values] of fresh) for (const value of values) pairs.push([name, value])
+    const merged: Record<string, unknown> = {}
+    for (const [name, value] of pairs)
+      merged[name] = merged[name] === undefined ? value : `${merged[name]}, ${value}`
+    // The 304's Age and Date describe the refreshed response.
+    if (headers.age !== undefined) merged.age = headers.age
+    const cc = parseCacheControl(merged['cache-control'] as string | undefined)
+    const freshness = computeFreshness(
+      merged,
+      cc,
+      {
+        ttlMs: state.ttlMs ?? ctx.route.ttlMs,
+        swrMs: ctx.route.swrMs,
+        sieMs: ctx.route.sieMs,
+        proxy: this.options.proxy,
+      },
+      now,
+    )
+    const reason = notStoredReason(
+      {
+        status: stored.status,
+        cacheControl: cc,
+        hasSetCookie: false,
+        varyStar: parseVary(merged.vary as string | undefined).star,
+        size: stored.body.length,
+        hasFreshness: freshness.hasFreshness,
+        hasValidator: merged.etag !== undefined || merged['last-modified'] !== undefined,
+      },
+      { maxEntrySize: this.options.maxEntrySize, proxy: this.options.proxy },
+      state.bypassed,
+    )
+    const parts: ResponseParts = {
+      status: stored.status,
+      flags: stored.flags & FLAG_ETAG_GENERATED,
+      dateMs: freshness.dateMs,
+      initialAgeSec: freshness.initialAgeSec,
+      sieUntil: 0,
+      pairs,
+      body: stored.body,
+    }
+    const cacheStatus =
+      reason === undefined ? this.status.stored(ctx.fwd, 304) : this.status.notStored(ctx.fwd, reason, 304)
+    this.#publish(state.request, 'miss', reason === undefined, reason)
+    let response = new CachedResponse(parts)
+    if (reason === undefined) {
+      state.cacheControl = cc
+      state.freshness = freshness
+      state.varyNames = unionNames(parseVary(merged.vary as string | undefined).names, ctx.route.vary)
+      response = this.commit(state, parts)
+    } else {
+      this.abandonFlight(state)
+    }
+    const conditionals = state.clientConditionals
+    if (conditionals !== undefined && isNotModified(conditionals, response)) {
+      state.replacement = null
+      const out: OutgoingHttpHeaders = {
+        ...response.notModifiedHeaders,
+        age: String(freshness.initialAgeSec),
+      }
+      if (this.options.cacheStatus) out['cache-status'] = cacheStatus
+      replaceHead(state.reply.raw, state.writeHead, 304, out)
+      return
+    }
+    this.#standIn(state, response, cacheStatus, freshness.initialAgeSec)
+  }
+
+  // --- storing ------------------------------------------------------------------------------
+
+  /** The captured response finished without error: store it. */
+  commitCaptured(state: MissState): void {
+    const chunks = state.chunks
+    const body = chunks.length === 0 ? EMPTY_BODY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
+    state.chunks = []
+    const excluded = new Set(connectionListed(state.headers.connection as string | undefined))
+    for (const name of state.preexisting) if (!ALWAYS_STORED.has(name)) excluded.add(name.toLowerCase())
+    const pairs: Array<readonly [string, string]> = []
+    for (const [name, value] of Object.entries(state.headers)) {
+      if (value === undefined || HOP_BY_HOP.has(name) || NEVER_STORED.has(name) || excluded.has(name))
+        continue
+      // In-app the date is when each response is sent; in proxy mode the origin's Date is kept.
+      if (name === 'date' && !this.options.proxy) continue
+      if (Array.isArray(value)) for (const v of value) pairs.push([name, String(v)])
+      else pairs.push([name, String(value)])
+    }
+    let flags = 0
+    if (state.headers.etag === undefined) {
+      // A strong validator from the bytes as sent, so hits can answer If-None-Match.
+      const digest = createHash('sha256').update(body).digest('base64url').slice(0, 27)
+      pairs.push(['etag', `"${digest}"`])
+      flags |= FLAG_ETAG_GENERATED
+    }
+    this.commit(state, {
+      status: state.status,
+      flags,
+      dateMs: state.freshness!.dateMs,
+      initialAgeSec: state.freshness!.initialAgeSec,
+      sieUntil: 0,
+      pairs,
+      body,
+    })
+  }
+
+  /**
+   * Writes a response (captured, or merged from a 304) under this request's key, updating the
+   * URL's vary record when there is one, hands it to the waiting requests and releases the lock.
+   * Answers the stored response at once; the store writes happen in the background.
+   */
+  commit(state: MissState, parts: ResponseParts): CachedResponse {
+    const freshness = state.freshness!
+    const now = state.respondedAt
+    const cc = state.cacheControl
+    let flags = parts.flags
+    if (freshness.noStale) flags |= FLAG_NO_STALE
+    if (cc.noCache) flags |= FLAG_ALWAYS_REVALIDATE
+    const freshUntil = now + freshness.freshMs
+    const staleUntil = freshUntil + freshness.swrMs
+    const sieUntil = freshUntil + freshness.sieMs
+    let keepUntil = Math.max(staleUntil, sieUntil)
+    if (this.options.proxy) keepUntil = Math.max(keepUntil, freshUntil + PROXY_RETENTION_MS)
+    const complete: ResponseParts = { ...parts, flags, sieUntil }
+    const response = new CachedResponse(complete)
+    const task = this.#write(state, response, complete, freshUntil, staleUntil, keepUntil)
+    this.backend.track(task)
+    return response
+  }
+
+  async #write(
+    state: MissState,
+    response: CachedResponse,
+    parts: ResponseParts,
+    freshUntil: number,
+    staleUntil: number,
+    keepUntil: number,
+  ): Promise<void> {
+    const ctx = state.ctx
+    const route = ctx.route
+    let result: FlightResult | undefined
+    try {
+      const slotKey = this.#prefix + ctx.urlKey
+      const names = state.varyNames
+      const slotEntry = await this.backend.get(slotKey)
+      const slot = slotEntry === undefined ? undefined : this.decode(slotEntry)
+      const record = slot instanceof VaryRecord ? slot : undefined
+      let entryKey = slotKey
+      let suffix = ''
+      let recordNames: readonly string[] = []
+      let variants: VariantInfo[] = []
+      if (names.length > 0 || route.hasDimensions || record !== undefined) {
+        recordNames = record === undefined ? names : unionNames(record.names, names)
+        const vary = varySuffix(recordNames, state.request.raw.headers, Number.MAX_SAFE_INTEGER)
+        if (vary === VARY_TOO_LARGE) return
+        suffix = ctx.dims + vary
+        entryKey = slotKey + suffix
+        // Names grew: variants keyed by fewer names are unreachable now, and simply expire.
+        if (record !== undefined && recordNames === record.names) {
+          const now = Date.now()
+          variants = record.variants.filter((v) => v.until > now && v.suffix !== suffix)
+        }
+        if (variants.length >= this.options.maxVariants) return
+      }
+      const tags = state.allTags
+      const versions = tags.length === 0 ? [] : (await Promise.all(state.versionReads)).flat()
+      const entry: StoredEntry = {
+        value: encodeResponse(parts),
+        createdAt: state.respondedAt,
+        freshUntil,
+        staleUntil,
+        graceUntil: keepUntil,
+        tags: versions.length === tags.length * 2 ? tags : [],
+        tagVersions: versions.length === tags.length * 2 ? versions : [],
+      }
+      this.#decoded.set(entry, response)
+      result = { response, names: recordNames, suffix }
+      // Waiters get the response now; the flight stays registered until the write is done, so
+      // requests whose lookup raced the write still join it instead of running the handler.
+      state.flight?.resolve(result)
+      const ttl = keepUntil - Date.now()
+      if (ttl <= 0) return
+      if (recordNames.length > 0 || route.hasDimensions || record !== undefined) {
+        const nextRecord = new VaryRecord(recordNames, [...variants, { suffix, until: keepUntil }])
+        let recordUntil = keepUntil
+        for (const v of variants) if (v.until > recordUntil) recordUntil = v.until
+        const recordEntry: StoredEntry = {
+          value: encodeVaryRecord(nextRecord),
+          createdAt: Date.now(),
+          freshUntil: recordUntil,
+          staleUntil: recordUntil,
+          graceUntil: recordUntil,
+          tags: [],
+          tagVersions: [],
+        }
+        this.#decoded.set(recordEntry, nextRecord)
+        // The variant first: a reader finding the new record must find its variant.
+        await this.backend.set(entryKey, entry, ttl)
+        await this.backend.set(slotKey, recordEntry, recordUntil - Date.now())
+      } else {
+        await this.backend.set(entryKey, entry, ttl)
+      }
+    } finally {
+      this.#release(state.flightKey, state.flight, result)
+      if (state.lock !== undefined) {
+        this.backend.unlock(state.lock)
+        state.lock = undefined
+      }
+    }
+  }
+
+  /** Releases waiters without a response (not storable, aborted, replaced) and the lock. */
+  abandonFlight(state: MissState): void {
+    state.storing = false
+    this.settle(state, undefined)
+  }
+
+  settle(state: MissState, result: FlightResult | undefined): void {
+    this.#release(state.flightKey, state.flight, result)
+    if (state.lock !== undefined) {
+      this.backend.unlock(state.lock)
+      state.lock = undefined
+    }
+  }
+
+  #release(flightKey: string, flight: Flight | undefined, result: FlightResult | undefined): void {
+    if (flight === undefined) return
+    flight.resolve(result)
+    if (this.#flights.get(flightKey) === flight) this.#flights.delete(flightKey)
+  }
+
+  // --- background refresh -------------------------------------------------------------------
+
+  /**
+   * RFC 5861 §3: one background refresh per key, by re-running the route through `app.inject`
+   * with the triggering request's headers and a one-time token. The refresh request goes through
+   * every hook (authentication included), forces a miss, and is stored under the triggering
+   * request's key. In proxy mode it is a conditional request (revalidation).
+   */
+  #scheduleRefresh(ctx: Lookup, request: FastifyRequest, stale: CachedResponse): void {
+    const flightKey = this.#prefix + ctx.urlKey + (ctx.suffix ?? ctx.dims)
+    if (this.#refreshing.has(flightKey) || this.#flights.has(flightKey) || this.backend.closed()) return
+    this.#refreshing.add(flightKey)
+    const token = randomBytes(18).toString('base64url')
+    this.#refreshes.set(token, {
+      urlKey: ctx.urlKey,
+      dims: ctx.dims,
+      revalidate: this.options.proxy ? stale : undefined,
+    })
+    const headers: Record<string, string | string[]> = {}
+    for (const [name, value] of Object.entries(request.raw.headers)) {
+      if (value !== undefined && !REFRESH_DROP.has(name)) headers[name] = value
+    }
+    headers[REFRESH_HEADER] = token
+    const refresh = this.app
+      .inject({ method: 'GET', url: request.url, headers })
+      .then(noop, noop)
+      .finally(() => {
+        this.#refreshing.delete(flightKey)
+        this.#refreshes.delete(token)
+      })
+    this.backend.track(refresh)
+  }
+
+  // --- invalidation -------------------------------------------------------------------------
+
+  /**
+   * RFC 9111 §4.4: a successful (2xx/3xx) unsafe request invalidates the stored responses of its
+   * URL, and of same-origin `Location` / `Content-Location`. Done in `onSend`, before the response
+   * goes out, so a client that reads the URL right after its write never sees the old entry.
+   */
+  invalidateOnUnsafe(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    payload: unknown,
+    done: (err: null, payload: unknown) => void,
+  ): void {
+    const status = reply.statusCode
+    if (
+      this.#cachedRoutes === 0 ||
+      status < 200 ||
+      status >= 400 ||
+      !UNSAFE_METHODS.has(request.raw.method ?? '') ||
+      this.backend.closed()
+    ) {
+      done(null, payload)
+      return
+    }
+    const host = request.host
+    const targets = [request.url]
+    for (const name of ['location', 'content-location']) {
+      const value = reply.getHeader(name)
+      const target = typeof value === 'string' ? sameOriginTarget(value, host) : undefined
+      if (target !== undefined) targets.push(target)
+    }
+    const pending = targets.map((target) => this.invalidateUrl(host, target))
+    if (pending.every((p) => !isPromise(p))) {
+      done(null, payload)
+      return
+    }
+    Promise.all(pending).then(
+      () => done(null, payload),
+      () => done(null, payload),
+    )
+  }
+
+  /** Deletes the stored responses of one URL (every variant its record lists). */
+  invalidateUrl(host: string, url: string): MaybePromise<unknown> {
+    const slotKey = this.#prefix + urlKey(host, url, this.options.ignoreQuery)
+    const remove = (entry: StoredEntry | undefined) => {
+      if (entry === undefined) return undefined
+      const stored = this.decode(entry)
+      const keys = [slotKey]
+      if (stored instanceof VaryRecord) for (const v of stored.variants) keys.push(slotKey + v.suffix)
+      return this.backend.deleteMany(keys)
+    }
+    const slot = this.backend.get(slotKey)
+    return isPromise(slot) ? slot.then(remove) : remove(slot)
+  }
+
+  /** The decoded form of an entry object, computed once per object. */
+  decode(entry: StoredEntry): CachedResponse | VaryRecord | undefined {
+    const known = this.#decoded.get(entry)
+    if (known !== undefined) return known ?? undefined
+    const decoded = decodeStored(entry.value) ?? null
+    this.#decoded.set(entry, decoded)
+    return decoded ?? undefined
+  }
+}
+
+type HookName = 'onRequest' | 'preHandler' | 'onSend'
+
+/**
+ * Appends a hook to one route. A new array every time: the caller's array may be shared by
+ * several routes (`const hooks = [auth]`), and pushing into it would attach our hook elsewhere.
+ */
+// biome-ignore lint/suspicious/noExplicitAny: hooks of different shapes go into one route option list
+function addRouteHook(routeOptions: RouteOptions, name: HookName, hook: (...args: any[]) => void): void {
+  const target = routeOptions as unknown as Record<HookName, unknown>
+  const existing = target[name]
+  if (existing === undefined || existing === null) target[name] = [hook]
+  else if (Array.isArray(existing)) target[name] = [...existing, hook]
+  else target[name] = [existing, hook]
+}
+
+/** The getter behind `reply.cache`. */
+export function replyCacheControl(this: FastifyReply): RouteCacheControl {
+  const state = (this as unknown as Record<symbol, MissState | null>)[kRouteState]
+  return state ?? NOOP_CONTROL
+}

@@ -1,0 +1,283 @@
+import type { FastifyRequest } from 'fastify'
+import { FST_PERF_CACHE_INVALID_OPTION } from '../errors.js'
+import { type Duration, type Size, toBytes, toMs } from '../units.js'
+import { compileQueryFilter, type QueryFilter } from './key.js'
+import { SURROGATE_RULES, type SurrogateProvider } from './surrogate-keys.js'
+
+/** Plugin-level options of the route cache (`routes` of `@fastify-perf/cache`). All optional. */
+export interface RouteCacheOptions {
+  /** Send the RFC 9211 `Cache-Status` header on GET/HEAD responses of cached routes. @default true */
+  cacheStatus?: boolean
+  /** The cache's name in `Cache-Status` (an RFC 8941 token). @default 'fastify-perf' */
+  cacheStatusName?: string
+  /**
+   * Query parameters dropped from keys: exact names, or prefixes ending in `*`. Only list
+   * parameters your handlers never read: a dropped parameter that changes the response lets one
+   * request's response be served for another.
+   * @default ['utm_*', 'fbclid', 'gclid']
+   */
+  ignoreQuery?: readonly string[]
+  /** Bodies larger than this are not stored (streams are teed up to it, then dropped). @default '1MB' */
+  maxEntrySize?: Size
+  /** Variants (distinct `Vary` values) kept per URL; past it, new variants are not stored. @default 32 */
+  maxVariants?: number
+  /**
+   * A request header named by `Vary` (or by a route's `vary`) longer than this many characters
+   * makes the request bypass the cache. @default 256
+   */
+  maxVaryValueLength?: number
+  /** How long concurrent misses of one key wait for the first one's response. @default '5s' */
+  lockTimeout?: Duration
+  /**
+   * Honour a client's `Cache-Control: no-cache` / `Pragma: no-cache` by going to the handler
+   * (whose response is stored). Off by default, like nginx and Varnish: otherwise any client can
+   * send every request past the cache. @default false
+   */
+  honorRequestNoCache?: boolean
+  /** Emit CDN purge-tag headers from the entry's tags. @default false */
+  surrogateKeys?: false | SurrogateProvider
+  /**
+   * Shared-cache mode for reverse proxies (`@fastify/http-proxy`, `@fastify/reply-from`): keeps
+   * the origin's `Date`, adds its `Age`, stores `no-cache` responses and revalidates stale entries
+   * with conditional requests. @default false
+   */
+  proxy?: boolean
+  /** Honour request directives `max-age`, `min-fresh`, `max-stale`, `no-cache`, `no-store`, `only-if-cached`. @default false */
+  strict?: boolean
+  /** Default freshness of every cached route; without it a route honours the response's own headers. */
+  ttl?: Duration
+  /** Default stale-while-revalidate window of every cached route. */
+  staleWhileRevalidate?: Duration
+  /** Default stale-if-error window of every cached route. */
+  staleIfError?: Duration
+}
+
+/**
+ * A route's cache settings: `config: { cache: { ... } }`, or `cache: true` for the plugin defaults
+ * and the response's own `Cache-Control` / `Expires`.
+ */
+export interface RouteCacheConfig {
+  /** Freshness of this route's responses; wins over their `Cache-Control` / `Expires`. */
+  ttl?: Duration
+  /** How long a stale response is served at once while one background refresh re-runs the route. */
+  staleWhileRevalidate?: Duration
+  /** How long a stale response may stand in when the handler throws or answers 5xx. */
+  staleIfError?: Duration
+  /** Tags for `fastify.cache.invalidateTags()` (and CDN headers when `surrogateKeys` is on). */
+  tags?: readonly string[]
+  /** Request headers always part of the key (normalized), besides those the response's `Vary` names. */
+  vary?: readonly string[]
+  /** Appended to the key, e.g. a tenant id the handler derives from the request. Called on every lookup. */
+  key?: (request: FastifyRequest) => string
+  /** Where hits are served: `'onRequest'` (fastest) or `'preHandler'` (after authentication hooks). @default 'onRequest' */
+  hook?: 'onRequest' | 'preHandler'
+  /** Cache requests carrying `Authorization`; the key then includes a hash of its value. @default false */
+  allowAuthorization?: boolean
+  /** Cache requests carrying `Cookie`; the key then includes a hash of its value. @default false */
+  allowCookie?: boolean
+  /** Take the store's cross-instance lock on a miss, so one instance in the fleet runs the handler. @default false */
+  lock?: boolean
+}
+
+/** The plugin-level route options after validation. */
+export interface ResolvedRouteOptions {
+  readonly cacheStatus: boolean
+  readonly cacheStatusName: string
+  readonly ignoreQuery: QueryFilter
+  readonly maxEntrySize: number
+  readonly maxVariants: number
+  readonly maxVaryValueLength: number
+  readonly lockTimeoutMs: number
+  readonly honorRequestNoCache: boolean
+  readonly surrogateKeys: false | SurrogateProvider
+  readonly proxy: boolean
+  readonly strict: boolean
+  readonly ttlMs: number | undefined
+  readonly staleWhileRevalidateMs: number | undefined
+  readonly staleIfErrorMs: number | undefined
+}
+
+/** One route's settings after validation, merged with the plugin-level defaults. */
+export interface ResolvedRouteConfig {
+  readonly ttlMs: number | undefined
+  readonly swrMs: number | undefined
+  readonly sieMs: number | undefined
+  readonly tags: readonly string[]
+  readonly vary: readonly string[]
+  readonly key: ((request: FastifyRequest) => string) | undefined
+  readonly hook: 'onRequest' | 'preHandler'
+  readonly allowAuthorization: boolean
+  readonly allowCookie: boolean
+  readonly lock: boolean
+  /** Whether keys of this route carry a variant part even without a response `Vary`. */
+  readonly hasDimensions: boolean
+  /** `METHOD url`, for error messages and diagnostics. */
+  readonly label: string
+}
+
+const ROUTES_KNOWN = new Set([
+  'cacheStatus',
+  'cacheStatusName',
+  'ignoreQuery',
+  'maxEntrySize',
+  'maxVariants',
+  'maxVaryValueLength',
+  'lockTimeout',
+  'honorRequestNoCache',
+  'surrogateKeys',
+  'proxy',
+  'strict',
+  'ttl',
+  'staleWhileRevalidate',
+  'staleIfError',
+])
+const ROUTE_KNOWN = new Set([
+  'ttl',
+  'staleWhileRevalidate',
+  'staleIfError',
+  'tags',
+  'vary',
+  'key',
+  'hook',
+  'allowAuthorization',
+  'allowCookie',
+  'lock',
+])
+// RFC 8941 §3.3.4 token, what RFC 9211 §2 allows as a cache identifier without quoting.
+const TOKEN = /^[A-Za-z*][A-Za-z0-9:/!#$%&'*+\-.^_`|~]*$/
+// RFC 9110 §5.1 field-name (token).
+const FIELD_NAME = /^[A-Za-z0-9!#$%&'*+\-.^_`|~]+$/
+const QUERY_NAME = /^[^&=#\s]+\*?$/
+
+function invalid(name: string, reason: string): never {
+  throw new FST_PERF_CACHE_INVALID_OPTION(name, reason)
+}
+
+function boolean(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean') invalid(name, 'must be a boolean')
+  return value
+}
+
+function wholeNumber(value: unknown, name: string, fallback: number, min: number): number {
+  if (value === undefined) return fallback
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
+    invalid(name, `must be a whole number >= ${min}`)
+  }
+  return value
+}
+
+function optionalDuration(value: Duration | undefined, name: string, positive: boolean): number | undefined {
+  if (value === undefined) return undefined
+  let ms: number
+  try {
+    ms = toMs(value, name)
+  } catch {
+    // One code for every invalid option of the route cache, durations included.
+    invalid(
+      name,
+      `"${String(value)}" is not a duration: use milliseconds or a string such as "30s", "5m", "1h"`,
+    )
+  }
+  if (positive && ms <= 0) invalid(name, 'must be greater than 0')
+  return ms
+}
+
+/** Validates the plugin's `routes` option; throws `FST_PERF_CACHE_INVALID_OPTION`. Pure. */
+export function resolveRouteOptions(options: RouteCacheOptions | undefined): ResolvedRouteOptions {
+  const o = options ?? {}
+  if (o === null || typeof o !== 'object' || Array.isArray(o)) invalid('routes', 'must be an object')
+  for (const key of Object.keys(o)) {
+    if (!ROUTES_KNOWN.has(key)) invalid(`routes.${key}`, 'unknown option')
+  }
+  const name = o.cacheStatusName ?? 'fastify-perf'
+  if (typeof name !== 'string' || !TOKEN.test(name)) {
+    invalid(
+      'routes.cacheStatusName',
+      "must be a token (letters, digits and -._~*!#$%&'+^`|:/), starting with a letter",
+    )
+  }
+  const ignore = o.ignoreQuery ?? ['utm_*', 'fbclid', 'gclid']
+  if (!Array.isArray(ignore) || ignore.some((p) => typeof p !== 'string' || !QUERY_NAME.test(p))) {
+    invalid('routes.ignoreQuery', 'must be an array of parameter names, optionally ending in "*"')
+  }
+  const surrogate = o.surrogateKeys ?? false
+  if (surrogate !== false && !Object.hasOwn(SURROGATE_RULES, surrogate)) {
+    invalid('routes.surrogateKeys', 'use false, "fastly", "cloudflare", "akamai" or "bunny"')
+  }
+  const maxEntrySize = toBytes(o.maxEntrySize ?? '1MB', 'routes.maxEntrySize')
+  if (maxEntrySize < 1) invalid('routes.maxEntrySize', 'must be at least 1 byte')
+  return Object.freeze({
+    cacheStatus: boolean(o.cacheStatus, 'routes.cacheStatus', true),
+    cacheStatusName: name,
+    ignoreQuery: compileQueryFilter(ignore),
+    maxEntrySize,
+    maxVariants: wholeNumber(o.maxVariants, 'routes.maxVariants', 32, 1),
+    maxVaryValueLength: wholeNumber(o.maxVaryValueLength, 'routes.maxVaryValueLength', 256, 1),
+    lockTimeoutMs: optionalDuration(o.lockTimeout ?? '5s', 'routes.lockTimeout', true)!,
+    honorRequestNoCache: boolean(o.honorRequestNoCache, 'routes.honorRequestNoCache', false),
+    surrogateKeys: surrogate,
+    proxy: boolean(o.proxy, 'routes.proxy', false),
+    strict: boolean(o.strict, 'routes.strict', false),
+    ttlMs: optionalDuration(o.ttl, 'routes.ttl', true),
+    staleWhileRevalidateMs: optionalDuration(o.staleWhileRevalidate, 'routes.staleWhileRevalidate', false),
+    staleIfErrorMs: optionalDuration(o.staleIfError, 'routes.staleIfError', false),
+  })
+}
+
+/**
+ * Validates a route's `config.cache` at registration (`onRoute`) and merges the plugin defaults.
+ * Throws `FST_PERF_CACHE_INVALID_OPTION` naming the route, so a typo fails the app at startup.
+ */
+export function resolveRouteConfig(
+  config: true | RouteCacheConfig,
+  defaults: ResolvedRouteOptions,
+  label: string,
+  assertTags: (tags: readonly string[]) => readonly string[],
+): ResolvedRouteConfig {
+  const c: RouteCacheConfig = config === true ? {} : config
+  const at = (name: string) => `config.cache.${name} (${label})`
+  if (c === null || typeof c !== 'object' || Array.isArray(c)) {
+    invalid(`config.cache (${label})`, 'must be true or an object')
+  }
+  for (const key of Object.keys(c)) {
+    if (!ROUTE_KNOWN.has(key)) invalid(at(key), 'unknown option')
+  }
+  let tags: readonly string[] = []
+  if (c.tags !== undefined) {
+    try {
+      tags = Object.freeze([...assertTags(c.tags)])
+    } catch {
+      invalid(at('tags'), 'must be an array of non-empty strings')
+    }
+  }
+  let vary: readonly string[] = []
+  if (c.vary !== undefined) {
+    if (!Array.isArray(c.vary) || c.vary.some((h) => typeof h !== 'string' || !FIELD_NAME.test(h))) {
+      invalid(at('vary'), 'must be an array of header names')
+    }
+    vary = Object.freeze([...new Set(c.vary.map((h) => h.toLowerCase()))].sort())
+  }
+  if (c.key !== undefined && typeof c.key !== 'function')
+    invalid(at('key'), 'must be a function (request) => string')
+  const hook = c.hook ?? 'onRequest'
+  if (hook !== 'onRequest' && hook !== 'preHandler') invalid(at('hook'), 'use "onRequest" or "preHandler"')
+  const allowAuthorization = boolean(c.allowAuthorization, at('allowAuthorization'), false)
+  const allowCookie = boolean(c.allowCookie, at('allowCookie'), false)
+  return Object.freeze({
+    ttlMs: optionalDuration(c.ttl, at('ttl'), true) ?? defaults.ttlMs,
+    swrMs:
+      optionalDuration(c.staleWhileRevalidate, at('staleWhileRevalidate'), false) ??
+      defaults.staleWhileRevalidateMs,
+    sieMs: optionalDuration(c.staleIfError, at('staleIfError'), false) ?? defaults.staleIfErrorMs,
+    tags,
+    vary,
+    key: c.key,
+    hook,
+    allowAuthorization,
+    allowCookie,
+    lock: boolean(c.lock, at('lock'), false),
+    hasDimensions: vary.length > 0 || c.key !== undefined || allowAuthorization || allowCookie,
+    label,
+  })
+}

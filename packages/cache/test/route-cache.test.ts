@@ -1,0 +1,492 @@
+import assert from 'node:assert/strict'
+import { type TestContext, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { request } from '@fastify-perf/test-helpers'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { type FastifyPerfCacheOptions, fastifyPerfCache } from '../src/index.js'
+
+async function cachedApp(
+  t: TestContext,
+  options: FastifyPerfCacheOptions = {},
+  setup?: (app: FastifyInstance) => void | Promise<void>,
+) {
+  const app = Fastify()
+  await app.register(fastifyPerfCache, options)
+  await setup?.(app)
+  t.after(() => app.close())
+  await app.ready()
+  return app
+}
+
+test('a cached route: miss then hit, same status, headers and bytes; the handler runs once', async (t) => {
+  let calls = 0
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/products', { config: { cache: { ttl: '1m' } } }, async (_request, reply) => {
+      calls++
+      reply.header('x-handler', 'yes').code(200)
+      return { calls, name: 'widget' }
+    })
+  })
+  const first = await app.inject('/products')
+  assert.equal(first.statusCode, 200)
+  assert.equal(first.headers['cache-status'], 'fastify-perf; fwd=uri-miss; stored')
+  const second = await app.inject('/products')
+  assert.equal(second.statusCode, 200)
+  assert.equal(second.body, first.body)
+  assert.equal(second.headers['content-type'], 'application/json; charset=utf-8')
+  assert.equal(second.headers['x-handler'], 'yes')
+  assert.equal(second.headers.age, '0')
+  assert.match(String(second.headers['cache-status']), /^fastify-perf; hit; ttl=(59|60)$/)
+  assert.match(String(second.headers.etag), /^"[A-Za-z0-9_-]{27}"$/)
+  assert.equal(calls, 1)
+})
+
+test('HEAD is answered from the GET entry, without a body, with its length', async (t) => {
+  let calls = 0
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/page', { config: { cache: { ttl: '1m' } } }, async () => {
+      calls++
+      return 'hello world'
+    })
+  })
+  await app.inject('/page')
+  const head = await app.inject({ method: 'HEAD', url: '/page' })
+  assert.equal(head.statusCode, 200)
+  assert.equal(head.body, '')
+  assert.equal(head.headers['content-length'], '11')
+  assert.match(String(head.headers['cache-status']), /hit/)
+  assert.equal(calls, 1)
+})
+
+test('over a real socket: hit, 304 on If-None-Match, HEAD', async (t) => {
+  let calls = 0
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/doc', { config: { cache: { ttl: '1m' } } }, async (_request, reply) => {
+      calls++
+      reply.type('text/plain')
+      return 'a document'
+    })
+  })
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  const miss = await request(`${base}/doc`)
+  assert.equal(miss.text, 'a document')
+  const hit = await request(`${base}/doc`)
+  assert.equal(hit.text, 'a document')
+  assert.equal(hit.headers['content-length'], '10')
+  const etag = String(hit.headers.etag)
+  const notModified = await request(`${base}/doc`, { headers: { 'if-none-match': `W/${etag}, "other"` } })
+  assert.equal(notModified.status, 304)
+  assert.equal(notModified.body.length, 0)
+  assert.equal(notModified.headers.etag, etag)
+  assert.equal(notModified.headers['content-length'], undefined)
+  assert.match(String(notModified.headers['cache-status']), /hit/)
+  const head = await request(`${base}/doc`, { method: 'HEAD' })
+  assert.equal(head.status, 200)
+  assert.equal(head.headers['content-length'], '10')
+  const headNotModified = await request(`${base}/doc`, { method: 'HEAD', headers: { 'if-none-match': '*' } })
+  assert.equal(headNotModified.status, 304)
+  assert.equal(headNotModified.headers['content-length'], undefined)
+  assert.equal(calls, 1)
+})
+
+test('responses that must not be stored are not, and say why in Cache-Status', async (t) => {
+  const calls: Record<string, number> = {}
+  const app = await cachedApp(t, {}, (app) => {
+    const route = (
+      path: string,
+      send: (reply: import('fastify').FastifyReply) => unknown,
+      config: object = { ttl: '1m' },
+    ) =>
+      app.get(path, { config: { cache: config } }, async (_request, reply) => {
+        calls[path] = (calls[path] ?? 0) + 1
+        return send(reply)
+      })
+    route('/cookie', (reply) => reply.header('set-cookie', 'sid=1; HttpOnly').send('x'))
+    route('/no-store', (reply) => reply.header('cache-control', 'No-Store').send('x'))
+    route('/private', (reply) => reply.header('cache-control', 'max-age=60,  PRIVATE').send('x'))
+    route('/no-cache', (reply) => reply.header('cache-control', 'no-cache').send('x'))
+    route('/error', (reply) => reply.code(500).send('boom'))
+    route('/teapot', (reply) => reply.code(418).send('no'))
+    route('/partial', (reply) => reply.code(206).send('x'))
+    route('/star', (reply) => reply.header('vary', 'accept, *').send('x'))
+    route('/bypass', (reply) => {
+      reply.cache.bypass()
+      return 'x'
+    })
+    route('/no-freshness', () => 'x', {})
+    route('/expires-invalid', (reply) => reply.header('expires', '0').send('x'), {})
+  })
+  const expected: Record<string, string> = {
+    '/cookie': 'SET-COOKIE',
+    '/no-store': 'NO-STORE',
+    '/private': 'PRIVATE',
+    '/no-cache': 'NO-CACHE',
+    '/error': 'STATUS',
+    '/teapot': 'STATUS',
+    '/partial': 'STATUS',
+    '/star': 'VARY-STAR',
+    '/bypass': 'BYPASS',
+    '/no-freshness': 'NO-FRESHNESS',
+    '/expires-invalid': 'NO-FRESHNESS',
+  }
+  for (const [path, reason] of Object.entries(expected)) {
+    const first = await app.inject(path)
+    assert.equal(first.headers['cache-status'], `fastify-perf; fwd=uri-miss; detail=${reason}`, path)
+    const second = await app.inject(path)
+    assert.equal(second.headers['cache-status'], `fastify-perf; fwd=uri-miss; detail=${reason}`, path)
+    assert.equal(calls[path], 2, path)
+  }
+  // The Set-Cookie response is never replayed to anyone.
+  assert.ok((await app.inject('/cookie')).headers['set-cookie'])
+})
+
+test('cache: true honours the response freshness: s-maxage over max-age over Expires', async (t) => {
+  let calls = 0
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/s', { config: { cache: true } }, async (_request, reply) => {
+      calls++
+      reply.header('cache-control', 'max-age=5, s-maxage=120')
+      return 's'
+    })
+    app.get('/expires', { config: { cache: true } }, async (_request, reply) => {
+      calls++
+      reply.header('expires', new Date(Date.now() + 30_000).toUTCString())
+      return 'e'
+    })
+    app.get('/zero', { config: { cache: true } }, async (_request, reply) => {
+      calls++
+      reply.header('cache-control', 'max-age=0')
+      return 'z'
+    })
+  })
+  await app.inject('/s')
+  const hit = await app.inject('/s')
+  assert.match(String(hit.headers['cache-status']), /hit; ttl=1(19|20)$/)
+  await app.inject('/expires')
+  const expiresHit = await app.inject('/expires')
+  assert.match(String(expiresHit.headers['cache-status']), /hit; ttl=(2\d|30)$/)
+  const zero = await app.inject('/zero')
+  assert.equal(zero.headers['cache-status'], 'fastify-perf; fwd=uri-miss; detail=NO-FRESHNESS')
+  assert.equal(calls, 3)
+})
+
+test('statuses stored with a ttl: 404, 410, 301; 404 replaces nothing good unless it is stored', async (t) => {
+  let calls = 0
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/gone/:code', { config: { cache: { ttl: '1m' } } }, async (request, reply) => {
+      calls++
+      const code = Number((request.params as { code: string }).code)
+      if (code === 301) return reply.redirect('/elsewhere', 301)
+      return reply.code(code).send({ code })
+    })
+  })
+  for (const code of [404, 410, 301]) {
+    const miss = await app.inject(`/gone/${code}`)
+    assert.equal(miss.statusCode, code)
+    const hit = await app.inject(`/gone/${code}`)
+    assert.equal(hit.statusCode, code)
+    assert.match(String(hit.headers['cache-status']), /hit/)
+    if (code === 301) assert.equal(hit.headers.location, '/elsewhere')
+  }
+  assert.equal(calls, 3)
+})
+
+test('requests with Authorization, Cookie, a body or a method override bypass the cache', async (t) => {
+  let calls = 0
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/me', { config: { cache: { ttl: '1m' } } }, async (request) => {
+      calls++
+      return { user: request.headers.authorization ?? request.headers.cookie ?? 'anonymous' }
+    })
+  })
+  await app.inject('/me')
+  const cases: Array<[Record<string, string>, string]> = [
+    [{ authorization: 'Bearer alice' }, 'AUTHORIZATION'],
+    [{ cookie: 'session=alice' }, 'COOKIE'],
+    [{ 'content-length': '5', 'content-type': 'text/plain' }, 'BODY'],
+    [{ 'x-http-method-override': 'DELETE' }, 'METHOD-OVERRIDE'],
+    [{ 'x-original-url': '/admin' }, 'METHOD-OVERRIDE'],
+  ]
+  for (const [headers, reason] of cases) {
+    const res = await app.inject({ url: '/me', headers, ...(reason === 'BODY' ? { payload: 'hello' } : {}) })
+    assert.equal(res.headers['cache-status'], `fastify-perf; fwd=bypass; detail=${reason}`)
+    assert.notEqual(
+      res.json<{ user: string }>().user,
+      'anonymous' === res.json<{ user: string }>().user ? '' : 'x',
+    )
+  }
+  // Nothing they produced was stored: an anonymous request still gets the anonymous response.
+  const anonymous = await app.inject('/me')
+  assert.deepEqual(anonymous.json(), { user: 'anonymous' })
+  assert.match(String(anonymous.headers['cache-status']), /hit/)
+  assert.equal(calls, 1 + cases.length)
+})
+
+test('allowAuthorization / allowCookie key entries by the credential, so users never share one', async (t) => {
+  let calls = 0
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/me', { config: { cache: { ttl: '1m', allowAuthorization: true } } }, async (request) => {
+      calls++
+      return { user: request.headers.authorization }
+    })
+    app.get('/prefs', { config: { cache: { ttl: '1m', allowCookie: true } } }, async (request) => {
+      calls++
+      return { cookie: request.headers.cookie ?? null }
+    })
+  })
+  const alice = await app.inject({ url: '/me', headers: { authorization: 'Bearer alice' } })
+  const bob = await app.inject({ url: '/me', headers: { authorization: 'Bearer bob' } })
+  const aliceAgain = await app.inject({ url: '/me', headers: { authorization: 'Bearer alice' } })
+  const aliceCase = await app.inject({ url: '/me', headers: { authorization: 'Bearer ALICE' } })
+  assert.deepEqual(alice.json(), { user: 'Bearer alice' })
+  assert.deepEqual(bob.json(), { user: 'Bearer bob' })
+  assert.deepEqual(aliceAgain.json(), { user: 'Bearer alice' })
+  assert.match(String(aliceAgain.headers['cache-status']), /hit/)
+  assert.deepEqual(aliceCase.json(), { user: 'Bearer ALICE' })
+  assert.match(String(alice.headers.vary), /authorization/)
+  const c1 = await app.inject({ url: '/prefs', headers: { cookie: 'theme=dark' } })
+  const c2 = await app.inject({ url: '/prefs', headers: { cookie: 'theme=light' } })
+  const none = await app.inject({ url: '/prefs' })
+  assert.deepEqual(c1.json(), { cookie: 'theme=dark' })
+  assert.deepEqual(c2.json(), { cookie: 'theme=light' })
+  assert.deepEqual(none.json(), { cookie: null })
+  assert.equal(calls, 6)
+})
+
+test('Vary: the response and the route declare what the key depends on', async (t) => {
+  let calls = 0
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/greeting', { config: { cache: { ttl: '1m', vary: ['Accept-Language'] } } }, async (request) => {
+      calls++
+      return request.headers['accept-language'] === 'fr' ? 'bonjour' : 'hello'
+    })
+    app.get('/formats', { config: { cache: { ttl: '1m' } } }, async (request, reply) => {
+      calls++
+      reply.header('vary', 'Accept')
+      return request.headers.accept === 'text/csv' ? 'a,b' : '[a, b]'
+    })
+  })
+  const fr = await app.inject({ url: '/greeting', headers: { 'accept-language': 'fr' } })
+  const en = await app.inject({ url: '/greeting', headers: { 'accept-language': 'en' } })
+  const frUpper = await app.inject({ url: '/greeting', headers: { 'accept-language': ' FR ' } })
+  assert.equal(fr.body, 'bonjour')
+  assert.equal(en.body, 'hello')
+  assert.equal(fr.headers.vary, 'accept-language')
+  assert.equal(frUpper.body, 'bonjour')
+  assert.match(String(frUpper.headers['cache-status']), /hit/)
+  const csv = await app.inject({ url: '/formats', headers: { accept: 'text/csv' } })
+  const json = await app.inject({ url: '/formats', headers: { accept: 'application/json' } })
+  assert.equal(json.headers['cache-status'], 'fastify-perf; fwd=vary-miss; stored')
+  const csvAgain = await app.inject({ url: '/formats', headers: { accept: 'text/csv' } })
+  assert.equal(csv.body, 'a,b')
+  assert.equal(json.body, '[a, b]')
+  assert.equal(csvAgain.body, 'a,b')
+  assert.match(String(csvAgain.headers['cache-status']), /hit/)
+  assert.equal(calls, 4)
+  const huge = await app.inject({ url: '/greeting', headers: { 'accept-language': 'x'.repeat(300) } })
+  assert.equal(huge.headers['cache-status'], 'fastify-perf; fwd=bypass; detail=VARY-TOO-LARGE')
+})
+
+test('stale-while-revalidate: the stale entry is served at once and one background refresh runs', async (t) => {
+  let calls = 0
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/news', { config: { cache: { ttl: 100, staleWhileRevalidate: '10s' } } }, async () => {
+      calls++
+      await sleep(20)
+      return `edition ${calls}`
+    })
+  })
+  assert.equal((await app.inject('/news')).body, 'edition 1')
+  await sleep(150)
+  const stale = await Promise.all(Array.from({ length: 20 }, () => app.inject('/news')))
+  for (const res of stale) {
+    assert.equal(res.body, 'edition 1')
+    assert.match(
+      String(res.headers['cache-status']),
+      /^fastify-perf; hit; ttl=-\d+; detail=STALE-WHILE-REVALIDATE$/,
+    )
+  }
+  await sleep(60)
+  assert.equal(calls, 2)
+  const fresh = await app.inject('/news')
+  assert.equal(fresh.body, 'edition 2')
+  assert.match(String(fresh.headers['cache-status']), /hit; ttl=0$/)
+})
+
+test('stale-if-error: a throwing or 5xx handler is replaced by the last good response', async (t) => {
+  let fail = false
+  let calls = 0
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/prices', { config: { cache: { ttl: 50, staleIfError: '1h' } } }, async (_request, reply) => {
+      calls++
+      if (fail) throw new Error('database down')
+      reply.header('x-source', 'db')
+      return { price: 42 }
+    })
+    app.get('/status', { config: { cache: { ttl: 50, staleIfError: '1h' } } }, async (_request, reply) => {
+      if (fail) return reply.code(503).send({ error: 'maintenance' })
+      return { ok: true }
+    })
+  })
+  await app.inject('/prices')
+  await app.inject('/status')
+  await sleep(80)
+  fail = true
+  const served = await app.inject('/prices')
+  assert.equal(served.statusCode, 200)
+  assert.deepEqual(served.json(), { price: 42 })
+  assert.equal(served.headers['x-source'], 'db')
+  assert.match(
+    String(served.headers['cache-status']),
+    /^fastify-perf; fwd=stale; fwd-status=500; ttl=-\d+; detail=STALE-IF-ERROR$/,
+  )
+  const status = await app.inject('/status')
+  assert.equal(status.statusCode, 200)
+  assert.deepEqual(status.json(), { ok: true })
+  assert.match(String(status.headers['cache-status']), /fwd-status=503/)
+  assert.equal(calls, 2)
+})
+
+test('must-revalidate in the stored response forbids stale-if-error', async (t) => {
+  let fail = false
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/strict', { config: { cache: { ttl: 50, staleIfError: '1h' } } }, async (_request, reply) => {
+      if (fail) throw new Error('down')
+      reply.header('cache-control', 'must-revalidate')
+      return 'good'
+    })
+  })
+  await app.inject('/strict')
+  await sleep(80)
+  fail = true
+  const res = await app.inject('/strict')
+  assert.equal(res.statusCode, 500)
+})
+
+test('500 concurrent requests for a cold key run the handler once (real socket)', async (t) => {
+  let calls = 0
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/cold', { config: { cache: { ttl: '1m' } } }, async () => {
+      calls++
+      await sleep(100)
+      return { value: 'expensive' }
+    })
+  })
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  const responses = await Promise.all(Array.from({ length: 500 }, () => request(`${base}/cold`)))
+  assert.equal(calls, 1)
+  const statuses = new Map<string, number>()
+  for (const res of responses) {
+    assert.equal(res.status, 200)
+    assert.deepEqual(res.json(), { value: 'expensive' })
+    const status = String(res.headers['cache-status'])
+    statuses.set(status, (statuses.get(status) ?? 0) + 1)
+  }
+  assert.equal(statuses.get('fastify-perf; fwd=uri-miss; stored'), 1)
+  // Those that arrived while the handler ran were collapsed onto it; later ones found the entry.
+  const collapsed = statuses.get('fastify-perf; fwd=uri-miss; collapsed') ?? 0
+  const hits = [...statuses]
+    .filter(([status]) => status.startsWith('fastify-perf; hit'))
+    .reduce((n, [, c]) => n + c, 0)
+  assert.ok(collapsed > 0)
+  assert.equal(collapsed + hits, 499)
+})
+
+test('concurrent misses whose leader is not storable go to the handler themselves', async (t) => {
+  let calls = 0
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/personal', { config: { cache: { ttl: '1m' } } }, async (_request, reply) => {
+      calls++
+      await sleep(30)
+      reply.header('cache-control', 'private')
+      return 'mine'
+    })
+  })
+  const responses = await Promise.all(Array.from({ length: 5 }, () => app.inject('/personal')))
+  assert.equal(calls, 5)
+  for (const res of responses)
+    assert.equal(res.headers['cache-status'], 'fastify-perf; fwd=uri-miss; detail=PRIVATE')
+})
+
+test('tags: route tags and reply.cache.tags() entries die with invalidateTags, on every route', async (t) => {
+  let calls = 0
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/products', { config: { cache: { ttl: '1m', tags: ['products'] } } }, async () => {
+      calls++
+      return 'list'
+    })
+    app.get('/products/:id', { config: { cache: { ttl: '1m' } } }, async (request, reply) => {
+      calls++
+      const { id } = request.params as { id: string }
+      reply.cache.tags(`product:${id}`, 'products')
+      return `product ${id}`
+    })
+  })
+  await app.inject('/products')
+  await app.inject('/products/1')
+  await app.inject('/products/2')
+  assert.match(String((await app.inject('/products/1')).headers['cache-status']), /hit/)
+  await app.cache.invalidateTags(['product:1'])
+  assert.match(String((await app.inject('/products/1')).headers['cache-status']), /uri-miss; stored/)
+  assert.match(String((await app.inject('/products/2')).headers['cache-status']), /hit/)
+  await app.cache.invalidateTags(['products'])
+  assert.match(String((await app.inject('/products')).headers['cache-status']), /uri-miss; stored/)
+  assert.match(String((await app.inject('/products/2')).headers['cache-status']), /uri-miss; stored/)
+  assert.equal(calls, 6)
+})
+
+test('reply.cache.ttl() sets the freshness of one response; reply.cache is a no-op elsewhere', async (t) => {
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/short', { config: { cache: { ttl: '1h' } } }, async (_request, reply) => {
+      reply.cache.ttl('10s')
+      return 'x'
+    })
+    app.get('/uncached', async (_request, reply) => {
+      reply.cache.tags('a').ttl('1m').bypass()
+      return 'y'
+    })
+  })
+  await app.inject('/short')
+  assert.match(String((await app.inject('/short')).headers['cache-status']), /hit; ttl=(9|10)$/)
+  const uncached = await app.inject('/uncached')
+  assert.equal(uncached.body, 'y')
+  assert.equal(uncached.headers['cache-status'], undefined)
+})
+
+test('a successful unsafe method invalidates the stored URL and its same-origin Location', async (t) => {
+  let version = 1
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/items/:id', { config: { cache: { ttl: '1h' } } }, async (request) => {
+      return { id: (request.params as { id: string }).id, version }
+    })
+    app.post('/items/:id', async (request, reply) => {
+      version++
+      reply.header('location', `http://localhost:80/items/${(request.params as { id: string }).id}-copy`)
+      return { ok: true }
+    })
+    app.delete('/items/:id', async (_request, reply) => reply.code(403).send({ denied: true }))
+  })
+  await app.inject('/items/1')
+  await app.inject('/items/1-copy')
+  await app.inject({ method: 'DELETE', url: '/items/1' })
+  assert.match(String((await app.inject('/items/1')).headers['cache-status']), /hit/)
+  await app.inject({ method: 'POST', url: '/items/1?utm_source=mail' })
+  const after = await app.inject('/items/1')
+  assert.equal(after.json<{ version: number }>().version, 2)
+  assert.match(String(after.headers['cache-status']), /uri-miss; stored/)
+  assert.match(String((await app.inject('/items/1-copy')).headers['cache-status']), /uri-miss; stored/)
+})
+
+test('cacheStatus: false sends no Cache-Status; other methods never get one', async (t) => {
+  const app = await cachedApp(t, { routes: { cacheStatus: false } }, (app) => {
+    app.route({
+      method: ['GET', 'POST'],
+      url: '/x',
+      config: { cache: { ttl: '1m' } },
+      handler: async () => 'x',
+    })
+  })
+  assert.equal((await app.inject('/x')).headers['cache-status'], undefined)
+  assert.equal((await app.inject('/x')).headers['cache-status'], undefined)
+  assert.equal((await app.inject({ method: 'POST', url: '/x' })).headers['cache-status'], undefined)
+})
