@@ -1,13 +1,55 @@
 import createError from '@fastify/error'
 
+// Every error the timing plugin raises is coded; `docs/errors.md` lists each one and a test keeps
+// code and docs in step. Option errors are TypeErrors thrown while the plugin registers.
+
 /**
- * An option passed to `@fastify-perf/timing` is unknown or has the wrong type.
- * Thrown while the plugin registers, so `app.ready()` rejects with it.
- * Documented in `docs/errors.md`.
+ * An option passed to `@fastify-perf/timing` (or to `setupClusterMetrics`) is unknown, has the
+ * wrong type or an impossible value. Thrown while the plugin registers, so `app.ready()` rejects
+ * with it. The message names the option.
  */
-export const FST_PERF_TIMING_INVALID_OPTION = createError(
+export const FST_PERF_TIMING_INVALID_OPTION = createError<'FST_PERF_TIMING_INVALID_OPTION', 500, [string]>(
   'FST_PERF_TIMING_INVALID_OPTION',
   'Invalid @fastify-perf/timing option: %s',
   500,
   TypeError,
+)
+
+/**
+ * The `statsd` option asks the plugin to create a StatsD client, but the optional peer dependency
+ * `hot-shots` cannot be loaded. Install it, or pass your own client as `statsd.client`.
+ */
+export const FST_PERF_TIMING_STATSD_UNAVAILABLE = createError<
+  'FST_PERF_TIMING_STATSD_UNAVAILABLE',
+  500,
+  [string, { cause?: unknown }?]
+>(
+  'FST_PERF_TIMING_STATSD_UNAVAILABLE',
+  'The statsd option needs the hot-shots package (npm install hot-shots): %s',
+  500,
+)
+
+/**
+ * `reply.timing.start()`, `end()`, `measure()` or `add()` got a name that is not a non-empty string,
+ * a description that is not a string, or a duration that is not a finite number >= 0.
+ */
+export const FST_PERF_TIMING_INVALID_ENTRY = createError<'FST_PERF_TIMING_INVALID_ENTRY', 500, [string]>(
+  'FST_PERF_TIMING_INVALID_ENTRY',
+  'Invalid reply.timing call: %s',
+  500,
+  TypeError,
+)
+
+/** `setupClusterMetrics()` was called in a process that is not the `node:cluster` primary. */
+export const FST_PERF_TIMING_NOT_PRIMARY = createError<'FST_PERF_TIMING_NOT_PRIMARY', 500, []>(
+  'FST_PERF_TIMING_NOT_PRIMARY',
+  'setupClusterMetrics() must run in the node:cluster primary process; workers register the plugin with metrics: { cluster: true }',
+  500,
+)
+
+/** The metrics route's `guard` refused the request and `guardStatus` is 403. */
+export const FST_PERF_TIMING_FORBIDDEN = createError<'FST_PERF_TIMING_FORBIDDEN', 403, []>(
+  'FST_PERF_TIMING_FORBIDDEN',
+  'The metrics route refused this request',
+  403,
 )

@@ -1,20 +1,225 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import { AsyncLocalStorage } from 'node:async_hooks'
+import type { IncomingMessage } from 'node:http'
+import { performance } from 'node:perf_hooks'
+import type {
+  FastifyInstance,
+  FastifyPluginAsync,
+  FastifyReply,
+  FastifyRequest,
+  HookHandlerDoneFunction,
+} from 'fastify'
 import fp from 'fastify-plugin'
-import { type FastifyPerfTimingOptions, resolveOptions } from './options.js'
+import type { Registry } from 'prom-client'
+import { subscribe } from './channels.js'
+import { serveRegistryToPrimary } from './cluster.js'
+import { FST_PERF_TIMING_FORBIDDEN, FST_PERF_TIMING_INVALID_OPTION } from './errors.js'
+import { Measurements, type PrometheusRegistration, registerPrometheus } from './metrics.js'
+import {
+  DEFAULT_BUCKETS,
+  type FastifyPerfTimingOptions,
+  resolveOptions,
+  type StatsdClient,
+} from './options.js'
+import {
+  kExposed,
+  kFacade,
+  kHandlerStart,
+  kReply,
+  kRoute,
+  kSent,
+  kStart,
+  REQUEST_FIELDS,
+  type TimedReply,
+  type TimedRequest,
+} from './request-state.js'
+import { ReplyTiming, serverTimingValue } from './server-timing.js'
+import { logSlowRequest, slowRequestRecord } from './slow-log.js'
+import { createStatsdExporter } from './statsd.js'
 
-// Not implemented yet: the plugin only validates its options, so a misspelt option fails
-// at registration today instead of being ignored until the implementation lands.
-async function timingPlugin(_fastify: FastifyInstance, options: FastifyPerfTimingOptions): Promise<void> {
-  resolveOptions(options)
+/** What `fastify.metrics` holds. */
+export interface TimingMetrics {
+  /** The prom-client registry the metrics are in (serve it yourself with `registry.metrics()`), or `null` with `metrics: false`. */
+  readonly registry: Registry | null
+  /** The StatsD client in use, or `null` without the `statsd` option. */
+  readonly statsd: StatsdClient | null
+}
+
+// The arrival time of a request, written on Node's IncomingMessage by a `request` listener that
+// runs before Fastify's own: `total` then starts before routing and before every onRequest hook,
+// whichever plugin registered first, so a route-cache hit answered in an earlier onRequest hook
+// is still measured. (An onRequest hook of ours would also cost ~0.3 µs per request: see
+// docs/timing.md for the measurements behind the hook layout.)
+const kArrival = Symbol('fastify-perf.timing.arrival')
+type MarkedMessage = IncomingMessage & { [kArrival]?: number }
+
+async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTimingOptions): Promise<void> {
+  const options = resolveOptions(rawOptions)
+  const { serverTiming, metrics, slowThresholdMs } = options
+  const measurements = new Measurements(metrics === false ? DEFAULT_BUCKETS : metrics.buckets)
+
+  let prometheus: PrometheusRegistration | null = null
+  if (metrics !== false) {
+    prometheus = registerPrometheus(measurements, metrics.registry, metrics.defaultMetrics)
+    if (metrics.cluster) {
+      try {
+        serveRegistryToPrimary(prometheus.registry)
+      } catch (error) {
+        prometheus.unregister()
+        throw new FST_PERF_TIMING_INVALID_OPTION(
+          `metrics.cluster needs a Registry of the prom-client copy this plugin uses (${(error as Error).message})`,
+        )
+      }
+    }
+  }
+  const statsd =
+    options.statsd === false ? null : await createStatsdExporter(options.statsd, measurements, fastify.log)
+
+  // Shape first: every field is on every request and reply from construction.
+  for (const [key, value] of REQUEST_FIELDS) fastify.decorateRequest(key, value as null)
+  fastify.decorateReply(kFacade, null)
+  fastify.decorateReply('timing', {
+    getter(this: FastifyReply): ReplyTiming {
+      const reply = this as TimedReply
+      let facade = reply[kFacade]
+      if (facade === null) {
+        facade = new ReplyTiming(reply.request as TimedRequest)
+        reply[kFacade] = facade
+      }
+      return facade
+    },
+  })
+  fastify.decorate('metrics', {
+    registry: (prometheus?.registry as Registry | undefined) ?? null,
+    statsd: statsd?.client ?? null,
+  } satisfies TimingMetrics)
+
+  const countInFlight = metrics !== false || statsd !== null
+  const expose = serverTiming === false ? null : serverTiming.expose
+  const allowOrigin = serverTiming === false ? null : serverTiming.timingAllowOrigin
+
+  function markArrival(message: MarkedMessage): void {
+    message[kArrival] = performance.now()
+    if (countInFlight) measurements.inFlight++
+  }
+  fastify.server.prependListener('request', markArrival)
+
+  const storage = options.asyncContext ? new AsyncLocalStorage<TimedRequest>() : null
+  if (storage !== null) {
+    // Everything after this hook (later hooks, the handler, the promises they create) runs
+    // inside `storage.run`, so events after an `await` still find their request.
+    fastify.addHook('onRequest', function timingContext(request, _reply, done) {
+      storage.run(request as TimedRequest, done)
+    })
+  }
+
+  // onSend: the last moment headers can be set (a header set in onResponse is silently dropped:
+  // the response is already on the wire). `total` ends here. It also ends the in-flight window,
+  // because onSend runs for every answered request, aborted ones included, unlike onResponse.
+  fastify.addHook('onSend', function timingOnSend(request, reply, _payload, done: HookHandlerDoneFunction) {
+    const timed = request as TimedRequest
+    const now = performance.now()
+    timed[kSent] = now
+    let start = timed[kStart]
+    if (start === 0) {
+      // Once per request: onSend runs again when an onSend hook fails and the error is sent.
+      const arrival = (request.raw as MarkedMessage)[kArrival]
+      if (arrival !== undefined) {
+        start = arrival
+        if (countInFlight) measurements.inFlight--
+      } else {
+        // `app.inject()` bypasses the HTTP server, so no arrival was seen: start at the handler.
+        start = timed[kHandlerStart] === 0 ? now : timed[kHandlerStart]
+      }
+      timed[kStart] = start
+      timed[kRoute] = measurements.routeOf(request)
+    }
+    if (expose !== null && timed[kRoute]!.enabled && expose(request)) {
+      reply.header('server-timing', serverTimingValue(timed, start, now))
+      if (allowOrigin !== null) reply.header('timing-allow-origin', allowOrigin)
+      timed[kExposed] = true
+      timed[kReply] = reply
+    }
+    done()
+  })
+
+  if (metrics !== false || statsd !== null || slowThresholdMs !== Number.POSITIVE_INFINITY) {
+    // onResponse: the response is written, the status is final (an onSend hook may have turned a
+    // 200 into a 304). One clock read, one cell lookup (usually the route's last cell) and one observe.
+    fastify.addHook('onResponse', function timingOnResponse(request, reply, done) {
+      const timed = request as TimedRequest
+      const route = timed[kRoute]
+      if (route?.enabled === true) {
+        const end = performance.now()
+        const start = timed[kStart]
+        const ms = end - start
+        const cell = route.cell(request.method, reply.statusCode)
+        cell.observe(ms)
+        if (statsd !== null) statsd.timing('http.request.duration', ms, cell.tags)
+        if (ms > slowThresholdMs) {
+          const record = slowRequestRecord(timed, route.label, reply.statusCode, start, end, slowThresholdMs)
+          logSlowRequest(timed, record)
+        }
+      }
+      done()
+    })
+  }
+
+  const unsubscribe = subscribe({
+    measurements,
+    statsd,
+    storage,
+    onLateCompression: rewriteServerTiming,
+  })
+
+  /** A compression event after onSend (a compress hook registered after ours): rebuild the header if it is not sent yet. */
+  function rewriteServerTiming(request: TimedRequest): void {
+    const reply = request[kReply]
+    if (!request[kExposed] || reply === null || reply.raw.headersSent) return
+    reply.header('server-timing', serverTimingValue(request, request[kStart], performance.now()))
+  }
+
+  if (metrics !== false && metrics.path !== false && prometheus !== null) {
+    const registry = prometheus.registry
+    const { guard, guardStatus } = metrics
+    fastify.route({
+      method: 'GET',
+      url: metrics.path,
+      // Scrapes are not requests of the application: kept out of its metrics and headers.
+      config: { timing: false },
+      handler: async function metricsRoute(request: FastifyRequest, reply: FastifyReply) {
+        if (guard !== null && (await guard(request)) !== true) {
+          if (guardStatus === 403) throw new FST_PERF_TIMING_FORBIDDEN()
+          return reply.callNotFound()
+        }
+        const body = await registry.metrics()
+        reply.type(registry.contentType)
+        return body
+      },
+    })
+  }
+
+  fastify.addHook('onClose', async function timingOnClose() {
+    unsubscribe()
+    fastify.server.removeListener('request', markArrival)
+    prometheus?.unregister()
+    if (statsd !== null) {
+      statsd.sendGauges()
+      await statsd.close()
+    }
+  })
 }
 
 /**
- * The `@fastify-perf/timing` plugin. Not implemented yet: registering it validates the
- * options and changes nothing else.
+ * The `@fastify-perf/timing` plugin: `Server-Timing` (for the requests `expose` allows),
+ * Prometheus metrics on `/metrics`, an optional StatsD exporter and a slow-request log.
  *
  * @example
  * import fastifyPerfTiming from '@fastify-perf/timing'
- * await app.register(fastifyPerfTiming)
+ * await app.register(fastifyPerfTiming, {
+ *   serverTiming: { expose: (request) => request.headers['x-timing'] === process.env.TIMING_TOKEN },
+ *   metrics: { guard: (request) => request.ip === '127.0.0.1' },
+ *   slowThreshold: '500ms',
+ * })
  */
 export const fastifyPerfTiming: FastifyPluginAsync<FastifyPerfTimingOptions> = fp(timingPlugin, {
   name: '@fastify-perf/timing',

@@ -1,43 +1,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
+import { buildApp } from '@fastify-perf/test-helpers'
 import fastifyPerfTimingDefault, {
   FST_PERF_TIMING_INVALID_OPTION,
   fastifyPerfTiming,
+  ReplyTiming,
 } from '@fastify-perf/timing'
-import Fastify, { type FastifyInstance } from 'fastify'
-
-// A plain JSON route: whatever the plugin will add later, today the response must be byte-identical.
-const payload = JSON.stringify({
-  items: Array.from({ length: 200 }, (_, i) => ({ id: i, name: `item ${i}` })),
-})
-
-function buildApp(t: { after: (fn: () => Promise<void>) => void }): FastifyInstance {
-  const app = Fastify()
-  t.after(() => app.close())
-  app.get('/items', async (_request, reply) => reply.type('application/json').send(payload))
-  return app
-}
-
-async function requestItems(app: FastifyInstance) {
-  const response = await app.inject({
-    method: 'GET',
-    url: '/items',
-  })
-  const { date: _date, ...headers } = response.headers
-  return { statusCode: response.statusCode, headers, body: response.body }
-}
-
-test('registering the plugin changes nothing in the response (not implemented yet)', async (t) => {
-  const bare = buildApp(t)
-  const withPlugin = buildApp(t)
-  await withPlugin.register(fastifyPerfTiming)
-
-  const expected = await requestItems(bare)
-  const actual = await requestItems(withPlugin)
-  assert.equal(actual.statusCode, 200)
-  assert.equal(actual.body, payload)
-  assert.deepEqual(actual, expected)
-})
+import { Registry } from 'prom-client'
 
 test('the default export is the named export, with the plugin metadata', () => {
   assert.equal(fastifyPerfTimingDefault, fastifyPerfTiming)
@@ -50,8 +19,8 @@ test('the default export is the named export, with the plugin metadata', () => {
 
 test('an unknown option fails registration with FST_PERF_TIMING_INVALID_OPTION', async (t) => {
   const app = buildApp(t)
-  // @ts-expect-error `serverTiming` is not an option (yet)
-  app.register(fastifyPerfTiming, { serverTiming: true })
+  // @ts-expect-error `serverTimings` is not an option
+  app.register(fastifyPerfTiming, { serverTimings: true })
   await assert.rejects(
     async () => {
       await app.ready()
@@ -60,7 +29,7 @@ test('an unknown option fails registration with FST_PERF_TIMING_INVALID_OPTION',
       assert.ok(error instanceof TypeError)
       assert.ok(error instanceof FST_PERF_TIMING_INVALID_OPTION)
       assert.equal(error.code, 'FST_PERF_TIMING_INVALID_OPTION')
-      assert.match(error.message, /unknown option "serverTiming"/)
+      assert.match(error.message, /unknown option "serverTimings"/)
       return true
     },
   )
@@ -68,6 +37,50 @@ test('an unknown option fails registration with FST_PERF_TIMING_INVALID_OPTION',
 
 test('Fastify registration options such as prefix are accepted', async (t) => {
   const app = buildApp(t)
-  await app.register(fastifyPerfTiming, { prefix: '/v1', logLevel: 'warn' })
+  await app.register(fastifyPerfTiming, { prefix: '/v1', logLevel: 'warn', metrics: { defaultMetrics: false } })
   await app.ready()
+})
+
+test('decorates reply.timing (one object per reply) and fastify.metrics', async (t) => {
+  const app = buildApp(t)
+  await app.register(fastifyPerfTiming, { metrics: { defaultMetrics: false } })
+  let same = false
+  app.get('/', async (_request, reply) => {
+    same = reply.timing === reply.timing && reply.timing instanceof ReplyTiming
+    return 'ok'
+  })
+  const response = await app.inject('/')
+  assert.equal(response.statusCode, 200)
+  assert.ok(same)
+  assert.ok(app.metrics.registry instanceof Registry)
+  assert.equal(app.metrics.statsd, null)
+})
+
+test('with metrics and Server-Timing off, fastify.metrics.registry is null and responses are untouched', async (t) => {
+  const bare = buildApp(t)
+  const withPlugin = buildApp(t)
+  await withPlugin.register(fastifyPerfTiming, { metrics: false, serverTiming: false })
+  const payload = JSON.stringify({ items: Array.from({ length: 50 }, (_, i) => ({ id: i })) })
+  for (const app of [bare, withPlugin]) app.get('/items', async (_request, reply) => reply.type('application/json').send(payload))
+  const strip = ({ date: _date, ...headers }: Record<string, unknown>) => headers
+  const expected = await bare.inject('/items')
+  const actual = await withPlugin.inject('/items')
+  assert.equal(actual.body, payload)
+  assert.deepEqual(strip(actual.headers), strip(expected.headers))
+  assert.equal(withPlugin.metrics.registry, null)
+  assert.equal((await withPlugin.inject('/metrics')).statusCode, 404)
+})
+
+test('the app closes cleanly and a shared registry can be reused by a new app', async (t) => {
+  const registry = new Registry()
+  for (let i = 0; i < 2; i++) {
+    const app = buildApp(t)
+    await app.register(fastifyPerfTiming, { metrics: { registry } })
+    app.get('/', async () => 'ok')
+    await app.inject('/')
+    assert.ok(registry.getSingleMetric('http_request_duration_seconds'))
+    await app.close()
+    assert.equal(registry.getSingleMetric('http_request_duration_seconds'), undefined, 'removed on close')
+    assert.equal(registry.getMetricsAsArray().length, 0, 'default metrics removed too')
+  }
 })

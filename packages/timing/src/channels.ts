@@ -1,0 +1,215 @@
+import type { AsyncLocalStorage } from 'node:async_hooks'
+import diagnostics from 'node:diagnostics_channel'
+import { performance } from 'node:perf_hooks'
+import { BREAKER_STATES, type Measurements, NO_ROUTE } from './metrics.js'
+import {
+  createPhases,
+  kHandlerStart,
+  kPhases,
+  kRoute,
+  kStart,
+  type Phases,
+  type TimedRequest,
+} from './request-state.js'
+import type { StatsdExporter } from './statsd.js'
+
+// The timing plugin learns about cache and compression work from the channels the other
+// packages publish on (`fastify-perf:<package>:<event>`), by name: plugins never import each
+// other, and a channel nobody publishes on costs nothing. Payloads are read defensively, since the
+// publisher may be another version of the package.
+//
+// Attribution to a request. The events carry no request, and AsyncLocalStorage (the general
+// answer) costs ~3 µs of CPU per request on Node 20, more than everything else this plugin does
+// (measured with the bench's paired mode, see docs/timing.md). So by default an event belongs to:
+//   1. the request named in its payload (`reply` or `request`), when the publisher knows it;
+//   2. else the request whose code is running synchronously right now: Fastify's tracing channel
+//      `tracing:fastify.request.handler` tells when a handler starts and returns, and everything
+//      a sync handler triggers (`reply.send`, the onSend hooks, compression) runs inside that
+//      window, as does a memory-store or L1 lookup made before the handler's first `await`;
+//   3. else, with `asyncContext: true`, the request in AsyncLocalStorage (set in `onRequest`);
+//   4. else no request: counted with route `__none__`, and not in any Server-Timing header.
+
+/** Channels this plugin subscribes to. */
+export const channelNames = {
+  cacheHit: 'fastify-perf:cache:hit',
+  cacheMiss: 'fastify-perf:cache:miss',
+  cacheStale: 'fastify-perf:cache:stale',
+  cacheCoalesced: 'fastify-perf:cache:coalesced',
+  /** Published by the route cache when a request is not served from cache on purpose. */
+  cacheBypass: 'fastify-perf:cache:bypass',
+  cacheInvalidate: 'fastify-perf:cache:invalidate',
+  cacheFactoryError: 'fastify-perf:cache:factory-error',
+  cacheStoreError: 'fastify-perf:cache:store-error',
+  cacheBreaker: 'fastify-perf:cache:breaker',
+  compressEncoded: 'fastify-perf:compress:encoded',
+  handlerStart: 'tracing:fastify.request.handler:start',
+  handlerEnd: 'tracing:fastify.request.handler:end',
+} as const
+
+/** The request whose code runs synchronously now (between a handler's start and return). */
+let current: TimedRequest | null = null
+
+/** What the subscribers update. */
+export interface ChannelSinks {
+  readonly measurements: Measurements
+  readonly statsd: StatsdExporter | null
+  /** Set with `asyncContext: true`. */
+  readonly storage: AsyncLocalStorage<TimedRequest> | null
+  /** Called when a compression event arrives for a request whose `Server-Timing` was already set. */
+  readonly onLateCompression: (request: TimedRequest) => void
+}
+
+type CacheResult = 'hit' | 'miss' | 'stale' | 'coalesced' | 'bypass'
+
+interface Payload {
+  store?: unknown
+  namespace?: unknown
+  request?: unknown
+  reply?: unknown
+  durationMs?: unknown
+  [key: string]: unknown
+}
+
+/** Subscribes to every channel; returns the function that unsubscribes them all. */
+export function subscribe(sinks: ChannelSinks): () => void {
+  const { measurements, statsd } = sinks
+  const subscriptions: [string, (message: unknown) => void][] = []
+  const on = (name: string, handler: (message: Payload) => void) => {
+    const listener = (message: unknown) => {
+      if (message !== null && typeof message === 'object') handler(message as Payload)
+    }
+    diagnostics.subscribe(name, listener)
+    subscriptions.push([name, listener])
+  }
+
+  // Fastify's own tracing channel: the handler's start (the `handler` phase) and the synchronous
+  // window for attribution. A request of another Fastify app in the process has no timing fields:
+  // `kStart in request` tells them apart without writing to it.
+  on(channelNames.handlerStart, (message) => {
+    const request = message.request as TimedRequest | undefined
+    if (request === undefined || !(kStart in request)) return
+    request[kHandlerStart] = performance.now()
+    current = request
+  })
+  on(channelNames.handlerEnd, () => {
+    current = null
+  })
+
+  const lookup = (result: CacheResult) => (message: Payload) => {
+    const request = requestOf(message, sinks.storage)
+    const store = label(message.store)
+    const namespace = label(message.namespace)
+    const route = request?.[kRoute]?.label ?? routeOfUnresolved(request, measurements)
+    const cell = measurements.cacheLookups.cell(route, store, namespace, result)
+    cell.value++
+    statsd?.increment('cache.lookups', 1, cell.tags)
+    if (request !== null) {
+      const phases = phasesOf(request)
+      if (result === 'hit') phases.cacheHit++
+      else if (result === 'miss') phases.cacheMiss++
+      else if (result === 'stale') phases.cacheStale++
+      else if (result === 'coalesced') phases.cacheCoalesced++
+      else phases.cacheBypass++
+      const durationMs = message.durationMs
+      if (typeof durationMs === 'number' && Number.isFinite(durationMs) && durationMs > 0) {
+        phases.cacheMs += durationMs
+        nest(request, phases, durationMs)
+      }
+    }
+  }
+  on(channelNames.cacheHit, lookup('hit'))
+  on(channelNames.cacheMiss, lookup('miss'))
+  on(channelNames.cacheStale, lookup('stale'))
+  on(channelNames.cacheCoalesced, lookup('coalesced'))
+  on(channelNames.cacheBypass, lookup('bypass'))
+
+  on(channelNames.cacheStoreError, (message) => {
+    const cell = measurements.cacheStoreErrors.cell(label(message.store), label(message.operation))
+    cell.value++
+    statsd?.increment('cache.store_errors', 1, cell.tags)
+  })
+  on(channelNames.cacheFactoryError, (message) => {
+    const graced = message.graced === true ? 'true' : 'false'
+    const cell = measurements.cacheFactoryErrors.cell(label(message.store), label(message.namespace), graced)
+    cell.value++
+    statsd?.increment('cache.factory_errors', 1, cell.tags)
+  })
+  on(channelNames.cacheInvalidate, (message) => {
+    const kind = message.clear === true ? 'clear' : Array.isArray(message.tags) ? 'tags' : 'keys'
+    const cell = measurements.cacheInvalidations.cell(label(message.store), label(message.namespace), kind)
+    cell.value++
+    statsd?.increment('cache.invalidations', 1, cell.tags)
+  })
+  on(channelNames.cacheBreaker, (message) => {
+    const state = typeof message.state === 'string' ? BREAKER_STATES[message.state] : undefined
+    if (state === undefined) return
+    const store = label(message.store)
+    measurements.breakerStates.set(store, state)
+    statsd?.breaker(store, state)
+  })
+
+  on(channelNames.compressEncoded, (message) => {
+    const encoding = label(message.encoding)
+    const bytesIn = count(message.bytesIn)
+    const bytesOut = count(message.bytesOut)
+    const durationMs = count(message.durationMs)
+    measurements.compressResponses.cell(encoding).value++
+    measurements.compressBytesIn.cell(encoding).value += bytesIn
+    measurements.compressBytesOut.cell(encoding).value += bytesOut
+    const seconds = measurements.compressSeconds.cell(encoding)
+    seconds.value += durationMs / 1000
+    statsd?.compression(seconds.tags, bytesIn, bytesOut, durationMs)
+    const request = requestOf(message, sinks.storage)
+    if (request !== null) {
+      const phases = phasesOf(request)
+      phases.compressMs += durationMs
+      phases.compressEncoding = encoding
+      nest(request, phases, durationMs)
+      sinks.onLateCompression(request)
+    }
+  })
+
+  return () => {
+    for (const [name, listener] of subscriptions) diagnostics.unsubscribe(name, listener)
+    current = null
+  }
+}
+
+/** The request an event belongs to, or `null`: see the order at the top of this file. */
+function requestOf(message: Payload, storage: AsyncLocalStorage<TimedRequest> | null): TimedRequest | null {
+  const named = (message.request ?? (message.reply as { request?: unknown } | undefined)?.request) as
+    | TimedRequest
+    | undefined
+  if (named !== undefined && named !== null && typeof named === 'object' && kStart in named) return named
+  if (current !== null) return current
+  return storage?.getStore() ?? null
+}
+
+function routeOfUnresolved(request: TimedRequest | null, measurements: Measurements): string {
+  if (request === null) return NO_ROUTE
+  const route = measurements.routeOf(request)
+  request[kRoute] = route
+  return route.label
+}
+
+function phasesOf(request: TimedRequest): Phases {
+  let phases = request[kPhases]
+  if (phases === null) {
+    phases = createPhases()
+    request[kPhases] = phases
+  }
+  return phases
+}
+
+/** A phase that ended after the handler started is inside the handler's interval: see `breakdown()`. */
+function nest(request: TimedRequest, phases: Phases, durationMs: number): void {
+  if (request[kHandlerStart] !== 0) phases.nestedMs += durationMs
+}
+
+function label(value: unknown): string {
+  return typeof value === 'string' && value !== '' ? value : 'unknown'
+}
+
+function count(value: unknown): number {
+  return typeof value === 'number' && Number.isFinite(value) && value > 0 ? value : 0
+}

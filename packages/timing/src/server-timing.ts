@@ -1,0 +1,254 @@
+import { performance } from 'node:perf_hooks'
+import { FST_PERF_TIMING_INVALID_ENTRY } from './errors.js'
+import {
+  kHandlerStart,
+  kPhases,
+  kUser,
+  type Phases,
+  type TimedRequest,
+  type UserTimings,
+} from './request-state.js'
+
+// The `Server-Timing` header (W3C Server Timing, §3 "The Server-Timing header field"):
+//
+//   Server-Timing             = #server-timing-metric
+//   server-timing-metric      = metric-name *( OWS ";" OWS server-timing-param )
+//   metric-name               = token
+//   server-timing-param       = server-timing-param-name OWS "=" OWS server-timing-param-value
+//   server-timing-param-value = token / quoted-string
+//
+// with `token` and `quoted-string` from RFC 9110 §5.6.2 and §5.6.4. A name cannot be escaped, so
+// characters outside `tchar` become `_`; a description is always sent as a quoted-string with `"`
+// and `\` escaped as quoted-pairs, and characters a quoted-string cannot hold at all (controls,
+// DEL) or that Node refuses in a header (above U+00FF) become `?`. Non-ASCII Latin-1 is replaced
+// too: RFC 9110 keeps obs-text only for compatibility and browsers do not agree on its charset.
+
+const TOKEN = /^[!#$%&'*+\-.^_`|~0-9A-Za-z]+$/
+const NOT_TCHAR = /[^!#$%&'*+\-.^_`|~0-9A-Za-z]/g
+const PLAIN_QDTEXT = /^[\t\x20\x21\x23-\x5b\x5d-\x7e]*$/
+const NOT_QDTEXT = /[^\t\x20-\x7e]/g
+const QUOTED_PAIR = /["\\]/g
+
+/** A metric name as an RFC 9110 token: invalid characters become `_`, an empty name `_`. */
+export function toToken(name: string): string {
+  if (TOKEN.test(name)) return name
+  return name === '' ? '_' : name.replace(NOT_TCHAR, '_')
+}
+
+/** A description as an RFC 9110 quoted-string, quotes included. */
+export function toQuotedString(text: string): string {
+  if (PLAIN_QDTEXT.test(text)) return `"${text}"`
+  return `"${text.replace(NOT_QDTEXT, '?').replace(QUOTED_PAIR, '\\$&')}"`
+}
+
+// Durations are sent in milliseconds with three decimals. `total` is rounded up and the phases
+// down, so the automatic phases, which are disjoint intervals inside `total`, never add up to
+// more than `total` on the wire either.
+function up(ms: number): string {
+  return (Math.ceil(ms * 1000) / 1000).toFixed(3)
+}
+
+function down(ms: number): string {
+  return (Math.floor(ms * 1000) / 1000).toFixed(3)
+}
+
+function nearest(ms: number): string {
+  return ms.toFixed(3)
+}
+
+/**
+ * The per-request API, `reply.timing`: your own entries in `Server-Timing` and in the slow-request
+ * log. Durations are in milliseconds. Modeled on Hono's timing middleware (`startTime`,
+ * `endTime`, `setMetric`, `wrapTime`).
+ *
+ * @example
+ * reply.timing.start('db', 'products query')
+ * const rows = await db.query(sql)
+ * reply.timing.end('db')
+ * const html = await reply.timing.measure('render', () => render(rows))
+ * reply.timing.add('upstream', Number(upstreamResponse.headers['x-took-ms']))
+ */
+export class ReplyTiming {
+  readonly #request: TimedRequest
+
+  /** @internal Created by the `reply.timing` getter. */
+  constructor(request: TimedRequest) {
+    this.#request = request
+  }
+
+  /**
+   * Starts a timer. Ending it adds an entry; a timer still open when the response is sent is
+   * ended then. Starting a name again restarts it.
+   */
+  start(name: string, description?: string): void {
+    checkName(name)
+    checkDescription(description)
+    const user = userTimings(this.#request)
+    if (user.timers === null) user.timers = new Map()
+    user.timers.set(name, { start: performance.now(), description })
+  }
+
+  /** Ends a timer started with {@link start} and returns its duration in ms, or `undefined` if no such timer is open. */
+  end(name: string): number | undefined {
+    const timers = this.#request[kUser]?.timers
+    const timer = timers?.get(name)
+    if (timer === undefined) return undefined
+    timers!.delete(name)
+    const durationMs = performance.now() - timer.start
+    this.#request[kUser]!.entries.push({ name, durationMs, description: timer.description })
+    return durationMs
+  }
+
+  /**
+   * Runs `fn` and adds an entry for the time it took, also when it throws or its promise rejects.
+   * Returns what `fn` returns: its value, or its promise for an async function.
+   */
+  measure<T>(name: string, fn: () => T, description?: string): T {
+    checkName(name)
+    checkDescription(description)
+    if (typeof fn !== 'function') {
+      throw new FST_PERF_TIMING_INVALID_ENTRY(`measure("${name}", fn) needs a function, got ${typeof fn}`)
+    }
+    const start = performance.now()
+    let result: T
+    try {
+      result = fn()
+    } catch (error) {
+      this.#push(name, performance.now() - start, description)
+      throw error
+    }
+    if (isThenable(result)) {
+      const done = () => this.#push(name, performance.now() - start, description)
+      return Promise.resolve(result).finally(done) as T
+    }
+    this.#push(name, performance.now() - start, description)
+    return result
+  }
+
+  /** Adds an entry measured elsewhere, in milliseconds (an upstream's own timing, for instance). */
+  add(name: string, durationMs: number, description?: string): void {
+    checkName(name)
+    checkDescription(description)
+    if (typeof durationMs !== 'number' || !Number.isFinite(durationMs) || durationMs < 0) {
+      throw new FST_PERF_TIMING_INVALID_ENTRY(
+        `add("${name}", durationMs): durationMs must be a finite number >= 0`,
+      )
+    }
+    this.#push(name, durationMs, description)
+  }
+
+  #push(name: string, durationMs: number, description: string | undefined): void {
+    userTimings(this.#request).entries.push({ name, durationMs, description })
+  }
+}
+
+function userTimings(request: TimedRequest): UserTimings {
+  let user = request[kUser]
+  if (user === null) {
+    user = { entries: [], timers: null }
+    request[kUser] = user
+  }
+  return user
+}
+
+function checkName(name: unknown): void {
+  if (typeof name !== 'string' || name === '') {
+    throw new FST_PERF_TIMING_INVALID_ENTRY(`a timing name must be a non-empty string, got ${typeof name}`)
+  }
+}
+
+function checkDescription(description: unknown): void {
+  if (description !== undefined && typeof description !== 'string') {
+    throw new FST_PERF_TIMING_INVALID_ENTRY(
+      `a timing description must be a string, got ${typeof description}`,
+    )
+  }
+}
+
+function isThenable(value: unknown): value is PromiseLike<unknown> {
+  return (
+    value !== null &&
+    (typeof value === 'object' || typeof value === 'function') &&
+    typeof (value as { then?: unknown }).then === 'function'
+  )
+}
+
+/** Ends the timers still open at `now`, as the response goes out (Hono's `autoEnd`). */
+export function closeTimers(request: TimedRequest, now: number): void {
+  const user = request[kUser]
+  if (user === null || user.timers === null || user.timers.size === 0) return
+  for (const [name, timer] of user.timers) {
+    user.entries.push({ name, durationMs: now - timer.start, description: timer.description })
+  }
+  user.timers.clear()
+}
+
+/** The automatic phases of a request at `now`, in milliseconds: what the header and the slow log show. */
+export interface PhaseBreakdown {
+  totalMs: number
+  /** Time in the handler not covered by the other phases; -1 when no handler ran (404, reply from a hook). */
+  handlerMs: number
+}
+
+/** `total` and `handler` at `now`. The handler excludes cache and compression time reported inside it. */
+export function breakdown(request: TimedRequest, start: number, now: number): PhaseBreakdown {
+  const handlerStart = request[kHandlerStart]
+  let handlerMs = -1
+  if (handlerStart !== 0 && handlerStart >= start) {
+    const phases = request[kPhases]
+    handlerMs = now - handlerStart - (phases === null ? 0 : phases.nestedMs)
+    if (handlerMs < 0) handlerMs = 0
+  }
+  return { totalMs: now - start, handlerMs }
+}
+
+/** The description of the cache phase: `hit`, or counts such as `hit=2 miss=1` when there were several lookups. */
+export function cacheDescription(phases: Phases): string {
+  const kinds: [string, number][] = [
+    ['hit', phases.cacheHit],
+    ['stale', phases.cacheStale],
+    ['miss', phases.cacheMiss],
+    ['coalesced', phases.cacheCoalesced],
+    ['bypass', phases.cacheBypass],
+  ]
+  const seen = kinds.filter(([, count]) => count > 0)
+  if (seen.length === 1 && seen[0]![1] === 1) return seen[0]![0]
+  return seen.map(([kind, count]) => `${kind}=${count}`).join(' ')
+}
+
+/** Whether any cache lookup was attributed to the request. */
+export function hasCacheActivity(phases: Phases): boolean {
+  return (
+    phases.cacheHit + phases.cacheMiss + phases.cacheStale + phases.cacheCoalesced + phases.cacheBypass > 0
+  )
+}
+
+/**
+ * The `Server-Timing` value for `request` at `now` (a `performance.now()` reading, after `start`):
+ * `total`, `handler`, `cache`, `compress`, then the entries of `reply.timing` in the order they
+ * were added. Called only for responses `expose()` allows, so the string work is never paid otherwise.
+ */
+export function serverTimingValue(request: TimedRequest, start: number, now: number): string {
+  const { totalMs, handlerMs } = breakdown(request, start, now)
+  let value = `total;dur=${up(totalMs)}`
+  if (handlerMs >= 0) value += `, handler;dur=${down(handlerMs)}`
+  const phases = request[kPhases]
+  if (phases !== null) {
+    if (hasCacheActivity(phases)) {
+      value += phases.cacheMs > 0 ? `, cache;dur=${down(phases.cacheMs)};desc=` : ', cache;desc='
+      value += toQuotedString(cacheDescription(phases))
+    }
+    if (phases.compressEncoding !== '') {
+      value += `, compress;dur=${down(phases.compressMs)};desc=${toQuotedString(phases.compressEncoding)}`
+    }
+  }
+  closeTimers(request, now)
+  const user = request[kUser]
+  if (user !== null) {
+    for (const entry of user.entries) {
+      value += `, ${toToken(entry.name)};dur=${nearest(entry.durationMs)}`
+      if (entry.description !== undefined) value += `;desc=${toQuotedString(entry.description)}`
+    }
+  }
+  return value
+}

@@ -1,0 +1,318 @@
+import assert from 'node:assert/strict'
+import diagnostics from 'node:diagnostics_channel'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { test } from 'node:test'
+import { buildApp, listen, request } from '@fastify-perf/test-helpers'
+import fastifyPerfTiming, { FST_PERF_TIMING_INVALID_ENTRY, toQuotedString, toToken } from '@fastify-perf/timing'
+import { parseServerTiming, type ServerTimingMetric } from './support/server-timing-parse.js'
+
+// Over a real socket: what a browser receives. `metrics: false` keeps these apps to the header.
+const exposeAll = { expose: () => true }
+
+function byName(metrics: ServerTimingMetric[], name: string): ServerTimingMetric {
+  const metric = metrics.find((m) => m.name === name)
+  assert.ok(metric, `no ${name} in ${JSON.stringify(metrics)}`)
+  return metric
+}
+
+function header(response: { headers: Record<string, string | string[]> }): string {
+  const value = response.headers['server-timing']
+  assert.equal(typeof value, 'string', 'one Server-Timing header')
+  return value as string
+}
+
+test('an exposed response carries a well-formed Server-Timing with total and handler', async (t) => {
+  const app = buildApp(t)
+  await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false })
+  app.get('/items/:id', async () => {
+    await sleep(5)
+    return { ok: true }
+  })
+  const base = await listen(app)
+  const response = await request(`${base}/items/1`)
+  assert.equal(response.status, 200)
+  const metrics = parseServerTiming(header(response))
+  assert.deepEqual(
+    metrics.map((m) => m.name),
+    ['total', 'handler'],
+  )
+  const total = byName(metrics, 'total').dur!
+  const handler = byName(metrics, 'handler').dur!
+  assert.ok(handler >= 4, `handler ${handler} ms covers the 5 ms sleep`)
+  assert.ok(total >= handler, `total ${total} >= handler ${handler}`)
+  assert.equal(response.headers['timing-allow-origin'], undefined, 'no Timing-Allow-Origin unless configured')
+})
+
+test('not exposed: no Server-Timing, no Timing-Allow-Origin (the production default)', async (t) => {
+  const previous = process.env.NODE_ENV
+  process.env.NODE_ENV = 'production'
+  t.after(() => {
+    process.env.NODE_ENV = previous
+  })
+  const app = buildApp(t)
+  // The default `expose` reads NODE_ENV once, at registration.
+  await app.register(fastifyPerfTiming, { serverTiming: { timingAllowOrigin: '*' }, metrics: false })
+  app.get('/', async (_request, reply) => {
+    reply.timing.add('db', 3)
+    return 'ok'
+  })
+  const base = await listen(app)
+  const response = await request(`${base}/`)
+  assert.equal(response.status, 200)
+  assert.equal(response.headers['server-timing'], undefined)
+  assert.equal(response.headers['timing-allow-origin'], undefined)
+})
+
+test('NODE_ENV=development exposes by default; expose(request) decides per request', async (t) => {
+  const previous = process.env.NODE_ENV
+  process.env.NODE_ENV = 'development'
+  t.after(() => {
+    process.env.NODE_ENV = previous
+  })
+  const dev = buildApp(t)
+  await dev.register(fastifyPerfTiming, { metrics: false })
+  dev.get('/', async () => 'ok')
+  const devBase = await listen(dev)
+  assert.match(header(await request(`${devBase}/`)), /^total;dur=/)
+
+  const gated = buildApp(t)
+  await gated.register(fastifyPerfTiming, {
+    metrics: false,
+    serverTiming: { expose: (req) => req.headers['x-timing-token'] === 'secret' },
+  })
+  gated.get('/', async () => 'ok')
+  const base = await listen(gated)
+  assert.equal((await request(`${base}/`)).headers['server-timing'], undefined)
+  assert.equal(
+    (await request(`${base}/`, { headers: { 'x-timing-token': 'wrong' } })).headers['server-timing'],
+    undefined,
+  )
+  assert.match(header(await request(`${base}/`, { headers: { 'x-timing-token': 'secret' } })), /^total;dur=/)
+})
+
+test('Timing-Allow-Origin is sent with Server-Timing only when configured', async (t) => {
+  const app = buildApp(t)
+  await app.register(fastifyPerfTiming, {
+    metrics: false,
+    serverTiming: {
+      expose: (req) => req.url !== '/hidden',
+      timingAllowOrigin: ['https://app.example.com', 'https://admin.example.com'],
+    },
+  })
+  app.get('/', async () => 'ok')
+  app.get('/hidden', async () => 'ok')
+  const base = await listen(app)
+  const shown = await request(`${base}/`)
+  assert.equal(shown.headers['timing-allow-origin'], 'https://app.example.com, https://admin.example.com')
+  const hidden = await request(`${base}/hidden`)
+  assert.equal(hidden.headers['timing-allow-origin'], undefined)
+  assert.equal(hidden.headers['server-timing'], undefined)
+})
+
+test('reply.timing: start/end, measure (sync, async, throwing) and add, in order, escaped per the spec', async (t) => {
+  const app = buildApp(t)
+  await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false })
+  app.get('/', async (_request, reply) => {
+    reply.timing.start('db', 'users query')
+    await sleep(3)
+    const dbMs = reply.timing.end('db')
+    assert.ok(dbMs !== undefined && dbMs >= 2)
+    assert.equal(reply.timing.end('never-started'), undefined)
+    const sum = reply.timing.measure('sync', () => 1 + 1)
+    assert.equal(sum, 2)
+    const value = await reply.timing.measure('async', async () => {
+      await sleep(2)
+      return 'value'
+    })
+    assert.equal(value, 'value')
+    await assert.rejects(
+      reply.timing.measure('rejects', async () => {
+        throw new Error('boom')
+      }),
+      /boom/,
+    )
+    assert.throws(
+      () =>
+        reply.timing.measure('throws', () => {
+          throw new Error('sync boom')
+        }),
+      /sync boom/,
+    )
+    reply.timing.add('upstream', 12.3456, 'said "hi" \\ back\r\nInjected: header')
+    reply.timing.add('bad name;dur=1,x', 1, 'café ✓')
+    reply.timing.start('left-open')
+    return 'ok'
+  })
+  const base = await listen(app)
+  const metrics = parseServerTiming(header(await request(`${base}/`)))
+  assert.deepEqual(
+    metrics.map((m) => m.name),
+    ['total', 'handler', 'db', 'sync', 'async', 'rejects', 'throws', 'upstream', 'bad_name_dur_1_x', 'left-open'],
+  )
+  assert.equal(byName(metrics, 'db').desc, 'users query')
+  assert.ok(byName(metrics, 'db').dur! >= 2)
+  assert.ok(byName(metrics, 'async').dur! >= 1)
+  assert.equal(byName(metrics, 'upstream').dur, 12.346)
+  // The quotes and backslash survive as quoted-pairs; CR and LF cannot be in a header at all.
+  assert.equal(byName(metrics, 'upstream').desc, 'said "hi" \\ back??Injected: header')
+  assert.equal(byName(metrics, 'bad_name_dur_1_x').desc, 'caf? ?')
+  assert.ok(byName(metrics, 'left-open').dur! >= 0, 'a timer still open is ended with the response')
+})
+
+test('reply.timing rejects names, descriptions and durations it cannot send, with a coded TypeError', async (t) => {
+  const app = buildApp(t)
+  await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false })
+  const errors: unknown[] = []
+  app.get('/', async (_request, reply) => {
+    const calls = [
+      () => reply.timing.start(''),
+      () => reply.timing.start(42 as never),
+      () => reply.timing.add('x', -1),
+      () => reply.timing.add('x', Number.NaN),
+      () => reply.timing.add('x', 1, 5 as never),
+      () => reply.timing.measure('x', 'not a function' as never),
+    ]
+    for (const call of calls) {
+      try {
+        call()
+      } catch (error) {
+        errors.push(error)
+      }
+    }
+    return 'ok'
+  })
+  const response = await app.inject('/')
+  assert.equal(response.statusCode, 200)
+  assert.equal(errors.length, 6)
+  for (const error of errors) {
+    assert.ok(error instanceof TypeError)
+    assert.ok(error instanceof FST_PERF_TIMING_INVALID_ENTRY)
+  }
+})
+
+test('the automatic phases never add up to more than total', async (t) => {
+  const app = buildApp(t)
+  await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false })
+  const hit = diagnostics.channel('fastify-perf:cache:hit')
+  const encoded = diagnostics.channel('fastify-perf:compress:encoded')
+  app.get('/work', async (_request, reply) => {
+    // A cache lookup reporting its duration, inside the handler.
+    hit.publish({ key: 'k', store: 'memory', namespace: 'cache', reply, durationMs: 0.5 })
+    await sleep(2)
+    return 'x'.repeat(1000)
+  })
+  // A compression step in an onSend hook registered after the plugin, reporting its time.
+  app.addHook('onSend', async (_request, reply, payload) => {
+    const started = performance.now()
+    while (performance.now() - started < 1) {
+      // busy, like zlib would be
+    }
+    encoded.publish({ encoding: 'br', bytesIn: 1000, bytesOut: 20, durationMs: performance.now() - started, reply })
+    return payload
+  })
+  const base = await listen(app)
+  for (let i = 0; i < 30; i++) {
+    const metrics = parseServerTiming(header(await request(`${base}/work`)))
+    const total = byName(metrics, 'total').dur!
+    const phases = ['handler', 'cache', 'compress'].map((name) => byName(metrics, name).dur!)
+    const sum = phases.reduce((a, b) => a + b, 0)
+    assert.ok(sum <= total, `phases ${phases.join(' + ')} = ${sum} > total ${total}`)
+    assert.equal(byName(metrics, 'cache').desc, 'hit')
+    assert.equal(byName(metrics, 'compress').desc, 'br')
+    assert.ok(byName(metrics, 'compress').dur! >= 0.9, 'the late compression rewrote the header with its time')
+  }
+})
+
+test('cache events seen while the handler runs become a cache phase with hit/miss as description', async (t) => {
+  const app = buildApp(t)
+  await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false })
+  const hit = diagnostics.channel('fastify-perf:cache:hit')
+  const miss = diagnostics.channel('fastify-perf:cache:miss')
+  // No `reply` in these payloads: like @fastify-perf/cache's data cache, which does not know the request.
+  app.get('/one', async () => {
+    hit.publish({ key: 'a', store: 'memory', namespace: 'cache' })
+    return 'ok'
+  })
+  app.get('/several', (_request, reply) => {
+    hit.publish({ key: 'a', store: 'memory', namespace: 'cache' })
+    hit.publish({ key: 'b', store: 'memory', namespace: 'cache' })
+    miss.publish({ key: 'c', store: 'memory', namespace: 'cache' })
+    reply.send('ok')
+  })
+  app.get('/after-await', async () => {
+    await sleep(1)
+    // After an await, without asyncContext, the event cannot be tied to this request.
+    hit.publish({ key: 'a', store: 'redis', namespace: 'cache' })
+    return 'ok'
+  })
+  const base = await listen(app)
+  assert.equal(byName(parseServerTiming(header(await request(`${base}/one`))), 'cache').desc, 'hit')
+  assert.equal(byName(parseServerTiming(header(await request(`${base}/several`))), 'cache').desc, 'hit=2 miss=1')
+  const late = parseServerTiming(header(await request(`${base}/after-await`)))
+  assert.equal(
+    late.find((m) => m.name === 'cache'),
+    undefined,
+  )
+})
+
+test('asyncContext: true attributes events published after an await', async (t) => {
+  const app = buildApp(t)
+  await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false, asyncContext: true })
+  const stale = diagnostics.channel('fastify-perf:cache:stale')
+  app.get('/', async () => {
+    await sleep(1)
+    stale.publish({ key: 'a', store: 'redis', namespace: 'cache', reason: 'revalidate' })
+    return 'ok'
+  })
+  const base = await listen(app)
+  assert.equal(byName(parseServerTiming(header(await request(`${base}/`))), 'cache').desc, 'stale')
+})
+
+test('a route with config.timing false gets no header; unknown URLs get total only', async (t) => {
+  const app = buildApp(t)
+  await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false })
+  app.get('/health', { config: { timing: false } }, async () => 'ok')
+  const base = await listen(app)
+  assert.equal((await request(`${base}/health`)).headers['server-timing'], undefined)
+  const notFound = await request(`${base}/no/such/page`)
+  assert.equal(notFound.status, 404)
+  assert.deepEqual(
+    parseServerTiming(header(notFound)).map((m) => m.name),
+    ['total'],
+  )
+})
+
+test('total starts before onRequest hooks registered ahead of the plugin, which may answer alone', async (t) => {
+  const app = buildApp(t)
+  // Like a route-cache hit served in onRequest by a plugin registered before timing.
+  app.addHook('onRequest', async (request, reply) => {
+    if (request.url === '/cached') {
+      await sleep(3)
+      return reply.send('from cache')
+    }
+  })
+  await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false })
+  app.get('/cached', async () => 'from handler')
+  const base = await listen(app)
+  const response = await request(`${base}/cached`)
+  assert.equal(response.text, 'from cache')
+  const metrics = parseServerTiming(header(response))
+  assert.ok(byName(metrics, 'total').dur! >= 2.5, 'total includes the earlier hook')
+  assert.equal(
+    metrics.find((m) => m.name === 'handler'),
+    undefined,
+  )
+})
+
+test('toToken and toQuotedString follow RFC 9110 token and quoted-string', () => {
+  assert.equal(toToken('db'), 'db')
+  assert.equal(toToken("a!#$%&'*+-.^_`|~Z9"), "a!#$%&'*+-.^_`|~Z9")
+  assert.equal(toToken('db query'), 'db_query')
+  assert.equal(toToken('a,b;c="d"'), 'a_b_c__d_')
+  assert.equal(toToken(''), '_')
+  assert.equal(toQuotedString('plain text'), '"plain text"')
+  assert.equal(toQuotedString('a "b" \\c'), '"a \\"b\\" \\\\c"')
+  assert.equal(toQuotedString('tab\tok'), '"tab\tok"')
+  assert.equal(toQuotedString('new\nline\u0000\u007f'), '"new?line??"')
+  assert.equal(toQuotedString('日本'), '"??"')
+})
