@@ -10,7 +10,7 @@ import { describeEnvironment, type Environment } from './src/environment.js'
 import { chooseLoadTool, createLoadGenerator } from './src/load-generator.js'
 import { type BenchOptions, resolveOptions, USAGE, UsageError } from './src/options.js'
 import { runPaired } from './src/paired-mode.js'
-import { resolvePinning } from './src/processes.js'
+import { findCommand, resolvePinning } from './src/processes.js'
 import { environmentLine, pairedReport, throughputReport } from './src/report.js'
 import { ServicePool } from './src/services.js'
 import { runThroughput } from './src/throughput-mode.js'
@@ -53,6 +53,7 @@ async function main(): Promise<number> {
       const tags = [
         scenario.peerOf && `peers: ${scenario.peerOf}`,
         scenario.services?.length && `needs: ${scenario.services.join(', ')}`,
+        scenario.requires && `needs: ${scenario.requires.command} on PATH`,
       ]
       process.stdout.write(
         `${scenario.name.padEnd(24)} ${scenario.description}${tags
@@ -64,25 +65,37 @@ async function main(): Promise<number> {
     return 0
   }
 
+  // A scenario whose command is missing (nginx) is a reference point, not part of the suite: it is
+  // skipped with a note instead of failing the run.
+  const skipped = options.scenarios.filter(
+    (scenario) => scenario.requires !== undefined && findCommand(scenario.requires.command) === undefined,
+  )
+  const skipNotes = skipped.map(
+    (scenario) =>
+      `skipped ${scenario.name}: ${scenario.requires?.command} is not on PATH (${scenario.requires?.install})`,
+  )
+  for (const note of skipNotes) process.stderr.write(`${note}\n`)
+
   const pinning = resolvePinning(options.pin)
   const tool = options.paired ? 'autocannon' : chooseLoadTool(options.load)
   const load = await createLoadGenerator(tool, pinning.loadCpu)
   const services = new ServicePool()
   const env = describeEnvironment(`${load.tool} ${load.version}`, pinning.note)
   const settings = {
-    scenarios: options.scenarios,
+    scenarios: options.scenarios.filter((scenario) => !skipped.includes(scenario)),
     rounds: options.rounds,
     connections: options.connections,
     durationSeconds: options.durationSeconds,
     warmupSeconds: options.warmupSeconds,
   }
   process.stderr.write(`${environmentLine(env)}\n`)
-  process.stderr.write(`scenarios: ${options.scenarios.map((scenario) => scenario.name).join(', ')}\n`)
+  process.stderr.write(`scenarios: ${settings.scenarios.map((scenario) => scenario.name).join(', ')}\n`)
 
   try {
     if (options.paired) {
       const outcomes = await runPaired({ ...settings, rate: options.rate }, load, services, pinning)
       process.stdout.write(`\n${pairedReport(outcomes, { ...settings, rate: options.rate }, env)}\n`)
+      for (const note of skipNotes) process.stdout.write(`${note}\n`)
       if (options.jsonFile) {
         writeJson(
           options.jsonFile,
@@ -102,6 +115,7 @@ async function main(): Promise<number> {
     }
     const outcomes = await runThroughput(settings, load, services, pinning)
     process.stdout.write(`\n${throughputReport(outcomes, settings, env)}\n`)
+    for (const note of skipNotes) process.stdout.write(`${note}\n`)
     if (options.jsonFile) {
       writeJson(
         options.jsonFile,

@@ -6,6 +6,7 @@
 
 import type { ScenarioDefinition } from '../src/scenario.js'
 import { PAYLOAD_BYTES } from './payload.js'
+import { STYLESHEET_BYTES, STYLESHEET_ETAG, STYLESHEET_PATH } from './static-asset.js'
 
 const OK_PAYLOAD = { status: 200, bodyBytes: PAYLOAD_BYTES } as const
 
@@ -46,5 +47,37 @@ export const scenarios: readonly ScenarioDefinition[] = [
     description: 'async-cache-dedupe defined function hit (memory storage), same factory',
     peerOf: 'data-hit',
     expect: OK_PAYLOAD,
+  },
+  {
+    name: 'static-small-fastify-static',
+    module: 'static-small-fastify-static.ts',
+    description: '4 KB CSS file, @fastify/static alone (stat + stream from disk per request)',
+    peerOf: 'static-small',
+    request: { path: STYLESHEET_PATH },
+    expect: { status: 200, bodyBytes: STYLESHEET_BYTES },
+  },
+  {
+    name: 'static-small',
+    module: 'static-small.ts',
+    description: 'same file, @fastify-perf/static with the hot-file cache (bytes and headers in memory)',
+    peerOf: 'static-small',
+    request: { path: STYLESHEET_PATH },
+    expect: { status: 200, bodyBytes: STYLESHEET_BYTES },
+  },
+  {
+    name: 'static-small-nginx',
+    module: 'static-small-nginx.ts',
+    description: 'same file, nginx (1 worker, sendfile, no open_file_cache): a reference, not a goal',
+    peerOf: 'static-small',
+    requires: { command: 'nginx', install: 'apt-get install -y nginx-light' },
+    request: { path: STYLESHEET_PATH },
+    expect: { status: 200, bodyBytes: STYLESHEET_BYTES },
+  },
+  {
+    name: 'static-304',
+    module: 'static-304.ts',
+    description: 'same file, @fastify-perf/static, If-None-Match with its ETag: 304 from memory',
+    request: { path: STYLESHEET_PATH, headers: { 'if-none-match': STYLESHEET_ETAG } },
+    expect: { status: 304, bodyBytes: 0 },
   },
 ]

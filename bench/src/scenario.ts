@@ -32,9 +32,28 @@ export interface ScenarioContext {
  */
 export type CreateServer = (context: ScenarioContext) => Promise<FastifyInstance> | FastifyInstance
 
-/** What a scenario module exports. */
+/**
+ * A server that is not a Fastify app (nginx, as a reference point): the scenario starts it on a
+ * free loopback port and reports the CPU and memory of its own processes, which the harness reads
+ * instead of the Node process that started it.
+ */
+export interface ExternalServer {
+  readonly port: number
+  /** Cumulative CPU time of the server's processes, in microseconds (like `process.cpuUsage()`). */
+  cpuUsage(): { user: number; system: number }
+  /** Resident memory of the server's processes, in bytes. */
+  rssBytes(): number
+  /** Stops the server and releases what it created. */
+  close(): Promise<void>
+}
+
+/** Starts an {@link ExternalServer}; the alternative to {@link CreateServer}. */
+export type StartServer = (context: ScenarioContext) => Promise<ExternalServer>
+
+/** What a scenario module exports: `createServer` (a Fastify app) or `startServer` (anything else). */
 export interface ScenarioModule {
-  readonly createServer: CreateServer
+  readonly createServer?: CreateServer
+  readonly startServer?: StartServer
 }
 
 /** One row of the registry. */
@@ -52,6 +71,11 @@ export interface ScenarioDefinition {
   readonly peerOf?: string
   /** Services the harness must start before the server and pass in {@link ScenarioContext}. */
   readonly services?: readonly ServiceName[]
+  /**
+   * A command the scenario needs on PATH (`nginx`). When it is missing the scenario is skipped
+   * with a printed note and the install command; it does not fail the run.
+   */
+  readonly requires?: { readonly command: string; readonly install: string }
   /** The request the load generator repeats. Defaults to `GET /` without extra headers. */
   readonly request?: {
     readonly path?: string

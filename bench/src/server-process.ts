@@ -8,9 +8,8 @@
  * argv: <scenario module URL> <services JSON>
  */
 
-import type { FastifyInstance } from 'fastify'
 import type { FromServerMessage, ToServerMessage } from './protocol.js'
-import type { ScenarioContext, ScenarioModule } from './scenario.js'
+import type { ExternalServer, ScenarioContext, ScenarioModule } from './scenario.js'
 
 function send(message: FromServerMessage): void {
   process.send?.(message)
@@ -24,33 +23,55 @@ async function main(): Promise<void> {
     )
   }
   const context: ScenarioContext = { services: JSON.parse(servicesJson) }
-  const scenario = (await import(moduleUrl)) as Partial<ScenarioModule>
-  if (typeof scenario.createServer !== 'function') {
-    throw new Error(`${moduleUrl} does not export createServer()`)
-  }
-  const app: FastifyInstance = await scenario.createServer(context)
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  const address = app.server.address()
-  if (address === null || typeof address === 'string') throw new Error('unexpected server address')
+  const scenario = (await import(moduleUrl)) as ScenarioModule
+  const server = await startScenario(scenario, context, moduleUrl)
 
   process.on('message', async function onHarnessMessage(message: ToServerMessage) {
     if (message.type === 'cpu') {
-      const { user, system } = process.cpuUsage()
+      const { user, system } = server.cpuUsage()
       send({
         type: 'cpu',
         id: message.id,
         userUs: user,
         systemUs: system,
-        rssBytes: process.memoryUsage.rss(),
+        rssBytes: server.rssBytes(),
       })
     } else if (message.type === 'stop') {
-      await app.close()
+      await server.close()
       process.exit(0)
     }
   })
   // If the harness dies, do not linger as an orphan holding a port and a core.
-  process.on('disconnect', () => process.exit(0))
-  send({ type: 'ready', port: address.port })
+  process.on('disconnect', async () => {
+    await server.close()
+    process.exit(0)
+  })
+  send({ type: 'ready', port: server.port })
+}
+
+/**
+ * A Fastify scenario listens in this process and is measured here; an external one (nginx) runs
+ * in processes of its own, which it measures itself.
+ */
+async function startScenario(
+  scenario: ScenarioModule,
+  context: ScenarioContext,
+  moduleUrl: string,
+): Promise<ExternalServer> {
+  if (typeof scenario.startServer === 'function') return scenario.startServer(context)
+  if (typeof scenario.createServer !== 'function') {
+    throw new Error(`${moduleUrl} exports neither createServer() nor startServer()`)
+  }
+  const app = await scenario.createServer(context)
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const address = app.server.address()
+  if (address === null || typeof address === 'string') throw new Error('unexpected server address')
+  return {
+    port: address.port,
+    cpuUsage: () => process.cpuUsage(),
+    rssBytes: () => process.memoryUsage.rss(),
+    close: () => app.close(),
+  }
 }
 
 main().catch((error: unknown) => {
