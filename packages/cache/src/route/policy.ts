@@ -155,8 +155,6 @@ export interface ResponseFacts {
   readonly size: number | undefined
   /** Whether freshness (route ttl, s-maxage, max-age or a valid Expires) gives the response a lifetime > 0. */
   readonly hasFreshness: boolean
-  /** Whether the response has an origin validator (ETag or Last-Modified). */
-  readonly hasValidator: boolean
 }
 
 /** Settings that change storability. */
@@ -179,9 +177,9 @@ export interface StorePolicy {
  * 7. A status outside {@link STORABLE_STATUSES}.
  * 8. A body larger than `maxEntrySize` (known from `Content-Length`, or found while teeing).
  * 9. No freshness: no route ttl, no `s-maxage`/`max-age`/valid `Expires` (we never use
- *    heuristic freshness, RFC 9111 §4.2.2). In proxy mode a `no-cache` response, and one stale on
- *    arrival (an invalid `Expires`, `max-age=0`) that has a validator, are stored to be
- *    revalidated before each use.
+ *    heuristic freshness, RFC 9111 §4.2.2, so a `Last-Modified` alone gives none; a response
+ *    stale on arrival, such as one with an invalid `Expires`, is not stored either). In proxy
+ *    mode a `no-cache` response is stored anyway: it is revalidated before each use.
  */
 export function notStoredReason(
   facts: ResponseFacts,
@@ -197,7 +195,7 @@ export function notStoredReason(
   if (facts.varyStar) return 'VARY-STAR'
   if (!STORABLE_STATUSES.has(facts.status)) return 'STATUS'
   if (facts.size !== undefined && facts.size > policy.maxEntrySize) return 'TOO-LARGE'
-  if (!facts.hasFreshness && !(policy.proxy && (cc.noCache || facts.hasValidator))) return 'NO-FRESHNESS'
+  if (!facts.hasFreshness && !(policy.proxy && cc.noCache)) return 'NO-FRESHNESS'
   return undefined
 }
 

@@ -70,6 +70,11 @@ export class CachedResponse implements ResponseParts {
   readonly notModifiedHeaders: Record<string, string | string[]>
   readonly etag: string | undefined
   readonly lastModifiedMs: number
+  /**
+   * The `Cache-Status` members of caches upstream, stored with the response, followed by `', '`
+   * (or `''`): our own member is appended to them on every response (RFC 9211 §2).
+   */
+  readonly cacheStatusPrefix: string
 
   constructor(parts: ResponseParts) {
     this.status = parts.status
@@ -80,13 +85,19 @@ export class CachedResponse implements ResponseParts {
     this.pairs = parts.pairs
     this.body = parts.body
     const headers: Record<string, string | string[]> = {}
+    let upstream = ''
     for (const [name, value] of parts.pairs) {
+      if (name === 'cache-status') {
+        upstream = upstream === '' ? value : `${upstream}, ${value}`
+        continue
+      }
       const known = headers[name]
       if (known === undefined) headers[name] = value
       else if (Array.isArray(known)) known.push(value)
       else headers[name] = [known, value]
     }
     this.headers = headers
+    this.cacheStatusPrefix = upstream === '' ? '' : `${upstream}, `
     const notModified: Record<string, string | string[]> = {}
     for (const name of NOT_MODIFIED_HEADERS)
       if (headers[name] !== undefined) notModified[name] = headers[name]!

@@ -138,11 +138,11 @@ const REPLACED_ON_STAND_IN: ReadonlySet<string> = new Set([
 const NOT_IN_304 = /^content-|^last-modified$|^transfer-encoding$/
 
 /**
- * In proxy mode an entry with a validator stays in the store this long past its freshness, to be
- * revalidated with a conditional request instead of fetched again (nginx keeps entries until
- * `inactive`, 10 minutes by default; we use the same figure).
+ * In proxy and strict modes an entry stays in the store this long past its freshness, to be
+ * revalidated with a conditional request instead of fetched again, or served to a client that
+ * sends `max-stale` (nginx keeps entries until `inactive`, 10 minutes by default: same figure).
  */
-const PROXY_RETENTION_MS = 10 * 60_000
+const RETENTION_MS = 10 * 60_000
 
 const EMPTY_BODY = Buffer.alloc(0)
 const noop = () => {}
@@ -296,6 +296,8 @@ class MissState implements RouteCacheControl {
   status = 0
   respondedAt = 0
   headers: Record<string, unknown> = {}
+  /** `Cache-Status` members the response had before ours (from caches upstream). */
+  upstreamCacheStatus: string | undefined
   cacheControl: CacheControl = NO_DIRECTIVES
   freshness: Freshness | undefined
   varyNames: readonly string[] = []
@@ -759,7 +761,7 @@ export class RouteCache {
     reply.code(response.status)
     reply.headers(response.headers)
     reply.header('age', age)
-    if (this.options.cacheStatus) reply.header('cache-status', status)
+    if (this.options.cacheStatus) reply.header('cache-status', response.cacheStatusPrefix + status)
     if (channels.route.hasSubscribers) this.#publish(request, outcome)
     // HEAD: Fastify's HEAD route (or Node for a HEAD request) sends the length and drops the body.
     if (response.body.length === 0) reply.send()
@@ -775,7 +777,7 @@ export class RouteCache {
     }
     Object.assign(headers, response.notModifiedHeaders)
     headers.age = String(age)
-    if (this.options.cacheStatus) headers['cache-status'] = status
+    if (this.options.cacheStatus) headers['cache-status'] = response.cacheStatusPrefix + status
     // Written directly: Fastify's generated HEAD route would add `Content-Length: 0`, which a 304
     // must not carry (RFC 9110 §8.6: only the length the 200 would have had).
     reply.hijack()
@@ -1040,7 +1042,6 @@ export class RouteCache {
         varyStar: vary.star,
         size: length === undefined ? undefined : Number(length),
         hasFreshness: freshness.hasFreshness,
-        hasValidator: headers.etag !== undefined || headers['last-modified'] !== undefined,
       },
       { maxEntrySize: this.options.maxEntrySize, proxy: this.options.proxy },
       state.bypassed,
@@ -1062,12 +1063,18 @@ export class RouteCache {
       }
       if (this.#tooManyVariants(ctx, names, state.request, now)) reason = 'TOO-MANY-VARIANTS'
     }
-    const fwdStatus = revalidating ? status : undefined
+    // `fwd-status` says what the origin answered a revalidation (RFC 9211 §2.3); a client-forced
+    // request (`fwd=request`) is reported without it.
+    const fwdStatus = revalidating && ctx.fwd === 'stale' ? status : undefined
     const outcome =
       reason === undefined
         ? this.status.stored(ctx.fwd, fwdStatus)
         : this.status.notStored(ctx.fwd, reason, fwdStatus)
-    if (this.options.cacheStatus) headers['cache-status'] = outcome
+    // An upstream cache's member is kept, ours appended (RFC 9211 §2).
+    const upstream = headerString(headers['cache-status'])
+    state.upstreamCacheStatus = upstream
+    if (this.options.cacheStatus)
+      headers['cache-status'] = upstream === undefined ? outcome : `${upstream}, ${outcome}`
     this.#publish(state.request, 'miss', reason === undefined, reason)
     if (reason !== undefined) {
       this.abandonFlight(state)
@@ -1140,7 +1147,7 @@ export class RouteCache {
     Object.assign(headers, response.headers)
     headers['content-length'] = String(response.body.length)
     headers.age = String(ageSec)
-    if (this.options.cacheStatus) headers['cache-status'] = cacheStatus
+    if (this.options.cacheStatus) headers['cache-status'] = response.cacheStatusPrefix + cacheStatus
     state.replacement = response.body
     replaceHead(res, state.writeHead, response.status, headers)
   }
@@ -1182,7 +1189,6 @@ export class RouteCache {
         varyStar: parseVary(merged.vary as string | undefined).star,
         size: stored.body.length,
         hasFreshness: freshness.hasFreshness,
-        hasValidator: merged.etag !== undefined || merged['last-modified'] !== undefined,
       },
       { maxEntrySize: this.options.maxEntrySize, proxy: this.options.proxy },
       state.bypassed,
@@ -1215,7 +1221,7 @@ export class RouteCache {
         ...response.notModifiedHeaders,
         age: String(freshness.initialAgeSec),
       }
-      if (this.options.cacheStatus) out['cache-status'] = cacheStatus
+      if (this.options.cacheStatus) out['cache-status'] = response.cacheStatusPrefix + cacheStatus
       replaceHead(state.reply.raw, state.writeHead, 304, out)
       return
     }
@@ -1232,6 +1238,7 @@ export class RouteCache {
     const excluded = new Set(connectionListed(state.headers.connection as string | undefined))
     for (const name of state.preexisting) if (!ALWAYS_STORED.has(name)) excluded.add(name.toLowerCase())
     const pairs: Array<readonly [string, string]> = []
+    if (state.upstreamCacheStatus !== undefined) pairs.push(['cache-status', state.upstreamCacheStatus])
     for (const [name, value] of Object.entries(state.headers)) {
       if (value === undefined || HOP_BY_HOP.has(name) || NEVER_STORED.has(name) || excluded.has(name))
         continue
@@ -1274,7 +1281,9 @@ export class RouteCache {
     const staleUntil = freshUntil + freshness.swrMs
     const sieUntil = freshUntil + freshness.sieMs
     let keepUntil = Math.max(staleUntil, sieUntil)
-    if (this.options.proxy) keepUntil = Math.max(keepUntil, freshUntil + PROXY_RETENTION_MS)
+    // Kept past their stale windows only where someone can still use them: revalidation (proxy
+    // mode) and clients that accept staleness with `max-stale` (strict mode).
+    if (this.options.proxy || this.options.strict) keepUntil = Math.max(keepUntil, freshUntil + RETENTION_MS)
     const complete: ResponseParts = { ...parts, flags, sieUntil }
     const response = new CachedResponse(complete)
     const task = this.#write(state, response, complete, freshUntil, staleUntil, keepUntil)
