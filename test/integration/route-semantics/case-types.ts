@@ -18,6 +18,7 @@ export type Group =
   | 'vary'
   | 'key'
   | 'cache-status'
+  | 'cdn-tags'
   | 'conditional'
   | 'head'
   | 'stale'
@@ -115,6 +116,11 @@ export interface Case {
   title: string
   /** Only in this mode (route-config features are in-app only; revalidation is proxy-only). */
   only?: Mode
+  /**
+   * Runs alone, after the concurrent cases: it loads the machine enough (hundreds of sockets)
+   * to disturb the timing of cases running beside it.
+   */
+  exclusive?: boolean
   /** In-app route `config.cache` for the case's route. @default true */
   route?: RouteCacheConfig | true
   /** Plugin-level `routes` options; cases with equal options share an app (or a proxy). */

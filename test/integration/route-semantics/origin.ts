@@ -7,6 +7,7 @@
 // The same handler serves both modes: in-app it IS the cached route (one route per case,
 // `/c/<id>/*`), in proxy mode it runs on a separate Fastify server behind the caching proxy
 // (one route `/c/:id/*` for every case).
+import type { RouteCacheControl } from '@fastify-perf/cache'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 
 /** A header value in a script; a function is evaluated when the response is sent (`now` in ms). */
@@ -44,12 +45,6 @@ export interface OriginCall {
 /** The body an origin call sends when its script gives none. */
 export function defaultBody(caseId: string, call: number): string {
   return `${caseId} call=${call}`
-}
-
-/** The `reply.cache` API of the spec, as much of it as the origin drives (in-app only). */
-interface ReplyCacheApi {
-  bypass(): void
-  tags(...tags: string[]): void
 }
 
 interface CaseState {
@@ -91,7 +86,8 @@ export class Origin {
     if (step.delayMs !== undefined) await sleep(step.delayMs)
     if (step.fail) throw new Error(`origin failure scripted for ${id} call ${n}`)
 
-    const cacheApi = (reply as unknown as { cache?: ReplyCacheApi }).cache
+    // Undefined on the proxy's origin, which does not register the cache.
+    const cacheApi = reply.cache as RouteCacheControl | undefined
     if (step.bypass) {
       if (cacheApi === undefined) throw new Error(`case ${id}: reply.cache.bypass() needs the route cache`)
       cacheApi.bypass()

@@ -36,6 +36,9 @@ export function rawRequest(base: string, path: string, opts: RawRequestOptions =
         agent: false,
         // Node validates `path` for control characters only; everything else goes as written.
         timeout: opts.timeoutMs ?? 10_000,
+        // Responses may carry CDN tag headers up to the providers' 16 KB: above Node's default
+        // 16 KB for all headers together.
+        maxHeaderSize: 64 * 1024,
       },
       (res) => {
         const chunks: Buffer[] = []

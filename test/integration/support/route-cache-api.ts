@@ -1,52 +1,24 @@
-// The route cache's public API as the shared specification (issue 5) defines it, typed here
-// so the black-box suites depend on the specification, not on the implementation's types.
-// Registering the plugin and reading `app.cache` go through this one file.
-import { type CacheStore, type Duration, fastifyPerfCache, type Size } from '@fastify-perf/cache'
-import type { FastifyInstance, FastifyRequest } from 'fastify'
+// Registering the route cache and declaring cached routes, in one place for both suites.
+import {
+  type CacheStore,
+  fastifyPerfCache,
+  type RouteCacheConfig,
+  type RouteCacheOptions,
+} from '@fastify-perf/cache'
+import type { FastifyInstance } from 'fastify'
 
-/** Route `config.cache` of the specification. */
-export interface RouteCacheConfig {
-  ttl?: Duration
-  staleWhileRevalidate?: Duration
-  staleIfError?: Duration
-  tags?: string[]
-  vary?: string[]
-  key?: (request: FastifyRequest) => string
-  hook?: 'onRequest' | 'preHandler'
-  allowAuthorization?: boolean
-  allowCookie?: boolean
-  lock?: boolean
-}
+export type { RouteCacheConfig, RouteCacheOptions }
 
-/** Plugin option `routes` of the specification. */
-export interface RouteCacheOptions {
-  cacheStatus?: boolean
-  cacheStatusName?: string
-  ignoreQuery?: string[]
-  maxEntrySize?: Size
-  maxVariants?: number
-  maxVaryValueLength?: number
-  lockTimeout?: Duration
-  honorRequestNoCache?: boolean
-  surrogateKeys?: false | 'fastly' | 'cloudflare' | 'akamai' | 'bunny'
-  proxy?: boolean
-  strict?: boolean
-  ttl?: Duration
-  staleWhileRevalidate?: Duration
-  staleIfError?: Duration
-}
-
-/** Registers `@fastify-perf/cache` with the route cache options of the specification. */
+/** Registers `@fastify-perf/cache` with the route cache options `routes`. */
 export async function registerRouteCache(
   app: FastifyInstance,
   routes: RouteCacheOptions,
   extra: { store?: CacheStore } = {},
 ): Promise<void> {
-  // The options type is the implementation's; the suite passes the specification's shape.
-  await app.register(fastifyPerfCache, { ...extra, routes } as Parameters<typeof fastifyPerfCache>[1])
+  await app.register(fastifyPerfCache, { ...extra, routes })
 }
 
-/** Route options carrying the specification's `config.cache`. */
-export function cacheRoute(cache: RouteCacheConfig | true): { config: Record<string, unknown> } {
+/** Route options that turn the route cache on for a route: `{ config: { cache } }`. */
+export function cacheRoute(cache: RouteCacheConfig | true): { config: { cache: RouteCacheConfig | true } } {
   return { config: { cache } }
 }
