@@ -3,34 +3,18 @@
 // for the origin's responses. See ../README.md.
 import { type IncomingHttpHeaders, METHODS } from 'node:http'
 import replyFrom from '@fastify/reply-from'
-import { type CacheStore, fastifyPerfCache, type Size } from '@fastify-perf/cache'
+import { type CacheStore, fastifyPerfCache, type RouteCacheOptions, type Size } from '@fastify-perf/cache'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 
 /**
- * The route cache options a proxy may set (`routes` of `@fastify-perf/cache`, without `proxy`,
- * which the proxy always turns on, and without the route-level defaults a shared cache must not
- * invent for an origin's responses).
+ * The route cache options a proxy may set: `routes` of `@fastify-perf/cache` without `proxy`
+ * (always on here) and without the default `ttl`, `staleWhileRevalidate` and `staleIfError`: a
+ * shared cache takes freshness from the origin's headers and invents none (RFC 9111 §4.2).
  */
-export interface ProxyCacheOptions {
-  /** Send the RFC 9211 `Cache-Status` header. @default true */
-  cacheStatus?: boolean
-  /** The cache identifier in `Cache-Status`. @default 'fastify-perf' */
-  cacheStatusName?: string
-  /** Query parameters left out of the key (`*` wildcard at the end). @default ['utm_*', 'fbclid', 'gclid'] */
-  ignoreQuery?: string[]
-  /** Larger bodies are passed through and not stored. @default '1MB' */
-  maxEntrySize?: Size
-  /** Vary variants kept per URL. @default 32 */
-  maxVariants?: number
-  /** A request header named by Vary longer than this bypasses the cache. @default 256 */
-  maxVaryValueLength?: number
-  /** How long concurrent misses for one key wait for the first one. @default '5s' */
-  lockTimeout?: number | string
-  /** Honour a client's `Cache-Control: no-cache` / `Pragma: no-cache`. @default false */
-  honorRequestNoCache?: boolean
-  /** Honour request `max-age`, `min-fresh`, `max-stale`, `no-cache`, `only-if-cached`. @default false */
-  strict?: boolean
-}
+export type ProxyCacheOptions = Omit<
+  RouteCacheOptions,
+  'proxy' | 'ttl' | 'staleWhileRevalidate' | 'staleIfError'
+>
 
 /** Options of {@link buildProxy}. */
 export interface CachingProxyOptions {
