@@ -1,6 +1,6 @@
 import type { Stats } from 'node:fs'
 import { stat } from 'node:fs/promises'
-import { join } from 'node:path'
+import { join, sep } from 'node:path'
 import send from '@fastify/send'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { type StaticServeEvent, serveChannel } from './channels.js'
@@ -34,13 +34,11 @@ import { NOT_FOUND, resolveRequestPath } from './request-path.js'
 // file is actually sent (200, 206, 304). Nothing @fastify/static does can replace it, and a 404 or
 // an error never carries a file's year-long lifetime.
 
-/** Per-reply state read by `setHeaders`: which file the disk path is sending, as what. */
+/** Per-reply state read by `setHeaders`: the disk path is sending a file, as this encoding. */
 export const kServeState = Symbol('fastify-perf.static.serve-state')
 
 interface ServeState {
-  readonly policy: ResolvedPolicy
   readonly encoding: Encoding | undefined
-  readonly contentType: string
 }
 
 type StaticReply = FastifyReply & { [kServeState]: ServeState | null }
@@ -50,6 +48,12 @@ type StaticReply = FastifyReply & { [kServeState]: ServeState | null }
 const SEND_IDENTITY = Object.freeze({ contentType: true })
 const SEND_ENCODED = Object.freeze({ contentType: false })
 const NO_ENCODINGS: readonly Encoding[] = Object.freeze([])
+const IDENTITY_STATE: ServeState = Object.freeze({ encoding: undefined })
+const ENCODED_STATE: Readonly<Record<Encoding, ServeState>> = Object.freeze({
+  br: Object.freeze({ encoding: 'br' as const }),
+  zstd: Object.freeze({ encoding: 'zstd' as const }),
+  gzip: Object.freeze({ encoding: 'gzip' as const }),
+})
 
 /** The content type of a path: bare (for `type` rules) and as a header value (with charset). */
 export interface ContentType {
@@ -229,8 +233,7 @@ export function createFileRoute(options: ResolvedStaticOptions, cache: HotFileCa
         break
       }
     }
-    const { contentType, policy } = headersFor(options, path)
-    ;(reply as StaticReply)[kServeState] = { policy, encoding, contentType }
+    ;(reply as StaticReply)[kServeState] = encoding === undefined ? IDENTITY_STATE : ENCODED_STATE[encoding]
     publishServe(path, 'disk', encoding, undefined)
     const sent = encoding === undefined ? path : path + ENCODING_EXTENSION[encoding]
     return reply.sendFile(sent, root, encoding === undefined ? SEND_IDENTITY : SEND_ENCODED)
@@ -251,18 +254,25 @@ export function createFileRoute(options: ResolvedStaticOptions, cache: HotFileCa
     return accept === undefined || accept.includes('text/html') || accept.includes('*/*')
   }
 
-  /** `setHeaders` for @fastify/static: the policy, written after @fastify/send's headers. */
-  function applyPolicyHeaders(reply: FastifyReply, _path: string, _stats: Stats): void {
+  /**
+   * `setHeaders` for @fastify/static: the policy, written after @fastify/send's headers. It is
+   * chosen for the file actually sent (`file`, absolute), not for the URL: `/docs` can be answered
+   * with `/docs/index.html`, and a sibling `app.js.br` takes the policy and type of `app.js`.
+   */
+  function applyPolicyHeaders(reply: FastifyReply, file: string, _stats: Stats): void {
     const state = (reply as StaticReply)[kServeState]
     if (state === null) return
-    const { policy, encoding } = state
+    const encoding = state.encoding
+    let path = file.slice(root.length).split(sep).join('/')
+    if (encoding !== undefined) path = path.slice(0, -ENCODING_EXTENSION[encoding].length)
+    const { policy, contentType } = headersFor(options, path)
     reply.header('cache-control', policy.cacheControl)
     if (policy.cdnCacheControl !== undefined) reply.header('cdn-cache-control', policy.cdnCacheControl)
     if (vary) addVary(reply)
     if (reply.statusCode === 304) return
     for (const [name, value] of policy.headers) reply.header(name, value)
     if (encoding !== undefined) {
-      reply.header('content-type', state.contentType)
+      reply.header('content-type', contentType)
       reply.header('content-encoding', encoding)
     }
   }

@@ -129,6 +129,16 @@ for (const hotCache of [false, true]) {
     }
   })
 
+  test(`the policy is the one of the file sent: /about is answered with about/index.html (${from})`, async (t) => {
+    const site = makeSite(t)
+    const { base } = await serve(t, { root: site.root, hotCache })
+    const res = await rawRequest(base, '/about')
+    assert.equal(res.status, 200)
+    assert.equal(res.text, '<!doctype html><title>about</title>')
+    assert.equal(res.headers['cache-control'], 'no-cache')
+    assert.equal(res.headers['content-type'], 'text/html; charset=utf-8')
+  })
+
   test(`HEAD answers the GET headers without a body (${from})`, async (t) => {
     const site = makeSite(t)
     const { base } = await serve(t, { root: site.root, hotCache })
