@@ -5,11 +5,14 @@ import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { request as httpRequest, type IncomingMessage } from 'node:http'
+import { createServer as createHttpsServer } from 'node:https'
+import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
 import { freePort, request } from '@fastify-perf/test-helpers'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { buildProxy } from '../src/proxy.js'
+import { selfSignedCert, selfSignedKey } from './self-signed.js'
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
 const serverSource = fileURLToPath(new URL('../src/server.ts', import.meta.url))
@@ -167,6 +170,24 @@ test('an unreachable origin gives a 5xx quickly, never a hang', async () => {
   } finally {
     await proxy.close()
   }
+})
+
+test("an https upstream's certificate is verified (CVE-2026-107318 in reply-from < 12.7.0)", async (t) => {
+  let reached = 0
+  const origin = createHttpsServer({ key: selfSignedKey, cert: selfSignedCert }, (_req, res) => {
+    reached++
+    res.end('secret')
+  })
+  origin.listen(0, '127.0.0.1')
+  await once(origin, 'listening')
+  t.after(() => new Promise((resolve) => origin.close(resolve)))
+  const { port } = origin.address() as AddressInfo
+  const proxy = await buildProxy({ upstream: `https://127.0.0.1:${port}` })
+  t.after(() => proxy.close())
+  const base = await proxy.listen({ host: '127.0.0.1', port: 0 })
+  const res = await request(`${base}/`)
+  assert.ok(res.status >= 500, `status ${res.status}: an untrusted certificate must not be accepted`)
+  assert.equal(reached, 0)
 })
 
 test('buildProxy refuses an upstream that is not http(s)', async () => {
