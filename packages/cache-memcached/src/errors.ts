@@ -35,6 +35,16 @@ export const FST_PERF_MEMCACHED_TIMEOUT = createError<'FST_PERF_MEMCACHED_TIMEOU
   500,
 )
 
+/**
+ * The server closed the connection while operations were waiting on it (a restart, an idle
+ * timeout, a proxy in between). They are failed at once; the next operation reconnects.
+ */
+export const FST_PERF_MEMCACHED_CONNECTION_LOST = createError<
+  'FST_PERF_MEMCACHED_CONNECTION_LOST',
+  500,
+  [string]
+>('FST_PERF_MEMCACHED_CONNECTION_LOST', 'memcached server %s closed the connection', 500)
+
 /** An operation was called on (or was still waiting when) the store was closed. */
 export const FST_PERF_MEMCACHED_CLOSED = createError<'FST_PERF_MEMCACHED_CLOSED', 500, []>(
   'FST_PERF_MEMCACHED_CLOSED',

@@ -3,7 +3,11 @@ import type { Socket } from 'node:net'
 import type { CacheStore, StoredEntry, StoreLock } from '@fastify-perf/cache'
 import { decodeEntry, encodeEntry } from '@fastify-perf/cache'
 import memjs from 'memjs'
-import { FST_PERF_MEMCACHED_CLEAR_PREFIX, FST_PERF_MEMCACHED_CLOSED } from './errors.js'
+import {
+  FST_PERF_MEMCACHED_CLEAR_PREFIX,
+  FST_PERF_MEMCACHED_CLOSED,
+  FST_PERF_MEMCACHED_CONNECTION_LOST,
+} from './errors.js'
 import { Generations } from './generations.js'
 import { memcachedKey } from './keys.js'
 import { closeSockets, type MemjsServer, trackSockets } from './memjs-sockets.js'
@@ -68,7 +72,9 @@ export class MemcachedStore implements CacheStore {
     this.#owned = o.client === undefined
     this.#client = o.client ?? createClient(o)
     if (this.#owned) {
-      for (const server of this.#client.servers) trackSockets(server as unknown as MemjsServer, this.#sockets)
+      for (const server of this.#client.servers) {
+        trackSockets(server as unknown as MemjsServer, this.#sockets, connectionLost)
+      }
     }
     this.#deadlines = new OperationDeadlines(o.timeoutMs)
     this.#generations = new Generations(
@@ -295,6 +301,10 @@ export function expiry(ttlMs: number): number {
   const seconds = ttlMs > 1000 ? Math.ceil(ttlMs / 1000) : 1
   if (seconds <= MAX_RELATIVE_EXPIRY_S) return seconds
   return Math.min(Math.floor(Date.now() / 1000) + seconds, MAX_EXPIRY)
+}
+
+function connectionLost(server: MemjsServer): Error {
+  return new FST_PERF_MEMCACHED_CONNECTION_LOST(`${server.host}:${server.port}`)
 }
 
 function identity<T>(value: T): T {

@@ -1,9 +1,12 @@
 import assert from 'node:assert/strict'
+import { readFileSync } from 'node:fs'
+import { connect, type Socket } from 'node:net'
 import { type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import type { StoredEntry } from '@fastify-perf/cache'
 import {
   FST_PERF_MEMCACHED_CLOSED,
+  FST_PERF_MEMCACHED_CONNECTION_LOST,
   FST_PERF_MEMCACHED_TIMEOUT,
   MemcachedStore,
 } from '@fastify-perf/cache-memcached'
@@ -40,6 +43,21 @@ async function timed(
   } catch (error) {
     return { ms: performance.now() - started, error: error as Error }
   }
+}
+
+/**
+ * SIGSTOP, then wait until the kernel reports the process stopped (state `T` in /proc): the
+ * signal is asynchronous, and on a busy machine memcached may still answer a request or two.
+ */
+async function freeze(handle: ServiceHandle): Promise<void> {
+  handle.freeze()
+  const deadline = Date.now() + 2000
+  while (Date.now() < deadline) {
+    const stat = readFileSync(`/proc/${handle.pid}/stat`, 'utf8')
+    if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('T')) return
+    await sleep(1)
+  }
+  throw new Error(`memcached ${handle.pid} did not stop`)
 }
 
 async function connections(handle: ServiceHandle): Promise<number> {
@@ -81,7 +99,7 @@ test('a frozen server under steady traffic (memjs#119): every operation fails wi
   t.after(() => store.close())
   await store.set('k', entry, 60_000)
 
-  handle.freeze()
+  await freeze(handle)
   // One get every 10 ms for 2 s: memjs's idle-based timeout alone would never fire.
   const results: Array<Promise<{ ms: number; error?: Error & { code?: string } }>> = []
   let maxPending = 0
@@ -94,7 +112,11 @@ test('a frozen server under steady traffic (memjs#119): every operation fails wi
   const slowest = Math.max(...outcomes.map((o) => o.ms))
   t.diagnostic(`slowest ${slowest.toFixed(0)} ms, most pending ${maxPending}, timeouts ${store.timeouts}`)
   for (const o of outcomes) {
-    assert.equal(o.error?.code, 'FST_PERF_MEMCACHED_TIMEOUT')
+    assert.equal(
+      o.error?.code,
+      'FST_PERF_MEMCACHED_TIMEOUT',
+      `${o.error?.message} after ${o.ms.toFixed(0)} ms`,
+    )
     assert.ok(o.error instanceof FST_PERF_MEMCACHED_TIMEOUT)
   }
   // The deadline plus one timer tick, with room for a busy machine.
@@ -104,9 +126,43 @@ test('a frozen server under steady traffic (memjs#119): every operation fails wi
   assert.equal(store.pending, 0)
 
   handle.thaw()
-  const { ms, error } = await timed(store.get('k'))
-  assert.equal(error, undefined)
-  assert.ok(ms < 100, `the first get after the thaw took ${ms.toFixed(0)} ms`)
+  // The first operation after the thaw opens a new connection and succeeds: no backoff to wait for.
+  assert.equal((await store.get('k'))?.value, 'v')
+})
+
+test('a server that closes the connection (its connection limit reached): operations fail at once, the next connection works', async (t) => {
+  // One worker thread and 30 connections at most: the fillers below use them all, and memcached
+  // answers any further connection with a text "ERROR Too many open connections" and closes it.
+  const handle = await startMemcached({ args: ['-c', '30', '-t', '1'] })
+  t.after(() => handle.stop())
+  const fillers: Socket[] = []
+  t.after(() => {
+    for (const socket of fillers) socket.destroy()
+  })
+  let refused = 0
+  while (refused === 0 && fillers.length < 60) {
+    const socket = connect(handle.port, '127.0.0.1')
+    socket.on('error', () => {})
+    socket.on('data', () => refused++)
+    fillers.push(socket)
+    await sleep(5)
+  }
+  await sleep(50)
+  assert.ok(refused > 0, 'memcached never reached its connection limit')
+
+  const store = new MemcachedStore({ servers: handle.url, prefix: 'limit:', timeout: 3000 })
+  t.after(() => store.close())
+  // memjs leaves operations on a closed connection pending until some later error; here they
+  // fail as soon as the server closes it, long before the 3 s timeout.
+  const { ms, error } = await timed(store.set('k', entry, 60_000))
+  assert.ok(error instanceof FST_PERF_MEMCACHED_CONNECTION_LOST, `got ${error?.message}`)
+  assert.ok(ms < 500, `the closed connection was noticed after ${ms.toFixed(0)} ms`)
+
+  // Room again. memjs kept the half-read "ERROR ..." bytes in its receive buffer and would parse
+  // every later response behind them, so nothing would ever complete; the store empties it.
+  for (const socket of fillers) socket.destroy()
+  await sleep(100)
+  await store.set('k', entry, 60_000)
   assert.equal((await store.get('k'))?.value, 'v')
 })
 
@@ -116,7 +172,7 @@ test('after kills and freezes, close() leaves no connection open', async (t) => 
   const store = new MemcachedStore({ servers: handle.url, prefix: 'sockets:', timeout: 100 })
   for (let round = 0; round < 3; round++) {
     await Promise.all(Array.from({ length: 20 }, (_, i) => store.set(`k${i}`, entry, 60_000)))
-    handle.freeze()
+    await freeze(handle)
     // Each hung get, once failed by its deadline, is retried from its rejection handler: the
     // retry opens a new connection while the reset one is still closing, the race in which
     // memjs's 'close' handler orphans the new socket (open forever, unreachable by close()).
@@ -154,7 +210,7 @@ test('two servers, one frozen: its keys fail over to the other, and come back af
   const keys = Array.from({ length: 40 }, (_, i) => `k${i}`)
   await Promise.all(keys.map((k) => store.set(k, entry, 60_000)))
 
-  a.freeze()
+  await freeze(a)
   // The first round pays one timeout for the keys on the frozen server...
   await Promise.allSettled(keys.map((k) => store.get(k)))
   // ...then they go to the other server at once, where they are (harmless) misses.

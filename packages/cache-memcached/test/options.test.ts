@@ -12,6 +12,7 @@ test('the package exports the store and its error codes, nothing else', () => {
   assert.deepEqual(Object.keys(pkg).sort(), [
     'FST_PERF_MEMCACHED_CLEAR_PREFIX',
     'FST_PERF_MEMCACHED_CLOSED',
+    'FST_PERF_MEMCACHED_CONNECTION_LOST',
     'FST_PERF_MEMCACHED_INVALID_OPTION',
     'FST_PERF_MEMCACHED_TIMEOUT',
     'MemcachedStore',
