@@ -4,10 +4,14 @@ import fastifyPerfCache, {
   type CacheStats,
   type CacheStore,
   createCache,
+  type Duration,
   type FastifyPerfCacheOptions,
   FST_PERF_CACHE_INVALID_OPTION,
   MemoryStore,
   fastifyPerfCache as named,
+  type RouteCacheConfig,
+  type RouteCacheControl,
+  type RouteCacheOptions,
 } from '@fastify-perf/cache'
 import { ChaosStore, LocalBus, storeSuite } from '@fastify-perf/cache/testing'
 import { expectTypeOf } from 'expect-type'
@@ -80,3 +84,68 @@ expectTypeOf(new FST_PERF_CACHE_INVALID_OPTION('ttl', 'bad')).toExtend<TypeError
 expectTypeOf(
   new FST_PERF_CACHE_INVALID_OPTION('ttl', 'bad').code,
 ).toEqualTypeOf<'FST_PERF_CACHE_INVALID_OPTION'>()
+
+// The route cache: plugin-level `routes`, per-route `config.cache`, `reply.cache`.
+app.register(fastifyPerfCache, {
+  routes: {
+    cacheStatus: true,
+    cacheStatusName: 'edge-1',
+    ignoreQuery: ['utm_*', 'fbclid'],
+    maxEntrySize: '1MB',
+    maxVariants: 16,
+    maxVaryValueLength: 128,
+    lockTimeout: '2s',
+    honorRequestNoCache: false,
+    surrogateKeys: 'fastly',
+    proxy: false,
+    strict: false,
+    ttl: '1m',
+    staleWhileRevalidate: '5m',
+    staleIfError: 3_600_000,
+  },
+})
+// @ts-expect-error surrogateKeys names a provider
+app.register(fastifyPerfCache, { routes: { surrogateKeys: 'akamia' } })
+// @ts-expect-error maxVariants is a number
+app.register(fastifyPerfCache, { routes: { maxVariants: '32' } })
+// @ts-expect-error unknown route option
+app.register(fastifyPerfCache, { routes: { ttll: '1m' } })
+
+app.get('/page', { config: { cache: true } }, async () => 'page')
+app.get(
+  '/products',
+  {
+    config: {
+      cache: {
+        ttl: '1m',
+        staleWhileRevalidate: '5m',
+        staleIfError: '1h',
+        tags: ['products'],
+        vary: ['accept-language'],
+        key: (request) => String(request.headers['x-tenant']),
+        hook: 'preHandler',
+        allowAuthorization: true,
+        allowCookie: false,
+        lock: true,
+      },
+    },
+  },
+  async (_request, reply) => {
+    expectTypeOf(reply.cache).toEqualTypeOf<RouteCacheControl>()
+    reply.cache.tags('product:1', 'products').ttl('30s')
+    reply.cache.bypass()
+    // @ts-expect-error tags are strings
+    reply.cache.tags(1)
+    // @ts-expect-error ttl is a duration
+    reply.cache.ttl('soon')
+    return []
+  },
+)
+// @ts-expect-error hook is onRequest or preHandler
+app.get('/x', { config: { cache: { hook: 'onSend' } } }, async () => 'x')
+// @ts-expect-error a route cache setting of the wrong type
+app.get('/y', { config: { cache: { vary: 'accept-language' } } }, async () => 'y')
+const routeOptions: RouteCacheOptions = { proxy: true, strict: true }
+const routeConfig: RouteCacheConfig = { ttl: 1000 }
+expectTypeOf(routeOptions.proxy).toEqualTypeOf<boolean | undefined>()
+expectTypeOf(routeConfig.ttl).toEqualTypeOf<Duration | undefined>()

@@ -1,0 +1,264 @@
+// The route cache on the engine's tiers: asynchronous stores, the cross-instance lock, memory
+// bounds under hostile keys, streamed bodies, aborted clients, compression plugins.
+import assert from 'node:assert/strict'
+import { request as httpRequest } from 'node:http'
+import { Readable } from 'node:stream'
+import { type TestContext, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { gunzipSync } from 'node:zlib'
+import fastifyCompress from '@fastify/compress'
+import { request } from '@fastify-perf/test-helpers'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { type FastifyPerfCacheOptions, fastifyPerfCache, MemoryStore } from '../src/index.js'
+import { ChaosStore } from '../src/testing/index.js'
+
+async function cachedApp(
+  t: TestContext,
+  options: FastifyPerfCacheOptions,
+  setup: (app: FastifyInstance) => void | Promise<void>,
+) {
+  const app = Fastify()
+  await app.register(fastifyPerfCache, options)
+  await setup(app)
+  t.after(() => app.close())
+  await app.ready()
+  return app
+}
+
+test('an asynchronous store (every call answered later): hits, Vary, tags, invalidation', async (t) => {
+  const store = new ChaosStore(new MemoryStore())
+  store.mode = { delayMs: 3 }
+  let calls = 0
+  const app = await cachedApp(t, { store }, (app) => {
+    app.get(
+      '/a',
+      { config: { cache: { ttl: '1m', tags: ['t'], vary: ['accept-language'] } } },
+      async (req) => {
+        calls++
+        return `a ${req.headers['accept-language']}`
+      },
+    )
+    app.post('/a', async () => 'changed')
+  })
+  const en = { 'accept-language': 'en' }
+  assert.equal(
+    (await app.inject({ url: '/a', headers: en })).headers['cache-status'],
+    'fastify-perf; fwd=uri-miss; stored',
+  )
+  await sleep(20)
+  const hit = await app.inject({ url: '/a', headers: en })
+  assert.match(String(hit.headers['cache-status']), /hit/)
+  assert.equal((await app.inject({ url: '/a', headers: { 'accept-language': 'fr' } })).body, 'a fr')
+  await sleep(20)
+  await app.cache.invalidateTags(['t'])
+  assert.match(
+    String((await app.inject({ url: '/a', headers: en })).headers['cache-status']),
+    /uri-miss; stored/,
+  )
+  await sleep(20)
+  await app.inject({ method: 'POST', url: '/a' })
+  assert.match(String((await app.inject({ url: '/a', headers: en })).headers['cache-status']), /miss; stored/)
+  assert.equal(calls, 4)
+})
+
+test('a store that fails is a miss, never an error: requests keep being served', async (t) => {
+  const store = new ChaosStore(new MemoryStore())
+  store.mode = 'reject'
+  let calls = 0
+  const app = await cachedApp(t, { store, breaker: false }, (app) => {
+    app.get('/a', { config: { cache: { ttl: '1m' } } }, async () => `a${++calls}`)
+  })
+  for (let i = 1; i <= 3; i++) {
+    const res = await app.inject('/a')
+    assert.equal(res.statusCode, 200)
+    assert.equal(res.body, `a${i}`)
+    assert.equal(res.headers['cache-status'], 'fastify-perf; fwd=uri-miss; stored')
+  }
+})
+
+test('lock: true: two instances sharing a store run the handler once for a cold key', async (t) => {
+  const shared = new MemoryStore()
+  let calls = 0
+  const build = () =>
+    cachedApp(t, { store: shared }, (app) => {
+      app.get('/report', { config: { cache: { ttl: '1m', lock: true } } }, async () => {
+        calls++
+        await sleep(80)
+        return 'report'
+      })
+    })
+  const [a, b] = await Promise.all([build(), build()])
+  const responses = await Promise.all([
+    ...Array.from({ length: 10 }, () => a.inject('/report')),
+    ...Array.from({ length: 10 }, () => b.inject('/report')),
+  ])
+  assert.equal(calls, 1)
+  for (const res of responses) assert.equal(res.body, 'report')
+  assert.ok(responses.some((r) => r.headers['cache-status'] === 'fastify-perf; fwd=uri-miss; collapsed'))
+})
+
+test('100,000 unique URLs and hundreds of Accept-Encoding spellings keep the memory store within its bound', async (t) => {
+  const store = new MemoryStore({ maxSize: '1MB' })
+  let calls = 0
+  const app = await cachedApp(t, { store }, (app) => {
+    app.get('/items/:id', { config: { cache: { ttl: '1h', vary: ['accept-encoding'] } } }, async () => {
+      calls++
+      return 'x'.repeat(200)
+    })
+  })
+  for (let i = 0; i < 100_000; i++) {
+    await app.inject(`/items/${i}?cache-buster=${i}&utm_source=${i}`)
+    if (i % 20_000 === 0) assert.ok(store.size <= store.maxSize)
+  }
+  assert.ok(store.size <= store.maxSize, `${store.size} > ${store.maxSize}`)
+  assert.equal(calls, 100_000)
+  // Hundreds of spellings of Accept-Encoding for one URL: a handful of variants.
+  const before = calls
+  for (let i = 0; i < 400; i++) {
+    const q = (i % 9) / 10 + 0.1
+    const spelling = [`gzip;q=${q}`, `br;q=${1 - q / 2}`, `x-custom-${i}`][
+      i % 2 === 0 ? 'slice' : 'reverse'
+    ]()
+    await app.inject({ url: '/items/hot', headers: { 'accept-encoding': [spelling].flat().join(', ') } })
+  }
+  assert.ok(calls - before <= 2, `${calls - before} handler runs for 400 spellings`)
+  assert.ok(store.size <= store.maxSize)
+})
+
+test('maxVariants bounds the variants of one URL', async (t) => {
+  const app = await cachedApp(t, { routes: { maxVariants: 3 } }, (app) => {
+    app.get(
+      '/v',
+      { config: { cache: { ttl: '1h', vary: ['x-variant'] } } },
+      async (req) => `v ${req.headers['x-variant']}`,
+    )
+  })
+  const statuses: string[] = []
+  for (let i = 0; i < 5; i++) {
+    statuses.push(
+      String((await app.inject({ url: '/v', headers: { 'x-variant': String(i) } })).headers['cache-status']),
+    )
+    await sleep(5)
+  }
+  assert.deepEqual(statuses, [
+    'fastify-perf; fwd=uri-miss; stored',
+    'fastify-perf; fwd=vary-miss; stored',
+    'fastify-perf; fwd=vary-miss; stored',
+    'fastify-perf; fwd=vary-miss; detail=TOO-MANY-VARIANTS',
+    'fastify-perf; fwd=vary-miss; detail=TOO-MANY-VARIANTS',
+  ])
+  assert.match(
+    String((await app.inject({ url: '/v', headers: { 'x-variant': '1' } })).headers['cache-status']),
+    /hit/,
+  )
+})
+
+test('a streamed body is teed into the entry; past maxEntrySize it streams on and is not stored', async (t) => {
+  let calls = 0
+  const app = await cachedApp(t, { routes: { maxEntrySize: '64KB' } }, (app) => {
+    const stream = (size: number) => {
+      calls++
+      const chunk = Buffer.alloc(16 * 1024, 97)
+      let sent = 0
+      return Readable.from(
+        (async function* () {
+          while (sent < size) {
+            sent += chunk.length
+            yield chunk
+            await sleep(1)
+          }
+        })(),
+      )
+    }
+    app.get('/small', { config: { cache: { ttl: '1m' } } }, async (_req, reply) =>
+      reply.type('text/plain').send(stream(48 * 1024)),
+    )
+    app.get('/large', { config: { cache: { ttl: '1m' } } }, async (_req, reply) =>
+      reply.type('text/plain').send(stream(256 * 1024)),
+    )
+  })
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  const small = await request(`${base}/small`)
+  assert.equal(small.body.length, 48 * 1024)
+  await sleep(10)
+  const smallHit = await request(`${base}/small`)
+  assert.equal(smallHit.body.length, 48 * 1024)
+  assert.equal(smallHit.headers['content-length'], String(48 * 1024))
+  assert.match(String(smallHit.headers['cache-status']), /hit/)
+  const large = await request(`${base}/large`)
+  assert.equal(large.body.length, 256 * 1024)
+  assert.equal((await request(`${base}/large`)).body.length, 256 * 1024)
+  assert.equal(calls, 3)
+})
+
+test('a client that aborts mid-response leaves nothing stored', async (t) => {
+  let calls = 0
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/slow-stream', { config: { cache: { ttl: '1m' } } }, async (_req, reply) => {
+      calls++
+      return reply.type('text/plain').send(
+        Readable.from(
+          (async function* () {
+            yield 'part 1 '
+            await sleep(100)
+            yield 'part 2'
+          })(),
+        ),
+      )
+    })
+  })
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  await new Promise<void>((resolve) => {
+    const req = httpRequest(`${base}/slow-stream`, (res) => {
+      res.once('data', () => {
+        req.destroy()
+        resolve()
+      })
+    })
+    req.on('error', () => {})
+    req.end()
+  })
+  await sleep(200)
+  const next = await request(`${base}/slow-stream`)
+  assert.equal(next.text, 'part 1 part 2')
+  assert.equal(next.headers['cache-status'], 'fastify-perf; fwd=uri-miss; stored')
+  assert.equal(calls, 2)
+})
+
+for (const order of ['compress first', 'cache first'] as const) {
+  test(`@fastify/compress registered ${order === 'compress first' ? 'before' : 'after'} the cache: compressed once, the same bytes served from the cache`, async (t) => {
+    const app = Fastify()
+    if (order === 'compress first') await app.register(fastifyCompress, { threshold: 100 })
+    await app.register(fastifyPerfCache)
+    if (order === 'cache first') await app.register(fastifyCompress, { threshold: 100 })
+    let calls = 0
+    const body = JSON.stringify({
+      items: Array.from({ length: 200 }, (_, i) => ({ id: i, name: `item ${i}` })),
+    })
+    app.get('/list', { config: { cache: { ttl: '1m', vary: ['accept-encoding'] } } }, async (_req, reply) => {
+      calls++
+      reply.type('application/json')
+      return body
+    })
+    t.after(() => app.close())
+    const base = await app.listen({ port: 0, host: '127.0.0.1' })
+    const gzip = { 'accept-encoding': 'gzip' }
+    const miss = await request(`${base}/list`, { headers: gzip })
+    assert.equal(miss.headers['content-encoding'], 'gzip')
+    assert.equal(gunzipSync(miss.body).toString(), body)
+    const hit = await request(`${base}/list`, { headers: gzip })
+    assert.equal(hit.headers['content-encoding'], 'gzip')
+    assert.match(String(hit.headers['cache-status']), /hit/)
+    assert.deepEqual(hit.body, miss.body)
+    assert.equal(hit.headers['content-length'], String(miss.body.length))
+    const plain = await request(`${base}/list`)
+    assert.equal(plain.headers['content-encoding'], undefined)
+    assert.equal(plain.text, body)
+    const plainHit = await request(`${base}/list`)
+    assert.equal(plainHit.text, body)
+    assert.match(String(plainHit.headers['cache-status']), /hit/)
+    const br = await request(`${base}/list`, { headers: { 'accept-encoding': 'br' } })
+    assert.equal(br.headers['content-encoding'], 'br')
+    assert.equal(calls, 3)
+  })
+}
