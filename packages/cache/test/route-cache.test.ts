@@ -1,4 +1,5 @@
 import assert from 'node:assert/strict'
+import { request as httpRequest } from 'node:http'
 import { type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { request } from '@fastify-perf/test-helpers'
@@ -489,4 +490,141 @@ test('cacheStatus: false sends no Cache-Status; other methods never get one', as
   assert.equal((await app.inject('/x')).headers['cache-status'], undefined)
   assert.equal((await app.inject('/x')).headers['cache-status'], undefined)
   assert.equal((await app.inject({ method: 'POST', url: '/x' })).headers['cache-status'], undefined)
+})
+
+test("the hook choice: onRequest hits skip the route's later hooks, hook: 'preHandler' serves hits after them", async (t) => {
+  const warnings: unknown[] = []
+  const app = Fastify({
+    logger: {
+      level: 'warn',
+      stream: {
+        write(line: string) {
+          warnings.push(JSON.parse(line))
+        },
+      },
+    },
+  })
+  await app.register(fastifyPerfCache)
+  const checkKey = async (
+    request: import('fastify').FastifyRequest,
+    reply: import('fastify').FastifyReply,
+  ) => {
+    if (request.headers['x-api-key'] !== 'secret') return reply.code(401).send({ error: 'unauthorized' })
+  }
+  app.get('/fast', { preHandler: checkKey, config: { cache: { ttl: '1m' } } }, async () => 'members only')
+  app.get(
+    '/safe',
+    { preHandler: checkKey, config: { cache: { ttl: '1m', hook: 'preHandler' } } },
+    async () => 'members only',
+  )
+  t.after(() => app.close())
+  await app.ready()
+  assert.equal(warnings.length, 1)
+  assert.match(JSON.stringify(warnings[0]), /GET \/fast/)
+  const key = { 'x-api-key': 'secret' }
+  await app.inject({ url: '/fast', headers: key })
+  await app.inject({ url: '/safe', headers: key })
+  // onRequest: the hit is answered before the key check (the warning said so).
+  assert.equal((await app.inject('/fast')).statusCode, 200)
+  // preHandler: the key check runs first, on hits too.
+  const refused = await app.inject('/safe')
+  assert.equal(refused.statusCode, 401)
+  const allowed = await app.inject({ url: '/safe', headers: key })
+  assert.equal(allowed.body, 'members only')
+  assert.match(String(allowed.headers['cache-status']), /hit/)
+})
+
+test('invalid route config fails at registration with a coded error naming the route', async () => {
+  const app = Fastify()
+  await app.register(fastifyPerfCache)
+  assert.throws(
+    () => app.get('/bad', { config: { cache: { ttl: 'soon' as never } } }, async () => 'x'),
+    (err: Error & { code?: string }) =>
+      err.code === 'FST_PERF_CACHE_INVALID_OPTION' && /config\.cache\.ttl \(GET \/bad\)/.test(err.message),
+  )
+  await app.close()
+})
+
+test('an upstream Cache-Status member is kept and ours appended, on misses and hits (RFC 9211 §2)', async (t) => {
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/relayed', { config: { cache: { ttl: '1m' } } }, async (_request, reply) => {
+      reply.header('cache-status', 'origin-cdn; hit')
+      return 'x'
+    })
+  })
+  assert.equal(
+    (await app.inject('/relayed')).headers['cache-status'],
+    'origin-cdn; hit, fastify-perf; fwd=uri-miss; stored',
+  )
+  assert.match(
+    String((await app.inject('/relayed')).headers['cache-status']),
+    /^origin-cdn; hit, fastify-perf; hit; ttl=/,
+  )
+})
+
+test('surrogateKeys: CDN tag headers from route and reply tags, stored with the entry', async (t) => {
+  const app = await cachedApp(t, { routes: { surrogateKeys: 'fastly' } }, (app) => {
+    app.get('/p/:id', { config: { cache: { ttl: '1m', tags: ['products'] } } }, async (request, reply) => {
+      reply.cache.tags(`product-${(request.params as { id: string }).id}`)
+      return 'x'
+    })
+  })
+  assert.equal((await app.inject('/p/1')).headers['surrogate-key'], 'products product-1')
+  assert.equal((await app.inject('/p/1')).headers['surrogate-key'], 'products product-1')
+})
+
+test('keys keep raw paths apart: encoded slashes, dot segments, ;params, deception suffixes (real socket)', async (t) => {
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/files/*', { config: { cache: { ttl: '1m' } } }, async (request) => ({ url: request.url }))
+  })
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  // Raw paths over a raw socket: no client-side URL normalization.
+  const get = (path: string) =>
+    new Promise<{ body: string; status: string }>((resolve, reject) => {
+      const req = httpRequest(`${base}/`, { path }, (res) => {
+        let body = ''
+        res.setEncoding('utf8')
+        res.on('data', (chunk: string) => {
+          body += chunk
+        })
+        res.on('end', () => resolve({ body, status: String(res.headers['cache-status']) }))
+      })
+      req.on('error', reject)
+      req.end()
+    })
+  const paths = [
+    '/files/a/b',
+    '/files/a%2Fb',
+    '/files/a/%2E%2E/b',
+    '/files/a/../b',
+    '/files/a;x=1',
+    '/files/a',
+    '/files/a/x.css',
+    '/files/a//b',
+  ]
+  for (const path of paths) assert.deepEqual(JSON.parse((await get(path)).body), { url: path }, path)
+  for (const path of paths) {
+    const res = await get(path)
+    assert.deepEqual(JSON.parse(res.body), { url: path }, path)
+    assert.match(res.status, /hit/, path)
+  }
+})
+
+test('unkeyed request headers cannot place a response under another request key', async (t) => {
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/home', { config: { cache: { ttl: '1m' } } }, async (request) => ({
+      host: request.host,
+      forwarded: request.headers['x-forwarded-host'] ?? null,
+    }))
+  })
+  const poisoned = await app.inject({
+    url: '/home',
+    headers: { host: 'victim.example', 'x-forwarded-host': 'evil.example' },
+  })
+  assert.deepEqual(poisoned.json(), { host: 'victim.example', forwarded: 'evil.example' })
+  // Without trustProxy, X-Forwarded-Host does not change request.host: the app would not use it,
+  // and a route that reflects it must declare it in `vary`. A different Host is a different key.
+  const other = await app.inject({ url: '/home', headers: { host: 'other.example' } })
+  assert.equal(other.json<{ host: string }>().host, 'other.example')
+  assert.match(String(other.headers['cache-status']), /uri-miss/)
 })

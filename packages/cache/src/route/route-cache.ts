@@ -513,6 +513,21 @@ export class RouteCache {
     )
     if (!methods.includes('GET') && !methods.includes('HEAD')) return
     this.#cachedRoutes++
+    // Once per route: Fastify's generated HEAD route comes through here too.
+    if (route.hook === 'onRequest' && methods.includes('GET')) {
+      const later = (['preParsing', 'preValidation', 'preHandler'] as const).filter(
+        (name) => (routeOptions as unknown as Record<string, unknown>)[name] !== undefined,
+      )
+      if (later.length > 0) {
+        // Hits are answered in onRequest, before these hooks: if one of them authenticates, a
+        // cached response would reach requests it would have refused.
+        this.app.log.warn(
+          { route: label, hooks: later },
+          'route cache: hits are served in onRequest, before this route\'s %s hooks; if they check access, use cache: { hook: "preHandler" }',
+          later.join('/'),
+        )
+      }
+    }
     addRouteHook(
       routeOptions,
       route.hook,
