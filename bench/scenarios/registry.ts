@@ -80,4 +80,25 @@ export const scenarios: readonly ScenarioDefinition[] = [
     request: { path: STYLESHEET_PATH, headers: { 'if-none-match': STYLESHEET_ETAG } },
     expect: { status: 304, bodyBytes: 0 },
   },
+  {
+    name: 'timing-header',
+    module: 'timing-header.ts',
+    description: 'limit route + @fastify-perf/timing, Server-Timing only (exposed on every request, metrics off)',
+    peerOf: 'timing',
+    expect: OK_PAYLOAD,
+  },
+  {
+    name: 'timing-overhead',
+    module: 'timing-overhead.ts',
+    description: 'limit route + @fastify-perf/timing, Server-Timing and the Prometheus request histogram',
+    peerOf: 'timing',
+    expect: OK_PAYLOAD,
+  },
+  {
+    name: 'timing-fastify-metrics',
+    module: 'timing-fastify-metrics.ts',
+    description: 'limit route + fastify-metrics 13 with its defaults (prom-client histogram and summary)',
+    peerOf: 'timing',
+    expect: OK_PAYLOAD,
+  },
 ]

@@ -22,10 +22,10 @@ import type { StatsdExporter } from './statsd.js'
 // answer) costs ~3 µs of CPU per request on Node 20, more than everything else this plugin does
 // (measured with the bench's paired mode, see docs/timing.md). So by default an event belongs to:
 //   1. the request named in its payload (`reply` or `request`), when the publisher knows it;
-//   2. else the request whose code is running synchronously right now: Fastify's tracing channel
-//      `tracing:fastify.request.handler` tells when a handler starts and returns, and everything
-//      a sync handler triggers (`reply.send`, the onSend hooks, compression) runs inside that
-//      window, as does a memory-store or L1 lookup made before the handler's first `await`;
+//   2. else the request whose code is running synchronously right now: the route handler is
+//      wrapped (see `wrapHandler`), and everything a sync handler triggers (`reply.send`, the
+//      onSend hooks, compression) runs inside that window, as does a memory-store or L1 lookup
+//      made before the handler's first `await`;
 //   3. else, with `asyncContext: true`, the request in AsyncLocalStorage (set in `onRequest`);
 //   4. else no request: counted with route `__none__`, and not in any Server-Timing header.
 
@@ -48,6 +48,52 @@ export const channelNames = {
 
 /** The request whose code runs synchronously now (between a handler's start and return). */
 let current: TimedRequest | null = null
+
+type Handler = (this: unknown, request: TimedRequest, reply: unknown) => unknown
+
+/**
+ * Wraps a route handler (in `onRoute`) to record when it starts (the `handler` phase) and to open
+ * the synchronous attribution window. One clock read and two assignments per request, against
+ * two allocations and two channel publishes per request for Fastify's tracing channel, which is
+ * the fallback for routes declared before the plugin was registered (see {@link traceHandlers}).
+ */
+export function wrapHandler<T extends Handler>(handler: T): T {
+  const timed = function timedHandler(this: unknown, request: TimedRequest, reply: unknown): unknown {
+    request[kHandlerStart] = performance.now()
+    const previous = current
+    current = request
+    try {
+      return handler.call(this, request, reply)
+    } finally {
+      current = previous
+    }
+  }
+  return timed as T
+}
+
+/**
+ * For routes `onRoute` never saw (declared before the plugin loaded), Fastify's tracing channel
+ * `tracing:fastify.request.handler` gives the same two moments. Subscribed only once such a route
+ * answers. A request of another Fastify app has no timing fields (`kStart in request` is false).
+ * Returns the function that unsubscribes.
+ */
+export function traceHandlers(): () => void {
+  const onStart = (message: unknown) => {
+    const request = (message as { request?: TimedRequest } | null)?.request
+    if (request === undefined || !(kStart in request) || request[kHandlerStart] !== 0) return
+    request[kHandlerStart] = performance.now()
+    current = request
+  }
+  const onEnd = () => {
+    current = null
+  }
+  diagnostics.subscribe(channelNames.handlerStart, onStart)
+  diagnostics.subscribe(channelNames.handlerEnd, onEnd)
+  return () => {
+    diagnostics.unsubscribe(channelNames.handlerStart, onStart)
+    diagnostics.unsubscribe(channelNames.handlerEnd, onEnd)
+  }
+}
 
 /** What the subscribers update. */
 export interface ChannelSinks {
@@ -81,19 +127,6 @@ export function subscribe(sinks: ChannelSinks): () => void {
     diagnostics.subscribe(name, listener)
     subscriptions.push([name, listener])
   }
-
-  // Fastify's own tracing channel: the handler's start (the `handler` phase) and the synchronous
-  // window for attribution. A request of another Fastify app in the process has no timing fields:
-  // `kStart in request` tells them apart without writing to it.
-  on(channelNames.handlerStart, (message) => {
-    const request = message.request as TimedRequest | undefined
-    if (request === undefined || !(kStart in request)) return
-    request[kHandlerStart] = performance.now()
-    current = request
-  })
-  on(channelNames.handlerEnd, () => {
-    current = null
-  })
 
   const lookup = (result: CacheResult) => (message: Payload) => {
     const request = requestOf(message, sinks.storage)

@@ -17,6 +17,9 @@ export const UNMATCHED_ROUTE = '__unmatched__'
 /** Route label of cache events that could not be tied to a request. */
 export const NO_ROUTE = '__none__'
 
+/** Set by the plugin's `onRoute` hook on the config of each route whose handler it wrapped. */
+export const kWrapped = Symbol('fastify-perf.timing.wrapped')
+
 /** The values prom-client's `Registry` and `AggregatorRegistry` read from a metric. */
 interface MetricValue {
   labels: Record<string, string | number>
@@ -310,7 +313,8 @@ export class Measurements {
       // `is404` is true only when no route matched (Fastify's 404 context), never for a route
       // that answered 404 itself, so raw URLs never become label values.
       const label = request.is404 || options.url === undefined ? UNMATCHED_ROUTE : options.url
-      state = new RouteState(label, timing !== false, this.duration)
+      const wrapped = (options.config as unknown as Record<symbol, unknown>)[kWrapped] === true
+      state = new RouteState(label, timing !== false, label !== UNMATCHED_ROUTE && !wrapped, this.duration)
       config[this.#routeKey] = state
     }
     return state
@@ -329,6 +333,8 @@ export class RouteState {
     readonly label: string,
     /** `false` when the route says `config: { timing: false }`. */
     readonly enabled: boolean,
+    /** A route whose handler `onRoute` did not wrap: its handler start comes from Fastify's tracing channel. */
+    readonly untraced: boolean,
     private readonly histogram: DurationHistogram,
   ) {}
 

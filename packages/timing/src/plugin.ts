@@ -10,10 +10,10 @@ import type {
 } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Registry } from 'prom-client'
-import { subscribe } from './channels.js'
+import { subscribe, traceHandlers, wrapHandler } from './channels.js'
 import { serveRegistryToPrimary } from './cluster.js'
 import { FST_PERF_TIMING_FORBIDDEN, FST_PERF_TIMING_INVALID_OPTION } from './errors.js'
-import { Measurements, type PrometheusRegistration, registerPrometheus } from './metrics.js'
+import { kWrapped, Measurements, type PrometheusRegistration, registerPrometheus } from './metrics.js'
 import {
   DEFAULT_BUCKETS,
   type FastifyPerfTimingOptions,
@@ -103,6 +103,16 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
   }
   fastify.server.prependListener('request', markArrival)
 
+  // The handler phase: wrap each route's handler as it is declared. Routes declared before the
+  // plugin finished loading are not seen here; the first time one answers, Fastify's tracing
+  // channel is subscribed instead (it costs more per request, so only then).
+  fastify.addHook('onRoute', function timingOnRoute(routeOptions) {
+    if ((routeOptions.config as { timing?: unknown } | undefined)?.timing === false) return
+    routeOptions.handler = wrapHandler(routeOptions.handler as never)
+    routeOptions.config = { ...routeOptions.config, [kWrapped]: true } as typeof routeOptions.config
+  })
+  let untrace: (() => void) | null = null
+
   const storage = options.asyncContext ? new AsyncLocalStorage<TimedRequest>() : null
   if (storage !== null) {
     // Everything after this hook (later hooks, the handler, the promises they create) runs
@@ -131,7 +141,9 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
         start = timed[kHandlerStart] === 0 ? now : timed[kHandlerStart]
       }
       timed[kStart] = start
-      timed[kRoute] = measurements.routeOf(request)
+      const route = measurements.routeOf(request)
+      timed[kRoute] = route
+      if (route.untraced && untrace === null) untrace = traceHandlers()
     }
     if (expose !== null && timed[kRoute]!.enabled && expose(request)) {
       reply.header('server-timing', serverTimingValue(timed, start, now))
@@ -200,6 +212,7 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
 
   fastify.addHook('onClose', async function timingOnClose() {
     unsubscribe()
+    untrace?.()
     fastify.server.removeListener('request', markArrival)
     prometheus?.unregister()
     if (statsd !== null) {

@@ -183,23 +183,17 @@ export function closeTimers(request: TimedRequest, now: number): void {
   user.timers.clear()
 }
 
-/** The automatic phases of a request at `now`, in milliseconds: what the header and the slow log show. */
-export interface PhaseBreakdown {
-  totalMs: number
-  /** Time in the handler not covered by the other phases; -1 when no handler ran (404, reply from a hook). */
-  handlerMs: number
-}
-
-/** `total` and `handler` at `now`. The handler excludes cache and compression time reported inside it. */
-export function breakdown(request: TimedRequest, start: number, now: number): PhaseBreakdown {
+/**
+ * The `handler` phase at `now`, in milliseconds: time in the handler not covered by the cache
+ * and compression phases reported inside it, so the automatic phases are disjoint. -1 when no
+ * handler ran (no route matched, or a hook answered first).
+ */
+export function handlerPhase(request: TimedRequest, start: number, now: number): number {
   const handlerStart = request[kHandlerStart]
-  let handlerMs = -1
-  if (handlerStart !== 0 && handlerStart >= start) {
-    const phases = request[kPhases]
-    handlerMs = now - handlerStart - (phases === null ? 0 : phases.nestedMs)
-    if (handlerMs < 0) handlerMs = 0
-  }
-  return { totalMs: now - start, handlerMs }
+  if (handlerStart === 0 || handlerStart < start) return -1
+  const phases = request[kPhases]
+  const ms = now - handlerStart - (phases === null ? 0 : phases.nestedMs)
+  return ms > 0 ? ms : 0
 }
 
 /** The description of the cache phase: `hit`, or counts such as `hit=2 miss=1` when there were several lookups. */
@@ -229,8 +223,8 @@ export function hasCacheActivity(phases: Phases): boolean {
  * were added. Called only for responses `expose()` allows, so the string work is never paid otherwise.
  */
 export function serverTimingValue(request: TimedRequest, start: number, now: number): string {
-  const { totalMs, handlerMs } = breakdown(request, start, now)
-  let value = `total;dur=${up(totalMs)}`
+  const handlerMs = handlerPhase(request, start, now)
+  let value = `total;dur=${up(now - start)}`
   if (handlerMs >= 0) value += `, handler;dur=${down(handlerMs)}`
   const phases = request[kPhases]
   if (phases !== null) {

@@ -1,5 +1,5 @@
 import { kPhases, kSent, kUser, type TimedRequest } from './request-state.js'
-import { breakdown, cacheDescription, closeTimers, hasCacheActivity } from './server-timing.js'
+import { cacheDescription, closeTimers, handlerPhase, hasCacheActivity } from './server-timing.js'
 
 // A request slower than `slowThreshold` is logged once, at `warn`, when its response has been
 // sent, with what the Server-Timing header would show: the route template (so log queries group
@@ -30,7 +30,7 @@ export function slowRequestRecord(
 ): SlowRequestLog {
   // The handler phase ends where the header's does (onSend); `durationMs` runs to the response's end.
   const sent = request[kSent] === 0 ? end : request[kSent]
-  const { handlerMs } = breakdown(request, start, sent)
+  const handlerMs = handlerPhase(request, start, sent)
   const totalMs = end - start
   // Null prototype: user entry names are arbitrary strings (`__proto__` included).
   const phases: Record<string, number> = Object.create(null)

@@ -37,7 +37,11 @@ test('an unknown option fails registration with FST_PERF_TIMING_INVALID_OPTION',
 
 test('Fastify registration options such as prefix are accepted', async (t) => {
   const app = buildApp(t)
-  await app.register(fastifyPerfTiming, { prefix: '/v1', logLevel: 'warn', metrics: { defaultMetrics: false } })
+  await app.register(fastifyPerfTiming, {
+    prefix: '/v1',
+    logLevel: 'warn',
+    metrics: { defaultMetrics: false },
+  })
   await app.ready()
 })
 
@@ -46,7 +50,8 @@ test('decorates reply.timing (one object per reply) and fastify.metrics', async 
   await app.register(fastifyPerfTiming, { metrics: { defaultMetrics: false } })
   let same = false
   app.get('/', async (_request, reply) => {
-    same = reply.timing === reply.timing && reply.timing instanceof ReplyTiming
+    const first = reply.timing
+    same = first === reply.timing && first instanceof ReplyTiming
     return 'ok'
   })
   const response = await app.inject('/')
@@ -61,7 +66,8 @@ test('with metrics and Server-Timing off, fastify.metrics.registry is null and r
   const withPlugin = buildApp(t)
   await withPlugin.register(fastifyPerfTiming, { metrics: false, serverTiming: false })
   const payload = JSON.stringify({ items: Array.from({ length: 50 }, (_, i) => ({ id: i })) })
-  for (const app of [bare, withPlugin]) app.get('/items', async (_request, reply) => reply.type('application/json').send(payload))
+  for (const app of [bare, withPlugin])
+    app.get('/items', async (_request, reply) => reply.type('application/json').send(payload))
   const strip = ({ date: _date, ...headers }: Record<string, unknown>) => headers
   const expected = await bare.inject('/items')
   const actual = await withPlugin.inject('/items')

@@ -1,9 +1,13 @@
 import assert from 'node:assert/strict'
 import diagnostics from 'node:diagnostics_channel'
-import { setTimeout as sleep } from 'node:timers/promises'
 import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { buildApp, listen, request } from '@fastify-perf/test-helpers'
-import fastifyPerfTiming, { FST_PERF_TIMING_INVALID_ENTRY, toQuotedString, toToken } from '@fastify-perf/timing'
+import fastifyPerfTiming, {
+  FST_PERF_TIMING_INVALID_ENTRY,
+  toQuotedString,
+  toToken,
+} from '@fastify-perf/timing'
 import { parseServerTiming, type ServerTimingMetric } from './support/server-timing-parse.js'
 
 // Over a real socket: what a browser receives. `metrics: false` keeps these apps to the header.
@@ -147,7 +151,18 @@ test('reply.timing: start/end, measure (sync, async, throwing) and add, in order
   const metrics = parseServerTiming(header(await request(`${base}/`)))
   assert.deepEqual(
     metrics.map((m) => m.name),
-    ['total', 'handler', 'db', 'sync', 'async', 'rejects', 'throws', 'upstream', 'bad_name_dur_1_x', 'left-open'],
+    [
+      'total',
+      'handler',
+      'db',
+      'sync',
+      'async',
+      'rejects',
+      'throws',
+      'upstream',
+      'bad_name_dur_1_x',
+      'left-open',
+    ],
   )
   assert.equal(byName(metrics, 'db').desc, 'users query')
   assert.ok(byName(metrics, 'db').dur! >= 2)
@@ -207,7 +222,13 @@ test('the automatic phases never add up to more than total', async (t) => {
     while (performance.now() - started < 1) {
       // busy, like zlib would be
     }
-    encoded.publish({ encoding: 'br', bytesIn: 1000, bytesOut: 20, durationMs: performance.now() - started, reply })
+    encoded.publish({
+      encoding: 'br',
+      bytesIn: 1000,
+      bytesOut: 20,
+      durationMs: performance.now() - started,
+      reply,
+    })
     return payload
   })
   const base = await listen(app)
@@ -219,7 +240,10 @@ test('the automatic phases never add up to more than total', async (t) => {
     assert.ok(sum <= total, `phases ${phases.join(' + ')} = ${sum} > total ${total}`)
     assert.equal(byName(metrics, 'cache').desc, 'hit')
     assert.equal(byName(metrics, 'compress').desc, 'br')
-    assert.ok(byName(metrics, 'compress').dur! >= 0.9, 'the late compression rewrote the header with its time')
+    assert.ok(
+      byName(metrics, 'compress').dur! >= 0.9,
+      'the late compression rewrote the header with its time',
+    )
   }
 })
 
@@ -247,7 +271,10 @@ test('cache events seen while the handler runs become a cache phase with hit/mis
   })
   const base = await listen(app)
   assert.equal(byName(parseServerTiming(header(await request(`${base}/one`))), 'cache').desc, 'hit')
-  assert.equal(byName(parseServerTiming(header(await request(`${base}/several`))), 'cache').desc, 'hit=2 miss=1')
+  assert.equal(
+    byName(parseServerTiming(header(await request(`${base}/several`))), 'cache').desc,
+    'hit=2 miss=1',
+  )
   const late = parseServerTiming(header(await request(`${base}/after-await`)))
   assert.equal(
     late.find((m) => m.name === 'cache'),
@@ -315,4 +342,20 @@ test('toToken and toQuotedString follow RFC 9110 token and quoted-string', () =>
   assert.equal(toQuotedString('tab\tok'), '"tab\tok"')
   assert.equal(toQuotedString('new\nline\u0000\u007f'), '"new?line??"')
   assert.equal(toQuotedString('日本'), '"??"')
+})
+
+test('a route declared before the plugin loaded gets its handler phase from Fastify tracing channel', async (t) => {
+  const app = buildApp(t)
+  // Not awaited: the route below is declared before the plugin's onRoute hook exists.
+  app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false })
+  app.get('/early', async () => {
+    await sleep(3)
+    return 'ok'
+  })
+  const base = await listen(app)
+  // The first response of such a route turns the tracing channel on; later ones have the phase.
+  await request(`${base}/early`)
+  const metrics = parseServerTiming(header(await request(`${base}/early`)))
+  assert.ok(byName(metrics, 'handler').dur! >= 2, JSON.stringify(metrics))
+  assert.ok(byName(metrics, 'total').dur! >= byName(metrics, 'handler').dur!)
 })

@@ -1,28 +1,90 @@
 // Type tests: type-checked by `pnpm typecheck` (tsconfig.test.json), never run.
 import fastifyPerfTiming, {
   type FastifyPerfTimingOptions,
+  FST_PERF_TIMING_INVALID_ENTRY,
   FST_PERF_TIMING_INVALID_OPTION,
   fastifyPerfTiming as named,
+  type ReplyTiming,
+  type StatsdClient,
+  setupClusterMetrics,
 } from '@fastify-perf/timing'
 import { expectTypeOf } from 'expect-type'
 import Fastify, { type FastifyPluginAsync } from 'fastify'
+import { Registry } from 'prom-client'
 
 const app = Fastify()
 
 expectTypeOf(fastifyPerfTiming).toEqualTypeOf(named)
 expectTypeOf(fastifyPerfTiming).toEqualTypeOf<FastifyPluginAsync<FastifyPerfTimingOptions>>()
 
-// Accepted: no options, an empty object, Fastify's own registration options.
+// Accepted options.
 app.register(fastifyPerfTiming)
 app.register(fastifyPerfTiming, {})
 app.register(fastifyPerfTiming, { prefix: '/v1', logLevel: 'warn' })
+app.register(fastifyPerfTiming, {
+  serverTiming: { expose: (request) => request.headers['x-debug'] === '1', timingAllowOrigin: '*' },
+  metrics: {
+    registry: new Registry(),
+    path: '/internal/metrics',
+    guard: async (request) => request.ip === '127.0.0.1',
+    guardStatus: 403,
+    buckets: [0.01, 0.1, 1],
+    defaultMetrics: false,
+    cluster: true,
+  },
+  statsd: {
+    host: 'statsd.local',
+    port: 8125,
+    prefix: 'shop',
+    globalTags: { env: 'prod' },
+    gaugeInterval: '30s',
+  },
+  slowThreshold: '500ms',
+  asyncContext: true,
+})
+app.register(fastifyPerfTiming, { serverTiming: false, metrics: false, slowThreshold: 250 })
+app.register(fastifyPerfTiming, { serverTiming: { timingAllowOrigin: ['https://a.example'] }, metrics: true })
 
-// Rejected: the plugin has no options of its own yet.
+// Rejected options.
 // @ts-expect-error unknown option
-app.register(fastifyPerfTiming, { serverTiming: true })
-// @ts-expect-error unknown option
-app.register(fastifyPerfTiming, { slowRequestThreshold: '1s' })
+app.register(fastifyPerfTiming, { serverTimings: true })
+// @ts-expect-error expose is a function of the request
+app.register(fastifyPerfTiming, { serverTiming: { expose: true } })
+// @ts-expect-error guardStatus is 403 or 404
+app.register(fastifyPerfTiming, { metrics: { guardStatus: 401 } })
+// @ts-expect-error durations are ms or strings with a unit
+app.register(fastifyPerfTiming, { slowThreshold: '1 second' })
+// @ts-expect-error statsd is an object or false
+app.register(fastifyPerfTiming, { statsd: true })
+// @ts-expect-error a StatsD client needs timing/increment/gauge/close
+app.register(fastifyPerfTiming, { statsd: { client: { timing() {} } } })
 
-// The error is a coded TypeError constructor.
+// Decorators.
+app.get('/', async (_request, reply) => {
+  expectTypeOf(reply.timing).toEqualTypeOf<ReplyTiming>()
+  reply.timing.start('db', 'query')
+  expectTypeOf(reply.timing.end('db')).toEqualTypeOf<number | undefined>()
+  expectTypeOf(reply.timing.measure('sync', () => 42)).toEqualTypeOf<number>()
+  expectTypeOf(reply.timing.measure('async', async () => 'x')).toEqualTypeOf<Promise<string>>()
+  reply.timing.add('upstream', 12.5, 'cdn')
+  // @ts-expect-error durations are numbers of milliseconds
+  reply.timing.add('upstream', '12ms')
+  return 'ok'
+})
+app.get('/health', { config: { timing: false } }, async () => 'ok')
+// @ts-expect-error config.timing is a boolean
+app.get('/bad', { config: { timing: 'off' } }, async () => 'ok')
+expectTypeOf(app.metrics.registry).toEqualTypeOf<Registry | null>()
+expectTypeOf(app.metrics.statsd).toEqualTypeOf<StatsdClient | null>()
+
+// The cluster helper.
+expectTypeOf(setupClusterMetrics({ port: 9464 }))
+  .resolves.toHaveProperty('url')
+  .toEqualTypeOf<string>()
+// @ts-expect-error port is required
+setupClusterMetrics({})
+
+// Errors are coded TypeError constructors.
 expectTypeOf(new FST_PERF_TIMING_INVALID_OPTION('x')).toExtend<TypeError>()
 expectTypeOf(new FST_PERF_TIMING_INVALID_OPTION('x').code).toEqualTypeOf<'FST_PERF_TIMING_INVALID_OPTION'>()
+expectTypeOf(new FST_PERF_TIMING_INVALID_ENTRY('x').code).toEqualTypeOf<'FST_PERF_TIMING_INVALID_ENTRY'>()

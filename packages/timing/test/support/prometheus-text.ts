@@ -40,7 +40,10 @@ export function parsePrometheusText(text: string): Map<string, Family> {
       assert.match(name, METRIC_NAME, where)
       const family = families.get(name) ?? { name, type: 'untyped' as const, help: '', samples: [] }
       if (keyword === 'TYPE') {
-        assert.ok(['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest), `${where}: unknown type`)
+        assert.ok(
+          ['counter', 'gauge', 'histogram', 'summary', 'untyped'].includes(rest),
+          `${where}: unknown type`,
+        )
         assert.equal(family.samples.length, 0, `${where}: TYPE after samples`)
         family.type = rest as Family['type']
       } else {
@@ -85,7 +88,10 @@ function parseSample(line: string, where: string): Sample {
         if (char === '"') break
         if (char === '\\') {
           const escaped = rest[0]
-          assert.ok(escaped === '\\' || escaped === '"' || escaped === 'n', `${where}: bad escape \\${escaped}`)
+          assert.ok(
+            escaped === '\\' || escaped === '"' || escaped === 'n',
+            `${where}: bad escape \\${escaped}`,
+          )
           value += escaped === 'n' ? '\n' : escaped
           rest = rest.slice(1)
         } else {
@@ -114,7 +120,10 @@ function familyOf(sampleName: string, families: Map<string, Family>): Family | u
   for (const suffix of ['_bucket', '_sum', '_count']) {
     if (!sampleName.endsWith(suffix)) continue
     const family = families.get(sampleName.slice(0, -suffix.length))
-    if (family !== undefined && (family.type === 'histogram' || (family.type === 'summary' && suffix !== '_bucket')))
+    if (
+      family !== undefined &&
+      (family.type === 'histogram' || (family.type === 'summary' && suffix !== '_bucket'))
+    )
       return family
   }
   return undefined
@@ -147,13 +156,21 @@ function checkHistogram(family: Family): void {
 }
 
 /** The samples named `sampleName` (`x_bucket`, `x_count`, or a counter's name) whose labels include `match`. */
-export function samplesOf(families: Map<string, Family>, sampleName: string, match: Record<string, string> = {}): Sample[] {
+export function samplesOf(
+  families: Map<string, Family>,
+  sampleName: string,
+  match: Record<string, string> = {},
+): Sample[] {
   return [...families.values()]
     .flatMap((family) => family.samples.filter((sample) => sample.name === sampleName))
     .filter((sample) => Object.entries(match).every(([label, value]) => sample.labels[label] === value))
 }
 
 /** The sum of the values of {@link samplesOf}. */
-export function valueOf(families: Map<string, Family>, sampleName: string, match: Record<string, string> = {}): number {
+export function seriesValue(
+  families: Map<string, Family>,
+  sampleName: string,
+  match: Record<string, string> = {},
+): number {
   return samplesOf(families, sampleName, match).reduce((sum, sample) => sum + sample.value, 0)
 }

@@ -43,7 +43,11 @@ export function parseServerTiming(header: string): ServerTimingMetric[] {
         i++
         continue
       }
-      assert.match(char, /[\t\x20\x21\x23-\x5b\x5d-\x7e]/, `character ${JSON.stringify(char)} not allowed in a quoted-string`)
+      assert.match(
+        char,
+        /[\t\x20\x21\x23-\x5b\x5d-\x7e]/,
+        `character ${JSON.stringify(char)} not allowed in a quoted-string`,
+      )
       value += char
     }
   }
