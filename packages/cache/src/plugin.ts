@@ -2,7 +2,8 @@ import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { buildCache } from './create-cache.js'
 import { type FastifyPerfCacheOptions, resolveOptions } from './options.js'
-import { kRouteState, RouteCache, replyCacheControl } from './route/route-cache.js'
+import { kRouteState, replyCacheControl } from './route/capture.js'
+import { RouteCache } from './route/route-cache.js'
 
 async function fastifyPerfCachePlugin(
   fastify: FastifyInstance,

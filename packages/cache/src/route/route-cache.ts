@@ -1,15 +1,23 @@
 import { createHash, randomBytes } from 'node:crypto'
-import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http'
+import type { OutgoingHttpHeaders } from 'node:http'
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { type Cache, kRouteBackend, type RouteBackend } from '../cache.js'
 import { type CacheRouteEvent, channels } from '../channels.js'
-import { FST_PERF_CACHE_INVALID_OPTION } from '../errors.js'
 import type { MaybePromise, StoredEntry, StoreLock } from '../store.js'
-import { type Duration, toMs } from '../units.js'
-import { type CacheControl, NO_DIRECTIVES, parseCacheControl, requestNoCache } from './cache-control.js'
-import { CacheStatus, type Forward, ttlSeconds } from './cache-status.js'
+import { NO_DIRECTIVES, parseCacheControl, requestNoCache } from './cache-control.js'
+import { CacheStatus, ttlSeconds } from './cache-status.js'
+import {
+  createFlight,
+  type Flight,
+  type FlightResult,
+  headerString,
+  kRouteState,
+  Lookup,
+  MissState,
+  replaceHead,
+} from './capture.js'
 import { hasConditional, isNotModified } from './conditional.js'
-import { computeFreshness, type Freshness } from './freshness.js'
+import { computeFreshness } from './freshness.js'
 import { parseHttpDate } from './http-date.js'
 import { lp, sameOriginTarget, urlKey } from './key.js'
 import {
@@ -39,36 +47,6 @@ import {
 import { type ResolvedRouteConfig, type ResolvedRouteOptions, resolveRouteConfig } from './route-options.js'
 import { surrogateHeader } from './surrogate-keys.js'
 import { containsNames, parseVary, secretDigest, unionNames, VARY_TOO_LARGE, varySuffix } from './vary.js'
-
-/**
- * Per-request control of the route cache, as `reply.cache`. On a request the cache does not
- * handle (an uncached route, a hit, a bypass, another method) every method is a no-op, so a
- * handler shared between routes can call them unconditionally. Call them before the response is
- * sent.
- */
-export interface RouteCacheControl {
-  /** Adds tags to this response's entry, for `fastify.cache.invalidateTags()`. */
-  tags(...tags: string[]): RouteCacheControl
-  /** Sets this response's freshness, overriding the route's `ttl` and the response headers. */
-  ttl(ttl: Duration): RouteCacheControl
-  /** Does not store this response (`Cache-Status: …; detail=BYPASS`). */
-  bypass(): RouteCacheControl
-}
-
-const NOOP_CONTROL: RouteCacheControl = Object.freeze({
-  tags() {
-    return NOOP_CONTROL
-  },
-  ttl() {
-    return NOOP_CONTROL
-  },
-  bypass() {
-    return NOOP_CONTROL
-  },
-})
-
-/** @internal Where a miss keeps its state on the reply (decorated up front as `null`). */
-export const kRouteState = Symbol('fastify-perf.cache.routeState')
 
 /**
  * The header that marks a background refresh as ours. Its value is a one-time random token known
@@ -151,302 +129,11 @@ function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
   return typeof (value as Promise<T> | undefined)?.then === 'function'
 }
 
-/** The outcome of one leader's miss, handed to the requests that waited for it. */
-interface FlightResult {
-  readonly response: CachedResponse
-  /** Vary names the response was keyed by (empty for a plain entry). */
-  readonly names: readonly string[]
-  /** The variant part of its key ('' for a plain entry). */
-  readonly suffix: string
-}
-
-/** A miss in progress for one key: concurrent misses wait on it instead of running the handler. */
-interface Flight {
-  readonly promise: Promise<FlightResult | undefined>
-  resolve(result: FlightResult | undefined): void
-  settled: boolean
-}
-
-function createFlight(): Flight {
-  let resolve!: (result: FlightResult | undefined) => void
-  const promise = new Promise<FlightResult | undefined>((r) => {
-    resolve = r
-  })
-  const flight: Flight = {
-    promise,
-    settled: false,
-    resolve(result) {
-      if (flight.settled) return
-      flight.settled = true
-      resolve(result)
-    },
-  }
-  return flight
-}
-
 /** A scheduled background refresh, found again by its token when the refresh request arrives. */
 interface PendingRefresh {
   readonly urlKey: string
   readonly dims: string
   readonly revalidate: CachedResponse | undefined
-}
-
-/** What one request's lookup found out, carried into a miss. */
-class Lookup {
-  readonly route: ResolvedRouteConfig
-  readonly urlKey: string
-  readonly dims: string
-  readonly directives: CacheControl
-  /** The vary record found in the URL slot, when there was one. */
-  record: VaryRecord | undefined = undefined
-  /** The variant part of the key this request looked up (dims + vary suffix), once known. */
-  suffix: string | undefined = undefined
-  fwd: Forward = 'uri-miss'
-  /** A stale entry that may stand in if the handler fails (stale-if-error). */
-  stale: CachedResponse | undefined = undefined
-  /** When that stale entry was stored and stopped being fresh, epoch ms. */
-  staleCreatedAt = 0
-  staleFreshUntil = 0
-  /** Proxy mode: the stale entry being revalidated with a conditional request. */
-  revalidate: CachedResponse | undefined = undefined
-  /** strict + request `no-store`: go to the handler and store nothing. */
-  requestNoStore = false
-
-  constructor(route: ResolvedRouteConfig, key: string, dims: string, directives: CacheControl) {
-    this.route = route
-    this.urlKey = key
-    this.dims = dims
-    this.directives = directives
-  }
-}
-
-/** The headers a response is about to be sent with (lowercased names), from `setHeader` and `writeHead`. */
-function collectHeaders(res: ServerResponse, obj: unknown): Record<string, unknown> {
-  const out: Record<string, unknown> = { ...res.getHeaders() }
-  if (Array.isArray(obj)) {
-    const pairs: Array<[string, unknown]> = Array.isArray(obj[0])
-      ? (obj as Array<[string, unknown]>)
-      : Array.from({ length: obj.length / 2 }, (_, i) => [obj[2 * i] as string, obj[2 * i + 1]])
-    for (const [name, value] of pairs) {
-      const key = String(name).toLowerCase()
-      const known = out[key]
-      out[key] = known === undefined ? value : ([] as unknown[]).concat(known, value)
-    }
-  } else if (obj !== null && typeof obj === 'object') {
-    for (const [name, value] of Object.entries(obj)) {
-      if (value !== undefined) out[name.toLowerCase()] = value
-    }
-  }
-  return out
-}
-
-function headerString(value: unknown): string | undefined {
-  if (value === undefined || value === null) return undefined
-  return Array.isArray(value) ? value.join(', ') : String(value)
-}
-
-/** Replaces every header of `res` with `headers` and writes the head (used for stand-ins and 304s). */
-function replaceHead(
-  res: ServerResponse,
-  writeHead: ServerResponse['writeHead'],
-  status: number,
-  headers: OutgoingHttpHeaders,
-): void {
-  for (const name of res.getHeaderNames()) res.removeHeader(name)
-  writeHead.call(res, status, headers)
-}
-
-/**
- * One cacheable miss in flight: the request went to the handler, and its response is captured as
- * it is written to the socket, after every `onSend` hook ran (compression included, whichever
- * plugin and in whichever order it was registered). It is also `reply.cache` for that request.
- *
- * The capture wraps this response's own `writeHead`, `write` and `end` (own properties on this
- * one `ServerResponse`, only for cacheable misses), because that is the only point where the
- * final status, headers and bytes are all known whatever produced them.
- */
-class MissState implements RouteCacheControl {
-  readonly cache: RouteCache
-  readonly ctx: Lookup
-  readonly request: FastifyRequest
-  readonly reply: FastifyReply
-  readonly isHead: boolean
-  readonly flightKey: string
-  flight: Flight | undefined
-  lock: StoreLock | undefined
-  /** Names of headers set before the cache's hook ran: per-request, not stored (see ALWAYS_STORED). */
-  readonly preexisting: readonly string[]
-  /** The client's own preconditions, taken off the request so the handler answers in full. */
-  clientConditionals: IncomingHttpHeaders | undefined
-  // reply.cache
-  extraTags: string[] | undefined
-  readonly versionReads: Array<Promise<readonly string[]>> = []
-  ttlMs: number | undefined
-  bypassed = false
-  // capture
-  decided = false
-  storing = false
-  finished = false
-  /** Inside our call to the original `end`: some `end`s call `this.write` (light-my-request does). */
-  ending = false
-  /** Body written instead of the handler's (a stand-in or a merged revalidation), or `null`: none. */
-  replacement: Buffer | null | undefined
-  chunks: Buffer[] = []
-  size = 0
-  status = 0
-  respondedAt = 0
-  headers: Record<string, unknown> = {}
-  /** `Cache-Status` members the response had before ours (from caches upstream). */
-  upstreamCacheStatus: string | undefined
-  cacheControl: CacheControl = NO_DIRECTIVES
-  freshness: Freshness | undefined
-  varyNames: readonly string[] = []
-  readonly writeHead: ServerResponse['writeHead']
-  readonly write: ServerResponse['write']
-  readonly end: ServerResponse['end']
-
-  constructor(
-    cache: RouteCache,
-    ctx: Lookup,
-    request: FastifyRequest,
-    reply: FastifyReply,
-    flightKey: string,
-  ) {
-    this.cache = cache
-    this.ctx = ctx
-    this.request = request
-    this.reply = reply
-    this.isHead = request.raw.method === 'HEAD'
-    this.flightKey = flightKey
-    this.preexisting = reply.raw.getHeaderNames()
-    const res = reply.raw
-    this.writeHead = res.writeHead
-    this.write = res.write
-    this.end = res.end
-  }
-
-  tags(...tags: string[]): RouteCacheControl {
-    const valid = this.cache.backend.assertTags(tags)
-    const known = new Set([...this.ctx.route.tags, ...(this.extraTags ?? [])])
-    const added = valid.filter((tag) => !known.has(tag))
-    if (added.length === 0) return this
-    this.extraTags = [...(this.extraTags ?? []), ...added]
-    // Versions are read now, while the handler is still producing the response: an invalidation
-    // landing after this point makes the stored response stale at once instead of being lost.
-    this.versionReads.push(this.cache.backend.tagVersions(added))
-    return this
-  }
-
-  ttl(ttl: Duration): RouteCacheControl {
-    let ms: number
-    try {
-      ms = toMs(ttl, 'reply.cache.ttl')
-    } catch {
-      throw new FST_PERF_CACHE_INVALID_OPTION('reply.cache.ttl', `"${String(ttl)}" is not a duration`)
-    }
-    if (ms <= 0) throw new FST_PERF_CACHE_INVALID_OPTION('reply.cache.ttl', 'must be greater than 0')
-    this.ttlMs = ms
-    return this
-  }
-
-  bypass(): RouteCacheControl {
-    this.bypassed = true
-    return this
-  }
-
-  get allTags(): readonly string[] {
-    const extra = this.extraTags
-    return extra === undefined ? this.ctx.route.tags : [...this.ctx.route.tags, ...extra]
-  }
-
-  install(): void {
-    const res = this.reply.raw
-    res.writeHead = ((...args: unknown[]) => this.onWriteHead(args)) as ServerResponse['writeHead']
-    res.write = ((chunk: unknown, encoding?: unknown, cb?: unknown) =>
-      this.onWrite(chunk, encoding, cb)) as ServerResponse['write']
-    res.end = ((chunk?: unknown, encoding?: unknown, cb?: unknown) =>
-      this.onEnd(chunk, encoding, cb)) as ServerResponse['end']
-    res.once('finish', () => {
-      this.finished = true
-      if (this.storing) this.cache.commitCaptured(this)
-    })
-    res.once('close', () => {
-      // Closed before the last byte went out (client gone, error): nothing is stored.
-      if (!this.finished) this.abandon()
-    })
-  }
-
-  /** Stops storing, releases waiters (who go to the handler themselves) and the lock. */
-  abandon(): void {
-    this.storing = false
-    this.chunks = []
-    this.cache.settle(this, undefined)
-  }
-
-  onWriteHead(args: unknown[]): ServerResponse {
-    const res = this.reply.raw
-    if (this.decided) return (this.writeHead as (...a: unknown[]) => ServerResponse).apply(res, args)
-    this.decided = true
-    const status = Number(args[0])
-    const obj = typeof args[1] === 'string' ? args[2] : args[1]
-    this.cache.onHead(this, status, collectHeaders(res, obj))
-    return res
-  }
-
-  onWrite(chunk: unknown, encoding: unknown, cb: unknown): boolean {
-    const res = this.reply.raw
-    if (this.ending) return (this.write as (...a: unknown[]) => boolean).call(res, chunk, encoding, cb)
-    if (!this.decided && !res.headersSent) res.writeHead(res.statusCode)
-    if (this.storing) this.capture(chunk, encoding)
-    if (this.replacement !== undefined) {
-      const callback = typeof encoding === 'function' ? encoding : cb
-      if (typeof callback === 'function') process.nextTick(callback as () => void)
-      return true
-    }
-    return (this.write as (...a: unknown[]) => boolean).call(res, chunk, encoding, cb)
-  }
-
-  onEnd(chunk: unknown, encoding: unknown, cb: unknown): ServerResponse {
-    const res = this.reply.raw
-    if (typeof chunk === 'function') {
-      cb = chunk
-      chunk = undefined
-      encoding = undefined
-    } else if (typeof encoding === 'function') {
-      cb = encoding
-      encoding = undefined
-    }
-    if (!this.decided && !res.headersSent) res.writeHead(res.statusCode)
-    if (this.storing && chunk !== undefined && chunk !== null) this.capture(chunk, encoding)
-    const end = this.end as (...a: unknown[]) => ServerResponse
-    this.ending = true
-    try {
-      if (this.replacement !== undefined) {
-        const body = this.replacement
-        return body === null || this.isHead || body.length === 0
-          ? end.call(res, cb ?? undefined)
-          : end.call(res, body, cb ?? undefined)
-      }
-      return end.call(res, chunk, encoding, cb)
-    } finally {
-      this.ending = false
-    }
-  }
-
-  capture(chunk: unknown, encoding: unknown): void {
-    let buf: Buffer
-    if (typeof chunk === 'string') buf = Buffer.from(chunk, (encoding as BufferEncoding | null) ?? 'utf8')
-    else if (chunk instanceof Uint8Array)
-      buf = Buffer.from(chunk) // a copy: producers may reuse buffers
-    else return
-    this.size += buf.length
-    if (this.size > this.cache.options.maxEntrySize) {
-      // Past the limit the stream keeps flowing to the client untouched; we just stop keeping it.
-      this.abandon()
-      return
-    }
-    this.chunks.push(buf)
-  }
 }
 
 /**
@@ -1519,10 +1206,4 @@ function addRouteHook(routeOptions: RouteOptions, name: HookName, hook: (...args
   if (existing === undefined || existing === null) target[name] = [hook]
   else if (Array.isArray(existing)) target[name] = [...existing, hook]
   else target[name] = [existing, hook]
-}
-
-/** The getter behind `reply.cache`. */
-export function replyCacheControl(this: FastifyReply): RouteCacheControl {
-  const state = (this as unknown as Record<symbol, MissState | null>)[kRouteState]
-  return state ?? NOOP_CONTROL
 }
