@@ -49,6 +49,30 @@ export const scenarios: readonly ScenarioDefinition[] = [
     expect: OK_PAYLOAD,
   },
   {
+    name: 'route-hit-memory',
+    module: 'route-hit-memory.ts',
+    description: '@fastify-perf/cache route cache hit (memory store) on the slow route, config.cache ttl 10m',
+    peerOf: 'route-hit',
+    expect: OK_PAYLOAD,
+  },
+  {
+    name: 'route-hit-redis',
+    module: 'route-hit-redis.ts',
+    description:
+      'same route cache hit on the Redis store (@fastify-perf/cache-redis), no L1: one Redis GET per hit',
+    peerOf: 'route-hit',
+    services: ['redis'],
+    expect: OK_PAYLOAD,
+  },
+  {
+    name: 'route-nginx-proxy-cache',
+    module: 'route-nginx-proxy-cache.ts',
+    description: 'nginx proxy_cache (1 worker, proxy_cache_valid 200 10m) in front of the uncached slow app',
+    peerOf: 'route-hit',
+    requires: { command: 'nginx', install: 'apt-get install -y nginx-light' },
+    expect: OK_PAYLOAD,
+  },
+  {
     name: 'static-small-fastify-static',
     module: 'static-small-fastify-static.ts',
     description: '4 KB CSS file, @fastify/static alone (stat + stream from disk per request)',
@@ -83,7 +107,8 @@ export const scenarios: readonly ScenarioDefinition[] = [
   {
     name: 'timing-header',
     module: 'timing-header.ts',
-    description: 'limit route + @fastify-perf/timing, Server-Timing only (exposed on every request, metrics off)',
+    description:
+      'limit route + @fastify-perf/timing, Server-Timing only (exposed on every request, metrics off)',
     peerOf: 'timing',
     expect: OK_PAYLOAD,
   },

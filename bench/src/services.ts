@@ -3,14 +3,12 @@
  * each needed service once per run, before the first server that needs it, passes its URL to the
  * scenario's `createServer`, and stops it at the end of the run.
  *
- * Today only already-running servers are used, through the test suite's variables (`REDIS_URL`,
- * `MEMCACHED_SERVERS`). Private servers come from `@fastify-perf/test-helpers`: its
- * `startRedis()` / `startMemcached()` return a handle with `url` and `stop()`, which is exactly a
- * {@link RunningService}, so the issue that adds the first `redis-hit` scenario adds that package
- * to bench/package.json and writes `redis: () => startRedis()` in {@link starters}; nothing else
- * in the harness changes.
+ * Redis: a private redis-server from `@fastify-perf/test-helpers` (`startRedis()`, on a free
+ * port, persistence off), or the server named by `REDIS_URL`. Memcached: the servers named by
+ * `MEMCACHED_SERVERS`; `startMemcached()` plugs in the same way when a scenario needs it.
  */
 
+import { startRedis } from '@fastify-perf/test-helpers'
 import type { ServiceEndpoint, ServiceName } from './scenario.js'
 
 /** A service the harness started (or found) for this run. */
@@ -29,7 +27,8 @@ const VARIABLES: Record<ServiceName, string> = { redis: 'REDIS_URL', memcached: 
 
 /** How to get each service; a service missing here makes the scenarios needing it fail to start. */
 const starters: Partial<Record<ServiceName, Starter>> = {
-  ...(process.env.REDIS_URL ? { redis: external(process.env.REDIS_URL) } : {}),
+  // A private redis-server on a free port unless REDIS_URL names one.
+  redis: process.env.REDIS_URL ? external(process.env.REDIS_URL) : () => startRedis(),
   ...(process.env.MEMCACHED_SERVERS ? { memcached: external(process.env.MEMCACHED_SERVERS) } : {}),
 }
 
