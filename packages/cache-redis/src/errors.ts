@@ -1,8 +1,8 @@
 import createError from '@fastify/error'
 
 /**
- * An option passed to `new RedisStore()` is unknown or has the wrong type.
- * Documented in `docs/errors.md`.
+ * An option passed to `new RedisStore()` or `new RedisBus()` is unknown, missing or has the wrong
+ * type. Documented in `docs/errors.md`.
  */
 export const FST_PERF_REDIS_INVALID_OPTION = createError(
   'FST_PERF_REDIS_INVALID_OPTION',
@@ -12,11 +12,12 @@ export const FST_PERF_REDIS_INVALID_OPTION = createError(
 )
 
 /**
- * `RedisStore` is not implemented yet: its constructor always throws this, so nothing can
- * run against a store that would silently not cache. Documented in `docs/errors.md`.
+ * `store.ready()` gave up: the Redis connection was not ready within the time given (or the
+ * client was closed). Only `ready()` throws it; cache operations never wait for readiness.
+ * Documented in `docs/errors.md`.
  */
-export const FST_PERF_REDIS_NOT_IMPLEMENTED = createError(
-  'FST_PERF_REDIS_NOT_IMPLEMENTED',
-  '@fastify-perf/cache-redis is not implemented yet: use the memory store of @fastify-perf/cache for now',
+export const FST_PERF_REDIS_NOT_READY = createError(
+  'FST_PERF_REDIS_NOT_READY',
+  'Redis connection not ready after %d ms (status: %s)',
   500,
 )

@@ -1,3 +1,12 @@
-export { FST_PERF_REDIS_INVALID_OPTION, FST_PERF_REDIS_NOT_IMPLEMENTED } from './errors.js'
-export type { RedisStoreOptions } from './options.js'
+// @fastify-perf/cache-redis: the Redis store and the Redis pub/sub invalidation bus for
+// @fastify-perf/cache. See README.md.
+export { FST_PERF_REDIS_INVALID_OPTION, FST_PERF_REDIS_NOT_READY } from './errors.js'
+export {
+  type RedisBusOptions,
+  type RedisConnectionOptions,
+  type RedisStoreOptions,
+  safeClusterOptions,
+  safeRedisOptions,
+} from './options.js'
+export { RedisBus } from './redis-bus.js'
 export { RedisStore } from './redis-store.js'

@@ -1,4 +1,5 @@
 import { performance } from 'node:perf_hooks'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { Client } from 'undici'
 
 /** Options of {@link request}. */
@@ -63,6 +64,13 @@ export interface LoadOptions {
   durationMs?: number
   /** Stop after this many requests in total. */
   requests?: number
+  /**
+   * Target rate in requests per second over all connections: each connection starts a request at
+   * most every `connections / rate` seconds (a steady, paced load, as production traffic is).
+   * Default: no pacing, each connection sends its next request as soon as the previous one ended
+   * (a saturating load).
+   */
+  rate?: number
   /** Default `'GET'`. */
   method?: string
   headers?: Record<string, string | string[]>
@@ -87,6 +95,8 @@ export interface LoadResult {
   maxLatencyMs: number
   /** Every request's latency in milliseconds, in completion order. */
   latencies: number[]
+  /** When each request started (`performance.now()`, ms), in the same order as `latencies`. */
+  startedAt: number[]
   /** Wall time of the whole run in milliseconds. */
   durationMs: number
 }
@@ -113,6 +123,9 @@ export async function load(opts: LoadOptions): Promise<LoadResult> {
   const connections = opts.connections ?? 4
   const timeoutMs = opts.timeoutMs ?? 10_000
   const isFailure = opts.isFailure ?? ((status: number) => status < 200 || status >= 400)
+  if (opts.rate !== undefined && !(opts.rate > 0)) throw new TypeError('load() rate must be > 0')
+  // Per connection: the time between the starts of two requests, in ms.
+  const intervalMs = opts.rate === undefined ? 0 : (1000 * connections) / opts.rate
   const started = performance.now()
   const deadline = opts.durationMs === undefined ? Number.POSITIVE_INFINITY : started + opts.durationMs
   const limit = opts.requests ?? Number.POSITIVE_INFINITY
@@ -123,6 +136,7 @@ export async function load(opts: LoadOptions): Promise<LoadResult> {
     statuses: {},
     maxLatencyMs: 0,
     latencies: [],
+    startedAt: [],
     durationMs: 0,
   }
   let issued = 0
@@ -131,8 +145,19 @@ export async function load(opts: LoadOptions): Promise<LoadResult> {
     if (result.errors.length < MAX_ERRORS_KEPT) result.errors.push(reason)
   }
 
-  const worker = async (client: Client): Promise<void> => {
+  const worker = async (client: Client, index: number): Promise<void> => {
+    // Paced connections start spread over one interval, not all at once.
+    let nextStart = performance.now() + (intervalMs * index) / connections
     while (issued < limit && performance.now() < deadline) {
+      if (intervalMs > 0) {
+        const wait = nextStart - performance.now()
+        if (wait > 0) await sleep(wait)
+        if (issued >= limit || performance.now() >= deadline) break
+        // On schedule, so timer lateness does not add up; but after a stall of more than one
+        // interval the schedule restarts from now rather than sending a burst to catch up.
+        const now = performance.now()
+        nextStart = now - nextStart > intervalMs ? now + intervalMs : nextStart + intervalMs
+      }
       issued++
       const t0 = performance.now()
       try {
@@ -153,6 +178,7 @@ export async function load(opts: LoadOptions): Promise<LoadResult> {
       const latency = performance.now() - t0
       result.total++
       result.latencies.push(latency)
+      result.startedAt.push(t0)
       if (latency > result.maxLatencyMs) result.maxLatencyMs = latency
     }
   }
@@ -162,7 +188,7 @@ export async function load(opts: LoadOptions): Promise<LoadResult> {
     () => new Client(target.origin, { headersTimeout: timeoutMs, bodyTimeout: timeoutMs, pipelining: 1 }),
   )
   try {
-    await Promise.all(clients.map(worker))
+    await Promise.all(clients.map((client, index) => worker(client, index)))
   } finally {
     await Promise.all(clients.map((client) => client.destroy()))
   }
