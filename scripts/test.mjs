@@ -361,7 +361,8 @@ function discoverTestFiles() {
 }
 
 async function runTests(label, nodeBin, files, env) {
-  const tap = join(cacheDir, `test-${label}.tap`)
+  // One file per run: two runs at once (two engineers, one machine) must not delete each other's.
+  const tap = join(cacheDir, `test-${label}-${process.pid}.tap`)
   mkdirSync(cacheDir, { recursive: true })
   rmSync(tap, { force: true })
   const { code, timedOut } = await run(
@@ -382,6 +383,7 @@ async function runTests(label, nodeBin, files, env) {
     { env, timeoutMs: PASS_TIMEOUT_MS },
   )
   const counts = readTapSummary(tap)
+  rmSync(tap, { force: true })
   const notes = []
   if (!counts) {
     notes.push('no TAP summary was written')
