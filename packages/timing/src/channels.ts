@@ -41,6 +41,8 @@ export const channelNames = {
   cacheFactoryError: 'fastify-perf:cache:factory-error',
   cacheStoreError: 'fastify-perf:cache:store-error',
   cacheBreaker: 'fastify-perf:cache:breaker',
+  /** The route cache's outcome for one request: `{ route: 'GET /path', outcome, stored?, detail? }`. */
+  cacheRoute: 'fastify-perf:cache:route',
   compressEncoded: 'fastify-perf:compress:encoded',
   handlerStart: 'tracing:fastify.request.handler:start',
   handlerEnd: 'tracing:fastify.request.handler:end',
@@ -156,6 +158,25 @@ export function subscribe(sinks: ChannelSinks): () => void {
   on(channelNames.cacheCoalesced, lookup('coalesced'))
   on(channelNames.cacheBypass, lookup('bypass'))
 
+  // The route cache says what it did for each request of a cached route, with the route template
+  // (`GET /products/:id`) in the payload, so its counter is by route whatever the attribution.
+  on(channelNames.cacheRoute, (message) => {
+    const [method, route] = splitRoute(message.route)
+    const outcome = label(message.outcome)
+    const cell = measurements.routeCacheResponses.cell(method, route, outcome)
+    cell.value++
+    statsd?.increment('cache.route_responses', 1, cell.tags)
+    const request = requestOf(message, sinks.storage)
+    if (request !== null) {
+      const phases = phasesOf(request)
+      if (outcome === 'hit' || outcome === 'not-modified') phases.cacheHit++
+      else if (outcome === 'stale' || outcome === 'stale-if-error') phases.cacheStale++
+      else if (outcome === 'collapsed') phases.cacheCoalesced++
+      else if (outcome === 'bypass') phases.cacheBypass++
+      else phases.cacheMiss++
+    }
+  })
+
   on(channelNames.cacheStoreError, (message) => {
     const cell = measurements.cacheStoreErrors.cell(label(message.store), label(message.operation))
     cell.value++
@@ -237,6 +258,13 @@ function phasesOf(request: TimedRequest): Phases {
 /** A phase that ended after the handler started is inside the handler's interval: see `breakdown()`. */
 function nest(request: TimedRequest, phases: Phases, durationMs: number): void {
   if (request[kHandlerStart] !== 0) phases.nestedMs += durationMs
+}
+
+/** `'GET /products/:id'` into its method and template. */
+function splitRoute(value: unknown): [string, string] {
+  if (typeof value !== 'string') return ['unknown', 'unknown']
+  const space = value.indexOf(' ')
+  return space > 0 ? [value.slice(0, space), value.slice(space + 1)] : ['unknown', value]
 }
 
 function label(value: unknown): string {

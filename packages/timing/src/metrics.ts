@@ -245,12 +245,17 @@ export const BREAKER_STATES: Readonly<Record<string, number>> = Object.freeze({
  */
 export class Measurements {
   readonly duration: DurationHistogram
-  /** Requests received and not yet answered (between arrival and `onSend`). */
+  /** Requests received and whose response is not finished (between arrival and the response's `close`). */
   inFlight = 0
   readonly cacheLookups = new CounterFamily(
     'fastify_perf_cache_lookups_total',
     'Cache lookups by route, store, namespace and result (hit, miss, stale, coalesced, bypass).',
     ['route', 'store', 'namespace', 'result'],
+  )
+  readonly routeCacheResponses = new CounterFamily(
+    'fastify_perf_route_cache_responses_total',
+    'Route cache outcomes by method and route: hit, stale, stale-if-error, collapsed, miss, bypass, not-modified.',
+    ['method', 'route', 'outcome'],
   )
   readonly cacheStoreErrors = new CounterFamily(
     'fastify_perf_cache_store_errors_total',
@@ -393,10 +398,11 @@ export function registerPrometheus(
   const elu = new UtilizationSampler()
   const metrics: CustomMetric[] = [
     measurements.duration,
-    new CallbackGauge('http_requests_in_flight', 'Requests received and not yet answered.', 'sum', () => [
+    new CallbackGauge('http_requests_in_flight', 'Requests received and not yet finished.', 'sum', () => [
       { labels: {}, value: measurements.inFlight },
     ]),
     measurements.cacheLookups,
+    measurements.routeCacheResponses,
     measurements.cacheStoreErrors,
     measurements.cacheFactoryErrors,
     measurements.cacheInvalidations,

@@ -1,5 +1,5 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
-import type { IncomingMessage } from 'node:http'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import { performance } from 'node:perf_hooks'
 import type {
   FastifyInstance,
@@ -97,9 +97,18 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
   const expose = serverTiming === false ? null : serverTiming.expose
   const allowOrigin = serverTiming === false ? null : serverTiming.timingAllowOrigin
 
-  function markArrival(message: MarkedMessage): void {
+  // `close` is emitted once per response, when it is finished or its connection is gone: a
+  // request the client aborted, or a reply a plugin hijacked (a 304 written directly), still
+  // leaves the gauge. One shared listener function, no allocation per request.
+  function onResponseClose(): void {
+    measurements.inFlight--
+  }
+  function markArrival(message: MarkedMessage, response: ServerResponse): void {
     message[kArrival] = performance.now()
-    if (countInFlight) measurements.inFlight++
+    if (countInFlight) {
+      measurements.inFlight++
+      response.on('close', onResponseClose)
+    }
   }
   fastify.server.prependListener('request', markArrival)
 
@@ -123,8 +132,7 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
   }
 
   // onSend: the last moment headers can be set (a header set in onResponse is silently dropped:
-  // the response is already on the wire). `total` ends here. It also ends the in-flight window,
-  // because onSend runs for every answered request, aborted ones included, unlike onResponse.
+  // the response is already on the wire). `total` ends here.
   fastify.addHook('onSend', function timingOnSend(request, reply, _payload, done: HookHandlerDoneFunction) {
     const timed = request as TimedRequest
     const now = performance.now()
@@ -135,7 +143,6 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
       const arrival = (request.raw as MarkedMessage)[kArrival]
       if (arrival !== undefined) {
         start = arrival
-        if (countInFlight) measurements.inFlight--
       } else {
         // `app.inject()` bypasses the HTTP server, so no arrival was seen: start at the handler.
         start = timed[kHandlerStart] === 0 ? now : timed[kHandlerStart]

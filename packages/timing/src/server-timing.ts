@@ -192,8 +192,7 @@ export function handlerPhase(request: TimedRequest, start: number, now: number):
   const handlerStart = request[kHandlerStart]
   if (handlerStart === 0 || handlerStart < start) return -1
   const phases = request[kPhases]
-  const ms = now - handlerStart - (phases === null ? 0 : phases.nestedMs)
-  return ms > 0 ? ms : 0
+  return Math.max(now - handlerStart - (phases === null ? 0 : phases.nestedMs), 0)
 }
 
 /** The description of the cache phase: `hit`, or counts such as `hit=2 miss=1` when there were several lookups. */

@@ -109,6 +109,39 @@ test('a /metrics scrape is valid Prometheus text with every documented series', 
   assert.equal(seriesValue(families, 'http_requests_in_flight'), 1)
 })
 
+test('route cache outcomes are counted by method, route and outcome, and shown in Server-Timing', async (t) => {
+  const app = buildApp(t)
+  await app.register(fastifyPerfTiming, {
+    metrics: { defaultMetrics: false },
+    serverTiming: { expose: () => true },
+  })
+  const routeChannel = diagnostics.channel('fastify-perf:cache:route')
+  // Published from a hook as the route cache does, with the request in the payload.
+  app.addHook('onRequest', async (request, reply) => {
+    if (!request.url.startsWith('/products/')) return
+    if (request.url === '/products/1') {
+      routeChannel.publish({ route: 'GET /products/:id', outcome: 'hit', request })
+      return reply.send('cached')
+    }
+    routeChannel.publish({ route: 'GET /products/:id', outcome: 'miss', stored: true })
+  })
+  app.get('/products/:id', async () => 'fresh')
+  const base = await listen(app)
+  const hit = await request(`${base}/products/1`)
+  assert.equal(hit.text, 'cached')
+  assert.match(String(hit.headers['server-timing']), /cache;desc="hit"/)
+  await request(`${base}/products/2`)
+  const families = await scrape(base)
+  const outcomes = (outcome: string) =>
+    seriesValue(families, 'fastify_perf_route_cache_responses_total', {
+      method: 'GET',
+      route: '/products/:id',
+      outcome,
+    })
+  assert.equal(outcomes('hit'), 1)
+  assert.equal(outcomes('miss'), 1)
+})
+
 test('10,000 requests to random unknown URLs add no label value beyond __unmatched__', async (t) => {
   const app = buildApp(t)
   await app.register(fastifyPerfTiming, { metrics: { defaultMetrics: false } })
