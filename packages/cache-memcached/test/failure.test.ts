@@ -154,8 +154,12 @@ test('a server that closes the connection (its connection limit reached): operat
   t.after(() => store.close())
   // memjs leaves operations on a closed connection pending until some later error; here they
   // fail as soon as the server closes it, long before the 3 s timeout.
+  // (When memcached's close comes as a reset, memjs's own error path reports ECONNRESET instead.)
   const { ms, error } = await timed(store.set('k', entry, 60_000))
-  assert.ok(error instanceof FST_PERF_MEMCACHED_CONNECTION_LOST, `got ${error?.message}`)
+  assert.ok(
+    error instanceof FST_PERF_MEMCACHED_CONNECTION_LOST || error?.code === 'ECONNRESET',
+    `got ${error?.message}`,
+  )
   assert.ok(ms < 500, `the closed connection was noticed after ${ms.toFixed(0)} ms`)
 
   // Room again. memjs kept the half-read "ERROR ..." bytes in its receive buffer and would parse
