@@ -319,7 +319,8 @@ export class Measurements {
       // that answered 404 itself, so raw URLs never become label values.
       const label = request.is404 || options.url === undefined ? UNMATCHED_ROUTE : options.url
       const wrapped = (options.config as unknown as Record<symbol, unknown>)[kWrapped] === true
-      state = new RouteState(label, timing !== false, label !== UNMATCHED_ROUTE && !wrapped, this.duration)
+      const enabled = timing !== false
+      state = new RouteState(label, enabled, enabled && label !== UNMATCHED_ROUTE && !wrapped, this.duration)
       config[this.#routeKey] = state
     }
     return state

@@ -176,6 +176,8 @@ test('10,000 requests to random unknown URLs add no label value beyond __unmatch
   // One histogram series per method of __unmatched__: 3 × (11 buckets + +Inf + sum + count).
   const seriesAfter = [...after.values()].reduce((n, family) => n + family.samples.length, 0)
   assert.equal(seriesAfter - seriesBefore, 3 * 14)
+  // Keep-alive connections: every response's end was seen, only the scrape is in flight.
+  assert.equal(seriesValue(after, 'http_requests_in_flight'), 1)
   for (const sample of after.get('http_request_duration_seconds')!.samples) {
     assert.ok(!/[0-9a-f]{12}/.test(JSON.stringify(sample.labels)), 'no raw URL in any label')
   }

@@ -45,6 +45,8 @@ test('an exposed response carries a well-formed Server-Timing with total and han
   assert.ok(handler >= 4, `handler ${handler} ms covers the 5 ms sleep`)
   assert.ok(total >= handler, `total ${total} >= handler ${handler}`)
   assert.equal(response.headers['timing-allow-origin'], undefined, 'no Timing-Allow-Origin unless configured')
+  // The handler was wrapped in onRoute: Fastify's tracing channel was not needed.
+  assert.equal(diagnostics.channel('tracing:fastify.request.handler:start').hasSubscribers, false)
 })
 
 test('not exposed: no Server-Timing, no Timing-Allow-Origin (the production default)', async (t) => {
@@ -347,14 +349,19 @@ test('toToken and toQuotedString follow RFC 9110 token and quoted-string', () =>
 test('a route declared before the plugin loaded gets its handler phase from Fastify tracing channel', async (t) => {
   const app = buildApp(t)
   // Not awaited: the route below is declared before the plugin's onRoute hook exists.
-  app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false })
+  app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: { defaultMetrics: false } })
   app.get('/early', async () => {
     await sleep(3)
     return 'ok'
   })
   const base = await listen(app)
+  const tracing = diagnostics.channel('tracing:fastify.request.handler:start')
+  // A scrape of the metrics route (declared by the plugin, timing: false) does not need it.
+  await request(`${base}/metrics`)
+  assert.equal(tracing.hasSubscribers, false)
   // The first response of such a route turns the tracing channel on; later ones have the phase.
   await request(`${base}/early`)
+  assert.equal(tracing.hasSubscribers, true)
   const metrics = parseServerTiming(header(await request(`${base}/early`)))
   assert.ok(byName(metrics, 'handler').dur! >= 2, JSON.stringify(metrics))
   assert.ok(byName(metrics, 'total').dur! >= byName(metrics, 'handler').dur!)
