@@ -17,9 +17,6 @@ export const UNMATCHED_ROUTE = '__unmatched__'
 /** Route label of cache events that could not be tied to a request. */
 export const NO_ROUTE = '__none__'
 
-/** Set by the plugin's `onRoute` hook on the config of each route whose handler it wrapped. */
-export const kWrapped = Symbol('fastify-perf.timing.wrapped')
-
 /** The values prom-client's `Registry` and `AggregatorRegistry` read from a metric. */
 interface MetricValue {
   labels: Record<string, string | number>
@@ -294,7 +291,8 @@ export class Measurements {
     'Time spent compressing, by encoding.',
     ['encoding'],
   )
-  readonly #routeKey = Symbol('fastify-perf.timing.route-state')
+  /** Where a route's {@link RouteState} is kept on its config object (one symbol per app). */
+  readonly routeKey: symbol = Symbol('fastify-perf.timing.route-state')
 
   constructor(bucketsSeconds: readonly number[]) {
     this.duration = new DurationHistogram(
@@ -304,24 +302,29 @@ export class Measurements {
     )
   }
 
+  /** A route's state, created in `onRoute` for the routes the plugin sees declared. */
+  createRoute(label: string, enabled: boolean, untraced: boolean): RouteState {
+    return new RouteState(label, enabled, untraced, this.duration)
+  }
+
   /**
-   * The {@link RouteState} of the route that answered `request`, created on the route's first
-   * request and kept on the route's own config object, so later requests find it with one
-   * property read. Routes registered before or after the plugin are treated alike.
+   * The {@link RouteState} of the route that answered `request`: the one `onRoute` stored on the
+   * route's config (and the wrapped handler already put on the request), or, for a route declared
+   * before the plugin loaded and for the not-found handler, one created on the route's first
+   * request and kept on its config the same way. Either way one state per route, so one series
+   * per label set.
    */
   routeOf(request: FastifyRequest): RouteState {
     const config = request.routeOptions.config as unknown as Record<symbol, RouteState | undefined>
-    let state = config[this.#routeKey]
+    let state = config[this.routeKey]
     if (state === undefined) {
       const options = request.routeOptions
-      const timing = (options.config as { timing?: unknown }).timing
+      const enabled = (options.config as { timing?: unknown }).timing !== false
       // `is404` is true only when no route matched (Fastify's 404 context), never for a route
       // that answered 404 itself, so raw URLs never become label values.
       const label = request.is404 || options.url === undefined ? UNMATCHED_ROUTE : options.url
-      const wrapped = (options.config as unknown as Record<symbol, unknown>)[kWrapped] === true
-      const enabled = timing !== false
-      state = new RouteState(label, enabled, enabled && label !== UNMATCHED_ROUTE && !wrapped, this.duration)
-      config[this.#routeKey] = state
+      state = this.createRoute(label, enabled, enabled && label !== UNMATCHED_ROUTE)
+      config[this.routeKey] = state
     }
     return state
   }

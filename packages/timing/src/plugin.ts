@@ -13,7 +13,7 @@ import type { Registry } from 'prom-client'
 import { subscribe, traceHandlers, wrapHandler } from './channels.js'
 import { serveRegistryToPrimary } from './cluster.js'
 import { FST_PERF_TIMING_FORBIDDEN, FST_PERF_TIMING_INVALID_OPTION } from './errors.js'
-import { kWrapped, Measurements, type PrometheusRegistration, registerPrometheus } from './metrics.js'
+import { Measurements, type PrometheusRegistration, registerPrometheus } from './metrics.js'
 import {
   DEFAULT_BUCKETS,
   type FastifyPerfTimingOptions,
@@ -117,8 +117,14 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
   // channel is subscribed instead (it costs more per request, so only then).
   fastify.addHook('onRoute', function timingOnRoute(routeOptions) {
     if ((routeOptions.config as { timing?: unknown } | undefined)?.timing === false) return
-    routeOptions.handler = wrapHandler(routeOptions.handler as never)
-    routeOptions.config = { ...routeOptions.config, [kWrapped]: true } as typeof routeOptions.config
+    // `url` already carries the prefix here. The state goes on the config (Fastify copies the
+    // config into the route's context), where `routeOf()` finds the same object.
+    const route = measurements.createRoute(routeOptions.url, true, false)
+    routeOptions.handler = wrapHandler(routeOptions.handler as never, route)
+    routeOptions.config = {
+      ...routeOptions.config,
+      [measurements.routeKey]: route,
+    } as typeof routeOptions.config
   })
   let untrace: (() => void) | null = null
 
@@ -148,9 +154,12 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
         start = timed[kHandlerStart] === 0 ? now : timed[kHandlerStart]
       }
       timed[kStart] = start
-      const route = measurements.routeOf(request)
-      timed[kRoute] = route
-      if (route.untraced && untrace === null) untrace = traceHandlers()
+      // Set by the wrapped handler; looked up for 404s, replies from hooks, routes declared early.
+      if (timed[kRoute] === null) {
+        const route = measurements.routeOf(request)
+        timed[kRoute] = route
+        if (route.untraced && untrace === null) untrace = traceHandlers()
+      }
     }
     if (expose !== null && timed[kRoute]!.enabled && expose(request)) {
       reply.header('server-timing', serverTimingValue(timed, start, now))

@@ -366,3 +366,29 @@ test('a route declared before the plugin loaded gets its handler phase from Fast
   assert.ok(byName(metrics, 'handler').dur! >= 2, JSON.stringify(metrics))
   assert.ok(byName(metrics, 'total').dur! >= byName(metrics, 'handler').dur!)
 })
+
+test('durations are milliseconds with exactly three decimals', async (t) => {
+  const app = buildApp(t)
+  await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false })
+  app.get('/', async (_request, reply) => {
+    for (const [name, ms] of [
+      ['zero', 0],
+      ['tiny', 0.004],
+      ['tenths', 0.05],
+      ['round', 7],
+      ['big', 1234.5],
+      ['rounded', 2.0004999],
+    ] as const) {
+      reply.timing.add(name, ms)
+    }
+    return 'ok'
+  })
+  const base = await listen(app)
+  const value = header(await request(`${base}/`))
+  for (const [, dur] of value.matchAll(/dur=([^;,]+)/g)) assert.match(dur!, /^\d+\.\d{3}$/)
+  const metrics = parseServerTiming(value)
+  assert.deepEqual(
+    ['zero', 'tiny', 'tenths', 'round', 'big', 'rounded'].map((name) => byName(metrics, name).params.dur),
+    ['0.000', '0.004', '0.050', '7.000', '1234.500', '2.000'],
+  )
+})
