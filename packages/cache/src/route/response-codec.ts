@@ -75,6 +75,12 @@ export class CachedResponse implements ResponseParts {
    * (or `''`): our own member is appended to them on every response (RFC 9211 §2).
    */
   readonly cacheStatusPrefix: string
+  /** `headers` as two arrays, for the hit path. */
+  readonly headerNames: readonly string[]
+  readonly headerValues: ReadonlyArray<string | string[]>
+  /** The `ttl` of the last hit status built from this entry, and that status (see the route cache). */
+  hitTtl = Number.NaN
+  hitStatus = ''
 
   constructor(parts: ResponseParts) {
     this.status = parts.status
@@ -98,6 +104,8 @@ export class CachedResponse implements ResponseParts {
     }
     this.headers = headers
     this.cacheStatusPrefix = upstream === '' ? '' : `${upstream}, `
+    this.headerNames = Object.keys(headers)
+    this.headerValues = this.headerNames.map((name) => headers[name]!)
     const notModified: Record<string, string | string[]> = {}
     for (const name of NOT_MODIFIED_HEADERS)
       if (headers[name] !== undefined) notModified[name] = headers[name]!
