@@ -226,7 +226,14 @@ class ManagedService implements ServiceHandle {
       child.kill('SIGTERM')
       // A stopped process keeps SIGTERM pending until it is continued.
       if (this.#frozen) child.kill('SIGCONT')
-      const exited = await Promise.race([this.#exited.then(() => true), sleep(STOP_GRACE_MS, false)])
+      // An abortable grace timer: a pending 2 s sleep would keep the test process alive after the
+      // server is long gone.
+      const grace = new AbortController()
+      const exited = await Promise.race([
+        this.#exited.then(() => true),
+        sleep(STOP_GRACE_MS, false, { signal: grace.signal }).catch(() => false),
+      ])
+      grace.abort()
       if (!exited) child.kill('SIGKILL')
       await this.#exited
     }
