@@ -10,7 +10,7 @@ import fastifyCompress from '@fastify/compress'
 import { request } from '@fastify-perf/test-helpers'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { type FastifyPerfCacheOptions, fastifyPerfCache, MemoryStore } from '../src/index.js'
-import { ChaosStore } from '../src/testing/index.js'
+import { ChaosStore, LocalBus } from '../src/testing/index.js'
 
 async function cachedApp(
   t: TestContext,
@@ -262,3 +262,62 @@ for (const order of ['compress first', 'cache first'] as const) {
     assert.equal(calls, 3)
   })
 }
+
+test('two instances with an L1 tier and a bus: a write or an invalidation on one reaches the other', async (t) => {
+  // The shared store answers asynchronously, like Redis; each instance keeps an L1 in front of it.
+  const shared = new ChaosStore(new MemoryStore())
+  shared.mode = { delayMs: 2 }
+  const network = LocalBus.network()
+  let version = 1
+  const build = () =>
+    cachedApp(t, { store: shared, l1: { bus: network.bus() } }, (app) => {
+      app.get('/article', { config: { cache: { ttl: '1h', tags: ['articles'] } } }, async () => `v${version}`)
+      app.put('/article', async () => {
+        version++
+        return 'ok'
+      })
+    })
+  const [a, b] = await Promise.all([build(), build()])
+  assert.equal((await a.inject('/article')).body, 'v1')
+  await sleep(20)
+  // b finds a's entry in the shared store, then serves it from its own L1.
+  const fromStore = await b.inject('/article')
+  assert.equal(fromStore.body, 'v1')
+  assert.match(String(fromStore.headers['cache-status']), /hit/)
+  assert.match(String((await b.inject('/article')).headers['cache-status']), /hit/)
+  assert.ok(b.cache.stats().l1!.hits > 0)
+  // An unsafe method on a drops the entry from b's L1 too, through the bus.
+  await a.inject({ method: 'PUT', url: '/article' })
+  await sleep(20)
+  const afterWrite = await b.inject('/article')
+  assert.equal(afterWrite.body, 'v2')
+  await sleep(20)
+  version++
+  await b.cache.invalidateTags(['articles'])
+  await sleep(20)
+  assert.equal((await a.inject('/article')).body, 'v3')
+})
+
+test('a reason phrase given to writeHead survives the capture', async (t) => {
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/teapot', { config: { cache: { ttl: '1m' } } }, (_request, reply) => {
+      reply.hijack()
+      reply.raw.writeHead(200, 'Very OK', { 'content-type': 'text/plain' })
+      reply.raw.end('brewed')
+    })
+  })
+  const base = await app.listen({ port: 0, host: '127.0.0.1' })
+  const message = await new Promise<string | undefined>((resolve, reject) => {
+    httpRequest(`${base}/teapot`, (res) => {
+      res.resume()
+      resolve(res.statusMessage)
+    })
+      .on('error', reject)
+      .end()
+  })
+  assert.equal(message, 'Very OK')
+  await sleep(10)
+  const hit = await request(`${base}/teapot`)
+  assert.equal(hit.text, 'brewed')
+  assert.match(String(hit.headers['cache-status']), /hit/)
+})

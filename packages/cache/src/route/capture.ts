@@ -136,9 +136,11 @@ export function replaceHead(
   writeHead: ServerResponse['writeHead'],
   status: number,
   headers: OutgoingHttpHeaders,
+  reason?: string,
 ): void {
   for (const name of res.getHeaderNames()) res.removeHeader(name)
-  writeHead.call(res, status, headers)
+  if (reason === undefined) writeHead.call(res, status, headers)
+  else (writeHead as (...args: unknown[]) => ServerResponse).call(res, status, reason, headers)
 }
 
 /**
@@ -179,6 +181,8 @@ export class MissState implements RouteCacheControl {
   chunks: Buffer[] = []
   size = 0
   status = 0
+  /** A reason phrase given to `writeHead`, kept when the response goes out unchanged. */
+  reason: string | undefined
   respondedAt = 0
   headers: Record<string, unknown> = {}
   /** `Cache-Status` members the response had before ours (from caches upstream). */
@@ -274,6 +278,7 @@ export class MissState implements RouteCacheControl {
     this.decided = true
     const status = Number(args[0])
     const obj = typeof args[1] === 'string' ? args[2] : args[1]
+    if (typeof args[1] === 'string') this.reason = args[1]
     this.cache.onHead(this, status, collectHeaders(res, obj))
     return res
   }

@@ -847,7 +847,7 @@ export class RouteCache {
   }
 
   #writeHead(state: MissState, status: number, headers: Record<string, unknown>): void {
-    replaceHead(state.reply.raw, state.writeHead, status, headers as OutgoingHttpHeaders)
+    replaceHead(state.reply.raw, state.writeHead, status, headers as OutgoingHttpHeaders, state.reason)
   }
 
   /** Sends a 304 for a response being stored, whose body is still captured (not sent). */
@@ -1039,6 +1039,8 @@ export class RouteCache {
     const route = ctx.route
     let result: FlightResult | undefined
     try {
+      // Closed meanwhile (the app is shutting down): the store is no longer ours to write.
+      if (this.backend.closed()) return
       const slotKey = this.#prefix + ctx.urlKey
       const names = state.varyNames
       const slotEntry = await this.backend.get(slotKey)
