@@ -628,3 +628,22 @@ test('unkeyed request headers cannot place a response under another request key'
   assert.equal(other.json<{ host: string }>().host, 'other.example')
   assert.match(String(other.headers['cache-status']), /uri-miss/)
 })
+
+test('a request whose value for a header the response varies on is too long: served, not stored', async (t) => {
+  let calls = 0
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/localized', { config: { cache: { ttl: '1m' } } }, async (_request, reply) => {
+      calls++
+      reply.header('vary', 'accept-language')
+      return 'text'
+    })
+  })
+  const huge = { 'accept-language': `${'x'.repeat(300)}` }
+  const first = await app.inject({ url: '/localized', headers: huge })
+  assert.equal(first.body, 'text')
+  assert.equal(first.headers['cache-status'], 'fastify-perf; fwd=bypass; detail=VARY-TOO-LARGE')
+  await app.inject({ url: '/localized', headers: { 'accept-language': 'en' } })
+  const again = await app.inject({ url: '/localized', headers: huge })
+  assert.equal(again.headers['cache-status'], 'fastify-perf; fwd=bypass; detail=VARY-TOO-LARGE')
+  assert.equal(calls, 3)
+})

@@ -799,11 +799,18 @@ export class RouteCache {
       }
       if (this.#tooManyVariants(ctx, names, state.request, now)) reason = 'TOO-MANY-VARIANTS'
     }
+    // A header the response varies on is too long in this request: the variant is not stored (a
+    // huge Accept-Language must not become a key), and the request counts as a bypass.
+    const tooLarge =
+      reason === undefined &&
+      names.length > 0 &&
+      varySuffix(names, state.request.raw.headers, this.options.maxVaryValueLength) === VARY_TOO_LARGE
     // `fwd-status` says what the origin answered a revalidation (RFC 9211 §2.3); a client-forced
     // request (`fwd=request`) is reported without it.
     const fwdStatus = revalidating && ctx.fwd === 'stale' ? status : undefined
-    const outcome =
-      reason === undefined
+    const outcome = tooLarge
+      ? this.status.bypass('VARY-TOO-LARGE')
+      : reason === undefined
         ? this.status.stored(ctx.fwd, fwdStatus)
         : this.status.notStored(ctx.fwd, reason, fwdStatus)
     // An upstream cache's member is kept, ours appended (RFC 9211 §2).
@@ -811,8 +818,18 @@ export class RouteCache {
     state.upstreamCacheStatus = upstream
     if (this.options.cacheStatus)
       headers['cache-status'] = upstream === undefined ? outcome : `${upstream}, ${outcome}`
-    this.#publish(state.request, 'miss', reason === undefined, reason)
-    if (reason !== undefined) {
+    if (tooLarge) {
+      if (channels.route.hasSubscribers) {
+        channels.route.publish({
+          route: state.ctx.route.label,
+          outcome: 'bypass',
+          detail: 'VARY-TOO-LARGE',
+        } satisfies CacheRouteEvent)
+      }
+    } else {
+      this.#publish(state.request, 'miss', reason === undefined, reason)
+    }
+    if (reason !== undefined || tooLarge) {
       this.abandonFlight(state)
       this.#writeHead(state, status, headers)
       return
