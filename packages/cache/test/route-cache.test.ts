@@ -647,3 +647,25 @@ test('a request whose value for a header the response varies on is too long: ser
   assert.equal(again.headers['cache-status'], 'fastify-perf; fwd=bypass; detail=VARY-TOO-LARGE')
   assert.equal(calls, 3)
 })
+
+test('a route key() that throws fails that request with a 500, not the process', async (t) => {
+  const app = await cachedApp(t, {}, (app) => {
+    app.get(
+      '/tenant',
+      {
+        config: {
+          cache: {
+            ttl: '1m',
+            key: () => {
+              throw new Error('no tenant')
+            },
+          },
+        },
+      },
+      async () => 'x',
+    )
+  })
+  const res = await app.inject('/tenant')
+  assert.equal(res.statusCode, 500)
+  assert.equal((await app.inject('/tenant')).statusCode, 500)
+})

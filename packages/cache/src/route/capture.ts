@@ -257,7 +257,13 @@ export class MissState implements RouteCacheControl {
       this.onEnd(chunk, encoding, cb)) as ServerResponse['end']
     res.once('finish', () => {
       this.finished = true
-      if (this.storing) this.cache.commitCaptured(this)
+      if (!this.storing) return
+      try {
+        this.cache.commitCaptured(this)
+      } catch (error) {
+        this.reply.log.error({ err: error }, 'route cache could not store a response')
+        this.abandon()
+      }
     })
     res.once('close', () => {
       // Closed before the last byte went out (client gone, error): nothing is stored.
@@ -279,7 +285,14 @@ export class MissState implements RouteCacheControl {
     const status = Number(args[0])
     const obj = typeof args[1] === 'string' ? args[2] : args[1]
     if (typeof args[1] === 'string') this.reason = args[1]
-    this.cache.onHead(this, status, collectHeaders(res, obj))
+    try {
+      this.cache.onHead(this, status, collectHeaders(res, obj))
+    } catch (error) {
+      // Never break a response over the cache: let it out as the application wrote it.
+      this.reply.log.error({ err: error }, 'route cache could not process a response; not stored')
+      this.abandon()
+      if (!res.headersSent) return (this.writeHead as (...a: unknown[]) => ServerResponse).apply(res, args)
+    }
     return res
   }
 

@@ -300,10 +300,12 @@ export class RouteCache {
     }
     const slot = this.backend.get(this.#prefix + ctx.urlKey)
     if (isPromise(slot)) {
-      slot.then(
-        (entry) => this.#onSlot(ctx, request, reply, done, entry),
-        () => this.#miss(ctx, request, reply, done),
-      )
+      slot
+        .then(
+          (entry) => this.#onSlot(ctx, request, reply, done, entry),
+          () => this.#miss(ctx, request, reply, done),
+        )
+        .catch((error: unknown) => this.#failed(reply, done, error))
       return
     }
     this.#onSlot(ctx, request, reply, done, slot)
@@ -346,10 +348,12 @@ export class RouteCache {
     const key = this.#prefix + ctx.urlKey + ctx.suffix
     const variant = this.backend.get(key)
     if (isPromise(variant)) {
-      variant.then(
-        (found) => this.#onEntry(ctx, request, reply, done, found, undefined),
-        () => this.#miss(ctx, request, reply, done),
-      )
+      variant
+        .then(
+          (found) => this.#onEntry(ctx, request, reply, done, found, undefined),
+          () => this.#miss(ctx, request, reply, done),
+        )
+        .catch((error: unknown) => this.#failed(reply, done, error))
       return
     }
     this.#onEntry(ctx, request, reply, done, variant, undefined)
@@ -378,10 +382,12 @@ export class RouteCache {
     }
     const state = this.backend.tagState(entry)
     if (isPromise(state)) {
-      state.then(
-        (s) => this.#decide(ctx, request, reply, done, entry, found, s),
-        () => this.#miss(ctx, request, reply, done),
-      )
+      state
+        .then(
+          (s) => this.#decide(ctx, request, reply, done, entry, found, s),
+          () => this.#miss(ctx, request, reply, done),
+        )
+        .catch((error: unknown) => this.#failed(reply, done, error))
       return
     }
     this.#decide(ctx, request, reply, done, entry, found, state)
@@ -467,6 +473,19 @@ export class RouteCache {
       response.hitStatus = this.status.hit(ttl)
     }
     return response.hitStatus
+  }
+
+  /**
+   * An error in a continuation of the lookup (a store answered asynchronously): the request must
+   * not hang, and the process must not see an unhandled rejection. Fastify answers it as an error
+   * of the hook, unless a response already went out.
+   */
+  #failed(reply: FastifyReply, done: (error?: Error) => void, error: unknown): void {
+    if (reply.sent || reply.raw.headersSent) {
+      reply.log.error({ err: error }, 'route cache failed after the response was sent')
+      return
+    }
+    done(error instanceof Error ? error : new Error(String(error)))
   }
 
   /** Current age of a stored response, whole seconds (RFC 9111 §4.2.3). */
@@ -603,16 +622,18 @@ export class RouteCache {
     const timeout = new Promise<undefined>((resolve) => {
       timer = setTimeout(resolve, this.options.lockTimeoutMs, undefined)
     })
-    Promise.race([flight.promise, timeout]).then((result) => {
-      clearTimeout(timer)
-      if (result !== undefined && this.#applies(result, ctx, request)) {
-        const now = Date.now()
-        const entry = { createdAt: now, freshUntil: now } as StoredEntry
-        return this.#serve(request, reply, entry, result.response, now, this.status.collapsed, 'collapsed')
-      }
-      // Not storable, another variant, or too slow: this request runs the handler itself.
-      this.#capture(ctx, flightKey, undefined, request, reply, done)
-    }, noop)
+    Promise.race([flight.promise, timeout])
+      .then((result) => {
+        clearTimeout(timer)
+        if (result !== undefined && this.#applies(result, ctx, request)) {
+          const now = Date.now()
+          const entry = { createdAt: now, freshUntil: now } as StoredEntry
+          return this.#serve(request, reply, entry, result.response, now, this.status.collapsed, 'collapsed')
+        }
+        // Not storable, another variant, or too slow: this request runs the handler itself.
+        this.#capture(ctx, flightKey, undefined, request, reply, done)
+      }, noop)
+      .catch((error: unknown) => this.#failed(reply, done, error))
   }
 
   /** Whether a leader's response is the one this request would have found stored. */
@@ -652,6 +673,7 @@ export class RouteCache {
         },
         () => this.#capture(ctx, flightKey, flight, request, reply, done),
       )
+      .catch((error: unknown) => this.#failed(reply, done, error))
   }
 
   /** Reads this request's entry again; answers it when fresh (the lock holder's result). */
