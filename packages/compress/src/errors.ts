@@ -1,13 +1,31 @@
 import createError from '@fastify/error'
 
-/**
- * An option passed to `@fastify-perf/compress` is unknown or has the wrong type.
- * Thrown while the plugin registers, so `app.ready()` rejects with it.
- * Documented in `docs/errors.md`.
- */
-export const FST_PERF_COMPRESS_INVALID_OPTION = createError(
+// Every error this package raises is coded; `docs/errors.md` lists each one and a repo test keeps
+// code and docs in step. Option errors are thrown while the plugin registers (so `app.ready()`
+// rejects before the app answers anything) or when `precompress()` is called.
+
+/** An option is unknown, has the wrong type or an impossible value. The message names it. */
+export const FST_PERF_COMPRESS_INVALID_OPTION = createError<
   'FST_PERF_COMPRESS_INVALID_OPTION',
-  'Invalid @fastify-perf/compress option: %s',
+  500,
+  [string, string]
+>('FST_PERF_COMPRESS_INVALID_OPTION', 'Invalid @fastify-perf/compress option "%s": %s', 500, TypeError)
+
+/** A size such as `'1KB'` could not be read. */
+export const FST_PERF_COMPRESS_INVALID_SIZE = createError<
+  'FST_PERF_COMPRESS_INVALID_SIZE',
+  500,
+  [string, string]
+>(
+  'FST_PERF_COMPRESS_INVALID_SIZE',
+  'Invalid %s "%s": use bytes or a string such as "1KB", "8MB" (1 KB = 1024 bytes)',
   500,
   TypeError,
 )
+
+/** `precompress(dir)`: the directory does not exist or is not a directory. */
+export const FST_PERF_COMPRESS_INVALID_DIRECTORY = createError<
+  'FST_PERF_COMPRESS_INVALID_DIRECTORY',
+  500,
+  [string, string]
+>('FST_PERF_COMPRESS_INVALID_DIRECTORY', 'Cannot precompress "%s": %s', 500, TypeError)

@@ -1,6 +1,43 @@
 import { fastifyPerfCompress } from './plugin.js'
 
-export { FST_PERF_COMPRESS_INVALID_OPTION } from './errors.js'
-export type { FastifyPerfCompressOptions } from './options.js'
+declare module 'fastify' {
+  interface FastifyContextConfig {
+    /**
+     * `false`: never compress this route's responses (for BREACH, a secret next to reflected
+     * input; see docs/compression.md). `true`: compress it even when the plugin is registered
+     * with `global: false`.
+     */
+    compress?: boolean
+  }
+}
+
+export {
+  type CompressEncodedEvent,
+  type CompressSkippedEvent,
+  channelNames,
+  type Encoding,
+} from './channels.js'
+export {
+  FST_PERF_COMPRESS_INVALID_DIRECTORY,
+  FST_PERF_COMPRESS_INVALID_OPTION,
+  FST_PERF_COMPRESS_INVALID_SIZE,
+} from './errors.js'
+export type {
+  BreachOptions,
+  BrotliSettings,
+  FastifyPerfCompressOptions,
+  GzipSettings,
+  MemoOptions,
+  ZstdSettings,
+} from './options.js'
+export {
+  type PrecompressEncoding,
+  type PrecompressOptions,
+  type PrecompressProgress,
+  type PrecompressResult,
+  precompress,
+} from './precompress.js'
+export type { SkipReason } from './skip-rules.js'
+export type { Size } from './units.js'
 export { fastifyPerfCompress }
 export default fastifyPerfCompress

@@ -1,20 +1,115 @@
-import type { FastifyInstance, FastifyPluginAsync } from 'fastify'
+import fastifyCompress, { type FastifyCompressOptions } from '@fastify/compress'
+import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
-import { type FastifyPerfCompressOptions, resolveOptions } from './options.js'
+import { Codecs } from './codec.js'
+import { type CompressHookSettings, wrapCompressOnSend } from './compress-hook.js'
+import { CompressionMemo } from './memo.js'
+import { type FastifyPerfCompressOptions, type ResolvedCompressOptions, resolveOptions } from './options.js'
+import { buildSkipRules } from './skip-rules.js'
 
-// Not implemented yet: the plugin only validates its options, so a misspelt option fails
-// at registration today instead of being ignored until the implementation lands.
-async function compressPlugin(_fastify: FastifyInstance, options: FastifyPerfCompressOptions): Promise<void> {
-  resolveOptions(options)
+// How the plugin sits on @fastify/compress. It registers @fastify/compress itself (so the
+// negotiation, the streams, `reply.compress()` and request decompression are @fastify/compress's,
+// unchanged) with the measured settings and its own codecs, between two `onRoute` hooks:
+//
+//   before  `config: { compress: false }` becomes @fastify/compress's `compress: false` (the route
+//           gets no compression hook at all); route-level `compress` objects are completed with
+//           the plugin's settings, since @fastify/compress would otherwise fill the gaps with its
+//           own defaults (brotli quality 4, Node's zlib without memo);
+//   (@fastify/compress adds its `onSend` hook to the route's list)
+//   after   that hook is replaced by the wrapper of compress-hook.ts.
+//
+// `await fastify.register(...)` inside the plugin loads @fastify/compress at that point, so its
+// `onRoute` hook lands between ours. Routes declared before this plugin is registered are not seen
+// by any of the three, like with @fastify/compress alone.
+
+/** The `onSend` hooks of a route as an array (Fastify accepts one function or a list). */
+function onSendList(routeOptions: RouteOptions): unknown[] {
+  const hooks = routeOptions.onSend as unknown
+  if (hooks === undefined || hooks === null) return []
+  return Array.isArray(hooks) ? hooks : [hooks]
+}
+
+/** @fastify/compress options for the plugin's settings. */
+function fastifyCompressOptions(options: ResolvedCompressOptions, codecs: Codecs): FastifyCompressOptions {
+  return {
+    ...options.passThrough,
+    // `identity` last, as in @fastify/compress's own default list: a client that asks only for
+    // identity then negotiates it instead of "no acceptable coding" (and `onUnsupportedEncoding`).
+    encodings: [...options.encodings, 'identity'],
+    threshold: options.threshold,
+    syncThreshold: options.syncThreshold,
+    brotliOptions: codecs.brotliOptions,
+    zlibOptions: codecs.zlibOptions,
+    zlib: codecs.zlib,
+    customTypes: options.compressible,
+    globalCompression: options.global,
+  }
+}
+
+async function compressPlugin(
+  fastify: FastifyInstance,
+  rawOptions: FastifyPerfCompressOptions,
+): Promise<void> {
+  const options = resolveOptions(rawOptions)
+  const memo =
+    options.memo === null ? null : new CompressionMemo(options.memo.maxSize, options.memo.maxEntrySize)
+  const codecs = new Codecs(options, memo)
+  const compressOptions = fastifyCompressOptions(options, codecs)
+  // What a route-level `compress` object starts from: every plugin setting that
+  // @fastify/compress's per-route options can carry.
+  const { globalCompression: _global, ...routeBase } = compressOptions
+  const settings: CompressHookSettings = {
+    rules: buildSkipRules({ threshold: options.threshold, breach: options.breach }),
+    threshold: options.threshold,
+    compressible: options.compressible,
+    codecs,
+  }
+  // Number of onSend hooks each route had before @fastify/compress added its own.
+  const hooksBefore = new WeakMap<RouteOptions, number>()
+
+  fastify.addHook('onRoute', function fastifyPerfCompressRouteOptions(routeOptions) {
+    const route = routeOptions as RouteOptions & { compress?: unknown }
+    const config = (route.config as { compress?: unknown } | undefined)?.compress
+    if (config === false) {
+      route.compress = false
+    } else if (route.compress !== null && typeof route.compress === 'object') {
+      route.compress = { ...routeBase, ...route.compress }
+    } else if (config === true && !options.global && route.compress === undefined) {
+      route.compress = { ...routeBase }
+    }
+    hooksBefore.set(routeOptions, onSendList(routeOptions).length)
+  })
+
+  await fastify.register(fastifyCompress, compressOptions)
+
+  fastify.addHook('onRoute', function fastifyPerfCompressRouteHook(routeOptions) {
+    const before = hooksBefore.get(routeOptions)
+    hooksBefore.delete(routeOptions)
+    const hooks = routeOptions.onSend as unknown
+    // @fastify/compress pushed exactly one function named `onSend`, or nothing (route opted out).
+    if (before === undefined || !Array.isArray(hooks) || hooks.length !== before + 1) return
+    const added = hooks[before] as { name?: string } | undefined
+    if (typeof added !== 'function' || added.name !== 'onSend') return
+    hooks[before] = wrapCompressOnSend(added as Parameters<typeof wrapCompressOnSend>[0], settings)
+  })
+
+  if (memo !== null) {
+    fastify.addHook('onClose', function fastifyPerfCompressClose(_instance, done) {
+      memo.clear()
+      done()
+    })
+  }
 }
 
 /**
- * The `@fastify-perf/compress` plugin. Not implemented yet: registering it validates the
- * options and changes nothing else.
+ * The `@fastify-perf/compress` plugin: `@fastify/compress` with measured defaults, explicit skip
+ * rules, `Vary` merging, weakened ETags, a memo of compressed bodies and a diagnostics event. See
+ * the package README and docs/compression.md.
  *
  * @example
  * import fastifyPerfCompress from '@fastify-perf/compress'
  * await app.register(fastifyPerfCompress)
+ * app.get('/token', { config: { compress: false } }, handler) // BREACH: a secret next to user input
  */
 export const fastifyPerfCompress: FastifyPluginAsync<FastifyPerfCompressOptions> = fp(compressPlugin, {
   name: '@fastify-perf/compress',

@@ -1,0 +1,192 @@
+import { performance } from 'node:perf_hooks'
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
+import { type CompressEncodedEvent, type Encoding, encodedChannel, skippedChannel } from './channels.js'
+import type { Codecs } from './codec.js'
+import { isStrongEtag, listsWeakForm, weakenEtag } from './etag.js'
+import { findSkipReason, type SkipRule } from './skip-rules.js'
+import { mergeVary } from './vary.js'
+
+// The per-route `onSend` hook. @fastify/compress adds its own `onSend` to each route in `onRoute`;
+// the plugin replaces that function on the route with this one, which wraps it:
+//
+//   1. the skip rules (skip-rules.ts) run first; a skipped response never reaches @fastify/compress;
+//   2. a conditional GET that names the weak form of the response's strong ETag becomes a 304
+//      (etag.ts explains why the plugin has to answer that one);
+//   3. @fastify/compress negotiates and compresses (through the plugin's codecs: memo, event);
+//   4. after it: a compressed response gets its ETag weakened and its `Vary` merged; one that went
+//      out uncompressed although it could have been (the client accepts no coding we offer) still
+//      gets `Vary: Accept-Encoding`, so a shared cache (the route cache included) never stores an
+//      identity body for everyone.
+//
+// Wrapping (rather than adding a second hook) keeps one hook per route and lets step 4 run before
+// the response is written, whatever other onSend hooks the route has.
+
+type Done = (error?: Error | null, payload?: unknown) => void
+type OnSend = (
+  this: FastifyInstance,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  payload: unknown,
+  done: Done,
+) => void
+
+/** What the hook needs, resolved once per registration. */
+export interface CompressHookSettings {
+  readonly rules: readonly SkipRule[]
+  readonly threshold: number
+  readonly compressible: (contentType: string) => boolean
+  readonly codecs: Codecs
+}
+
+/** @fastify/compress's default when a reply has no Content-Type (it compresses such replies as JSON). */
+const DEFAULT_TYPE = 'application/json'
+
+/** Headers a 304 does not carry (RFC 9110 §15.4.5): representation metadata. */
+const NOT_IN_304 = /^content-|^last-modified$/
+
+/** Wraps @fastify/compress's route `onSend` hook `compressOnSend` (see the steps above). */
+export function wrapCompressOnSend(compressOnSend: OnSend, settings: CompressHookSettings): OnSend {
+  const { rules, codecs } = settings
+  return function fastifyPerfCompressOnSend(request, reply, payload, done) {
+    // A fetch `Response` carries status and headers the rules must see: unwrap it as
+    // @fastify/compress would (it then receives the body stream).
+    if (payload instanceof Response) payload = unwrapResponse(reply, payload)
+
+    const reason = findSkipReason(rules, request, reply, payload)
+    if (reason !== undefined) {
+      if (reason === 'head') headResponse(request, reply, settings)
+      if (skippedChannel.hasSubscribers) skippedChannel.publish({ reason, request, reply })
+      done(null, payload)
+      return
+    }
+
+    const etag = reply.getHeader('etag')
+    if (typeof etag === 'string' && isStrongEtag(etag)) {
+      const ifNoneMatch = request.headers['if-none-match']
+      if (
+        ifNoneMatch !== undefined &&
+        reply.statusCode === 200 &&
+        request.raw.method === 'GET' &&
+        listsWeakForm(ifNoneMatch, etag)
+      ) {
+        notModified(reply, etag)
+        done(null, null)
+        return
+      }
+    }
+
+    const previous = codecs.active
+    codecs.active = reply
+    try {
+      compressOnSend.call(this, request, reply, payload, function afterFastifyCompress(error, result) {
+        if (error) {
+          done(error)
+          return
+        }
+        const encoding = reply.getHeader('content-encoding')
+        if (encoding !== undefined && encoding !== 'identity') {
+          const tag = reply.getHeader('etag')
+          if (typeof tag === 'string') reply.header('etag', weakenEtag(tag))
+          const vary = reply.getHeader('vary')
+          // @fastify/compress sets exactly this when there was no Vary: nothing to merge then.
+          if (vary !== 'accept-encoding') reply.header('vary', mergeVary(vary))
+          if (isStream(result) && encodedChannel.hasSubscribers) {
+            instrumentStream(result, reply, encoding as Encoding)
+          }
+        } else if (settings.compressible(contentType(reply))) {
+          reply.header('vary', mergeVary(reply.getHeader('vary')))
+        }
+        done(null, result)
+      })
+    } finally {
+      codecs.active = previous
+    }
+  }
+}
+
+function contentType(reply: FastifyReply): string {
+  const value = reply.getHeader('content-type')
+  return typeof value === 'string' && value !== '' ? value : DEFAULT_TYPE
+}
+
+/**
+ * HEAD: nothing is compressed, but the GET's answer varies on `Accept-Encoding`, and its
+ * `Content-Length` would be the compressed one, so the identity length Fastify computed must not
+ * go out (RFC 9110 §8.6: a HEAD response's Content-Length must be the GET's, or absent).
+ */
+function headResponse(request: FastifyRequest, reply: FastifyReply, settings: CompressHookSettings): void {
+  if (!settings.compressible(contentType(reply))) return
+  reply.header('vary', mergeVary(reply.getHeader('vary')))
+  if (request.headers['accept-encoding'] === undefined) return
+  const length = Number(reply.getHeader('content-length'))
+  if (!(length < settings.threshold)) reply.removeHeader('content-length')
+}
+
+/** A 304 for a client that holds the compressed body (its If-None-Match names our weak tag). */
+function notModified(reply: FastifyReply, etag: string): void {
+  for (const name of Object.keys(reply.getHeaders())) {
+    if (NOT_IN_304.test(name)) reply.removeHeader(name)
+  }
+  reply.code(304)
+  reply.header('etag', weakenEtag(etag))
+  reply.header('vary', mergeVary(reply.getHeader('vary')))
+}
+
+function unwrapResponse(reply: FastifyReply, response: Response): unknown {
+  reply.code(response.status)
+  for (const [name, value] of response.headers) reply.header(name, value)
+  return response.body
+}
+
+interface InstrumentedStream {
+  write(chunk: unknown, encoding?: unknown, callback?: unknown): boolean
+  push(chunk: unknown, encoding?: unknown): boolean
+  once(event: 'end', listener: () => void): unknown
+}
+
+function isStream(value: unknown): value is InstrumentedStream {
+  return (
+    value !== null && typeof value === 'object' && typeof (value as { pipe?: unknown }).pipe === 'function'
+  )
+}
+
+/**
+ * Counts bytes into and out of @fastify/compress's output stream, and publishes the `encoded`
+ * event when it ends. Only when someone subscribes. Patches this one stream instance's `write`
+ * (called by the pipe feeding it) and `push` (how it emits), which changes nothing in how data
+ * flows, unlike a `data` listener.
+ */
+function instrumentStream(stream: InstrumentedStream, reply: FastifyReply, encoding: Encoding): void {
+  let bytesIn = 0
+  let bytesOut = 0
+  let firstByteAt = 0
+  const write = stream.write
+  const push = stream.push
+  stream.write = function countIn(
+    this: unknown,
+    chunk: unknown,
+    chunkEncoding?: unknown,
+    callback?: unknown,
+  ) {
+    if (firstByteAt === 0) firstByteAt = performance.now()
+    bytesIn +=
+      typeof chunk === 'string' ? Buffer.byteLength(chunk) : ((chunk as Uint8Array | null)?.length ?? 0)
+    return write.call(this, chunk, chunkEncoding, callback)
+  }
+  stream.push = function countOut(this: unknown, chunk: unknown, chunkEncoding?: unknown) {
+    if (chunk !== null && chunk !== undefined) bytesOut += (chunk as Uint8Array).length
+    return push.call(this, chunk, chunkEncoding)
+  }
+  stream.once('end', () => {
+    encodedChannel.publish({
+      encoding,
+      bytesIn,
+      bytesOut,
+      durationMs: firstByteAt === 0 ? 0 : performance.now() - firstByteAt,
+      memo: false,
+      stream: true,
+      request: reply.request,
+      reply,
+    } satisfies CompressEncodedEvent)
+  })
+}
