@@ -12,6 +12,15 @@ import Fastify, { type FastifyInstance } from 'fastify'
 import { type FastifyPerfCacheOptions, fastifyPerfCache, MemoryStore } from '../src/index.js'
 import { ChaosStore, LocalBus } from '../src/testing/index.js'
 
+/** Retries `check` until it holds (background writes land a few ticks after a response). */
+async function eventually(check: () => boolean | Promise<boolean>, what: string, timeoutMs = 3000) {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`)
+    await sleep(5)
+  }
+}
+
 async function cachedApp(
   t: TestContext,
   options: FastifyPerfCacheOptions,
@@ -45,17 +54,30 @@ test('an asynchronous store (every call answered later): hits, Vary, tags, inval
     (await app.inject({ url: '/a', headers: en })).headers['cache-status'],
     'fastify-perf; fwd=uri-miss; stored',
   )
-  await sleep(20)
-  const hit = await app.inject({ url: '/a', headers: en })
-  assert.match(String(hit.headers['cache-status']), /hit/)
+  // Until the write lands, requests join the miss (collapsed) instead of running the handler.
+  await eventually(
+    async () => /hit/.test(String((await app.inject({ url: '/a', headers: en })).headers['cache-status'])),
+    'a hit',
+  )
   assert.equal((await app.inject({ url: '/a', headers: { 'accept-language': 'fr' } })).body, 'a fr')
-  await sleep(20)
+  await eventually(
+    async () =>
+      /hit/.test(
+        String(
+          (await app.inject({ url: '/a', headers: { 'accept-language': 'fr' } })).headers['cache-status'],
+        ),
+      ),
+    'a hit for fr',
+  )
   await app.cache.invalidateTags(['t'])
   assert.match(
     String((await app.inject({ url: '/a', headers: en })).headers['cache-status']),
     /uri-miss; stored/,
   )
-  await sleep(20)
+  await eventually(
+    async () => /hit/.test(String((await app.inject({ url: '/a', headers: en })).headers['cache-status'])),
+    'a hit after the invalidation',
+  )
   await app.inject({ method: 'POST', url: '/a' })
   assert.match(String((await app.inject({ url: '/a', headers: en })).headers['cache-status']), /miss; stored/)
   assert.equal(calls, 4)
@@ -138,7 +160,7 @@ test('maxVariants bounds the variants of one URL', async (t) => {
     statuses.push(
       String((await app.inject({ url: '/v', headers: { 'x-variant': String(i) } })).headers['cache-status']),
     )
-    await sleep(5)
+    await sleep(20)
   }
   assert.deepEqual(statuses, [
     'fastify-perf; fwd=uri-miss; stored',
@@ -180,7 +202,7 @@ test('a streamed body is teed into the entry; past maxEntrySize it streams on an
   const base = await app.listen({ port: 0, host: '127.0.0.1' })
   const small = await request(`${base}/small`)
   assert.equal(small.body.length, 48 * 1024)
-  await sleep(10)
+  await sleep(50)
   const smallHit = await request(`${base}/small`)
   assert.equal(smallHit.body.length, 48 * 1024)
   assert.equal(smallHit.headers['content-length'], String(48 * 1024))
@@ -279,7 +301,7 @@ test('two instances with an L1 tier and a bus: a write or an invalidation on one
     })
   const [a, b] = await Promise.all([build(), build()])
   assert.equal((await a.inject('/article')).body, 'v1')
-  await sleep(20)
+  await sleep(100)
   // b finds a's entry in the shared store, then serves it from its own L1.
   const fromStore = await b.inject('/article')
   assert.equal(fromStore.body, 'v1')
@@ -288,13 +310,13 @@ test('two instances with an L1 tier and a bus: a write or an invalidation on one
   assert.ok(b.cache.stats().l1!.hits > 0)
   // An unsafe method on a drops the entry from b's L1 too, through the bus.
   await a.inject({ method: 'PUT', url: '/article' })
-  await sleep(20)
+  await sleep(50)
   const afterWrite = await b.inject('/article')
   assert.equal(afterWrite.body, 'v2')
-  await sleep(20)
+  await sleep(100)
   version++
   await b.cache.invalidateTags(['articles'])
-  await sleep(20)
+  await sleep(50)
   assert.equal((await a.inject('/article')).body, 'v3')
 })
 
@@ -316,7 +338,7 @@ test('a reason phrase given to writeHead survives the capture', async (t) => {
       .end()
   })
   assert.equal(message, 'Very OK')
-  await sleep(10)
+  await sleep(50)
   const hit = await request(`${base}/teapot`)
   assert.equal(hit.text, 'brewed')
   assert.match(String(hit.headers['cache-status']), /hit/)
