@@ -11,6 +11,13 @@ export {
   request,
 } from './http.js'
 export { type MemcachedTarget, memcachedCommand } from './memcached-protocol.js'
+export {
+  NGINX_INSTALL_COMMAND,
+  type NginxHandle,
+  type NginxOptions,
+  nginxHttpConfig,
+  startNginx,
+} from './nginx.js'
 export { type RedisClusterHandle, type RedisClusterOptions, startRedisCluster } from './redis-cluster.js'
 export { type RedisReply, RedisReplyError, type RedisTarget, redisCommand } from './redis-protocol.js'
 export {
