@@ -4,9 +4,12 @@ import { performance } from 'node:perf_hooks'
 import { BREAKER_STATES, type Measurements, NO_ROUTE, type RouteState } from './metrics.js'
 import {
   createPhases,
+  kExposed,
   kHandlerStart,
   kPhases,
+  kReply,
   kRoute,
+  kSent,
   kStart,
   type Phases,
   type TimedRequest,
@@ -257,9 +260,16 @@ function phasesOf(request: TimedRequest): Phases {
   return phases
 }
 
-/** A phase that ended after the handler started is inside the handler's interval: see `breakdown()`. */
+/**
+ * A phase reported after the handler started and before the handler phase ended (onSend, or the
+ * header's rewrite while the headers are still unsent) lies inside the handler's interval, and is
+ * taken out of it (`handlerPhase()`). A stream compressed after the headers went out is not.
+ */
 function nest(request: TimedRequest, phases: Phases, durationMs: number): void {
-  if (request[kHandlerStart] !== 0) phases.nestedMs += durationMs
+  if (request[kHandlerStart] === 0) return
+  const reply = request[kReply]
+  const open = request[kSent] === 0 || (request[kExposed] && reply !== null && !reply.raw.headersSent)
+  if (open) phases.nestedMs += durationMs
 }
 
 /** `'GET /products/:id'` into its method and template. */

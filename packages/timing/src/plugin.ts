@@ -214,7 +214,9 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
   function rewriteServerTiming(request: TimedRequest): void {
     const reply = request[kReply]
     if (!request[kExposed] || reply === null || reply.raw.headersSent) return
-    reply.header('server-timing', serverTimingValue(request, request[kStart], performance.now()))
+    const now = performance.now()
+    request[kSent] = now
+    reply.header('server-timing', serverTimingValue(request, request[kStart], now))
   }
 
   if (metrics !== false && metrics.path !== false && prometheus !== null) {

@@ -81,3 +81,28 @@ test('no slow log without slowThreshold, nor for routes with config.timing false
   assert.equal(slowLines().length, 0)
   assert.equal(quietLines().length, 0)
 })
+
+test('compression reported after the headers went out (a stream) is not taken out of the handler phase', async (t) => {
+  const { app, slowLines } = appWithLog(t)
+  await app.register(fastifyPerfTiming, { metrics: false, slowThreshold: 10 })
+  app.get('/stream', async () => {
+    await sleep(30)
+    return 'body'
+  })
+  // Like @fastify-perf/compress at the end of a compressed stream: after onSend, request attached.
+  app.addHook('onResponse', async (request) => {
+    diagnostics.channel('fastify-perf:compress:encoded').publish({
+      encoding: 'br',
+      bytesIn: 100,
+      bytesOut: 10,
+      durationMs: 25,
+      request,
+      stream: true,
+    })
+  })
+  const base = await listen(app)
+  await request(`${base}/stream`)
+  const record = slowLines()[0]!.slowRequest!
+  assert.equal(record.phases.compress, 25)
+  assert.ok(record.phases.handler! >= 29, `handler ${record.phases.handler} keeps its 30 ms`)
+})
