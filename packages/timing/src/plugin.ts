@@ -199,6 +199,12 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
       if (allowOrigin !== null) reply.header('timing-allow-origin', allowOrigin)
       timed[kExposed] = true
       timed[kReply] = reply
+    } else if (reply.hasHeader('server-timing')) {
+      // Not for this client: a Server-Timing already on the reply is someone else's, typically a
+      // response replayed from a cache that stored the header of an exposed request. Timings are
+      // withheld from clients `expose` refuses, whoever set them.
+      reply.removeHeader('server-timing')
+      reply.removeHeader('timing-allow-origin')
     }
     done()
   })

@@ -392,3 +392,42 @@ test('durations are milliseconds with exactly three decimals', async (t) => {
     ['0.000', '0.004', '0.050', '7.000', '1234.500', '2.000'],
   )
 })
+
+test('a Server-Timing replayed by a cache is withheld from clients expose refuses, and replaced for the others', async (t) => {
+  const app = buildApp(t)
+  let stored: string | undefined
+  // A response cache registered first that stores response headers and replays them on hits.
+  app.addHook('onRequest', async (_request, reply) => {
+    if (stored !== undefined) {
+      reply.header('server-timing', stored).header('timing-allow-origin', '*')
+      return reply.send('from cache')
+    }
+  })
+  app.addHook('onResponse', async (_request, reply) => {
+    stored ??= reply.getHeader('server-timing') as string | undefined
+  })
+  await app.register(fastifyPerfTiming, {
+    metrics: false,
+    serverTiming: { expose: (request) => request.headers['x-debug'] === '1' },
+  })
+  app.get('/page', async () => {
+    await sleep(5)
+    return 'fresh'
+  })
+  const base = await listen(app)
+  const first = await request(`${base}/page`, { headers: { 'x-debug': '1' } })
+  assert.match(header(first), /handler;dur=/)
+  assert.ok(stored)
+  const anonymous = await request(`${base}/page`)
+  assert.equal(anonymous.text, 'from cache')
+  assert.equal(
+    anonymous.headers['server-timing'],
+    undefined,
+    'the debug timings do not leak through the cache',
+  )
+  assert.equal(anonymous.headers['timing-allow-origin'], undefined)
+  const debug = await request(`${base}/page`, { headers: { 'x-debug': '1' } })
+  assert.equal(debug.text, 'from cache')
+  assert.notEqual(header(debug), stored, 'a fresh header, not the stored one')
+  assert.doesNotMatch(header(debug), /handler/, 'the hit ran no handler')
+})
