@@ -1,6 +1,7 @@
 import { fileURLToPath } from 'node:url'
 import fastifyStatic from '@fastify/static'
 import fastifyPerfCache from '@fastify-perf/cache'
+import fastifyPerfCompress from '@fastify-perf/compress'
 import type { FastifyInstance, FastifyServerOptions } from 'fastify'
 import Fastify from 'fastify'
 import { adminRoutes } from './admin-routes.js'
@@ -66,7 +67,9 @@ export async function buildDemo(options: DemoOptions = {}): Promise<FastifyInsta
   // Data cache (issue 3): memory store, the default; nothing external to start.
   await app.register(fastifyPerfCache)
   // Route cache (issue 5): the product routes will opt in with `config: { cache }`.
-  // Compression (issue 6): `@fastify-perf/compress` registers here.
+  // Compression (issue 6): measured defaults (brotli 3, gzip 5, zstd 3 where Node has it), a memo
+  // of compressed bodies, and the route cache stores the compressed bytes per encoding.
+  await app.register(fastifyPerfCompress)
   // Timing (issue 8): `@fastify-perf/timing` registers here (Server-Timing, /metrics).
 
   // Static assets. Issue 7 replaces this plain `@fastify/static` registration with
