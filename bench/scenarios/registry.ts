@@ -5,6 +5,14 @@
  */
 
 import type { ScenarioDefinition } from '../src/scenario.js'
+import {
+  COMPRESS_PAYLOAD,
+  COMPRESS_PAYLOAD_BYTES,
+  COMPRESS_REQUEST_HEADERS,
+  fastifyCompressBrotliBytes,
+  perfCompressBrotliBytes,
+  uniqueBody,
+} from './compress-payload.js'
 import { PAYLOAD_BYTES } from './payload.js'
 import { STYLESHEET_BYTES, STYLESHEET_ETAG, STYLESHEET_PATH } from './static-asset.js'
 
@@ -46,6 +54,55 @@ export const scenarios: readonly ScenarioDefinition[] = [
     module: 'data-hit-acd.ts',
     description: 'async-cache-dedupe defined function hit (memory storage), same factory',
     peerOf: 'data-hit',
+    expect: OK_PAYLOAD,
+  },
+  {
+    name: 'redis-raw',
+    module: 'redis-raw.ts',
+    description: 'bare handler, one raw ioredis GET of the payload (auto-pipelining): the Redis hit floor',
+    peerOf: 'redis-hit',
+    services: ['redis'],
+    expect: OK_PAYLOAD,
+  },
+  {
+    name: 'redis-hit',
+    module: 'redis-hit.ts',
+    description: 'data-hit route on the Redis store (@fastify-perf/cache-redis), no L1: one GET per hit',
+    peerOf: 'redis-hit',
+    services: ['redis'],
+    expect: OK_PAYLOAD,
+  },
+  {
+    name: 'redis-bentocache',
+    module: 'redis-bentocache.ts',
+    description:
+      'data-hit route on bentocache, Redis driver as its only layer (L2, no L1), same client settings',
+    peerOf: 'redis-hit',
+    services: ['redis'],
+    expect: OK_PAYLOAD,
+  },
+  {
+    name: 'redis-l1-hit',
+    module: 'redis-l1-hit.ts',
+    description: 'data-hit route on the Redis store with the L1 tier and RedisBus: hits from process memory',
+    peerOf: 'redis-hit',
+    services: ['redis'],
+    expect: OK_PAYLOAD,
+  },
+  {
+    name: 'memcached-raw',
+    module: 'memcached-raw.ts',
+    description: 'bare handler, one raw memjs get of the payload: the Memcached hit floor',
+    peerOf: 'memcached-hit',
+    services: ['memcached'],
+    expect: OK_PAYLOAD,
+  },
+  {
+    name: 'memcached-hit',
+    module: 'memcached-hit.ts',
+    description: 'data-hit route on the Memcached store (@fastify-perf/cache-memcached): one get per hit',
+    peerOf: 'memcached-hit',
+    services: ['memcached'],
     expect: OK_PAYLOAD,
   },
   {
@@ -125,5 +182,48 @@ export const scenarios: readonly ScenarioDefinition[] = [
     description: 'limit route + fastify-metrics 13 with its defaults (prom-client histogram and summary)',
     peerOf: 'timing',
     expect: OK_PAYLOAD,
+  },
+  {
+    name: 'compress-identity',
+    module: 'compress-identity.ts',
+    description: '20 KB JSON route, no compression plugin (context: what sending the bytes costs)',
+    peerOf: 'compress',
+    request: { headers: COMPRESS_REQUEST_HEADERS },
+    expect: { status: 200, bodyBytes: COMPRESS_PAYLOAD_BYTES },
+  },
+  {
+    name: 'compress-defaults',
+    module: 'compress-defaults.ts',
+    description: 'same route, @fastify/compress 9.2 with its defaults (brotli q4, every response compressed)',
+    peerOf: 'compress',
+    request: { headers: COMPRESS_REQUEST_HEADERS },
+    expect: { status: 200, bodyBytes: fastifyCompressBrotliBytes(COMPRESS_PAYLOAD) },
+  },
+  {
+    name: 'compress-unique',
+    module: 'compress-unique.ts',
+    description: 'same route, @fastify-perf/compress defaults, every body different (memo always misses)',
+    peerOf: 'compress',
+    request: { headers: COMPRESS_REQUEST_HEADERS },
+    // The check is the server's first response: body number 0.
+    expect: { status: 200, bodyBytes: perfCompressBrotliBytes(uniqueBody(0)) },
+  },
+  {
+    name: 'compress-repeat',
+    module: 'compress-repeat.ts',
+    description:
+      'same route, @fastify-perf/compress defaults, the same body every time, no cache (memo hits)',
+    peerOf: 'compress',
+    request: { headers: COMPRESS_REQUEST_HEADERS },
+    expect: { status: 200, bodyBytes: perfCompressBrotliBytes(COMPRESS_PAYLOAD) },
+  },
+  {
+    name: 'compress-cached',
+    module: 'compress-cached.ts',
+    description:
+      "same route behind @fastify-perf/cache's route cache (ttl 10m): compressed once, brotli bytes served from memory",
+    peerOf: 'compress',
+    request: { headers: COMPRESS_REQUEST_HEADERS },
+    expect: { status: 200, bodyBytes: perfCompressBrotliBytes(COMPRESS_PAYLOAD) },
   },
 ]
