@@ -177,7 +177,7 @@ export function buildSkipRules(settings: SkipRuleSettings): readonly SkipRule[] 
       // part of them (docs/compression.md, measurements).
       reason: 'below-threshold',
       reference: 'measured, docs/compression.md',
-      applies: (_request, _reply, payload) => bodySize(payload) < settings.threshold,
+      applies: (_request, _reply, payload) => belowThreshold(payload, settings.threshold),
     },
   )
   return Object.freeze(rules)
@@ -199,13 +199,18 @@ export function findSkipReason(
 }
 
 /**
- * Size of a buffered body in bytes; `Infinity` for streams and anything else whose size is not
- * known up front (they are never "below the threshold").
+ * Whether a buffered body is smaller than `threshold` bytes. Streams and anything else whose size
+ * is not known up front never are. A string's UTF-8 size is between its length and 3 times its
+ * length, so it is only counted (a scan of the whole string) when those bounds disagree.
  */
-export function bodySize(payload: unknown): number {
-  if (typeof payload === 'string') return Buffer.byteLength(payload)
-  if (Buffer.isBuffer(payload)) return payload.length
-  return Number.POSITIVE_INFINITY
+export function belowThreshold(payload: unknown, threshold: number): boolean {
+  if (typeof payload === 'string') {
+    if (payload.length >= threshold) return false
+    if (payload.length * 3 < threshold) return true
+    return Buffer.byteLength(payload) < threshold
+  }
+  if (Buffer.isBuffer(payload)) return payload.length < threshold
+  return false
 }
 
 /** The first bytes of a buffered body match @fastify/compress's gzip or zlib sniff. */

@@ -6,6 +6,7 @@ import { gzipSync } from 'node:zlib'
 import fastifyPerfCompress, { type FastifyPerfCompressOptions } from '@fastify-perf/compress'
 import { buildApp, listen, request } from '@fastify-perf/test-helpers'
 import type { FastifyInstance } from 'fastify'
+import { belowThreshold, looksEncoded } from '../src/skip-rules.js'
 import { captureEvents, decode, jsonBody } from './fixtures.js'
 
 const BODY = jsonBody()
@@ -330,4 +331,21 @@ test('@fastify/compress rules still apply: x-no-compression, no Accept-Encoding,
   const binary = await request(`${base}/binary`, { headers: BR })
   assert.equal(binary.headers['content-encoding'], undefined)
   assert.equal(binary.headers.vary, undefined)
+})
+
+test('belowThreshold counts UTF-8 bytes; looksEncoded reads the bytes @fastify/compress would sniff', () => {
+  assert.equal(belowThreshold('a'.repeat(1023), 1024), true)
+  assert.equal(belowThreshold('a'.repeat(1024), 1024), false)
+  assert.equal(belowThreshold('✓'.repeat(341), 1024), true, '1023 bytes')
+  assert.equal(belowThreshold('✓'.repeat(342), 1024), false, '1026 bytes in 342 characters')
+  assert.equal(belowThreshold(Buffer.alloc(1023), 1024), true)
+  assert.equal(belowThreshold(Readable.from(['x']), 1024), false, 'a stream has no size up front')
+  assert.equal(looksEncoded(gzipSync('x')), true)
+  assert.equal(looksEncoded(Buffer.from([0x78, 0x9c, 0x01])), true, 'a zlib header')
+  assert.equal(looksEncoded('x hello'), true, '0x78 0x20 passes the zlib header check')
+  assert.equal(looksEncoded('{"x": 1}'), false)
+  assert.equal(looksEncoded('<html>'), false)
+  assert.equal(looksEncoded('x✓'), false, 'the second byte is 0xe2 in UTF-8')
+  assert.equal(looksEncoded('x'), false)
+  assert.equal(looksEncoded(undefined), false)
 })
