@@ -12,6 +12,7 @@ import {
   kSent,
   kStart,
   type Phases,
+  type PhasesHolder,
   type TimedRequest,
 } from './request-state.js'
 import type { StatsdExporter } from './statsd.js'
@@ -25,10 +26,11 @@ import type { StatsdExporter } from './statsd.js'
 // answer) costs ~3 µs of CPU per request on Node 20, more than everything else this plugin does
 // (measured with the bench's paired mode, see docs/timing.md). So by default an event belongs to:
 //   1. the request named in its payload (`reply` or `request`), when the publisher knows it;
-//   2. else the request whose code is running synchronously right now: the route handler is
-//      wrapped (see `wrapHandler`), and everything a sync handler triggers (`reply.send`, the
-//      onSend hooks, compression) runs inside that window, as does a memory-store or L1 lookup
-//      made before the handler's first `await`;
+//   2. else the request whose code is running synchronously right now: the server's `request`
+//      event (Fastify routes and runs onRequest hooks inside it: a route-cache hit), and the route
+//      handler, which is wrapped (see `wrapHandler`): everything a sync handler triggers
+//      (`reply.send`, the onSend hooks, compression) runs inside that window, as does a
+//      memory-store or L1 lookup made before the handler's first `await`;
 //   3. else, with `asyncContext: true`, the request in AsyncLocalStorage (set in `onRequest`);
 //   4. else no request: counted with route `__none__`, and not in any Server-Timing header.
 
@@ -53,6 +55,23 @@ export const channelNames = {
 
 /** The request whose code runs synchronously now (between a handler's start and return). */
 let current: TimedRequest | null = null
+/**
+ * The raw message whose `request` event is being emitted now: Fastify routes it and runs its
+ * onRequest hooks synchronously inside that emit, so an event published there (a route-cache hit
+ * answered from a memory store) belongs to it. Set and cleared by two `request` listeners, one
+ * before Fastify's and one after (see `plugin.ts`).
+ */
+let arriving: PhasesHolder | null = null
+
+/** The first `request` listener: opens the arrival window. */
+export function enterArrival(message: PhasesHolder): void {
+  arriving = message
+}
+
+/** The last `request` listener: closes it. */
+export function leaveArrival(): void {
+  arriving = null
+}
 
 type Handler = (this: unknown, request: TimedRequest, reply: unknown) => unknown
 
@@ -143,18 +162,18 @@ export function subscribe(sinks: ChannelSinks): () => void {
     const cell = measurements.cacheLookups.cell(route, store, namespace, result)
     cell.value++
     statsd?.increment('cache.lookups', 1, cell.tags)
-    if (request !== null) {
-      const phases = phasesOf(request)
-      if (result === 'hit') phases.cacheHit++
-      else if (result === 'miss') phases.cacheMiss++
-      else if (result === 'stale') phases.cacheStale++
-      else if (result === 'coalesced') phases.cacheCoalesced++
-      else phases.cacheBypass++
-      const durationMs = message.durationMs
-      if (typeof durationMs === 'number' && Number.isFinite(durationMs) && durationMs > 0) {
-        phases.cacheMs += durationMs
-        nest(request, phases, durationMs)
-      }
+    const holder = request !== null ? (request.raw as PhasesHolder) : arriving
+    if (holder === null) return
+    const phases = phasesIn(holder)
+    if (result === 'hit') phases.cacheHit++
+    else if (result === 'miss') phases.cacheMiss++
+    else if (result === 'stale') phases.cacheStale++
+    else if (result === 'coalesced') phases.cacheCoalesced++
+    else phases.cacheBypass++
+    const durationMs = message.durationMs
+    if (typeof durationMs === 'number' && Number.isFinite(durationMs) && durationMs > 0) {
+      phases.cacheMs += durationMs
+      if (request !== null) nest(request, phases, durationMs)
     }
   }
   on(channelNames.cacheHit, lookup('hit'))
@@ -172,14 +191,14 @@ export function subscribe(sinks: ChannelSinks): () => void {
     cell.value++
     statsd?.increment('cache.route_responses', 1, cell.tags)
     const request = requestOf(message, sinks.storage)
-    if (request !== null) {
-      const phases = phasesOf(request)
-      if (outcome === 'hit' || outcome === 'not-modified') phases.cacheHit++
-      else if (outcome === 'stale' || outcome === 'stale-if-error') phases.cacheStale++
-      else if (outcome === 'collapsed') phases.cacheCoalesced++
-      else if (outcome === 'bypass') phases.cacheBypass++
-      else phases.cacheMiss++
-    }
+    const holder = request !== null ? (request.raw as PhasesHolder) : arriving
+    if (holder === null) return
+    const phases = phasesIn(holder)
+    if (outcome === 'hit' || outcome === 'not-modified') phases.cacheHit++
+    else if (outcome === 'stale' || outcome === 'stale-if-error') phases.cacheStale++
+    else if (outcome === 'collapsed') phases.cacheCoalesced++
+    else if (outcome === 'bypass') phases.cacheBypass++
+    else phases.cacheMiss++
   })
 
   on(channelNames.cacheStoreError, (message) => {
@@ -219,10 +238,12 @@ export function subscribe(sinks: ChannelSinks): () => void {
     seconds.value += durationMs / 1000
     statsd?.compression(seconds.tags, bytesIn, bytesOut, durationMs)
     const request = requestOf(message, sinks.storage)
+    const holder = request !== null ? (request.raw as PhasesHolder) : arriving
+    if (holder === null) return
+    const phases = phasesIn(holder)
+    phases.compressMs += durationMs
+    phases.compressEncoding = encoding
     if (request !== null) {
-      const phases = phasesOf(request)
-      phases.compressMs += durationMs
-      phases.compressEncoding = encoding
       nest(request, phases, durationMs)
       sinks.onLateCompression(request)
     }
@@ -231,6 +252,7 @@ export function subscribe(sinks: ChannelSinks): () => void {
   return () => {
     for (const [name, listener] of subscriptions) diagnostics.unsubscribe(name, listener)
     current = null
+    arriving = null
   }
 }
 
@@ -251,11 +273,11 @@ function routeOfUnresolved(request: TimedRequest | null, measurements: Measureme
   return route.label
 }
 
-function phasesOf(request: TimedRequest): Phases {
-  let phases = request[kPhases]
-  if (phases === null) {
+function phasesIn(holder: PhasesHolder): Phases {
+  let phases = holder[kPhases]
+  if (phases === undefined) {
     phases = createPhases()
-    request[kPhases] = phases
+    holder[kPhases] = phases
   }
   return phases
 }

@@ -10,7 +10,7 @@ import type {
 } from 'fastify'
 import fp from 'fastify-plugin'
 import type { Registry } from 'prom-client'
-import { subscribe, traceHandlers, wrapHandler } from './channels.js'
+import { enterArrival, leaveArrival, subscribe, traceHandlers, wrapHandler } from './channels.js'
 import { serveRegistryToPrimary } from './cluster.js'
 import { FST_PERF_TIMING_FORBIDDEN, FST_PERF_TIMING_INVALID_OPTION } from './errors.js'
 import { Measurements, type PrometheusRegistration, registerPrometheus } from './metrics.js'
@@ -28,6 +28,7 @@ import {
   kRoute,
   kSent,
   kStart,
+  type PhasesHolder,
   REQUEST_FIELDS,
   type TimedReply,
   type TimedRequest,
@@ -50,7 +51,7 @@ export interface TimingMetrics {
 // is still measured. (An onRequest hook of ours would also cost ~0.3 µs per request: see
 // docs/timing.md for the measurements behind the hook layout.)
 const kArrival = Symbol('fastify-perf.timing.arrival')
-type MarkedMessage = IncomingMessage & { [kArrival]?: number }
+type MarkedMessage = IncomingMessage & PhasesHolder & { [kArrival]?: number }
 // The request a response belongs to, set in onSend, read when the response closes.
 const kObserved = Symbol('fastify-perf.timing.observed')
 type MarkedResponse = ServerResponse & { [kObserved]?: TimedRequest }
@@ -135,12 +136,15 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
   }
   function markArrival(message: MarkedMessage, response: ServerResponse): void {
     message[kArrival] = performance.now()
+    enterArrival(message)
     if (observe) {
       if (countInFlight) measurements.inFlight++
       response.on('close', onResponseClose)
     }
   }
   fastify.server.prependListener('request', markArrival)
+  // After Fastify's own listener: whatever Fastify ran synchronously for this request is done.
+  fastify.server.on('request', leaveArrival)
 
   // The handler phase: wrap each route's handler as it is declared. Routes declared before the
   // plugin finished loading are not seen here; the first time one answers, Fastify's tracing
@@ -249,6 +253,7 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
     unsubscribe()
     untrace?.()
     fastify.server.removeListener('request', markArrival)
+    fastify.server.removeListener('request', leaveArrival)
     prometheus?.unregister()
     if (statsd !== null) {
       statsd.sendGauges()

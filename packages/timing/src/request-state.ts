@@ -20,8 +20,23 @@ export const kRoute: unique symbol = Symbol('fastify-perf.timing.route')
 export const kReply: unique symbol = Symbol('fastify-perf.timing.reply')
 /** Entries added with `reply.timing`, and open timers. */
 export const kUser: unique symbol = Symbol('fastify-perf.timing.user')
-/** Cache and compression phases seen on the diagnostics channels for this request. */
+/**
+ * Cache and compression phases seen on the diagnostics channels for a request. Kept on Node's
+ * IncomingMessage (`request.raw`), not on Fastify's request: an event published while Fastify is
+ * still routing the request or running its first onRequest hooks (a route-cache hit) can only be
+ * tied to the raw message, which exists from the start.
+ */
 export const kPhases: unique symbol = Symbol('fastify-perf.timing.phases')
+
+/** Node's message with the phases of its request. */
+export interface PhasesHolder {
+  [kPhases]?: Phases
+}
+
+/** The phases recorded for `request`, or `null` when no cache or compression event was tied to it. */
+export function phasesOf(request: FastifyRequest): Phases | null {
+  return (request.raw as PhasesHolder)[kPhases] ?? null
+}
 /** Whether `onSend` set `Server-Timing` (a later compression event then rebuilds it). */
 export const kExposed: unique symbol = Symbol('fastify-perf.timing.exposed')
 /** The `reply.timing` object, created on first access. */
@@ -67,7 +82,6 @@ export interface TimedRequest extends FastifyRequest {
   [kRoute]: RouteState | null
   [kReply]: FastifyReply | null
   [kUser]: UserTimings | null
-  [kPhases]: Phases | null
   [kExposed]: boolean
 }
 
@@ -84,7 +98,6 @@ export const REQUEST_FIELDS = [
   [kRoute, null],
   [kReply, null],
   [kUser, null],
-  [kPhases, null],
   [kExposed, false],
 ] as const
 

@@ -2,9 +2,9 @@ import { performance } from 'node:perf_hooks'
 import { FST_PERF_TIMING_INVALID_ENTRY } from './errors.js'
 import {
   kHandlerStart,
-  kPhases,
   kUser,
   type Phases,
+  phasesOf,
   type TimedRequest,
   type UserTimings,
 } from './request-state.js'
@@ -198,7 +198,7 @@ export function closeTimers(request: TimedRequest, now: number): void {
 export function handlerPhase(request: TimedRequest, start: number, now: number): number {
   const handlerStart = request[kHandlerStart]
   if (handlerStart === 0 || handlerStart < start) return -1
-  const phases = request[kPhases]
+  const phases = phasesOf(request)
   return Math.max(now - handlerStart - (phases === null ? 0 : phases.nestedMs), 0)
 }
 
@@ -232,7 +232,7 @@ export function serverTimingValue(request: TimedRequest, start: number, now: num
   const handlerMs = handlerPhase(request, start, now)
   let value = `total;dur=${up(now - start)}`
   if (handlerMs >= 0) value += `, handler;dur=${down(handlerMs)}`
-  const phases = request[kPhases]
+  const phases = phasesOf(request)
   if (phases !== null) {
     if (hasCacheActivity(phases)) {
       value += phases.cacheMs > 0 ? `, cache;dur=${down(phases.cacheMs)};desc=` : ', cache;desc='

@@ -1,4 +1,4 @@
-import { kPhases, kSent, kUser, type TimedRequest } from './request-state.js'
+import { kSent, kUser, phasesOf, type TimedRequest } from './request-state.js'
 import { cacheDescription, closeTimers, handlerPhase, hasCacheActivity } from './server-timing.js'
 
 // A request slower than `slowThreshold` is logged once, at `warn`, when its response has been
@@ -44,7 +44,7 @@ export function slowRequestRecord(
     thresholdMs,
     phases,
   }
-  const automatic = request[kPhases]
+  const automatic = phasesOf(request)
   if (automatic !== null) {
     if (automatic.cacheMs > 0) phases.cache = round(automatic.cacheMs)
     if (automatic.compressEncoding !== '') phases.compress = round(automatic.compressMs)

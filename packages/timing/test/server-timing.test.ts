@@ -431,3 +431,28 @@ test('a Server-Timing replayed by a cache is withheld from clients expose refuse
   assert.notEqual(header(debug), stored, 'a fresh header, not the stored one')
   assert.doesNotMatch(header(debug), /handler/, 'the hit ran no handler')
 })
+
+test('a route-cache hit answered in an onRequest hook registered first shows as the cache phase', async (t) => {
+  const app = buildApp(t)
+  const routeChannel = diagnostics.channel('fastify-perf:cache:route')
+  // Like @fastify-perf/cache's route cache registered before timing: a synchronous hit in
+  // onRequest, published without the request (Fastify is still inside the server's request event).
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.url !== '/cached') return done()
+    routeChannel.publish({ route: 'GET /cached', outcome: 'hit' })
+    reply.send('from cache')
+  })
+  await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false })
+  app.get('/cached', async () => 'from handler')
+  const base = await listen(app)
+  const response = await request(`${base}/cached`)
+  assert.equal(response.text, 'from cache')
+  const metrics = parseServerTiming(header(response))
+  assert.deepEqual(
+    metrics.map((m) => [m.name, m.desc]),
+    [
+      ['total', undefined],
+      ['cache', 'hit'],
+    ],
+  )
+})
