@@ -223,7 +223,8 @@ process.exit(failed === 0 && total > 0 && checks.every((c) => c.ok) ? 0 : 1)
 // ---------------------------------------------------------------------------------------
 
 function provisionServices() {
-  const names = ['redis-server', 'memcached']
+  // nginx: the deployment tests (test/integration/deployment.test.ts) balance over app instances with it.
+  const names = ['redis-server', 'memcached', 'nginx']
   const missing = names.filter((name) => !helpers.findBinary(name))
   if (missing.length > 0) {
     const isRoot = process.getuid?.() === 0
@@ -232,23 +233,24 @@ function provisionServices() {
       abort(
         `missing: ${missing.join(', ')}. The tests run against real servers and are never skipped.\n` +
           `Install them, then run the tests again:\n` +
-          `  ${isRoot ? '' : 'sudo '}apt-get install -y redis-server memcached   (Debian/Ubuntu)\n` +
+          `  ${isRoot ? '' : 'sudo '}apt-get install -y redis-server memcached nginx   (Debian/Ubuntu)\n` +
           '  brew install redis memcached                   (macOS)\n' +
           'or point the suite at running servers: REDIS_URL=redis://host:6379 MEMCACHED_SERVERS=host:11211',
       )
     }
-    console.log('installing redis-server memcached with apt-get')
-    installWithApt(aptGet)
+    console.log(`installing ${missing.join(' ')} with apt-get`)
+    installWithApt(aptGet, missing)
   }
   for (const name of names) {
     const path = helpers.findBinary(name)
     if (!path) abort(`${name} is still missing after apt-get install`)
-    const version = spawnSync(path, name === 'memcached' ? ['-V'] : ['--version'], { encoding: 'utf8' })
+    const flag = name === 'memcached' ? '-V' : name === 'nginx' ? '-v' : '--version'
+    const version = spawnSync(path, [flag], { encoding: 'utf8' })
     console.log(`${name}: ${path} (${(version.stdout || version.stderr).trim()})`)
   }
 }
 
-function installWithApt(aptGet) {
+function installWithApt(aptGet, packages) {
   // Debian's maintainer scripts start the daemons as system services on install. The suite
   // never uses those, so forbid it: invoke-rc.d asks /usr/sbin/policy-rc.d, and 101 means
   // "action not allowed". Only a file we created is removed afterwards.
@@ -260,7 +262,7 @@ function installWithApt(aptGet) {
     })
   try {
     const env = { ...process.env, DEBIAN_FRONTEND: 'noninteractive' }
-    const steps = [['update'], ['install', '-y', '--no-install-recommends', 'redis-server', 'memcached']]
+    const steps = [['update'], ['install', '-y', '--no-install-recommends', ...packages]]
     for (const step of steps) {
       console.log(`$ apt-get ${step.join(' ')}`)
       const result = spawnSync(aptGet, step, {
@@ -270,7 +272,7 @@ function installWithApt(aptGet) {
       })
       if (result.status !== 0) {
         abort(
-          `apt-get ${step[0]} failed (exit ${result.status ?? result.signal}); install by hand: apt-get install -y redis-server memcached`,
+          `apt-get ${step[0]} failed (exit ${result.status ?? result.signal}); install by hand: apt-get install -y ${packages.join(' ')}`,
         )
       }
     }
