@@ -81,6 +81,16 @@ export const scenarios: readonly ScenarioDefinition[] = [
     expect: OK_PAYLOAD,
   },
   {
+    name: 'cluster-hit',
+    module: 'cluster-hit.ts',
+    description:
+      'slow route, route cache hit in 2 processes behind nginx (round robin, upstream keep-alive), RedisStore + L1 + bus',
+    peerOf: 'route-hit',
+    services: ['redis'],
+    requires: { command: 'nginx', install: 'apt-get install -y nginx' },
+    expect: OK_PAYLOAD,
+  },
+  {
     name: 'static-small-fastify-static',
     module: 'static-small-fastify-static.ts',
     description: '4 KB CSS file, @fastify/static alone (stat + stream from disk per request)',
