@@ -276,11 +276,15 @@ async function smokeOnce(pkg, consumerDir, mode) {
   // A clean environment: no NODE_OPTIONS, so no `--conditions=fastify-perf-source` and no tsx
   // leak in from the caller; the child sees the package as a user's app would.
   const { NODE_OPTIONS: _dropped, ...env } = process.env
-  const result = await run(process.execPath, ['smoke.mjs', mode, pkg.manifest.name, named, decorators, registerOptions], {
-    cwd: consumerDir,
-    env,
-    timeout: 60_000,
-  })
+  const result = await run(
+    process.execPath,
+    ['smoke.mjs', mode, pkg.manifest.name, named, decorators, registerOptions],
+    {
+      cwd: consumerDir,
+      env,
+      timeout: 60_000,
+    },
+  )
   const line = result.stdout.split('\n').find((text) => text.startsWith('{'))
   if (line === undefined) {
     const cell = fail(`no result (exit ${result.code})`, result.stderr.trim().split('\n').slice(-10))
