@@ -18,6 +18,7 @@ export const createServer: CreateServer = async (context) => {
   const app = Fastify({ logger: false })
   // A prefix of its own per process: rounds never read each other's entries.
   const store = new RedisStore({ url, prefix: `bench-route-${process.pid}:` })
+  await store.ready()
   await app.register(fastifyPerfCache, { store })
   app.addHook('onClose', async () => {
     await store.clear('')

@@ -343,3 +343,19 @@ test('a reason phrase given to writeHead survives the capture', async (t) => {
   assert.equal(hit.text, 'brewed')
   assert.match(String(hit.headers['cache-status']), /hit/)
 })
+
+test('a hit on an asynchronous store costs one store read (two with Vary)', async (t) => {
+  const store = new ChaosStore(new MemoryStore())
+  store.mode = { delayMs: 1 }
+  const app = await cachedApp(t, { store }, (app) => {
+    app.get('/plain', { config: { cache: { ttl: '1m' } } }, async () => 'plain')
+    app.get('/varied', { config: { cache: { ttl: '1m', vary: ['accept-language'] } } }, async () => 'varied')
+  })
+  for (const path of ['/plain', '/varied']) {
+    await app.inject(path)
+    await eventually(async () => /hit/.test(String((await app.inject(path)).headers['cache-status'])), path)
+    const before = store.calls
+    for (let i = 0; i < 5; i++) assert.match(String((await app.inject(path)).headers['cache-status']), /hit/)
+    assert.equal(store.calls - before, path === '/plain' ? 5 : 10, path)
+  }
+})

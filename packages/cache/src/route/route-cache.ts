@@ -123,6 +123,9 @@ const NOT_IN_304 = /^content-|^last-modified$|^transfer-encoding$/
 const RETENTION_MS = 10 * 60_000
 
 const EMPTY_BODY = Buffer.alloc(0)
+
+/** Keys whose decoded remote entry is remembered (see `#decodeRemote`). */
+const REMOTE_MEMO_SIZE = 1024
 const noop = () => {}
 
 function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
@@ -156,6 +159,10 @@ export class RouteCache {
   readonly #prefix: string
   // Decoded form of each entry object a store hands out: a memory-store hit decodes nothing.
   readonly #decoded = new WeakMap<StoredEntry, CachedResponse | VaryRecord | null>()
+  readonly #remoteDecoded = new Map<
+    string,
+    { createdAt: number; freshUntil: number; size: number; decoded: CachedResponse | VaryRecord }
+  >()
   readonly #flights = new Map<string, Flight>()
   readonly #refreshes = new Map<string, PendingRefresh>()
   readonly #refreshing = new Set<string>()
@@ -270,10 +277,14 @@ export class RouteCache {
       if (!options.strict) directives = NO_DIRECTIVES
     }
     const key = urlKey(request.host, request.url, options.ignoreQuery)
+    const slotKey = this.#prefix + key
+    let slot: MaybePromise<StoredEntry | undefined>
+    let read = false
     if (!forced && !route.hasDimensions && directives === NO_DIRECTIVES) {
       // The hot path: a synchronous store (memory, or an L1 hit), a plain entry (no Vary), no tags,
       // fresh. The same decision #decide makes, without allocating the lookup state.
-      const slot = this.backend.get(this.#prefix + key)
+      slot = this.backend.get(slotKey)
+      read = true
       if (!isPromise(slot) && slot !== undefined && slot.tags.length === 0) {
         const stored = this.decode(slot)
         const now = Date.now()
@@ -298,17 +309,18 @@ export class RouteCache {
       this.#miss(ctx, request, reply, done)
       return
     }
-    const slot = this.backend.get(this.#prefix + ctx.urlKey)
+    // One read per lookup: the hot path's, when it made one.
+    if (!read) slot = this.backend.get(slotKey)
     if (isPromise(slot)) {
       slot
         .then(
-          (entry) => this.#onSlot(ctx, request, reply, done, entry),
+          (entry) => this.#onSlot(ctx, request, reply, done, entry, true),
           () => this.#miss(ctx, request, reply, done),
         )
         .catch((error: unknown) => this.#failed(reply, done, error))
       return
     }
-    this.#onSlot(ctx, request, reply, done, slot)
+    this.#onSlot(ctx, request, reply, done, slot, false)
   }
 
   #onSlot(
@@ -317,12 +329,14 @@ export class RouteCache {
     reply: FastifyReply,
     done: () => void,
     entry: StoredEntry | undefined,
+    remote: boolean,
   ): void {
     if (entry === undefined) {
       this.#miss(ctx, request, reply, done)
       return
     }
-    const stored = this.decode(entry)
+    const slotKey = this.#prefix + ctx.urlKey
+    const stored = remote ? this.#decodeRemote(slotKey, entry) : this.decode(entry)
     if (stored instanceof CachedResponse) {
       // A plain entry never serves a route whose keys have a variant part (its config changed).
       if (ctx.route.hasDimensions) {
@@ -345,12 +359,20 @@ export class RouteCache {
     }
     ctx.suffix = ctx.dims + vary
     ctx.fwd = 'vary-miss'
-    const key = this.#prefix + ctx.urlKey + ctx.suffix
+    const key = slotKey + ctx.suffix
     const variant = this.backend.get(key)
     if (isPromise(variant)) {
       variant
         .then(
-          (found) => this.#onEntry(ctx, request, reply, done, found, undefined),
+          (found) =>
+            this.#onEntry(
+              ctx,
+              request,
+              reply,
+              done,
+              found,
+              found === undefined ? undefined : this.#remoteResponse(key, found),
+            ),
           () => this.#miss(ctx, request, reply, done),
         )
         .catch((error: unknown) => this.#failed(reply, done, error))
@@ -1265,6 +1287,38 @@ export class RouteCache {
     const decoded = decodeStored(entry.value) ?? null
     this.#decoded.set(entry, decoded)
     return decoded ?? undefined
+  }
+
+  #remoteResponse(key: string, entry: StoredEntry): CachedResponse | undefined {
+    const decoded = this.#decodeRemote(key, entry)
+    return decoded instanceof CachedResponse ? decoded : undefined
+  }
+
+  /**
+   * Decodes an entry read asynchronously from a remote store. Every such read hands out a new
+   * object, so the per-object memo above never hits (and filling a WeakMap per hit is garbage
+   * collector work); this memo remembers the last decoded form per key instead, and reuses it
+   * while the store keeps returning the same entry (same creation time, freshness and size).
+   */
+  #decodeRemote(key: string, entry: StoredEntry): CachedResponse | VaryRecord | undefined {
+    const known = this.#remoteDecoded.get(key)
+    const size = entry.value.length
+    if (
+      known !== undefined &&
+      known.createdAt === entry.createdAt &&
+      known.freshUntil === entry.freshUntil &&
+      known.size === size
+    ) {
+      return known.decoded
+    }
+    const decoded = decodeStored(entry.value)
+    if (decoded === undefined) return undefined
+    // Bounded, oldest first out: a memo, not a second cache.
+    if (this.#remoteDecoded.size >= REMOTE_MEMO_SIZE) {
+      this.#remoteDecoded.delete(this.#remoteDecoded.keys().next().value!)
+    }
+    this.#remoteDecoded.set(key, { createdAt: entry.createdAt, freshUntil: entry.freshUntil, size, decoded })
+    return decoded
   }
 }
 
