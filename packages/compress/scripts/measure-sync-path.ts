@@ -9,6 +9,7 @@
 // Environment: DURATION_MS (per cell, default 4000), CONNECTIONS (default 32), ROUNDS (default 3),
 // PIN=0 to run the server unpinned (default: server on CPU 0 with taskset, load on CPU 1, the way
 // one process per core is deployed). Reports the median over rounds of requests per second, the
+// server's CPU time per request (all its threads, so the threadpool's work counts too), the
 // client's p99 latency, and the server's event-loop delay p99 (what the sync path costs everyone
 // else on that loop).
 import { execFileSync, spawn } from 'node:child_process'
@@ -38,11 +39,14 @@ async function serve(size: number, syncThreshold: number): Promise<void> {
     reply.type('application/json').send(body)
   })
   const delay = monitorEventLoopDelay({ resolution: 1 })
+  let cpuAtReset = process.cpuUsage()
   app.get('/loop', (_request, reply) => {
-    reply.send({ p99: delay.percentile(99) / 1e6, max: delay.max / 1e6 })
+    const cpu = process.cpuUsage(cpuAtReset)
+    reply.send({ p99: delay.percentile(99) / 1e6, max: delay.max / 1e6, cpuUs: cpu.user + cpu.system })
   })
   app.post('/reset', (_request, reply) => {
     delay.reset()
+    cpuAtReset = process.cpuUsage()
     reply.send('ok')
   })
   delay.enable()
@@ -61,13 +65,13 @@ async function measureAll(): Promise<void> {
       `${connections} connections, ${duration} ms x ${rounds} rounds, Accept-Encoding: br`,
   )
   console.log('')
-  console.log('| body | path | req/s | client p99 ms | server loop delay p99 ms |')
-  console.log('| --- | --- | ---: | ---: | ---: |')
+  console.log('| body | path | req/s | server CPU µs/req | client p99 ms | server loop delay p99 ms |')
+  console.log('| --- | --- | ---: | ---: | ---: | ---: |')
   for (const size of SIZES) {
-    const results: Record<string, { rps: number[]; p99: number[]; loop: number[] }> = {}
+    const results: Record<string, { rps: number[]; cpu: number[]; p99: number[]; loop: number[] }> = {}
     for (let round = 0; round < rounds; round++) {
       for (const [mode, threshold] of Object.entries(MODES)) {
-        results[mode] ??= { rps: [], p99: [], loop: [] }
+        results[mode] ??= { rps: [], cpu: [], p99: [], loop: [] }
         const cell = results[mode]
         const server = await startServer(size, threshold, pin)
         try {
@@ -88,8 +92,9 @@ async function measureAll(): Promise<void> {
           })
           const elapsed = (performance.now() - started) / 1000
           if (result.failed > 0) throw new Error(`${result.failed} failed requests: ${result.errors[0]}`)
-          const loop = (await (await fetch(`${server.url}/loop`)).json()) as { p99: number }
+          const loop = (await (await fetch(`${server.url}/loop`)).json()) as { p99: number; cpuUs: number }
           cell.rps.push(result.total / elapsed)
+          cell.cpu.push(loop.cpuUs / result.total)
           cell.p99.push(percentile(result.latencies, 99))
           cell.loop.push(loop.p99)
         } finally {
@@ -99,7 +104,8 @@ async function measureAll(): Promise<void> {
     }
     for (const [mode, cell] of Object.entries(results)) {
       console.log(
-        `| ${size / 1024} KB | ${mode} | ${median(cell.rps).toFixed(0)} | ${median(cell.p99).toFixed(1)} | ` +
+        `| ${size / 1024} KB | ${mode} | ${median(cell.rps).toFixed(0)} | ${median(cell.cpu).toFixed(0)} | ` +
+          `${median(cell.p99).toFixed(1)} | ` +
           `${median(cell.loop).toFixed(1)} |`,
       )
     }

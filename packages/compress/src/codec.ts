@@ -2,7 +2,7 @@ import { performance } from 'node:perf_hooks'
 import zlib, { type BrotliOptions, type ZlibOptions } from 'node:zlib'
 import type { FastifyReply } from 'fastify'
 import { type CompressEncodedEvent, type Encoding, encodedChannel } from './channels.js'
-import type { CompressionMemo } from './memo.js'
+import type { CompressionMemo, MemoSampler } from './memo.js'
 
 // The codecs handed to @fastify/compress through its `zlib` option. It keeps doing what it does
 // well (negotiation, streams, request decompression) and calls these for buffered bodies up to
@@ -41,6 +41,8 @@ export class Codecs {
    * can name it. Set and cleared around one synchronous call in compress-hook.ts.
    */
   active: FastifyReply | null = null
+  /** The memo sampler of the route whose hook is running (set with {@link active}). */
+  activeSampler: MemoSampler | null = null
   readonly #memo: CompressionMemo | null
   readonly #zstdOptions: object
   // A short id per distinct settings @fastify/compress passes (its global ones, and those of routes
@@ -89,11 +91,13 @@ export class Codecs {
       const start = publish ? performance.now() : 0
       let out: Buffer
       let fromMemo = false
-      if (memo === null) {
+      const sampler = this.activeSampler
+      if (memo === null || (sampler !== null && !sampler.shouldLookUp())) {
         out = compress(body, options)
       } else {
         out = memo.compress(settings, body, (input) => compress(input, options))
         fromMemo = memo.lastWasHit
+        sampler?.record(fromMemo)
       }
       if (publish) {
         const reply = this.active ?? undefined

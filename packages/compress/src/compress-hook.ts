@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { type CompressEncodedEvent, type Encoding, encodedChannel, skippedChannel } from './channels.js'
 import type { Codecs } from './codec.js'
 import { isStrongEtag, listsWeakForm, weakenEtag } from './etag.js'
+import { MemoSampler } from './memo.js'
 import { findSkipReason, type SkipRule } from './skip-rules.js'
 import { mergeVary } from './vary.js'
 
@@ -47,6 +48,8 @@ const NOT_IN_304 = /^content-|^last-modified$/
 /** Wraps @fastify/compress's route `onSend` hook `compressOnSend` (see the steps above). */
 export function wrapCompressOnSend(compressOnSend: OnSend, settings: CompressHookSettings): OnSend {
   const { rules, codecs } = settings
+  // Whether this route's bodies repeat is a property of the route (memo.ts).
+  const sampler = new MemoSampler()
   return function fastifyPerfCompressOnSend(request, reply, payload, done) {
     // A fetch `Response` carries status and headers the rules must see: unwrap it as
     // @fastify/compress would (it then receives the body stream).
@@ -76,7 +79,9 @@ export function wrapCompressOnSend(compressOnSend: OnSend, settings: CompressHoo
     }
 
     const previous = codecs.active
+    const previousSampler = codecs.activeSampler
     codecs.active = reply
+    codecs.activeSampler = sampler
     try {
       compressOnSend.call(this, request, reply, payload, function afterFastifyCompress(error, result) {
         if (error) {
@@ -100,6 +105,7 @@ export function wrapCompressOnSend(compressOnSend: OnSend, settings: CompressHoo
       })
     } finally {
       codecs.active = previous
+      codecs.activeSampler = previousSampler
     }
   }
 }

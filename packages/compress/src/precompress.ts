@@ -25,6 +25,7 @@ import { type Size, toBytes } from './units.js'
 export type PrecompressEncoding = 'br' | 'gzip' | 'zstd'
 
 const SUFFIX: Readonly<Record<PrecompressEncoding, string>> = { br: '.br', gzip: '.gz', zstd: '.zst' }
+const SIBLING_EXTENSIONS: ReadonlySet<string> = new Set(['br', 'gz', 'zst'])
 
 /** Options of {@link precompress}. */
 export interface PrecompressOptions {
@@ -68,7 +69,7 @@ export interface PrecompressResult {
   readonly upToDate: number
   /** Candidates no coding made smaller. */
   readonly notSmaller: number
-  /** Files not considered (other extensions, below `minSize`, dotfiles, symlinks). */
+  /** Files not considered (other extensions, below `minSize`, symlinks); siblings and dot entries are not counted. */
   readonly skipped: number
   /** Bytes of the files compressed in this run. */
   readonly bytesIn: number
@@ -183,6 +184,8 @@ export async function precompress(dir: string, options: PrecompressOptions = {})
   let skipped = 0
   for await (const [folder, entry] of walk(dir)) {
     const extension = extname(entry.name).slice(1).toLowerCase()
+    // Siblings (ours or another tool's) are outputs, not files to report as skipped.
+    if (SIBLING_EXTENSIONS.has(extension)) continue
     // Symbolic links are not followed: a link could point outside the folder.
     if (!entry.isFile() || !settings.extensions.has(extension)) {
       skipped++

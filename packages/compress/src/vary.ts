@@ -4,12 +4,13 @@
 // @fastify/compress 9.2 appends `accept-encoding` itself, but compares case-sensitively (so
 // `Vary: Accept-Encoding` set by the handler gets a second `accept-encoding`) and appends it after
 // `*` too. The plugin rewrites the field after it: members compared case-insensitively, the first
-// spelling kept, `Accept-Encoding` added once, and `*` left alone: it already means "varies on
+// spelling kept, `accept-encoding` added once (lowercase, as @fastify/compress writes it, so every
+// response of an app spells it the same way), and `*` left alone: it already means "varies on
 // everything" (§12.5.5), so nothing is added to it and the other names beside it are dropped.
 
 /** The field value to send: `current` (string, list, or absent) with `Accept-Encoding` merged in. */
 export function mergeVary(current: unknown): string {
-  if (current === undefined || current === null || current === '') return 'Accept-Encoding'
+  if (current === undefined || current === null || current === '') return 'accept-encoding'
   const text = Array.isArray(current) ? current.join(',') : String(current)
   const seen = new Set<string>()
   const names: string[] = []
@@ -22,6 +23,6 @@ export function mergeVary(current: unknown): string {
     seen.add(key)
     names.push(name)
   }
-  if (!seen.has('accept-encoding')) names.push('Accept-Encoding')
+  if (!seen.has('accept-encoding')) names.push('accept-encoding')
   return names.join(', ')
 }

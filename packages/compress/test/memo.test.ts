@@ -4,7 +4,7 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import fastifyPerfCompress, { type FastifyPerfCompressOptions } from '@fastify-perf/compress'
 import { buildApp, listen, request } from '@fastify-perf/test-helpers'
-import { CompressionMemo } from '../src/memo.js'
+import { CompressionMemo, MemoSampler } from '../src/memo.js'
 import { captureEvents, decode, jsonBody } from './fixtures.js'
 
 async function start(t: Parameters<typeof buildApp>[0], options: FastifyPerfCompressOptions = {}) {
@@ -14,6 +14,7 @@ async function start(t: Parameters<typeof buildApp>[0], options: FastifyPerfComp
   app.get('/same', async () => jsonBody(300, 1))
   app.get('/also-same', async () => jsonBody(300, 1))
   app.get('/seed/:seed', async (req) => jsonBody(300, Number((req.params as { seed: string }).seed)))
+  app.get('/fresh', async () => jsonBody(300, 4242))
   return listen(app)
 }
 
@@ -110,4 +111,47 @@ test('CompressionMemo: hashes content with the settings id, counts hits and miss
   assert.ok(stats.bytes > 0 && stats.bytes <= 10_000)
   memo.clear()
   assert.equal(memo.stats().entries, 0)
+})
+
+test('a route whose bodies never repeat stops hashing them, and notices when they start repeating', async (t) => {
+  const events = captureEvents(t)
+  const base = await start(t)
+  const headers = { 'accept-encoding': 'gzip' }
+  // 64 lookups without a hit: the route goes cold.
+  for (let seed = 1; seed <= 64; seed++) await request(`${base}/seed/${seed}`, { headers })
+  assert.ok(events.encoded.every((e) => !e.memo))
+  events.encoded.length = 0
+  // Body 1 is in the memo, but a cold route only looks up one response in 16.
+  for (let i = 0; i < 20; i++) await request(`${base}/seed/1`, { headers })
+  const memo = events.encoded.map((e) => e.memo)
+  const firstHit = memo.indexOf(true)
+  assert.ok(firstHit > 0 && firstHit < 16, `first hit at ${firstHit}: ${memo.join(',')}`)
+  assert.ok(memo.slice(firstHit).every(Boolean), 'warm again after the first hit')
+  // Another route is not affected: its first repeat hits at once.
+  events.encoded.length = 0
+  await request(`${base}/fresh`, { headers })
+  await request(`${base}/fresh`, { headers })
+  assert.deepEqual(
+    events.encoded.map((e) => e.memo),
+    [false, true],
+  )
+})
+
+test('MemoSampler: warm until a window without hits, then one lookup in 16 until a hit', () => {
+  const sampler = new MemoSampler()
+  for (let i = 0; i < 63; i++) {
+    assert.equal(sampler.shouldLookUp(), true)
+    sampler.record(false)
+  }
+  assert.equal(sampler.cold, false)
+  sampler.shouldLookUp()
+  sampler.record(false)
+  assert.equal(sampler.cold, true)
+  const decisions = Array.from({ length: 32 }, () => sampler.shouldLookUp())
+  assert.equal(decisions.filter(Boolean).length, 2)
+  sampler.record(true)
+  assert.equal(sampler.cold, false)
+  // A hit inside the window keeps it warm.
+  for (let i = 0; i < 200; i++) sampler.record(i % 50 === 0)
+  assert.equal(sampler.cold, false)
 })
