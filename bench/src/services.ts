@@ -4,11 +4,11 @@
  * scenario's `createServer`, and stops it at the end of the run.
  *
  * Redis: a private redis-server from `@fastify-perf/test-helpers` (`startRedis()`, on a free
- * port, persistence off), or the server named by `REDIS_URL`. Memcached: the servers named by
- * `MEMCACHED_SERVERS`; `startMemcached()` plugs in the same way when a scenario needs it.
+ * port, persistence off), or the server named by `REDIS_URL`. Memcached: a private memcached
+ * (`startMemcached()`, 64 MB, UDP off), or the servers named by `MEMCACHED_SERVERS`.
  */
 
-import { startRedis } from '@fastify-perf/test-helpers'
+import { startMemcached, startRedis } from '@fastify-perf/test-helpers'
 import type { ServiceEndpoint, ServiceName } from './scenario.js'
 
 /** A service the harness started (or found) for this run. */
@@ -29,7 +29,8 @@ const VARIABLES: Record<ServiceName, string> = { redis: 'REDIS_URL', memcached: 
 const starters: Partial<Record<ServiceName, Starter>> = {
   // A private redis-server on a free port unless REDIS_URL names one.
   redis: process.env.REDIS_URL ? external(process.env.REDIS_URL) : () => startRedis(),
-  ...(process.env.MEMCACHED_SERVERS ? { memcached: external(process.env.MEMCACHED_SERVERS) } : {}),
+  // A private memcached on a free port unless MEMCACHED_SERVERS names one.
+  memcached: process.env.MEMCACHED_SERVERS ? external(process.env.MEMCACHED_SERVERS) : () => startMemcached(),
 }
 
 /** Starts services on first request and remembers them (or their failure) for the rest of the run. */

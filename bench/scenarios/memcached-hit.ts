@@ -1,0 +1,33 @@
+/**
+ * `memcached-hit`: the `data-hit` route on the Memcached store of `@fastify-perf/cache-memcached`:
+ * every hit is one memcached `get` of the entry (under the namespace's generation, read once and
+ * then refreshed in the background), its decoding and the engine's hit path behind its safe-store
+ * wrapper. Goal (issue 4): at least 0.95 of `memcached-raw`.
+ */
+
+import fastifyPerfCache from '@fastify-perf/cache'
+import { MemcachedStore } from '@fastify-perf/cache-memcached'
+import Fastify from 'fastify'
+import type { CreateServer } from '../src/scenario.js'
+import { fetchProductFromDatabase, JSON_CONTENT_TYPE } from './payload.js'
+import { processPrefix, serviceUrl } from './remote-clients.js'
+
+export const createServer: CreateServer = async (context) => {
+  const store = new MemcachedStore({
+    servers: serviceUrl(context, 'memcached', 'memcached-hit'),
+    prefix: processPrefix('memcached-hit'),
+  })
+  const app = Fastify({ logger: false })
+  await app.register(fastifyPerfCache, { store })
+  // The plugin never closes a store it was given. The entries expire by themselves (10 min) in the
+  // run's private memcached.
+  app.addHook('onClose', async function closeStore() {
+    await store.close()
+  })
+  app.get('/', async function cachedRoute(_request, reply) {
+    const body = await app.cache.getOrSet('product:1', fetchProductFromDatabase, { ttl: '10m' })
+    reply.header('content-type', JSON_CONTENT_TYPE)
+    return body
+  })
+  return app
+}

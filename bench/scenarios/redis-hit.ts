@@ -1,0 +1,33 @@
+/**
+ * `redis-hit`: the `data-hit` route on the Redis store of `@fastify-perf/cache-redis`, without an
+ * L1 tier: every hit is one Redis `GET` of the entry, its decoding (header and freshness, then the
+ * value) and the engine's hit path behind its safe-store wrapper (deadline, breaker). Goal
+ * (issue 4): at least 0.95 of `redis-raw`, the same round trip with nothing around it.
+ */
+
+import fastifyPerfCache from '@fastify-perf/cache'
+import { RedisStore } from '@fastify-perf/cache-redis'
+import Fastify from 'fastify'
+import type { CreateServer } from '../src/scenario.js'
+import { fetchProductFromDatabase, JSON_CONTENT_TYPE } from './payload.js'
+import { processPrefix, serviceUrl } from './remote-clients.js'
+
+export const createServer: CreateServer = async (context) => {
+  const store = new RedisStore({
+    url: serviceUrl(context, 'redis', 'redis-hit'),
+    prefix: processPrefix('redis-hit'),
+  })
+  await store.ready()
+  const app = Fastify({ logger: false })
+  await app.register(fastifyPerfCache, { store })
+  app.addHook('onClose', async function closeStore() {
+    await store.clear('')
+    await store.close()
+  })
+  app.get('/', async function cachedRoute(_request, reply) {
+    const body = await app.cache.getOrSet('product:1', fetchProductFromDatabase, { ttl: '10m' })
+    reply.header('content-type', JSON_CONTENT_TYPE)
+    return body
+  })
+  return app
+}
