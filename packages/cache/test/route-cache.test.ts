@@ -676,3 +676,22 @@ test('a route key() that throws fails that request with a 500, not the process',
   assert.equal(res.statusCode, 500)
   assert.equal((await app.inject('/tenant')).statusCode, 500)
 })
+
+test('Server-Timing and Timing-Allow-Origin of the rendering request are never replayed from the cache', async (t) => {
+  const app = await cachedApp(t, {}, (app) => {
+    app.get('/timed', { config: { cache: { ttl: '1m' } } }, async (_request, reply) => {
+      reply.header('server-timing', 'db;dur=12.5').header('timing-allow-origin', '*')
+      return 'body'
+    })
+  })
+  const miss = await app.inject('/timed')
+  assert.equal(miss.headers['server-timing'], 'db;dur=12.5')
+  await eventually(
+    async () => String((await app.inject('/timed')).headers['cache-status']).includes('hit'),
+    'a hit',
+  )
+  const hit = await app.inject('/timed')
+  assert.match(String(hit.headers['cache-status']), /hit/)
+  assert.equal(hit.headers['server-timing'], undefined)
+  assert.equal(hit.headers['timing-allow-origin'], undefined)
+})

@@ -53,6 +53,10 @@ export const NEVER_STORED: ReadonlySet<string> = new Set([
   'age',
   'cache-status',
   'content-length',
+  // Timings describe the request that rendered the entry, and the timing plugin decides per
+  // client whether to expose them: replaying one client's timings to everyone would leak them.
+  'server-timing',
+  'timing-allow-origin',
 ])
 
 /**
