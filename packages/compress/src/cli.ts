@@ -99,7 +99,7 @@ export async function main(argv: readonly string[], io: CliIo = process): Promis
 
   for (const { file, error } of result.errors) io.stderr.write(`failed: ${file}: ${error.message}\n`)
   const lines = [
-    `${result.files} files: ${result.compressed} compressed, ${result.upToDate} up to date, ` +
+    `${result.files} ${result.files === 1 ? 'file' : 'files'}: ${result.compressed} compressed, ${result.upToDate} up to date, ` +
       `${result.notSmaller} not smaller, ${result.errors.length} failed; ${result.skipped} other files skipped`,
   ]
   for (const [encoding, bytes] of Object.entries(result.bytesOut)) {
