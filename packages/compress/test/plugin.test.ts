@@ -162,3 +162,27 @@ test('the plugin registers once per app and closes cleanly', async (t) => {
   assert.equal(decode(res.rawPayload, 'br').toString(), BODY)
   await app.close()
 })
+
+test("a route's own onSend hooks (one function or a list) run before compression", async (t) => {
+  const events = captureEvents(t)
+  const app = buildApp(t)
+  await app.register(fastifyPerfCompress)
+  const upper = async (_request: unknown, _reply: unknown, payload: unknown) => String(payload).toUpperCase()
+  const tag = async (
+    _request: unknown,
+    reply: { header(name: string, value: string): unknown },
+    payload: unknown,
+  ) => {
+    reply.header('etag', '"route"')
+    return payload
+  }
+  app.get('/one', { onSend: upper }, async () => BODY)
+  app.get('/list', { onSend: [upper, tag] }, async () => BODY)
+  const base = await listen(app)
+  const one = await request(`${base}/one`, { headers: BR })
+  assert.equal(decode(one.body, 'br').toString(), BODY.toUpperCase())
+  const list = await request(`${base}/list`, { headers: BR })
+  assert.equal(decode(list.body, 'br').toString(), BODY.toUpperCase())
+  assert.equal(list.headers.etag, 'W/"route"', "the route hook's tag, weakened after compression")
+  assert.equal(events.encoded.length, 2)
+})
