@@ -1,8 +1,10 @@
 import type { FastifyInstance } from 'fastify'
-import { buildCatalog } from './app.js'
+import { buildCatalog, drainBeforeClose } from './app.js'
 
 /** How long a graceful shutdown may take before the process exits anyway, in ms. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000
+/** How long an instance answers with `Connection: close` before closing (see drainBeforeClose). */
+export const DRAIN_MS = 300
 
 /** A whole number from the environment, or `fallback` when unset; exits on anything else. */
 export function intFromEnv(name: string, fallback: number): number {
@@ -48,6 +50,7 @@ export async function runInstance(options: RunOptions): Promise<FastifyInstance>
       process.exit(1)
     }, SHUTDOWN_TIMEOUT_MS).unref()
     try {
+      await drainBeforeClose(app, DRAIN_MS)
       await app.close()
       process.exit(0)
     } catch (err) {

@@ -119,37 +119,44 @@ export class Tiers {
     return isPromise(remote) ? remote.then(merge) : merge(remote)
   }
 
-  /** Writes to both tiers; `announce` tells other instances to drop the key from their L1. */
+  /**
+   * Writes to both tiers; `announce` tells other instances to drop the key from their L1. The
+   * announcement goes out after the shared store acknowledged the write: sent earlier, another
+   * instance could drop the key, read the old value from the store and keep it.
+   */
   set(key: string, entry: StoredEntry, ttlMs: number, announce = true): MaybePromise<boolean> {
-    if (this.#l1 !== undefined) {
-      this.#keep(key, entry, ttlMs)
-      if (announce) this.announce([key])
-    }
-    return this.safe.set(key, entry, ttlMs)
+    if (this.#l1 !== undefined) this.#keep(key, entry, ttlMs)
+    const written = this.safe.set(key, entry, ttlMs)
+    return announce ? this.#after(written, { keys: [key] }) : written
   }
 
   delete(key: string): MaybePromise<boolean> {
-    if (this.#l1 !== undefined) {
-      this.#l1.delete(key)
-      this.announce([key])
-    }
-    return this.safe.delete(key)
+    this.#l1?.delete(key)
+    return this.#after(this.safe.delete(key), { keys: [key] })
   }
 
   deleteMany(keys: readonly string[]): MaybePromise<boolean> {
-    if (this.#l1 !== undefined) {
-      this.#l1.deleteMany(keys)
-      this.announce(keys)
-    }
-    return this.safe.deleteMany(keys)
+    this.#l1?.deleteMany(keys)
+    return this.#after(this.safe.deleteMany(keys), { keys })
   }
 
   clear(prefix: string): MaybePromise<boolean> {
-    if (this.#l1 !== undefined) {
-      this.#l1.clear(prefix)
-      this.#publish({ origin: this.#origin, clearPrefix: prefix })
+    this.#l1?.clear(prefix)
+    return this.#after(this.safe.clear(prefix), { clearPrefix: prefix })
+  }
+
+  /** Announces `message` once `done` settled (whatever its outcome), and answers `done`. */
+  #after(done: MaybePromise<boolean>, message: Omit<BusMessage, 'origin'>): MaybePromise<boolean> {
+    if (this.#l1 === undefined || this.#bus === undefined) return done
+    const send = () => this.#publish({ origin: this.#origin, ...message })
+    if (!isPromise(done)) {
+      send()
+      return done
     }
-    return this.safe.clear(prefix)
+    return done.then((ok) => {
+      send()
+      return ok
+    })
   }
 
   lock(key: string, ttlMs: number): MaybePromise<StoreLock | false | undefined> {
