@@ -62,6 +62,9 @@ class Instance {
         PORT: String(this.port),
         REDIS_URL: this.redisUrl,
         INSTANCE: this.name,
+        // Above nginx's upstream keepalive_timeout (1 s below): no pooled connection is left for
+        // the app to close under nginx at the moment it sends a POST on it.
+        DRAIN_MS: '1500',
         DB_LATENCY_MS: String(DB_LATENCY_MS),
       },
       stdio: ['ignore', 'pipe', 'pipe'],
@@ -111,7 +114,7 @@ before(async () => {
   a = new Instance('instance-a', await freePort(), redis.url)
   b = new Instance('instance-b', await freePort(), redis.url)
   await Promise.all([a.start(), b.start()])
-  nginx = await startNginx({ upstreams: [a.address, b.address] })
+  nginx = await startNginx({ upstreams: [a.address, b.address], upstreamKeepaliveSeconds: 1 })
 })
 
 after(async () => {

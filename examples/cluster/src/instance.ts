@@ -3,8 +3,13 @@ import { buildCatalog, drainBeforeClose } from './app.js'
 
 /** How long a graceful shutdown may take before the process exits anyway, in ms. */
 export const SHUTDOWN_TIMEOUT_MS = 10_000
-/** How long an instance answers with `Connection: close` before closing (see drainBeforeClose). */
-export const DRAIN_MS = 300
+/**
+ * How long an instance answers with `Connection: close` before closing (see drainBeforeClose),
+ * from `DRAIN_MS`. Set it above the balancer's upstream idle timeout (nginx `keepalive_timeout` in
+ * the `upstream` block): then every pooled connection is either used (and retired by the header)
+ * or closed by the balancer itself before the app closes anything.
+ */
+export const drainMs = (): number => intFromEnv('DRAIN_MS', 300)
 
 /** A whole number from the environment, or `fallback` when unset; exits on anything else. */
 export function intFromEnv(name: string, fallback: number): number {
@@ -50,7 +55,7 @@ export async function runInstance(options: RunOptions): Promise<FastifyInstance>
       process.exit(1)
     }, SHUTDOWN_TIMEOUT_MS).unref()
     try {
-      await drainBeforeClose(app, DRAIN_MS)
+      await drainBeforeClose(app, drainMs())
       await app.close()
       process.exit(0)
     } catch (err) {
