@@ -429,6 +429,16 @@ export class Cache {
       if (found !== undefined) return { lock: undefined, found }
       lock = await this.#tiers.lock(lockKey, timeoutMs)
     }
+    if (lock) {
+      // Double-check once the lock is ours: a holder may have written its value and released the
+      // lock between our miss (or our last probe) and this acquisition; running the factory again
+      // would be the duplicate the lock exists to prevent.
+      const found = await probe()
+      if (found !== undefined) {
+        this.#tiers.safe.unlock(lock)
+        return { lock: undefined, found }
+      }
+    }
     return { lock: lock || undefined, found: undefined }
   }
 
