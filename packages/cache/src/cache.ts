@@ -730,17 +730,29 @@ export class Cache {
     const records = await this.#tiers.getMany(keys)
     const versions = new Array<string>(keys.length)
     let created: string | undefined
+    const missing: number[] = []
     for (let i = 0; i < keys.length; i++) {
       const current = records[i]?.value
       if (typeof current === 'string') {
         versions[i] = current
       } else {
-        // First use (or the record was evicted): give the tag a version. Two instances racing
-        // here each write their own; the loser's entries just miss once.
+        // First use (or the record was evicted): give the tag a version.
         created ??= this.#newVersion()
         versions[i] = created
+        missing.push(i)
         const written = this.#tiers.set(keys[i]!, this.#versionRecord(created), this.#options.tagTtlMs)
         if (isPromise(written)) await written
+      }
+    }
+    if (missing.length > 0 && this.#tiers.safe.store.name !== 'memory') {
+      // Two instances using a new tag at once each write their own first version; the last write
+      // wins in the shared store. Reading it back adopts the winner's, so both produce entries
+      // that stay valid (instead of the loser's becoming dead at once). A race that still slips
+      // through costs one more miss, never a stale hit.
+      const settled = await this.#tiers.safe.getMany(missing.map((i) => keys[i]!))
+      for (let j = 0; j < missing.length; j++) {
+        const value = settled[j]?.value
+        if (typeof value === 'string') versions[missing[j]!] = value
       }
     }
     return versions

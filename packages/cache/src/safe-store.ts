@@ -170,14 +170,21 @@ export class SafeStore {
     return new Promise<T>((resolve) => {
       let settled = false
       const timer = setTimeout(() => {
-        settled = true
-        resolve(
-          this.#fail(
-            operation,
-            new FST_PERF_CACHE_STORE_TIMEOUT(this.store.name, operation, timeoutMs),
-            fallback,
-          ),
-        )
+        // A timer that fires late because the event loop was busy (GC, a long synchronous task,
+        // a CPU-starved container) may find the store's answer already waiting in the poll
+        // phase. setImmediate runs after that phase: the answer gets one chance to settle first,
+        // so a stall of our own making is not counted against the store (nor opens its breaker).
+        setImmediate(() => {
+          if (settled) return
+          settled = true
+          resolve(
+            this.#fail(
+              operation,
+              new FST_PERF_CACHE_STORE_TIMEOUT(this.store.name, operation, timeoutMs),
+              fallback,
+            ),
+          )
+        })
       }, timeoutMs)
       // Not unref'd: a script awaiting a hung store must get its miss, not an exit mid-call.
       // The timer is short and always cleared.
