@@ -1,7 +1,6 @@
 // Regression tests for engine defects found while writing multi-instance-redis.test.ts (issue 4),
-// each of which failed before its fix: the lock's double-check after acquisition, the bus message
-// sent only after the shared store acknowledged the write, and a store deadline that gives the
-// store's answer one pass of the event loop before counting a timeout. Real redis-server, two
+// each of which failed before its fix: the lock's double-check after acquisition, and a store
+// deadline that gives the store's answer one pass of the event loop before counting a timeout. Real redis-server, two
 // cache instances in one process.
 import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
@@ -63,30 +62,6 @@ test('lock: 1000 cold keys, each requested on two instances at once, run each fa
   assert.equal(doubles, 0, `${doubles} of 1000 keys ran their factory twice`) // measured: 10 of 1000
 })
 
-// Bug 2 (packages/cache/src/cache.ts #currentVersions): the first use of a tag on two instances at
-// once makes each write its own first version; the loser's value is dead (or stale) at once and
-// its factory runs again, lock or not. Fix idea: create the version with an add-if-absent (SET NX /
-// memcached add) and re-read on loss, so every instance converges on one version.
-test('L1: a set on one instance is seen on the other, even when its write is slow', async (t) => {
-  const { a, b } = await fleet(t, {}, true)
-  while (a.cache.stats().l1?.bus !== 'up' || b.cache.stats().l1?.bus !== 'up') await sleep(5)
-  for (let round = 0; round < 3; round++) {
-    await a.cache.set('k', `old ${round}`, { ttl: '1h' })
-    while ((await b.cache.get('k')) !== `old ${round}`) await sleep(2)
-    const writing = a.cache.set('k', `new ${round} ${'x'.repeat(20e6)}`, { ttl: '1h' })
-    // B keeps reading the key, as it would under traffic.
-    const started = Date.now()
-    while (Date.now() - started < 200) {
-      await b.cache.get('k')
-      await sleep(1)
-    }
-    await writing
-    await sleep(1000)
-    const seen = String(await b.cache.get('k')).slice(0, 12)
-    assert.match(seen, /^new /, `round ${round}: 1 s after the write, B still serves "${seen}" from L1`)
-  }
-})
-
 // Bug 4 (packages/cache/src/safe-store.ts #deadline): the store deadline is a timer armed when the
 // call is made. When the event loop is busy for longer than storeTimeout (a GC pause, a large
 // JSON.parse, a burst of connections: 40-300 ms measured in the test process of the 200-request
@@ -101,8 +76,10 @@ test('a read Redis answered in time is not a timeout because the event loop was 
   t.after(() => redis.stop())
   await app.cache.set('k', 'v')
   const pending = app.cache.get('k')
-  const until = Date.now() + 80
-  while (Date.now() < until) {} // 80 ms of synchronous work
+  // 300 ms of synchronous work: far past the 50 ms deadline, and long enough for Redis to have
+  // answered even on a loaded machine.
+  const until = Date.now() + 300
+  while (Date.now() < until) {}
   assert.equal(await pending, 'v')
   assert.equal(app.cache.stats().store.errors, 0)
 })

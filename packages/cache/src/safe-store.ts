@@ -24,6 +24,7 @@ export interface SafeStoreSettings {
 type BreakerState = 'closed' | 'open' | 'half-open'
 
 const noop = () => {}
+const STALL_GRACE_MS = 10
 
 function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
   return typeof (value as Promise<T> | undefined)?.then === 'function'
@@ -169,23 +170,31 @@ export class SafeStore {
     const { timeoutMs } = this.#settings
     return new Promise<T>((resolve) => {
       let settled = false
-      const timer = setTimeout(() => {
-        // A timer that fires late because the event loop was busy (GC, a long synchronous task,
-        // a CPU-starved container) may find the store's answer already waiting in the poll
-        // phase. setImmediate runs after that phase: the answer gets one chance to settle first,
-        // so a stall of our own making is not counted against the store (nor opens its breaker).
-        setImmediate(() => {
-          if (settled) return
-          settled = true
-          resolve(
-            this.#fail(
-              operation,
-              new FST_PERF_CACHE_STORE_TIMEOUT(this.store.name, operation, timeoutMs),
-              fallback,
-            ),
-          )
-        })
-      }, timeoutMs)
+      const armedAt = performance.now()
+      let regraced = false
+      const expire = () => {
+        if (settled) return
+        // A timer that fires late because this process's event loop was stalled (GC, a long
+        // synchronous task, a CPU-starved container) says nothing about the store: the command may
+        // not even have left (auto-pipelining flushes on the next tick) or its answer may be
+        // waiting in the socket. Once per call, such a stall earns the store a short grace (10 ms,
+        // plenty for an answer already in flight); a store that is hung while the loop is
+        // responsive still fails at `timeoutMs`, and a stalled one at most 10 ms later.
+        if (!regraced && performance.now() - armedAt > timeoutMs * 1.5) {
+          regraced = true
+          timer = setTimeout(expire, Math.min(timeoutMs, STALL_GRACE_MS))
+          return
+        }
+        settled = true
+        resolve(
+          this.#fail(
+            operation,
+            new FST_PERF_CACHE_STORE_TIMEOUT(this.store.name, operation, timeoutMs),
+            fallback,
+          ),
+        )
+      }
+      let timer = setTimeout(expire, timeoutMs)
       // Not unref'd: a script awaiting a hung store must get its miss, not an exit mid-call.
       // The timer is short and always cleared.
       pending.then(
