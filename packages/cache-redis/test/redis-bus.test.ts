@@ -168,6 +168,8 @@ test('close() is idempotent, stops the heartbeat, and closes only what the bus c
   const url = await redisUrl()
   const client = new Redis(url)
   t.after(() => client.disconnect())
+  // Ready first: otherwise a client still connecting reads 'connect' in the assertion below.
+  if (client.status !== 'ready') await new Promise((resolve) => client.once('ready', resolve))
   const injected = new RedisBus({ client })
   const statuses: boolean[] = []
   await injected.subscribe(
