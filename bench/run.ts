@@ -79,7 +79,7 @@ async function main(): Promise<number> {
   const pinning = resolvePinning(options.pin)
   const tool = options.paired ? 'autocannon' : chooseLoadTool(options.load)
   const load = await createLoadGenerator(tool, pinning.loadCpu)
-  const services = new ServicePool()
+  const services = new ServicePool(pinning.loadCpu)
   const env = describeEnvironment(`${load.tool} ${load.version}`, pinning.note)
   const settings = {
     scenarios: options.scenarios.filter((scenario) => !skipped.includes(scenario)),

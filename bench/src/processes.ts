@@ -39,7 +39,7 @@ export function resolvePinning(wanted: boolean): Pinning {
       note: 'taskset not found (apt-get install util-linux): not pinned',
     }
   }
-  return { serverCpu: 0, loadCpu: 1, note: 'server on CPU 0, load on CPU 1' }
+  return { serverCpu: 0, loadCpu: 1, note: 'server on CPU 0, load and Redis/Memcached on CPU 1' }
 }
 
 /** Node flags of every harness child: TypeScript via tsx, workspace packages from `src/`. */

@@ -8,6 +8,7 @@
  * (`startMemcached()`, 64 MB, UDP off), or the servers named by `MEMCACHED_SERVERS`.
  */
 
+import { execFileSync } from 'node:child_process'
 import { startMemcached, startRedis } from '@fastify-perf/test-helpers'
 import type { ServiceEndpoint, ServiceName } from './scenario.js'
 
@@ -15,6 +16,8 @@ import type { ServiceEndpoint, ServiceName } from './scenario.js'
 export interface RunningService extends ServiceEndpoint {
   /** Stops what the harness started; a no-op for an external server. */
   stop(): Promise<void>
+  /** PID of a server the harness started (none for an external one). */
+  readonly pid?: number
 }
 
 type Starter = () => Promise<RunningService>
@@ -36,6 +39,18 @@ const starters: Partial<Record<ServiceName, Starter>> = {
 /** Starts services on first request and remembers them (or their failure) for the rest of the run. */
 export class ServicePool {
   readonly #running = new Map<ServiceName, Promise<RunningService>>()
+  readonly #cpu: number | undefined
+
+  /**
+   * @param cpu the CPU to pin started services to: the load generator's. Left to the scheduler, a
+   * Redis or Memcached wanders onto the server's core and its CPU time is billed to whichever
+   * scenario happens to share a core with it: measured here, raw-client throughput swung by 40 %
+   * between rounds. On the load generator's core the server under test has its core to itself, so
+   * `redis-hit` against `redis-raw` compares what each server process does per request.
+   */
+  constructor(cpu?: number) {
+    this.#cpu = cpu
+  }
 
   /** Endpoints for `names`, starting those not running yet; throws a readable error if one cannot start. */
   async acquire(names: readonly ServiceName[]): Promise<Partial<Record<ServiceName, ServiceEndpoint>>> {
@@ -52,7 +67,7 @@ export class ServicePool {
                     'or wire its starter from @fastify-perf/test-helpers into bench/src/services.ts',
                 ),
               )
-            : start()
+            : start().then((service) => this.#pin(service))
         // Remembered even when it failed: every round reports the same reason without retrying.
         running.catch(() => {})
         this.#running.set(name, running)
@@ -60,6 +75,13 @@ export class ServicePool {
       endpoints[name] = { url: (await running).url }
     }
     return endpoints
+  }
+
+  #pin(service: RunningService): RunningService {
+    if (this.#cpu !== undefined && service.pid !== undefined) {
+      execFileSync('taskset', ['-a', '-p', '-c', String(this.#cpu), String(service.pid)], { stdio: 'ignore' })
+    }
+    return service
   }
 
   /** Stops everything this pool started. */

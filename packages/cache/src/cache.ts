@@ -127,6 +127,8 @@ export interface CacheStats {
     errors: number
     /** Store operations skipped because the breaker was open. */
     skipped: number
+    /** Reads answered by joining a read of the same key already in flight (one round trip for both). */
+    joinedReads: number
   }
   /** The in-process tier, when `l1` is configured. */
   l1?: {
@@ -256,18 +258,31 @@ export class Cache {
     const k = this.#prefix + key
     if (options?.forceFresh === true) return this.#getOrSetSlow(key, k, factory, options, undefined)
     const found = this.#tiers.get(k)
-    if (isPromise(found)) return found.then((entry) => this.#getOrSetSlow(key, k, factory, options, entry))
+    if (isPromise(found)) {
+      // A remote store's hit: the same checks in the store's own continuation, without the async
+      // slow path's extra promise. Concurrent reads of a key share one store read (see
+      // SafeStore#get), so they share its entry and decode it once.
+      return found.then((entry) => {
+        const value = this.#freshValue(key, entry, true)
+        return value !== NO_ENTRY ? (value as T) : this.#getOrSetSlow(key, k, factory, options, entry)
+      })
+    }
     // The hot path: a synchronous store, an untagged entry, fresh. One map read, one clock read,
     // one weak-map read; no option parsing, no await.
-    if (found !== undefined && found.tags.length === 0 && found.freshUntil > Date.now()) {
-      const value = this.#decode(found)
-      if (value !== NO_ENTRY) {
-        this.#counters.hits++
-        if (channels.hit.hasSubscribers) this.#publish(channels.hit, key)
-        return Promise.resolve(value as T)
-      }
-    }
+    const value = this.#freshValue(key, found, true)
+    if (value !== NO_ENTRY) return Promise.resolve(value as T)
     return this.#getOrSetSlow(key, k, factory, options, found)
+  }
+
+  /** The value of an untagged fresh entry, counted as a hit; `NO_ENTRY` for anything else. */
+  #freshValue(key: string, entry: StoredEntry | undefined, memo: boolean): unknown {
+    if (entry === undefined || entry.tags.length !== 0 || entry.freshUntil <= Date.now()) return NO_ENTRY
+    const value = this.#decode(entry, memo)
+    if (value !== NO_ENTRY) {
+      this.#counters.hits++
+      if (channels.hit.hasSubscribers) this.#publish(channels.hit, key)
+    }
+    return value
   }
 
   async #getOrSetSlow<T>(
@@ -594,6 +609,7 @@ export class Cache {
         breaker: this.#tiers.safe.state,
         errors: this.#tiers.safe.errors,
         skipped: this.#tiers.safe.rejected,
+        joinedReads: this.#tiers.safe.joinedReads,
       },
       ...(l1 === undefined
         ? {}
@@ -830,12 +846,14 @@ export class Cache {
     return this.#tiers.set(k, entry, Math.max(entry.staleUntil, entry.graceUntil) - now)
   }
 
-  #decode(entry: StoredEntry): unknown {
-    const known = this.#decoded.get(entry)
-    if (known !== undefined) return known
+  #decode(entry: StoredEntry, memo = true): unknown {
+    if (memo) {
+      const known = this.#decoded.get(entry)
+      if (known !== undefined) return known
+    }
     try {
       const value = this.#options.serializer.deserialize(entry.value)
-      this.#decoded.set(entry, value)
+      if (memo) this.#decoded.set(entry, value)
       return value
     } catch (error) {
       // Unreadable data (another serializer, a foreign writer): a miss, reported like a store error.

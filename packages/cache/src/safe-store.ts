@@ -30,6 +30,29 @@ function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
   return typeof (value as Promise<T> | undefined)?.then === 'function'
 }
 
+/** One store call waiting for its answer or its deadline. */
+class PendingCall {
+  done = false
+  graced = false
+  deadline = 0
+  promise: Promise<unknown> | undefined
+  /** The key of a `get`, which later reads of that key may join while it is in flight. */
+  readKey: string | undefined
+  readonly operation: string
+  readonly fallback: unknown
+  readonly resolve: (value: unknown) => void
+  readonly answer: (value: unknown) => void
+  readonly reject: (error: unknown) => void
+
+  constructor(operation: string, fallback: unknown, resolve: (value: unknown) => void, owner: SafeStore) {
+    this.operation = operation
+    this.fallback = fallback
+    this.resolve = resolve
+    this.answer = (value) => owner.settle(this, false, value)
+    this.reject = (error) => owner.settle(this, true, error)
+  }
+}
+
 /**
  * The only place that calls a store, and the only place that catches store errors.
  *
@@ -68,7 +91,19 @@ export class SafeStore {
     return this.#state
   }
 
+  /**
+   * Reads one entry. A read of a key that is already being read joins that read instead of
+   * sending another: under load a hot key costs one round trip per batch of concurrent requests,
+   * not one per request (the "hot key" that overloads one Redis shard). A write, delete or clear
+   * made here drops the read in flight for what it touched, so a read that starts after this
+   * process wrote a key never answers what was there before.
+   */
   get(key: string): MaybePromise<StoredEntry | undefined> {
+    const joined = this.#reads.get(key)
+    if (joined !== undefined) {
+      this.joinedReads++
+      return joined.promise as Promise<StoredEntry | undefined>
+    }
     if (!this.#admit()) return undefined
     let result: MaybePromise<StoredEntry | undefined>
     try {
@@ -76,7 +111,7 @@ export class SafeStore {
     } catch (err) {
       return this.#fail('get', err, undefined)
     }
-    return isPromise(result) ? this.#deadline('get', result, undefined) : this.#succeed(result)
+    return isPromise(result) ? this.#deadline('get', result, undefined, key) : this.#succeed(result)
   }
 
   getMany(keys: readonly string[]): MaybePromise<ReadonlyArray<StoredEntry | undefined>> {
@@ -93,18 +128,22 @@ export class SafeStore {
 
   /** Answers whether the write reached the store. */
   set(key: string, entry: StoredEntry, ttlMs: number): MaybePromise<boolean> {
+    this.#reads.delete(key)
     return this.#write('set', () => this.store.set(key, entry, ttlMs))
   }
 
   delete(key: string): MaybePromise<boolean> {
+    this.#reads.delete(key)
     return this.#write('delete', () => this.store.delete(key))
   }
 
   deleteMany(keys: readonly string[]): MaybePromise<boolean> {
+    for (const key of keys) this.#reads.delete(key)
     return this.#write('deleteMany', () => this.store.deleteMany(keys))
   }
 
   clear(prefix: string): MaybePromise<boolean> {
+    this.#reads.clear()
     return this.#write('clear', () => this.store.clear(prefix))
   }
 
@@ -166,52 +205,124 @@ export class SafeStore {
     return true
   }
 
-  #deadline<T>(operation: string, pending: Promise<T>, fallback: T): Promise<T> {
-    const { timeoutMs } = this.#settings
-    return new Promise<T>((resolve) => {
-      let settled = false
-      const armedAt = performance.now()
-      let regraced = false
-      const expire = () => {
-        if (settled) return
-        // A timer that fires late because this process's event loop was stalled (GC, a long
-        // synchronous task, a CPU-starved container) says nothing about the store: the command may
-        // not even have left (auto-pipelining flushes on the next tick) or its answer may be
-        // waiting in the socket. Once per call, such a stall earns the store a short grace (10 ms,
-        // plenty for an answer already in flight); a store that is hung while the loop is
-        // responsive still fails at `timeoutMs`, and a stalled one at most 10 ms later.
-        if (!regraced && performance.now() - armedAt > timeoutMs * 1.5) {
-          regraced = true
-          timer = setTimeout(expire, Math.min(timeoutMs, STALL_GRACE_MS))
-          return
-        }
-        settled = true
-        resolve(
-          this.#fail(
-            operation,
-            new FST_PERF_CACHE_STORE_TIMEOUT(this.store.name, operation, timeoutMs),
-            fallback,
-          ),
-        )
-      }
-      let timer = setTimeout(expire, timeoutMs)
-      // Not unref'd: a script awaiting a hung store must get its miss, not an exit mid-call.
-      // The timer is short and always cleared.
-      pending.then(
-        (value) => {
-          if (settled) return
-          settled = true
-          clearTimeout(timer)
-          resolve(this.#succeed(value))
-        },
-        (err) => {
-          if (settled) return
-          settled = true
-          clearTimeout(timer)
-          resolve(this.#fail(operation, err, fallback))
-        },
-      )
+  #deadline<T>(operation: string, pending: Promise<T>, fallback: T, readKey?: string): Promise<T> {
+    let call: PendingCall
+    const promise = new Promise<T>((resolve) => {
+      call = new PendingCall(operation, fallback, resolve as (value: unknown) => void, this)
     })
+    call!.promise = promise
+    call!.deadline = performance.now() + this.#settings.timeoutMs
+    if (readKey !== undefined) {
+      call!.readKey = readKey
+      this.#reads.set(readKey, call!)
+    }
+    this.#queue.push(call!)
+    this.#waiting++
+    if (this.#timer === undefined) this.#arm(this.#settings.timeoutMs)
+    else if (this.#waiting === 1) this.#timer.ref()
+    pending.then(call!.answer, call!.reject)
+    return promise
+  }
+
+  /** @internal Settles a call with the store's answer (`failed` false) or error; ignored once it expired. */
+  settle(call: PendingCall, failed: boolean, result: unknown): void {
+    if (call.done) return
+    this.#finish(call)
+    call.resolve(failed ? this.#fail(call.operation, result, call.fallback) : this.#succeed(result))
+  }
+
+  #finish(call: PendingCall): void {
+    call.done = true
+    if (call.readKey !== undefined && this.#reads.get(call.readKey) === call) this.#reads.delete(call.readKey)
+    if (--this.#waiting === 0) this.#idle()
+  }
+
+  // Reads in flight by key, for `get` to join.
+  readonly #reads = new Map<string, PendingCall>()
+  /** Reads answered by joining a read already in flight for the same key. */
+  joinedReads = 0
+
+  // One timer for every call in flight, armed for the oldest deadline, instead of a setTimeout and
+  // a clearTimeout per call: measured on a remote hit, those two cost more than the rest of the
+  // engine's work. All deadlines have the same length, so the queue is in deadline order (calls
+  // given a stall grace wait in `#graced`, a short list) and a tick only looks at its expired head.
+  // Answered calls stay queued until the head passes them: at most the calls of one timeout.
+  readonly #queue: PendingCall[] = []
+  #head = 0
+  #graced: PendingCall[] = []
+  #waiting = 0
+  #timer: NodeJS.Timeout | undefined
+
+  #arm(delayMs: number): void {
+    // Ref'd while a call waits (a script awaiting a hung store gets its miss instead of an exit
+    // mid-call), unref'd when idle, so an idle cache never holds the process open.
+    this.#timer = setTimeout(this.#tick, Math.max(1, Math.ceil(delayMs)))
+    if (this.#waiting === 0) this.#timer.unref()
+  }
+
+  #idle(): void {
+    this.#timer?.unref()
+    // Nothing waits: everything queued is answered.
+    this.#queue.length = 0
+    this.#head = 0
+  }
+
+  readonly #tick = (): void => {
+    this.#timer = undefined
+    const { timeoutMs } = this.#settings
+    const now = performance.now()
+    const expired: PendingCall[] = []
+    const graced: PendingCall[] = []
+    for (const call of this.#graced) {
+      if (call.done) continue
+      if (call.deadline <= now) expired.push(call)
+      else graced.push(call)
+    }
+    const queue = this.#queue
+    let head = this.#head
+    for (; head < queue.length; head++) {
+      const call = queue[head]!
+      if (call.done) continue
+      if (call.deadline > now) break
+      // A timer that fires late because this process's event loop was stalled (GC, a long
+      // synchronous task, a CPU-starved container) says nothing about the store: the command may
+      // not even have left (auto-pipelining flushes on the next tick) or its answer may be
+      // waiting in the socket. Once per call, such a stall earns the store a short grace (10 ms,
+      // plenty for an answer already in flight); a store that is hung while the loop is
+      // responsive still fails at `timeoutMs`, and a stalled one at most 10 ms later.
+      if (!call.graced && now - call.deadline > timeoutMs * 0.5) {
+        call.graced = true
+        call.deadline = now + Math.min(timeoutMs, STALL_GRACE_MS)
+        graced.push(call)
+      } else {
+        expired.push(call)
+      }
+    }
+    if (head > 1024 && head * 2 > queue.length) {
+      queue.splice(0, head)
+      head = 0
+    }
+    this.#head = head
+    this.#graced = graced
+    for (const call of expired) {
+      this.#finish(call)
+      call.resolve(
+        this.#fail(
+          call.operation,
+          new FST_PERF_CACHE_STORE_TIMEOUT(this.store.name, call.operation, timeoutMs),
+          call.fallback,
+        ),
+      )
+    }
+    if (this.#waiting === 0) {
+      this.#graced = []
+      return
+    }
+    let next = Number.POSITIVE_INFINITY
+    for (; this.#head < queue.length && queue[this.#head]!.done; this.#head++) {}
+    if (this.#head < queue.length) next = queue[this.#head]!.deadline
+    for (const call of graced) if (call.deadline < next) next = call.deadline
+    if (next !== Number.POSITIVE_INFINITY) this.#arm(next - performance.now())
   }
 
   #succeed<T>(value: T): T {
