@@ -204,6 +204,12 @@ export class Cache {
   // The decoded value of each entry object a synchronous store hands back, so a memory hit
   // deserializes nothing. Weak: it lives exactly as long as the store keeps the entry.
   readonly #decoded = new WeakMap<StoredEntry, unknown>()
+  // The last entry a remote read answered, decoded: the callers that joined one store read (see
+  // SafeStore#get) all get that entry object, one after the other, and decode it once. One slot
+  // rather than the weak map: a remote read returns a new object every time, and a weak-map entry
+  // per read measured as the largest garbage-collection cost of a remote hit.
+  #lastRemote: StoredEntry | undefined
+  #lastRemoteValue: unknown
   // Keys whose factory failed while a stale value stood in: no new attempt before the time given.
   readonly #backoff = new Map<string, number>()
   readonly #background = new Set<Promise<unknown>>()
@@ -263,7 +269,7 @@ export class Cache {
       // slow path's extra promise. Concurrent reads of a key share one store read (see
       // SafeStore#get), so they share its entry and decode it once.
       return found.then((entry) => {
-        const value = this.#freshValue(key, entry, true)
+        const value = this.#freshValue(key, entry, false)
         return value !== NO_ENTRY ? (value as T) : this.#getOrSetSlow(key, k, factory, options, entry)
       })
     }
@@ -850,10 +856,17 @@ export class Cache {
     if (memo) {
       const known = this.#decoded.get(entry)
       if (known !== undefined) return known
+    } else if (entry === this.#lastRemote) {
+      return this.#lastRemoteValue
     }
     try {
       const value = this.#options.serializer.deserialize(entry.value)
-      if (memo) this.#decoded.set(entry, value)
+      if (memo) {
+        this.#decoded.set(entry, value)
+      } else {
+        this.#lastRemote = entry
+        this.#lastRemoteValue = value
+      }
       return value
     } catch (error) {
       // Unreadable data (another serializer, a foreign writer): a miss, reported like a store error.

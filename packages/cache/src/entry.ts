@@ -66,12 +66,15 @@ export function decodeEntry(data: Uint8Array): StoredEntry | undefined {
     tags = strings.slice(0, tagCount)
     tagVersions = strings.slice(tagCount)
   }
+  // A DataView's getFloat64 compiles to a load; Buffer#readDoubleBE copies byte by byte through a
+  // scratch array (four of them measured at 3 % of a remote hit's CPU).
+  const view = new DataView(buf.buffer, buf.byteOffset, FIXED)
   return {
     value: buf[1] === 0 ? buf.toString('utf8', offset) : buf.subarray(offset),
-    createdAt: buf.readDoubleBE(2),
-    freshUntil: buf.readDoubleBE(10),
-    staleUntil: buf.readDoubleBE(18),
-    graceUntil: buf.readDoubleBE(26),
+    createdAt: view.getFloat64(2),
+    freshUntil: view.getFloat64(10),
+    staleUntil: view.getFloat64(18),
+    graceUntil: view.getFloat64(26),
     tags,
     tagVersions,
   }

@@ -99,10 +99,13 @@ export class SafeStore {
    * process wrote a key never answers what was there before.
    */
   get(key: string): MaybePromise<StoredEntry | undefined> {
-    const joined = this.#reads.get(key)
-    if (joined !== undefined) {
-      this.joinedReads++
-      return joined.promise as Promise<StoredEntry | undefined>
+    // (A synchronous store never has reads in flight: its hits pay no lookup.)
+    if (this.#reads.size !== 0) {
+      const joined = this.#reads.get(key)
+      if (joined !== undefined) {
+        this.joinedReads++
+        return joined.promise as Promise<StoredEntry | undefined>
+      }
     }
     if (!this.#admit()) return undefined
     let result: MaybePromise<StoredEntry | undefined>
@@ -235,6 +238,16 @@ export class SafeStore {
     call.done = true
     if (call.readKey !== undefined && this.#reads.get(call.readKey) === call) this.#reads.delete(call.readKey)
     if (--this.#waiting === 0) this.#idle()
+  }
+
+  /**
+   * Makes later reads of `keys` (of every key without `keys`) start their own store read instead
+   * of joining one in flight: for invalidations another instance announced on the bus.
+   */
+  forgetReads(keys?: readonly string[]): void {
+    if (this.#reads.size === 0) return
+    if (keys === undefined) this.#reads.clear()
+    else for (const key of keys) this.#reads.delete(key)
   }
 
   // Reads in flight by key, for `get` to join.

@@ -42,6 +42,13 @@ export class Tiers {
   // When each entry object entered L1 (epoch ms), for the fallback TTL check while the bus is down.
   readonly #l1At = new WeakMap<StoredEntry, number>()
   #busUp = false
+  // Bumped by every invalidation received (and by a bus outage ending). A remote read that an
+  // invalidation overtook (the message arrived while the read was in flight) may carry the value
+  // from before it: that read still answers its caller, who asked before the message came, but
+  // does not fill L1, where it would stay until its TTL. One counter for all keys, not one per
+  // key: under heavy invalidation traffic some L1 fills are skipped, which costs a round trip on
+  // the next read and never serves anything stale.
+  #epoch = 0
   /** Hits answered by L1. */
   l1Hits = 0
 
@@ -91,9 +98,10 @@ export class Tiers {
       return local
     }
     // Missing, stale or untrusted in L1: the shared store may have something fresher.
+    const epoch = this.#epoch
     const remote = this.safe.get(key)
-    if (isPromise(remote)) return remote.then((entry) => this.#fromRemote(key, entry, local))
-    return this.#fromRemote(key, remote, local)
+    if (isPromise(remote)) return remote.then((entry) => this.#fromRemote(key, entry, local, epoch))
+    return this.#fromRemote(key, remote, local, epoch)
   }
 
   getMany(keys: readonly string[]): MaybePromise<ReadonlyArray<StoredEntry | undefined>> {
@@ -106,13 +114,15 @@ export class Tiers {
       if (entry === undefined || !this.#trusted(entry)) missing.push(i)
     }
     if (missing.length === 0) return out
+    const epoch = this.#epoch
     const remote = this.safe.getMany(missing.map((i) => keys[i]!))
     const merge = (found: ReadonlyArray<StoredEntry | undefined>) => {
+      const keep = epoch === this.#epoch
       for (let j = 0; j < missing.length; j++) {
         const i = missing[j]!
         const entry = found[j]
         out[i] = entry
-        if (entry !== undefined) this.#keep(keys[i]!, entry)
+        if (entry !== undefined && keep) this.#keep(keys[i]!, entry)
       }
       return out
     }
@@ -176,13 +186,14 @@ export class Tiers {
     key: string,
     entry: StoredEntry | undefined,
     local: StoredEntry | undefined,
+    epoch: number,
   ): StoredEntry | undefined {
     if (entry === undefined) {
       // The shared store has nothing (or is down): a stale L1 entry may still serve SWR or grace,
-      // but an untrusted one (bus down too long) may not.
-      return local !== undefined && this.#trusted(local) ? local : undefined
+      // but an untrusted one (bus down too long) may not, nor one invalidated meanwhile.
+      return local !== undefined && epoch === this.#epoch && this.#trusted(local) ? local : undefined
     }
-    this.#keep(key, entry)
+    if (epoch === this.#epoch) this.#keep(key, entry)
     return entry
   }
 
@@ -216,14 +227,25 @@ export class Tiers {
 
   #receive(message: BusMessage): void {
     if (message.origin === this.#origin || this.#l1 === undefined) return
-    if (message.keys !== undefined) this.#l1.deleteMany(message.keys)
-    if (message.clearPrefix !== undefined) this.#l1.clear(message.clearPrefix)
+    this.#epoch++
+    if (message.keys !== undefined) {
+      this.#l1.deleteMany(message.keys)
+      this.safe.forgetReads(message.keys)
+    }
+    if (message.clearPrefix !== undefined) {
+      this.#l1.clear(message.clearPrefix)
+      this.safe.forgetReads()
+    }
   }
 
   #status(up: boolean): void {
     if (up === this.#busUp) return
     // Back up after an outage: whatever was invalidated meanwhile never reached us.
-    if (up) this.#l1?.clear('')
+    if (up) {
+      this.#epoch++
+      this.#l1?.clear('')
+      this.safe.forgetReads()
+    }
     this.#busUp = up
     this.#settings.onBusStatus(up)
   }

@@ -157,3 +157,48 @@ test('l1 options are validated', async () => {
     { code: 'FST_PERF_CACHE_INVALID_OPTION' },
   )
 })
+
+/** Two instances with an L1 on one shared store, each reaching it through its own ChaosStore. */
+async function twoReaders(t: TestContext) {
+  const shared = new MemoryStore()
+  const network = LocalBus.network()
+  const ra = new ChaosStore(shared)
+  const rb = new ChaosStore(shared)
+  ra.mode = { delayMs: 1 }
+  rb.mode = { delayMs: 1 }
+  const l1 = { maxSize: '1MB' as const, fallbackTtl: 60_000, bus: network.bus() }
+  const a = await cacheApp(t, { store: ra, l1 })
+  const b = await cacheApp(t, { store: rb, l1: { ...l1, bus: network.bus() } })
+  return { ra, a, b }
+}
+
+test('a read an invalidation overtook answers its caller but does not refill L1 with the old value', async (t) => {
+  const { ra, a, b } = await twoReaders(t)
+  await b.cache.set('k', 'v1')
+  // A's read takes the value now and brings it back 20 ms later; B replaces it meanwhile.
+  ra.mode = { replyDelayMs: 20 }
+  const overtaken = a.cache.get('k')
+  await b.cache.set('k', 'v2')
+  assert.equal(await overtaken, 'v1', 'the read began before the write')
+  ra.mode = 'pass'
+  assert.equal(await a.cache.get('k'), 'v2', 'L1 must not keep what the overtaken read brought')
+  const before = ra.calls
+  assert.equal(await a.cache.get('k'), 'v2')
+  assert.equal(ra.calls, before, 'the fresh value is in L1')
+})
+
+test('a read after an invalidation arrived does not join a read from before it', async (t) => {
+  const { ra, a, b } = await twoReaders(t)
+  for (const invalidate of ['set', 'delete', 'clear'] as const) {
+    ra.mode = { delayMs: 1 }
+    await b.cache.set('k', 'v1')
+    ra.mode = { replyDelayMs: 20 }
+    const first = a.cache.get('k')
+    if (invalidate === 'set') await b.cache.set('k', 'v2')
+    else if (invalidate === 'delete') await b.cache.delete('k')
+    else await b.cache.clear()
+    const second = a.cache.get('k')
+    assert.equal(await second, invalidate === 'set' ? 'v2' : undefined, `after ${invalidate}()`)
+    assert.equal(await first, 'v1')
+  }
+})

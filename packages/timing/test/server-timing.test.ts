@@ -1,5 +1,6 @@
 import assert from 'node:assert/strict'
 import diagnostics from 'node:diagnostics_channel'
+import { createServer } from 'node:http'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { buildApp, listen, request } from '@fastify-perf/test-helpers'
@@ -332,6 +333,54 @@ test('total starts before onRequest hooks registered ahead of the plugin, which 
     undefined,
   )
 })
+
+// The plugin replaces the one `request` listener of a server Fastify created by one that also marks
+// the arrival; any other server (a serverFactory here, with a listener of its own before Fastify's)
+// gets two listeners around the existing ones. Both must time from arrival and attribute events
+// published before Fastify knows the request.
+for (const kind of ['Fastify-created server', 'serverFactory with another request listener'] as const) {
+  test(`arrival timing and early cache events on a ${kind}`, async (t) => {
+    const seen: string[] = []
+    const app = buildApp(
+      t,
+      kind === 'Fastify-created server'
+        ? {}
+        : {
+            serverFactory: (handler) => {
+              const server = createServer()
+              server.on('request', (message) => seen.push(message.url ?? ''))
+              server.on('request', handler)
+              return server
+            },
+          },
+    )
+    const routeChannel = diagnostics.channel('fastify-perf:cache:route')
+    app.addHook('onRequest', (request, reply, done) => {
+      if (request.url !== '/cached') return done()
+      routeChannel.publish({ route: 'GET /cached', outcome: 'hit' })
+      const until = performance.now() + 3
+      while (performance.now() < until) {}
+      reply.send('from cache')
+    })
+    await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false })
+    app.get('/cached', async () => 'from handler')
+    const base = await listen(app)
+    for (let i = 0; i < 2; i++) {
+      const response = await request(`${base}/cached`)
+      assert.equal(response.text, 'from cache')
+      const metrics = parseServerTiming(header(response))
+      assert.deepEqual(
+        metrics.map((m) => [m.name, m.desc]),
+        [
+          ['total', undefined],
+          ['cache', 'hit'],
+        ],
+      )
+      assert.ok(byName(metrics, 'total').dur! >= 2.5, 'total includes the earlier hook')
+    }
+    if (kind !== 'Fastify-created server') assert.deepEqual(seen, ['/cached', '/cached'])
+  })
+}
 
 test('toToken and toQuotedString follow RFC 9110 token and quoted-string', () => {
   assert.equal(toToken('db'), 'db')

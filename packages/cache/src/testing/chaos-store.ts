@@ -6,7 +6,8 @@ export type ChaosMode =
   | 'throw' // throw synchronously
   | 'reject' // answer with a rejected Promise
   | 'hang' // answer with a Promise that never settles (a SIGSTOPped server, a full offline queue)
-  | { delayMs: number } // forward, but answer after a delay
+  | { delayMs: number } // forward after a delay (a slow request: the store is read late)
+  | { replyDelayMs: number } // forward at once, answer after a delay (a slow reply: what was read arrives late)
 
 /**
  * Wraps a real store and injects failures into it, for failure tests that need no mock: the
@@ -33,6 +34,17 @@ export class ChaosStore implements CacheStore {
     if (mode === 'throw') throw new Error('chaos: store throws')
     if (mode === 'reject') return Promise.reject(new Error('chaos: store rejects'))
     if (mode === 'hang') return new Promise<T>(() => {})
+    if ('replyDelayMs' in mode) {
+      let answer: Promise<T>
+      try {
+        answer = Promise.resolve(call())
+      } catch (error) {
+        answer = Promise.reject(error)
+      }
+      return new Promise<T>((resolve, reject) => {
+        setTimeout(() => answer.then(resolve, reject), mode.replyDelayMs)
+      })
+    }
     return new Promise<T>((resolve, reject) => {
       setTimeout(() => {
         Promise.resolve().then(call).then(resolve, reject)
