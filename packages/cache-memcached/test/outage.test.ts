@@ -3,8 +3,14 @@ import { type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import fastifyPerfCache from '@fastify-perf/cache'
 import { MemcachedStore } from '@fastify-perf/cache-memcached'
-import { buildApp, listen, load, type ServiceHandle, startMemcached } from '@fastify-perf/test-helpers'
-import { stallMeter } from './loop-stalls.js'
+import {
+  buildApp,
+  listen,
+  load,
+  type ServiceHandle,
+  stallMeter,
+  startMemcached,
+} from '@fastify-perf/test-helpers'
 
 // Issue 4's outage acceptance for the Memcached store: a Fastify app doing `getOrSet` under
 // steady load from a real HTTP client while its memcached is (a) killed, (b) frozen with SIGSTOP,
@@ -117,8 +123,9 @@ for (const [name, outage] of Object.entries(outages)) {
     meter.stop()
 
     // Each request's time in the app, less the time the process was kept off the CPU meanwhile
-    // (see loop-stalls.ts). What remains is the time the app ran or waited for memcached: what
-    // the bound is about. Every request of the run counts, not only those during the outage.
+    // (see stallMeter in test/helpers/src/loop-stalls.ts). What remains is the time the app ran or
+    // waited for memcached: what the bound is about. Every request of the run counts, not only
+    // those during the outage.
     let worst = { ms: 0, stalled: 0, own: 0 }
     for (const { start, ms } of spans) {
       const stalled = meter.stalledMs(start, start + ms)

@@ -15,9 +15,9 @@ import {
   percentile,
   redisCommand,
   type ServiceHandle,
+  stallMeter,
   startRedis,
 } from '@fastify-perf/test-helpers'
-import { stallMeter } from './loop-stalls.js'
 
 // The engine's default `storeTimeout`; the issue's bound is that plus 50 ms.
 const STORE_TIMEOUT_MS = 50
@@ -107,8 +107,8 @@ async function runOutage(t: TestContext, outage: Outage): Promise<void> {
   meter.stop()
   const stats = app.cache.stats()
   // Each request's latency, less the time the event loop was kept from running meanwhile (other
-  // processes had both cores; see loop-stalls.ts). What remains is the time the app was running
-  // or waiting for Redis: that is what the bound is about.
+  // processes had both cores; see stallMeter in test/helpers/src/loop-stalls.ts). What remains is
+  // the time the app was running or waiting for Redis: that is what the bound is about.
   let worst = { latency: 0, stalled: 0, own: 0 }
   for (let i = 0; i < result.latencies.length; i++) {
     const latency = result.latencies[i] as number

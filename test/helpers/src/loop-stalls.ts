@@ -1,6 +1,5 @@
-// Not a test file: a meter for the outage test, which bounds request latency on a small machine
-// shared with other test processes and servers. The same method as
-// packages/cache-redis/test/loop-stalls.ts.
+// A meter for the outage tests (packages/cache-redis and packages/cache-memcached), which bound
+// request latency on a small machine shared with other test processes and servers.
 import { readFileSync } from 'node:fs'
 import { performance } from 'node:perf_hooks'
 
@@ -12,14 +11,18 @@ export interface StallMeter {
 }
 
 /**
- * Samples every `intervalMs`: when a sample comes late and the main thread did not spend the
- * delay on a CPU (its CPU time, from Linux's `/proc/self/schedstat`, did not grow by as much),
- * the process was kept from running: queued behind other processes on a 2-core machine, or its
- * vCPU not scheduled. Every request in flight is late by that much whatever the store does
- * (measured here without any outage: idle Node processes see 60 to 150 ms gaps while other test
- * suites run). Only that off-CPU time is ever subtracted: our own GC or synchronous work is CPU
- * time and still counts, and waiting for memcached is not a stall (an idle loop wakes on time).
- * Where schedstat cannot be read (not Linux), nothing is subtracted and bounds stay strict.
+ * Measures when this process's event loop was kept from running by something outside it: a timer
+ * set every `intervalMs` fires late, and the main thread did not spend that time on a CPU.
+ *
+ * Why: on a 2-core machine shared with other test processes (and, in a VM, with the host), the
+ * event loop is sometimes left off-CPU for tens of ms: queued behind other processes, or the vCPU
+ * not run at all. Every request in flight is then late by that much, whatever the store does
+ * (measured here without any outage: 60 to 200 ms gaps while other test suites run). Such a stall
+ * is subtracted from a request's latency; nothing else is:
+ * - time our own code blocks the loop (GC, synchronous work) is main-thread CPU time, not a stall;
+ * - waiting for Redis or memcached is not a stall either: an idle loop wakes its timer on time.
+ * CPU time is the main thread's, from Linux's `/proc/self/schedstat`; where that cannot be read
+ * (not Linux), the meter reports no stall and bounds stay strict.
  */
 export function stallMeter(intervalMs = 5): StallMeter {
   const cpuMs = (): number | undefined => {
@@ -39,6 +42,7 @@ export function stallMeter(intervalMs = 5): StallMeter {
       ? undefined
       : setInterval(() => {
           const now = performance.now()
+          // A read that fails after the first one counts as no CPU time spent (never NaN).
           const cpu = cpuMs() ?? (lastCpu as number)
           const late = now - (times[times.length - 1] as number) - intervalMs
           const stalled = Math.max(0, late - (cpu - (lastCpu as number)))
