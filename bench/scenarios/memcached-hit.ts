@@ -1,8 +1,9 @@
 /**
  * `memcached-hit`: the `data-hit` route on the Memcached store of `@fastify-perf/cache-memcached`:
- * every hit is one memcached `get` of the entry (under the namespace's generation, read once and
- * then refreshed in the background), its decoding and the engine's hit path behind its safe-store
- * wrapper. Goal (issue 4): at least 0.95 of `memcached-raw`.
+ * every hit reads the entry with a memcached `get` (under the namespace's generation, read once and
+ * then refreshed in the background; requests arriving while a read is in flight join it), decodes
+ * it and goes through the engine's hit path behind its safe-store wrapper. Goal (issue 4): at
+ * least 0.95 of `memcached-raw`, one `get` per request.
  */
 
 import fastifyPerfCache from '@fastify-perf/cache'

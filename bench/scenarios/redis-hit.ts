@@ -1,8 +1,10 @@
 /**
  * `redis-hit`: the `data-hit` route on the Redis store of `@fastify-perf/cache-redis`, without an
- * L1 tier: every hit is one Redis `GET` of the entry, its decoding (header and freshness, then the
- * value) and the engine's hit path behind its safe-store wrapper (deadline, breaker). Goal
- * (issue 4): at least 0.95 of `redis-raw`, the same round trip with nothing around it.
+ * L1 tier: every hit reads the entry with a Redis `GET` (requests arriving while one is in flight
+ * join it: one round trip per batch of concurrent requests), decodes it (header and freshness,
+ * then the value) and goes through the engine's hit path behind its safe-store wrapper (deadline,
+ * breaker). Goal (issue 4): at least 0.95 of `redis-raw`, one `GET` per request with nothing
+ * around it. The per-call overhead without joined reads is in docs/benchmarks.md (Remote stores).
  */
 
 import fastifyPerfCache from '@fastify-perf/cache'
