@@ -9,189 +9,27 @@
  * Skipped by the harness (with a note) when nginx is not on PATH: `apt-get install -y nginx-light`.
  */
 
-import { execFileSync, spawn } from 'node:child_process'
-import { mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer as createNetServer } from 'node:net'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { setTimeout as sleep } from 'node:timers/promises'
-import type { ExternalServer, StartServer } from '../src/scenario.js'
+import type { StartServer } from '../src/scenario.js'
+import { startNginx } from './nginx-server.js'
 import { createStaticRoot } from './static-asset.js'
-
-const START_TIMEOUT_MS = 10_000
-const PAGE_SIZE = 4096
 
 export const startServer: StartServer = async () => {
   const site = createStaticRoot()
-  // Config, pid, logs and temp paths: a directory of their own, outside the served root.
-  const state = mkdtempSync(join(tmpdir(), 'fastify-perf-bench-nginx-'))
-  const port = await freePort()
-  const config = join(state, 'nginx.conf')
-  writeFileSync(config, nginxConfig(site.root, state, port))
-
-  // nginx has no "exit with my parent": a shell holds it and kills it when its stdin closes, which
-  // happens however this process ends (even SIGKILL), so no nginx outlives the run.
-  const holder = spawn(
-    'sh',
-    [
-      '-c',
-      'nginx -e "$1/error.log" -p "$1" -c "$2" & pid=$!; cat >/dev/null; kill $pid; wait $pid',
-      'sh',
-      state,
-      config,
-    ],
-    { stdio: ['pipe', 'ignore', 'pipe'] },
-  )
-  let stderr = ''
-  holder.stderr?.on('data', (chunk: Buffer) => {
-    stderr += chunk.toString()
-  })
-  const exited = new Promise<void>((resolve) => holder.once('exit', () => resolve()))
-  const close = async () => {
-    holder.stdin?.end()
-    await Promise.race([exited, sleep(5000)])
-    if (holder.exitCode === null) holder.kill('SIGKILL')
-    site.remove()
-    rmSync(state, { recursive: true, force: true })
-  }
-
-  try {
-    await waitForPort(port, () => holder.exitCode !== null)
-  } catch (error) {
-    await close()
-    throw new Error(`nginx did not start: ${(error as Error).message}\n${stderr}${readLog(state)}`)
-  }
-  const master = Number(readFileSync(join(state, 'nginx.pid'), 'utf8').trim())
-  // The worker is forked after the socket is open: wait for it, its CPU is the measurement.
-  let workers = childrenOf(master)
-  for (let i = 0; workers.length === 0 && i < 100; i++) {
-    await sleep(20)
-    workers = childrenOf(master)
-  }
-  if (workers.length === 0) {
-    await close()
-    throw new Error(`nginx started no worker process${readLog(state)}`)
-  }
-  const processes = [master, ...workers]
-  const ticksPerSecond = Number(execFileSync('getconf', ['CLK_TCK'], { encoding: 'utf8' }).trim()) || 100
-
-  const server: ExternalServer = {
-    port,
-    cpuUsage() {
-      let user = 0
-      let system = 0
-      for (const pid of processes) {
-        const fields = statFields(pid)
-        if (fields === undefined) continue
-        // /proc/<pid>/stat fields 14 and 15 (utime, stime) in clock ticks; index 0 here is field 3.
-        user += Number(fields[11])
-        system += Number(fields[12])
-      }
-      const toMicroseconds = 1e6 / ticksPerSecond
-      return { user: user * toMicroseconds, system: system * toMicroseconds }
-    },
-    rssBytes() {
-      let pages = 0
-      for (const pid of processes) {
-        try {
-          pages += Number(readFileSync(`/proc/${pid}/statm`, 'utf8').split(' ')[1])
-        } catch {}
-      }
-      return pages * PAGE_SIZE
-    },
-    close,
-  }
-  return server
-}
-
-function nginxConfig(root: string, state: string, port: number): string {
-  return `
-daemon off;
-worker_processes 1;
-pid ${state}/nginx.pid;
-error_log ${state}/error.log warn;
-events { worker_connections 1024; }
-http {
-  access_log off;
-  client_body_temp_path ${state}/client_body;
-  proxy_temp_path ${state}/proxy;
-  fastcgi_temp_path ${state}/fastcgi;
-  uwsgi_temp_path ${state}/uwsgi;
-  scgi_temp_path ${state}/scgi;
+  return startNginx({
+    http: (port) => `
   types { text/css css; }
   default_type application/octet-stream;
   charset utf-8;
   charset_types text/css;
   sendfile on;
   tcp_nopush on;
-  keepalive_requests 100000000;
-  keepalive_timeout 75s;
   server {
     listen 127.0.0.1:${port};
-    root ${root};
+    root ${site.root};
     location / {
       add_header Cache-Control "public, max-age=300, must-revalidate";
     }
-  }
-}
-`
-}
-
-/** A port free right now (nginx binds it a moment later; the loopback range is not contended here). */
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      probe.close(() => resolve(port))
-    })
+  }`,
+    close: async () => site.remove(),
   })
-}
-
-async function waitForPort(port: number, gaveUp: () => boolean): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS
-  while (Date.now() < deadline) {
-    if (gaveUp()) throw new Error('the nginx process exited')
-    const connected = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1')
-      socket.once('connect', () => {
-        socket.destroy()
-        resolve(true)
-      })
-      socket.once('error', () => resolve(false))
-    })
-    if (connected) return
-    await sleep(50)
-  }
-  throw new Error(`port ${port} not open within ${START_TIMEOUT_MS / 1000} s`)
-}
-
-/** Fields of /proc/<pid>/stat after the command name (which may contain spaces). */
-function statFields(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8')
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ')
-  } catch {
-    return undefined
-  }
-}
-
-function childrenOf(parent: number): number[] {
-  const children: number[] = []
-  for (const entry of readdirSync('/proc')) {
-    if (!/^\d+$/.test(entry)) continue
-    // Field 4 (ppid) is index 1 after the command name.
-    if (Number(statFields(Number(entry))?.[1]) === parent) children.push(Number(entry))
-  }
-  return children
-}
-
-function readLog(state: string): string {
-  try {
-    return readFileSync(join(state, 'error.log'), 'utf8')
-  } catch {
-    return ''
-  }
 }

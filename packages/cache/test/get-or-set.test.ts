@@ -2,7 +2,12 @@ import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify from 'fastify'
-import { type FastifyPerfCacheOptions, fastifyPerfCache, type GetOrSetOptions, MemoryStore } from '../src/index.js'
+import {
+  type FastifyPerfCacheOptions,
+  fastifyPerfCache,
+  type GetOrSetOptions,
+  MemoryStore,
+} from '../src/index.js'
 import { ChaosStore } from '../src/testing/index.js'
 
 async function cacheApp(t: TestContext, options: FastifyPerfCacheOptions = {}) {

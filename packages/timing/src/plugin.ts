@@ -142,7 +142,9 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
       response.on('close', onResponseClose)
     }
   }
-  const detachArrival = attachArrival(fastify.server, markArrival)
+  fastify.server.prependListener('request', markArrival)
+  // After Fastify's own listener: whatever Fastify ran synchronously for this request is done.
+  fastify.server.on('request', leaveArrival)
 
   // The handler phase: wrap each route's handler as it is declared. Routes declared before the
   // plugin finished loading are not seen here; the first time one answers, Fastify's tracing
@@ -250,51 +252,14 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
   fastify.addHook('onClose', async function timingOnClose() {
     unsubscribe()
     untrace?.()
-    detachArrival()
+    fastify.server.removeListener('request', markArrival)
+    fastify.server.removeListener('request', leaveArrival)
     prometheus?.unregister()
     if (statsd !== null) {
       statsd.sendGauges()
       await statsd.close()
     }
   })
-}
-
-type RequestListener = (this: unknown, message: IncomingMessage, response: ServerResponse) => void
-
-/**
- * Runs `mark` before Fastify's `request` listener and closes the arrival window after it. When
- * Fastify's listener is the server's only one (a server Fastify created), it is replaced by one
- * listener calling both: an emitter with several listeners copies its listener array on every
- * event and calls each, which measured as a fifth of the plugin's cost per request. Otherwise (a
- * `serverFactory`, other listeners) two listeners around the existing ones. Returns the undo.
- */
-function attachArrival(server: FastifyInstance['server'], mark: RequestListener): () => void {
-  const listeners = server.listeners('request') as RequestListener[]
-  if (listeners.length === 1) {
-    const fastifyListener = listeners[0]!
-    const timedRequest: RequestListener = function timedRequest(message, response) {
-      mark(message, response)
-      try {
-        fastifyListener.call(this, message, response)
-      } finally {
-        leaveArrival()
-      }
-    }
-    server.removeListener('request', fastifyListener)
-    server.on('request', timedRequest)
-    return () => {
-      // Synchronous: no request can arrive between the two calls and find no listener.
-      server.removeListener('request', timedRequest)
-      server.on('request', fastifyListener)
-    }
-  }
-  server.prependListener('request', mark)
-  // After Fastify's own listener: whatever Fastify ran synchronously for this request is done.
-  server.on('request', leaveArrival)
-  return () => {
-    server.removeListener('request', mark)
-    server.removeListener('request', leaveArrival)
-  }
 }
 
 /**

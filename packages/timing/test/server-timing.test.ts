@@ -334,10 +334,11 @@ test('total starts before onRequest hooks registered ahead of the plugin, which 
   )
 })
 
-// The plugin replaces the one `request` listener of a server Fastify created by one that also marks
-// the arrival; any other server (a serverFactory here, with a listener of its own before Fastify's)
-// gets two listeners around the existing ones. Both must time from arrival and attribute events
-// published before Fastify knows the request.
+// The plugin listens to the HTTP server's `request` event before and after Fastify's own listener.
+// On a server Fastify created, and on a serverFactory's server with a listener of its own, both
+// must time from arrival and attribute events published before Fastify knows the request. (A
+// variant that replaced Fastify's listener by one wrapping it lost a POST now and then in the
+// rolling-restart test of test/integration/deployment.test.ts, for a gain too small to measure.)
 for (const kind of ['Fastify-created server', 'serverFactory with another request listener'] as const) {
   test(`arrival timing and early cache events on a ${kind}`, async (t) => {
     const seen: string[] = []
