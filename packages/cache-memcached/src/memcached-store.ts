@@ -114,6 +114,26 @@ export class MemcachedStore implements CacheStore {
     return typeof k === 'string' ? this.#set(k, bytes, ttlMs) : k.then((mk) => this.#set(mk, bytes, ttlMs))
   }
 
+  /**
+   * Writes the entry only if the key holds none (memcached `add`); answers whether it wrote. An
+   * entry over `maxValueSize` is not written and answers `false`, like one the server refused.
+   */
+  async add(key: string, entry: StoredEntry, ttlMs: number): Promise<boolean> {
+    const bytes = encodeEntry(entry)
+    const mk = await this.#key(key)
+    if (bytes.length > this.#options.maxValueSize) {
+      this.oversized++
+      return false
+    }
+    try {
+      return await this.#add(mk, bytes, expiry(ttlMs))
+    } catch (error) {
+      if (!TOO_LARGE.test((error as Error).message)) throw error
+      this.oversized++
+      return false
+    }
+  }
+
   async delete(key: string): Promise<boolean> {
     return this.#delete(await this.#key(key))
   }

@@ -33,6 +33,7 @@ describe('conformance on one memcached', async () => {
     ttlGranularityMs: 1000,
     largeValueBytes,
     lock: true,
+    add: true,
   })) {
     test(c.name, c.run)
   }
@@ -54,6 +55,7 @@ describe('conformance on two memcached servers', () => {
     ttlGranularityMs: 1000,
     largeValueBytes,
     lock: true,
+    add: true,
   })) {
     test(c.name, c.run)
   }

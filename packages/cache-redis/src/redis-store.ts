@@ -102,6 +102,13 @@ export class RedisStore implements CacheStore {
       .then(noop)
   }
 
+  /** Writes the entry only if the key holds none (`SET NX PX`); answers whether it wrote. */
+  add(key: string, entry: StoredEntry, ttlMs: number): Promise<boolean> {
+    return this.#client
+      .set(this.prefix + key, encodeEntry(entry), 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')
+      .then((reply) => reply === 'OK')
+  }
+
   delete(key: string): Promise<boolean> {
     // UNLINK frees the value's memory in the background: a large entry never blocks the server.
     return this.#client.unlink(this.prefix + key).then((count) => count > 0)

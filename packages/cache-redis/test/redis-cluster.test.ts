@@ -33,7 +33,7 @@ async function clusterStore(prefix = 'fp:'): Promise<RedisStore> {
   return store
 }
 
-for (const c of storeSuite({ createStore: () => clusterStore() }))
+for (const c of storeSuite({ createStore: () => clusterStore(), lock: true, add: true }))
   test(`conformance (cluster): ${c.name}`, c.run)
 
 test('getMany, deleteMany and clear span every slot and every master without CROSSSLOT', async (t) => {

@@ -27,7 +27,7 @@ async function sharedStore(prefix = testKeyPrefix('redis-store')): Promise<Redis
 }
 
 // The conformance suite of @fastify-perf/cache, on a single Redis node.
-for (const c of storeSuite({ createStore: () => sharedStore() }))
+for (const c of storeSuite({ createStore: () => sharedStore(), lock: true, add: true }))
   test(`conformance (single node): ${c.name}`, c.run)
 
 test('entries are stored under the prefix with SET PX, as encoded bytes', async (t) => {

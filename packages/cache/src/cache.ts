@@ -757,24 +757,38 @@ export class Cache {
       const current = records[i]?.value
       if (typeof current === 'string') {
         versions[i] = current
-      } else {
-        // First use (or the record was evicted): give the tag a version.
-        created ??= this.#newVersion()
-        versions[i] = created
-        missing.push(i)
-        const written = this.#tiers.set(keys[i]!, this.#versionRecord(created), this.#options.tagTtlMs)
-        if (isPromise(written)) await written
+        continue
       }
+      // First use (or the record was evicted): give the tag a version. Two instances using a new
+      // tag at once must agree on it, or each one's entries are dead for the other (one more miss
+      // each, never a stale hit). With the store's set-if-absent exactly one version is written
+      // and the others adopt it; without one (or when it gave no answer), write and read back,
+      // which adopts the last write and leaves a window of one round trip.
+      created ??= this.#newVersion()
+      versions[i] = created
+      const record = this.#versionRecord(created)
+      let added = this.#tiers.add(keys[i]!, record, this.#options.tagTtlMs)
+      if (isPromise(added)) added = await added
+      if (added === true) continue
+      if (added === undefined) {
+        const written = this.#tiers.set(keys[i]!, record, this.#options.tagTtlMs)
+        if (isPromise(written)) await written
+        if (this.#tiers.safe.store.name === 'memory') continue
+      }
+      missing.push(i)
     }
-    if (missing.length > 0 && this.#tiers.safe.store.name !== 'memory') {
-      // Two instances using a new tag at once each write their own first version; the last write
-      // wins in the shared store. Reading it back adopts the winner's, so both produce entries
-      // that stay valid (instead of the loser's becoming dead at once). A race that still slips
-      // through costs one more miss, never a stale hit.
+    if (missing.length > 0) {
       const settled = await this.#tiers.safe.getMany(missing.map((i) => keys[i]!))
       for (let j = 0; j < missing.length; j++) {
+        const i = missing[j]!
         const value = settled[j]?.value
-        if (typeof value === 'string') versions[missing[j]!] = value
+        if (typeof value === 'string') {
+          versions[i] = value
+        } else {
+          // The winner's record is already gone (evicted, or the store failed): ours, then.
+          const written = this.#tiers.set(keys[i]!, this.#versionRecord(versions[i]!), this.#options.tagTtlMs)
+          if (isPromise(written)) await written
+        }
       }
     }
     return versions

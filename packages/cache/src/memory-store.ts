@@ -69,6 +69,13 @@ export class MemoryStore implements CacheStore {
     this.#lru.set(key, entry, { ttl: Math.max(1, Math.ceil(ttlMs)) })
   }
 
+  add(key: string, entry: StoredEntry, ttlMs: number): boolean {
+    // lru-cache's get honours the TTL: an expired entry counts as absent.
+    if (this.#lru.get(key) !== undefined) return false
+    this.set(key, entry, ttlMs)
+    return true
+  }
+
   delete(key: string): boolean {
     return this.#lru.delete(key)
   }

@@ -135,6 +135,29 @@ export class SafeStore {
     return this.#write('set', () => this.store.set(key, entry, ttlMs))
   }
 
+  /**
+   * Writes the entry only if the key holds none: `true` when written, `false` when the key exists,
+   * `undefined` when there is no answer to be had (the store has no `add`, or failed): the caller
+   * then falls back to a plain write.
+   */
+  add(key: string, entry: StoredEntry, ttlMs: number): MaybePromise<boolean | undefined> {
+    const store = this.store
+    if (store.add === undefined || !this.#admit()) return undefined
+    this.#reads.delete(key)
+    let result: MaybePromise<boolean>
+    try {
+      result = store.add(key, entry, ttlMs)
+    } catch (err) {
+      return this.#fail('add', err, undefined)
+    }
+    if (!isPromise(result)) return this.#succeed(result === true)
+    return this.#deadline<boolean | undefined>(
+      'add',
+      result.then((added) => added === true),
+      undefined,
+    )
+  }
+
   delete(key: string): MaybePromise<boolean> {
     this.#reads.delete(key)
     return this.#write('delete', () => this.store.delete(key))

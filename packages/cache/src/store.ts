@@ -50,6 +50,14 @@ export interface CacheStore {
    * in-process coalescing only.
    */
   lock?(key: string, ttlMs: number): MaybePromise<StoreLock | undefined>
+  /**
+   * Optional: writes the entry only if `key` holds none, atomically (Redis `SET NX PX`, Memcached
+   * `add`); answers whether it wrote. Of any number of concurrent calls for one absent key,
+   * exactly one answers `true`. The engine creates tag version records with it, so two instances
+   * using a new tag at once agree on its first version. Stores without it: the engine writes the
+   * record and reads it back, which leaves a small window for one extra miss.
+   */
+  add?(key: string, entry: StoredEntry, ttlMs: number): MaybePromise<boolean>
 }
 
 /** A lock taken with `CacheStore.lock`. */

@@ -140,6 +140,22 @@ export class Tiers {
     return announce ? this.#after(written, { keys: [key] }) : written
   }
 
+  /**
+   * Writes `entry` to the shared store only if the key holds none there. When written, it goes
+   * into L1 and is announced like a `set`; `undefined` means no answer (see `SafeStore#add`).
+   */
+  add(key: string, entry: StoredEntry, ttlMs: number): MaybePromise<boolean | undefined> {
+    const done = (added: boolean | undefined) => {
+      if (added === true && this.#l1 !== undefined) {
+        this.#keep(key, entry, ttlMs)
+        this.announce([key])
+      }
+      return added
+    }
+    const added = this.safe.add(key, entry, ttlMs)
+    return isPromise(added) ? added.then(done) : done(added)
+  }
+
   delete(key: string): MaybePromise<boolean> {
     this.#l1?.delete(key)
     return this.#after(this.safe.delete(key), { keys: [key] })

@@ -9,6 +9,7 @@ import { storeSuite } from '../src/testing/index.js'
 for (const c of storeSuite({
   createStore: () => new MemoryStore({ maxSize: '16MB', maxEntrySize: '4MB' }),
   lock: true,
+  add: true,
 })) {
   test(`MemoryStore conformance: ${c.name}`, c.run)
 }

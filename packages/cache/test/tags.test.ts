@@ -140,3 +140,26 @@ test('invalid tags and modes are refused with coded errors', async (t) => {
     code: 'FST_PERF_CACHE_INVALID_OPTION',
   })
 })
+
+test('two instances using a new tag at once agree on its first version (set-if-absent)', async (t) => {
+  // One shared store; B's answers arrive 20 ms late, so both see the tag missing, and A creates
+  // its version while B's read is on the way back. B must adopt A's version, not replace it:
+  // otherwise A's entry is dead at once for both (one more factory run each).
+  const shared = new MemoryStore()
+  const ra = new ChaosStore(shared)
+  const rb = new ChaosStore(shared)
+  ra.mode = { delayMs: 1 }
+  rb.mode = { replyDelayMs: 20 }
+  const a = await cacheApp(t, { store: ra })
+  const b = await cacheApp(t, { store: rb })
+  for (let round = 0; round < 5; round++) {
+    const tag = `new-tag-${round}`
+    await Promise.all([
+      a.cache.set(`x${round}`, 'from a', { tags: [tag] }),
+      b.cache.set(`y${round}`, 'from b', { tags: [tag] }),
+    ])
+    assert.equal(await b.cache.get(`x${round}`), 'from a', `round ${round}: A's entry is dead for B`)
+    assert.equal(await a.cache.get(`y${round}`), 'from b', `round ${round}: B's entry is dead for A`)
+    assert.equal(await a.cache.get(`x${round}`), 'from a')
+  }
+})

@@ -22,9 +22,15 @@ export class ChaosStore implements CacheStore {
   /** Calls received, whatever the mode. */
   calls = 0
 
+  /** Present when the wrapped store has `add`. */
+  readonly add?: (key: string, entry: StoredEntry, ttlMs: number) => MaybePromise<boolean>
+
   constructor(inner: CacheStore) {
     this.inner = inner
     this.name = `chaos(${inner.name})`
+    const add = inner.add
+    if (add !== undefined)
+      this.add = (key, entry, ttlMs) => this.#run(() => add.call(inner, key, entry, ttlMs))
   }
 
   #run<T>(call: () => MaybePromise<T>): MaybePromise<T> {
