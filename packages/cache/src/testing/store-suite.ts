@@ -130,23 +130,29 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
   ]
 
   const addCases: StoreSuiteCase[] = [
-    withStore('add: writes only when the key holds nothing, and answers whether it wrote', async (store, p) => {
-      assert.equal(typeof store.add, 'function', 'the store has no add()')
-      const first = entry('first')
-      assert.equal(await store.add!(`${p}k`, first, 60_000), true, 'add on a missing key did not write')
-      assertSameEntry(await store.get(`${p}k`), first, 'after add')
-      assert.equal(await store.add!(`${p}k`, entry('second'), 60_000), false, 'add replaced an entry')
-      assertSameEntry(await store.get(`${p}k`), first, 'after a refused add')
-      await store.set(`${p}k`, entry('third'), 60_000)
-      assert.equal((await store.get(`${p}k`))?.value, 'third', 'set after add did not replace')
-    }),
-    withStore('add: of concurrent adds for one key exactly one writes, and its entry is the one kept', async (store, p) => {
-      const entries = Array.from({ length: 20 }, (_, i) => entry(`v${i}`))
-      const answers = await Promise.all(entries.map((e) => store.add!(`${p}k`, e, 60_000)))
-      const winners = answers.flatMap((added, i) => (added ? [i] : []))
-      assert.equal(winners.length, 1, `${winners.length} of 20 concurrent adds wrote`)
-      assertSameEntry(await store.get(`${p}k`), entries[winners[0]!]!, 'the winner')
-    }),
+    withStore(
+      'add: writes only when the key holds nothing, and answers whether it wrote',
+      async (store, p) => {
+        assert.equal(typeof store.add, 'function', 'the store has no add()')
+        const first = entry('first')
+        assert.equal(await store.add!(`${p}k`, first, 60_000), true, 'add on a missing key did not write')
+        assertSameEntry(await store.get(`${p}k`), first, 'after add')
+        assert.equal(await store.add!(`${p}k`, entry('second'), 60_000), false, 'add replaced an entry')
+        assertSameEntry(await store.get(`${p}k`), first, 'after a refused add')
+        await store.set(`${p}k`, entry('third'), 60_000)
+        assert.equal((await store.get(`${p}k`))?.value, 'third', 'set after add did not replace')
+      },
+    ),
+    withStore(
+      'add: of concurrent adds for one key exactly one writes, and its entry is the one kept',
+      async (store, p) => {
+        const entries = Array.from({ length: 20 }, (_, i) => entry(`v${i}`))
+        const answers = await Promise.all(entries.map((e) => store.add!(`${p}k`, e, 60_000)))
+        const winners = answers.flatMap((added, i) => (added ? [i] : []))
+        assert.equal(winners.length, 1, `${winners.length} of 20 concurrent adds wrote`)
+        assertSameEntry(await store.get(`${p}k`), entries[winners[0]!]!, 'the winner')
+      },
+    ),
     withStore('add: an expired entry counts as absent', async (store, p) => {
       const ttl = Math.max(100, granularity)
       assert.equal(await store.add!(`${p}k`, entry('old'), ttl), true)
