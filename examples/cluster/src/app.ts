@@ -1,3 +1,4 @@
+import { Server } from 'node:net'
 import fastifyPerfCache from '@fastify-perf/cache'
 import { RedisBus, RedisStore } from '@fastify-perf/cache-redis'
 import fastifyPerfTiming from '@fastify-perf/timing'
@@ -7,15 +8,25 @@ import Fastify from 'fastify'
 const draining = new WeakSet<FastifyInstance>()
 
 /**
- * The first step of a graceful stop behind a balancer that keeps upstream connections alive:
- * for `ms`, the app keeps serving but answers every request with `Connection: close`, so the
- * balancer retires its pooled connections to this instance one by one. Only then does `close()`
- * close the idle ones. Closing them at once races the balancer: nginx may send a request on a
- * pooled connection at the moment the app closes it, and it never retries a POST elsewhere (502).
- * Seen in the rolling-restart test: 1 POST in 246 lost without the drain.
+ * The first step of a graceful stop behind a balancer that keeps upstream connections alive.
+ *
+ * 1. The listening socket closes at once, and only it: the balancer's next connect is refused,
+ *    which nginx retries on another instance even for a POST (nothing was sent). Done late, at
+ *    `app.close()`, it races the balancer: a connection nginx has just opened and written a POST
+ *    on is reset, either still in the accept queue when the listener closes or closed as "idle"
+ *    by `forceCloseConnections` because its request was not read yet, and nginx never retries a
+ *    POST that was sent (502). `net.Server`'s close, not `http.Server`'s, which would also close
+ *    every idle keep-alive connection at once, under the balancer's feet.
+ * 2. For `ms`, the open connections keep being served, every response with `Connection: close`,
+ *    so the balancer retires its pooled connections one by one; the idle ones it closes itself
+ *    once its upstream keep-alive timeout passes. Only then does `close()` close what is left.
+ *
+ * Seen in the rolling-restart test: 1 POST in 246 lost without the drain, and 1 in ~400 in about
+ * one run in five with the drain but the listener closed at the end.
  */
 export async function drainBeforeClose(app: FastifyInstance, ms: number): Promise<void> {
   draining.add(app)
+  if (app.server.listening) Server.prototype.close.call(app.server)
   await new Promise((resolve) => setTimeout(resolve, ms))
 }
 
