@@ -23,10 +23,9 @@ import { cpus } from 'node:os'
 import { fileURLToPath } from 'node:url'
 import { createCache } from '@fastify-perf/cache'
 import { MemcachedStore } from '@fastify-perf/cache-memcached'
-import { RedisStore, safeRedisOptions } from '@fastify-perf/cache-redis'
+import { RedisStore } from '@fastify-perf/cache-redis'
 import { startMemcached, startRedis } from '@fastify-perf/test-helpers'
-import { Redis } from 'ioredis'
-import { connectMemcached } from '../scenarios/remote-clients.js'
+import { connectMemcached, connectRedis } from '../scenarios/remote-clients.js'
 
 const VARIANTS = ['redis-raw', 'redis-hit', 'memcached-raw', 'memcached-hit'] as const
 type Variant = (typeof VARIANTS)[number]
@@ -40,8 +39,7 @@ async function child(variant: Variant, redisUrl: string, memcachedServers: strin
   let close: () => Promise<void> | void
   const factory = async () => PAYLOAD
   if (variant === 'redis-raw') {
-    const client = new Redis(redisUrl, safeRedisOptions())
-    await new Promise((resolve) => client.once('ready', resolve))
+    const client = await connectRedis(redisUrl)
     for (let i = 0; i < CONCURRENCY; i++) await client.set(`raw:${i}`, PAYLOAD)
     read = (i) => client.get(`raw:${i}`)
     close = () => void client.disconnect()

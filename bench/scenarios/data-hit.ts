@@ -7,15 +7,11 @@
 import fastifyPerfCache from '@fastify-perf/cache'
 import Fastify from 'fastify'
 import type { CreateServer } from '../src/scenario.js'
-import { fetchProductFromDatabase, JSON_CONTENT_TYPE } from './payload.js'
+import { addDataHitRoute } from './data-hit-route.js'
 
 export const createServer: CreateServer = async () => {
   const app = Fastify({ logger: false })
   await app.register(fastifyPerfCache)
-  app.get('/', async function cachedRoute(_request, reply) {
-    const body = await app.cache.getOrSet('product:1', fetchProductFromDatabase, { ttl: '10m' })
-    reply.header('content-type', JSON_CONTENT_TYPE)
-    return body
-  })
+  addDataHitRoute(app)
   return app
 }

@@ -7,10 +7,10 @@
 
 import { execFileSync, spawn } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect, createServer as createNetServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
+import { freePort, waitForPort } from '@fastify-perf/test-helpers'
 import type { ExternalServer } from '../src/scenario.js'
 
 const START_TIMEOUT_MS = 10_000
@@ -84,7 +84,7 @@ ${options.http(port, state)}
     await options.close?.()
   }
   try {
-    await waitForPort(port, () => holder.exitCode !== null)
+    await waitForPort(port, START_TIMEOUT_MS, () => holder.exitCode !== null)
   } catch (error) {
     await close()
     throw new Error(`nginx did not start: ${(error as Error).message}\n${stderr}${readLog(state)}`)
@@ -128,37 +128,6 @@ ${options.http(port, state)}
     },
     close,
   }
-}
-
-/** A port free right now (nginx binds it a moment later; the loopback range is not contended here). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const probe = createNetServer()
-    probe.once('error', reject)
-    probe.listen(0, '127.0.0.1', () => {
-      const address = probe.address()
-      const port = typeof address === 'object' && address !== null ? address.port : 0
-      probe.close(() => resolve(port))
-    })
-  })
-}
-
-async function waitForPort(port: number, gaveUp: () => boolean): Promise<void> {
-  const deadline = Date.now() + START_TIMEOUT_MS
-  while (Date.now() < deadline) {
-    if (gaveUp()) throw new Error('the nginx process exited')
-    const connected = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1')
-      socket.once('connect', () => {
-        socket.destroy()
-        resolve(true)
-      })
-      socket.once('error', () => resolve(false))
-    })
-    if (connected) return
-    await sleep(50)
-  }
-  throw new Error(`port ${port} not open within ${START_TIMEOUT_MS / 1000} s`)
 }
 
 /** Fields of /proc/<pid>/stat after the command name (which may contain spaces). */

@@ -11,7 +11,7 @@ import fastifyPerfCache from '@fastify-perf/cache'
 import { RedisStore } from '@fastify-perf/cache-redis'
 import Fastify from 'fastify'
 import type { CreateServer } from '../src/scenario.js'
-import { fetchProductFromDatabase, JSON_CONTENT_TYPE } from './payload.js'
+import { addDataHitRoute } from './data-hit-route.js'
 import { processPrefix, serviceUrl } from './remote-clients.js'
 
 export const createServer: CreateServer = async (context) => {
@@ -26,10 +26,6 @@ export const createServer: CreateServer = async (context) => {
     await store.clear('')
     await store.close()
   })
-  app.get('/', async function cachedRoute(_request, reply) {
-    const body = await app.cache.getOrSet('product:1', fetchProductFromDatabase, { ttl: '10m' })
-    reply.header('content-type', JSON_CONTENT_TYPE)
-    return body
-  })
+  addDataHitRoute(app)
   return app
 }

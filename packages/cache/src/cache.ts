@@ -773,7 +773,6 @@ export class Cache {
       if (added === undefined) {
         const written = this.#tiers.set(keys[i]!, record, this.#options.tagTtlMs)
         if (isPromise(written)) await written
-        if (this.#tiers.safe.store.name === 'memory') continue
       }
       missing.push(i)
     }

@@ -34,20 +34,22 @@ function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
 class PendingCall {
   done = false
   graced = false
-  deadline = 0
+  /** `performance.now()` past which the call has failed (moved once by a stall grace). */
+  deadline: number
+  /** Settles the caller's promise; set by the promise's executor, which runs at once. */
+  resolve: (value: unknown) => void = noop
   promise: Promise<unknown> | undefined
   /** The key of a `get`, which later reads of that key may join while it is in flight. */
   readKey: string | undefined
   readonly operation: string
   readonly fallback: unknown
-  readonly resolve: (value: unknown) => void
   readonly answer: (value: unknown) => void
   readonly reject: (error: unknown) => void
 
-  constructor(operation: string, fallback: unknown, resolve: (value: unknown) => void, owner: SafeStore) {
+  constructor(operation: string, fallback: unknown, deadline: number, owner: SafeStore) {
     this.operation = operation
     this.fallback = fallback
-    this.resolve = resolve
+    this.deadline = deadline
     this.answer = (value) => owner.settle(this, false, value)
     this.reject = (error) => owner.settle(this, true, error)
   }
@@ -232,21 +234,20 @@ export class SafeStore {
   }
 
   #deadline<T>(operation: string, pending: Promise<T>, fallback: T, readKey?: string): Promise<T> {
-    let call: PendingCall
+    const call = new PendingCall(operation, fallback, performance.now() + this.#settings.timeoutMs, this)
     const promise = new Promise<T>((resolve) => {
-      call = new PendingCall(operation, fallback, resolve as (value: unknown) => void, this)
+      call.resolve = resolve as (value: unknown) => void
     })
-    call!.promise = promise
-    call!.deadline = performance.now() + this.#settings.timeoutMs
+    call.promise = promise
     if (readKey !== undefined) {
-      call!.readKey = readKey
-      this.#reads.set(readKey, call!)
+      call.readKey = readKey
+      this.#reads.set(readKey, call)
     }
-    this.#queue.push(call!)
+    this.#queue.push(call)
     this.#waiting++
     if (this.#timer === undefined) this.#arm(this.#settings.timeoutMs)
     else if (this.#waiting === 1) this.#timer.ref()
-    pending.then(call!.answer, call!.reject)
+    pending.then(call.answer, call.reject)
     return promise
   }
 

@@ -33,5 +33,6 @@ export {
   startMemcached,
   startRedis,
   testKeyPrefix,
+  waitForPort,
 } from './services.js'
 export type { ExchangeError } from './socket-exchange.js'

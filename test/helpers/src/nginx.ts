@@ -1,10 +1,9 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { chmodSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs'
-import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { findBinary, freePort } from './services.js'
+import { findBinary, freePort, waitForPort } from './services.js'
 
 /** The command that installs nginx on Debian/Ubuntu; shown when the binary is missing. */
 export const NGINX_INSTALL_COMMAND = 'apt-get install -y nginx'
@@ -213,24 +212,6 @@ export async function startNginx(opts: NginxOptions): Promise<NginxHandle> {
       throw new Error(`nginx did not reload within 5 s:\n${log()}`)
     },
   }
-}
-
-async function waitForPort(port: number, timeoutMs: number, gaveUp: () => boolean): Promise<void> {
-  const deadline = Date.now() + timeoutMs
-  while (Date.now() < deadline) {
-    if (gaveUp()) throw new Error('the nginx process exited')
-    const connected = await new Promise<boolean>((resolve) => {
-      const socket = connect(port, '127.0.0.1')
-      socket.once('connect', () => {
-        socket.destroy()
-        resolve(true)
-      })
-      socket.once('error', () => resolve(false))
-    })
-    if (connected) return
-    await sleep(25)
-  }
-  throw new Error(`port ${port} not open within ${timeoutMs} ms`)
 }
 
 /** Children of the nginx master, read from /proc (Linux). */

@@ -1,7 +1,7 @@
 import { type ChildProcess, spawn } from 'node:child_process'
 import { randomUUID } from 'node:crypto'
 import { accessSync, constants, mkdirSync, mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
+import { connect, createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { delimiter, join } from 'node:path'
 import { after, type TestContext } from 'node:test'
@@ -102,6 +102,28 @@ export async function freePort(): Promise<number> {
   await new Promise<void>((resolve) => server.close(() => resolve()))
   if (address === null || typeof address === 'string') throw new Error('could not read a free port')
   return address.port
+}
+
+/**
+ * Waits until something accepts TCP connections on `127.0.0.1:port`, polling every 25 ms; throws
+ * when `gaveUp()` turns true (the process that should listen exited) or after `timeoutMs`.
+ */
+export async function waitForPort(port: number, timeoutMs: number, gaveUp: () => boolean): Promise<void> {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline) {
+    if (gaveUp()) throw new Error('the process exited')
+    const connected = await new Promise<boolean>((resolve) => {
+      const socket = connect(port, '127.0.0.1')
+      socket.once('connect', () => {
+        socket.destroy()
+        resolve(true)
+      })
+      socket.once('error', () => resolve(false))
+    })
+    if (connected) return
+    await sleep(25)
+  }
+  throw new Error(`port ${port} not open within ${timeoutMs} ms`)
 }
 
 // Every process and temp dir this module created and has not cleaned up yet. The exit

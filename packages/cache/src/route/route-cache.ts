@@ -312,15 +312,29 @@ export class RouteCache {
     // One read per lookup: the hot path's, when it made one.
     if (!read) slot = this.backend.get(slotKey)
     if (isPromise(slot)) {
-      slot
-        .then(
-          (entry) => this.#onSlot(ctx, request, reply, done, entry, true),
-          () => this.#miss(ctx, request, reply, done),
-        )
-        .catch((error: unknown) => this.#failed(reply, done, error))
+      this.#continue(slot, ctx, request, reply, done, (entry) =>
+        this.#onSlot(ctx, request, reply, done, entry, true),
+      )
       return
     }
     this.#onSlot(ctx, request, reply, done, slot, false)
+  }
+
+  /**
+   * Goes on with `next` once a lookup step the store answers asynchronously settles: a rejected
+   * step is a miss, and an error thrown further on is the request's (`#failed`).
+   */
+  #continue<T>(
+    step: Promise<T>,
+    ctx: Lookup,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: () => void,
+    next: (value: T) => void,
+  ): void {
+    step
+      .then(next, () => this.#miss(ctx, request, reply, done))
+      .catch((error: unknown) => this.#failed(reply, done, error))
   }
 
   #onSlot(
@@ -362,20 +376,9 @@ export class RouteCache {
     const key = slotKey + ctx.suffix
     const variant = this.backend.get(key)
     if (isPromise(variant)) {
-      variant
-        .then(
-          (found) =>
-            this.#onEntry(
-              ctx,
-              request,
-              reply,
-              done,
-              found,
-              found === undefined ? undefined : this.#remoteResponse(key, found),
-            ),
-          () => this.#miss(ctx, request, reply, done),
-        )
-        .catch((error: unknown) => this.#failed(reply, done, error))
+      this.#continue(variant, ctx, request, reply, done, (found) =>
+        this.#onEntry(ctx, request, reply, done, found, found && this.#remoteResponse(key, found)),
+      )
       return
     }
     this.#onEntry(ctx, request, reply, done, variant, undefined)
@@ -404,12 +407,9 @@ export class RouteCache {
     }
     const state = this.backend.tagState(entry)
     if (isPromise(state)) {
-      state
-        .then(
-          (s) => this.#decide(ctx, request, reply, done, entry, found, s),
-          () => this.#miss(ctx, request, reply, done),
-        )
-        .catch((error: unknown) => this.#failed(reply, done, error))
+      this.#continue(state, ctx, request, reply, done, (s) =>
+        this.#decide(ctx, request, reply, done, entry, found, s),
+      )
       return
     }
     this.#decide(ctx, request, reply, done, entry, found, state)
