@@ -110,6 +110,7 @@ export const scenarios: readonly ScenarioDefinition[] = [
     module: 'route-hit-memory.ts',
     description: '@fastify-perf/cache route cache hit (memory store) on the slow route, config.cache ttl 10m',
     peerOf: 'route-hit',
+    versus: 'slow',
     expect: OK_PAYLOAD,
   },
   {
@@ -118,6 +119,7 @@ export const scenarios: readonly ScenarioDefinition[] = [
     description:
       'same route cache hit on the Redis store (@fastify-perf/cache-redis), no L1: one Redis GET per hit',
     peerOf: 'route-hit',
+    versus: 'slow',
     services: ['redis'],
     expect: OK_PAYLOAD,
   },
@@ -126,6 +128,7 @@ export const scenarios: readonly ScenarioDefinition[] = [
     module: 'route-nginx-proxy-cache.ts',
     description: 'nginx proxy_cache (1 worker, proxy_cache_valid 200 10m) in front of the uncached slow app',
     peerOf: 'route-hit',
+    versus: 'slow',
     requires: { command: 'nginx', install: 'apt-get install -y nginx-light' },
     expect: OK_PAYLOAD,
   },
@@ -135,6 +138,7 @@ export const scenarios: readonly ScenarioDefinition[] = [
     description:
       'slow route, route cache hit in 2 processes behind nginx (round robin, upstream keep-alive), RedisStore + L1 + bus',
     peerOf: 'route-hit',
+    versus: 'slow',
     services: ['redis'],
     requires: { command: 'nginx', install: 'apt-get install -y nginx' },
     expect: OK_PAYLOAD,

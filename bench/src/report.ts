@@ -2,6 +2,7 @@
 
 import type { Environment } from './environment.js'
 import type { PairedOutcome } from './paired-mode.js'
+import { median } from './stats.js'
 import type { ThroughputOutcome } from './throughput-mode.js'
 
 type Cell = string
@@ -101,6 +102,7 @@ export function throughputReport(
     'vs limit = median of per-round ratios (each scenario divided by the limit measured in the same round), ' +
       'so it need not equal the quotient of the req/s medians.',
   ]
+  notes.push(...versusLines(outcomes))
   const loadBound = outcomes.filter((o) => (o.summary?.loadCpuShare ?? 0) > 0.9)
   if (loadBound.length > 0) {
     notes.push(
@@ -111,6 +113,31 @@ export function throughputReport(
   notes.push(...busyNote(outcomes.flatMap((o) => o.rounds.map((r) => r.otherCpuShare))))
   return [title, environmentLine(env), '', body, ...failureLines(outcomes), ...notes].join('\n')
 }
+
+/**
+ * Scenarios compared with another one than `limit` (`versus`): the median and range of their
+ * per-round ratios, each round's req/s divided by the other scenario's in the same round.
+ */
+function versusLines(outcomes: readonly ThroughputOutcome[]): string[] {
+  const lines: string[] = []
+  for (const outcome of outcomes) {
+    const versus = outcome.scenario.versus
+    const other = versus === undefined ? undefined : outcomes.find((o) => o.scenario.name === versus)
+    if (other === undefined || outcome.rounds.length === 0) continue
+    const ratios: number[] = []
+    for (const round of outcome.rounds) {
+      const same = other.rounds.find((r) => r.round === round.round)
+      if (same !== undefined) ratios.push(round.load.requestsPerSecond / same.load.requestsPerSecond)
+    }
+    if (ratios.length === 0) continue
+    const spread = ratios.length > 1 ? ` (${times(Math.min(...ratios))}–${times(Math.max(...ratios))})` : ''
+    lines.push(`${outcome.scenario.name} vs ${versus}: ${times(median(ratios))}${spread}`)
+  }
+  if (lines.length === 0) return []
+  return ['', 'median of per-round req/s ratios to another scenario of the same rounds:', ...lines]
+}
+
+const times = (value: number) => `${value.toFixed(1)}×`
 
 /** Warns when other processes used a noticeable share of the machine during the windows. */
 function busyNote(shares: readonly (number | undefined)[]): string[] {

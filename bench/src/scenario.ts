@@ -69,6 +69,12 @@ export interface ScenarioDefinition {
    * bentocache and async-cache-dedupe). The report orders and labels rows by group.
    */
   readonly peerOf?: string
+  /**
+   * Another scenario this one is also compared with, round by round, in the throughput report
+   * (`route-hit-memory` against `slow`: what the cache buys the slow route). Printed only when
+   * both were measured.
+   */
+  readonly versus?: string
   /** Services the harness must start before the server and pass in {@link ScenarioContext}. */
   readonly services?: readonly ServiceName[]
   /**
