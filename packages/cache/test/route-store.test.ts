@@ -9,7 +9,12 @@ import { gunzipSync } from 'node:zlib'
 import fastifyCompress from '@fastify/compress'
 import { request } from '@fastify-perf/test-helpers'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { type FastifyPerfCacheOptions, fastifyPerfCache, MemoryStore } from '../src/index.js'
+import {
+  type FastifyPerfCacheOptions,
+  fastifyPerfCache,
+  MemoryStore,
+  type StoredEntry,
+} from '../src/index.js'
 import { ChaosStore, LocalBus } from '../src/testing/index.js'
 
 /** Retries `check` until it holds (background writes land a few ticks after a response). */
@@ -358,4 +363,35 @@ test('a hit on an asynchronous store costs one store read (two with Vary)', asyn
     for (let i = 0; i < 5; i++) assert.match(String((await app.inject(path)).headers['cache-status']), /hit/)
     assert.equal(store.calls - before, path === '/plain' ? 5 : 10, path)
   }
+})
+
+test('an asynchronous store: a rewrite of an entry within the same millisecond, same size, serves the new bytes', async (t) => {
+  // The route cache remembers the decoded form of the last entry read per key (a remote store
+  // hands out a new object on every read). Two writes of one URL in the same millisecond with
+  // bodies of one size share creation time, freshness and size: only the bytes tell them apart.
+  class KeyedMemoryStore extends MemoryStore {
+    lastKey = ''
+    override set(key: string, entry: StoredEntry, ttlMs: number): void {
+      this.lastKey = key
+      super.set(key, entry, ttlMs)
+    }
+  }
+  const inner = new KeyedMemoryStore()
+  const store = new ChaosStore(inner)
+  store.mode = { delayMs: 1 }
+  const app = await cachedApp(t, { store }, (app) => {
+    app.get('/m', { config: { cache: { ttl: '1m' } } }, async () => 'version-A')
+  })
+  await app.inject('/m')
+  await eventually(async () => /hit/.test(String((await app.inject('/m')).headers['cache-status'])), 'a hit')
+  assert.equal((await app.inject('/m')).body, 'version-A')
+  const first = inner.get(inner.lastKey)!
+  const bytes = Buffer.from(first.value as Uint8Array)
+  const at = bytes.indexOf('version-A')
+  assert.ok(at > 0, 'the body is in the stored bytes')
+  bytes.write('version-B', at)
+  inner.set(inner.lastKey, { ...first, value: bytes }, 60_000)
+  const response = await app.inject('/m')
+  assert.match(String(response.headers['cache-status']), /hit/)
+  assert.equal(response.body, 'version-B')
 })

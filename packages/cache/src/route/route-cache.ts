@@ -161,7 +161,13 @@ export class RouteCache {
   readonly #decoded = new WeakMap<StoredEntry, CachedResponse | VaryRecord | null>()
   readonly #remoteDecoded = new Map<
     string,
-    { createdAt: number; freshUntil: number; size: number; decoded: CachedResponse | VaryRecord }
+    {
+      /** The last entry object decoded or matched for the key. */
+      entry: StoredEntry
+      /** The bytes `decoded` was decoded from. */
+      value: string | Uint8Array
+      decoded: CachedResponse | VaryRecord
+    }
   >()
   readonly #flights = new Map<string, Flight>()
   readonly #refreshes = new Map<string, PendingRefresh>()
@@ -285,7 +291,11 @@ export class RouteCache {
       // fresh. The same decision #decide makes, without allocating the lookup state.
       slot = this.backend.get(slotKey)
       read = true
-      if (!isPromise(slot) && slot !== undefined && slot.tags.length === 0) {
+      if (isPromise(slot)) {
+        this.#remoteLookup(slot, route, key, slotKey, request, reply, done)
+        return
+      }
+      if (slot !== undefined && slot.tags.length === 0) {
         const stored = this.decode(slot)
         const now = Date.now()
         if (
@@ -321,6 +331,45 @@ export class RouteCache {
   }
 
   /**
+   * The hot path's remote half: a remote store (or an L1 miss) read for a plain entry. A fresh
+   * entry without tags is served in the read's own continuation, as the synchronous hot path does;
+   * anything else goes the general way (`#onSlot`), which only then allocates the lookup state.
+   * One reaction on the read (not `then().catch()`: one promise and one microtask fewer per hit).
+   */
+  #remoteLookup(
+    slot: Promise<StoredEntry | undefined>,
+    route: ResolvedRouteConfig,
+    key: string,
+    slotKey: string,
+    request: FastifyRequest,
+    reply: FastifyReply,
+    done: () => void,
+  ): void {
+    slot.then(
+      (entry) => {
+        try {
+          if (entry !== undefined && entry.tags.length === 0) {
+            const stored = this.#decodeRemote(slotKey, entry)
+            const now = Date.now()
+            if (
+              stored instanceof CachedResponse &&
+              now < entry.freshUntil &&
+              (stored.flags & FLAG_ALWAYS_REVALIDATE) === 0
+            ) {
+              this.#serve(request, reply, entry, stored, now, this.#hitStatus(stored, entry, now), 'hit')
+              return
+            }
+          }
+          this.#onSlot(new Lookup(route, key, '', NO_DIRECTIVES), request, reply, done, entry, true)
+        } catch (error) {
+          this.#failed(reply, done, error)
+        }
+      },
+      () => this.#missSafely(new Lookup(route, key, '', NO_DIRECTIVES), request, reply, done),
+    )
+  }
+
+  /**
    * Goes on with `next` once a lookup step the store answers asynchronously settles: a rejected
    * step is a miss, and an error thrown further on is the request's (`#failed`).
    */
@@ -332,9 +381,24 @@ export class RouteCache {
     done: () => void,
     next: (value: T) => void,
   ): void {
-    step
-      .then(next, () => this.#miss(ctx, request, reply, done))
-      .catch((error: unknown) => this.#failed(reply, done, error))
+    step.then(
+      (value) => {
+        try {
+          next(value)
+        } catch (error) {
+          this.#failed(reply, done, error)
+        }
+      },
+      () => this.#missSafely(ctx, request, reply, done),
+    )
+  }
+
+  #missSafely(ctx: Lookup, request: FastifyRequest, reply: FastifyReply, done: () => void): void {
+    try {
+      this.#miss(ctx, request, reply, done)
+    } catch (error) {
+      this.#failed(reply, done, error)
+    }
   }
 
   #onSlot(
@@ -1297,29 +1361,36 @@ export class RouteCache {
   /**
    * Decodes an entry read asynchronously from a remote store. Every such read hands out a new
    * object, so the per-object memo above never hits (and filling a WeakMap per hit is garbage
-   * collector work); this memo remembers the last decoded form per key instead, and reuses it
-   * while the store keeps returning the same entry (same creation time, freshness and size).
+   * collector work); this memo remembers the last decoded form per key instead. It is reused for
+   * the same entry object (every caller of a joined read gets the same one) and for a new object
+   * with the same bytes (a later read of an entry the store still holds): the decoded form is a
+   * function of the bytes alone, so a byte comparison (a memcmp, against a decode) is exact, where
+   * comparing timestamps and sizes could take two writes of one millisecond for one.
    */
   #decodeRemote(key: string, entry: StoredEntry): CachedResponse | VaryRecord | undefined {
     const known = this.#remoteDecoded.get(key)
-    const size = entry.value.length
-    if (
-      known !== undefined &&
-      known.createdAt === entry.createdAt &&
-      known.freshUntil === entry.freshUntil &&
-      known.size === size
-    ) {
-      return known.decoded
+    if (known !== undefined) {
+      if (known.entry === entry) return known.decoded
+      if (sameBytes(known.value, entry.value)) {
+        known.entry = entry
+        return known.decoded
+      }
     }
     const decoded = decodeStored(entry.value)
     if (decoded === undefined) return undefined
     // Bounded, oldest first out: a memo, not a second cache.
-    if (this.#remoteDecoded.size >= REMOTE_MEMO_SIZE) {
+    if (known === undefined && this.#remoteDecoded.size >= REMOTE_MEMO_SIZE) {
       this.#remoteDecoded.delete(this.#remoteDecoded.keys().next().value!)
     }
-    this.#remoteDecoded.set(key, { createdAt: entry.createdAt, freshUntil: entry.freshUntil, size, decoded })
+    this.#remoteDecoded.set(key, { entry, value: entry.value, decoded })
     return decoded
   }
+}
+
+/** Whether two stored values are the same bytes. */
+function sameBytes(a: string | Uint8Array, b: string | Uint8Array): boolean {
+  if (typeof a === 'string' || typeof b === 'string') return a === b
+  return a.length === b.length && Buffer.compare(a, b) === 0
 }
 
 type HookName = 'onRequest' | 'preHandler' | 'onSend'
