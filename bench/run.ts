@@ -6,12 +6,13 @@
 import { mkdirSync, writeFileSync } from 'node:fs'
 import { dirname, resolve } from 'node:path'
 import { REFERENCE_SCENARIO, scenarios } from './scenarios/registry.js'
+import { runAlternate } from './src/alternate-mode.js'
 import { describeEnvironment, type Environment } from './src/environment.js'
 import { chooseLoadTool, createLoadGenerator } from './src/load-generator.js'
 import { type BenchOptions, resolveOptions, USAGE, UsageError } from './src/options.js'
 import { runPaired } from './src/paired-mode.js'
 import { findCommand, resolvePinning } from './src/processes.js'
-import { environmentLine, pairedReport, throughputReport } from './src/report.js'
+import { alternateReport, environmentLine, pairedReport, throughputReport } from './src/report.js'
 import { ServicePool } from './src/services.js'
 import { runThroughput } from './src/throughput-mode.js'
 
@@ -108,6 +109,27 @@ async function main(): Promise<number> {
             failure: o.failure,
             median: o.summary,
             rounds: o.rounds,
+          })),
+        )
+      }
+      return outcomes.some((o) => o.failure) ? 1 : 0
+    }
+    if (options.alternate) {
+      const alternateSettings = { ...settings, slices: options.slices }
+      const outcomes = await runAlternate(alternateSettings, load, services, pinning)
+      process.stdout.write(`\n${alternateReport(outcomes, alternateSettings, env)}\n`)
+      for (const note of skipNotes) process.stdout.write(`${note}\n`)
+      if (options.jsonFile) {
+        writeJson(
+          options.jsonFile,
+          options,
+          env,
+          outcomes.map((o) => ({
+            scenario: o.scenario.name,
+            status: o.failure ? 'failed' : 'ok',
+            failure: o.failure,
+            median: o.summary,
+            pairs: o.pairs,
           })),
         )
       }

@@ -18,6 +18,10 @@ export interface BenchOptions {
   readonly load: 'auto' | LoadToolName
   /** Fixed-rate paired CPU mode instead of the throughput mode. */
   readonly paired: boolean
+  /** Throughput in alternating slices against `limit` instead of whole windows per scenario. */
+  readonly alternate: boolean
+  /** Pairs of slices per variant and round in `--alternate` mode. */
+  readonly slices: number
   /** Requests per second sent to each server of a pair in `--paired` mode. */
   readonly rate: number
   /** Where to write machine-readable results, if anywhere. */
@@ -32,15 +36,21 @@ export const USAGE = `Usage: pnpm bench [options]
 Throughput mode (default): each scenario's server in its own process on CPU 0, the load generator
 on CPU 1, scenarios interleaved round after round; medians and ratios to "limit" from this run.
 
-  --duration <s>      seconds measured per scenario and round         (default 5)
+  --duration <s>      seconds measured per scenario and round         (default 5; 1 with --alternate)
   --warmup <s>        seconds of unmeasured load before each window   (default 1)
   --connections <n>   concurrent connections                          (default 100)
-  --rounds <n>        interleaved rounds A B C A B C ...              (default 3; 4 with --paired)
+  --rounds <n>        interleaved rounds A B C A B C ...              (default 3; 4 with --paired,
+                      2 with --alternate)
   --only <a,b>        only these scenarios ("limit" is always added)
   --load <tool>       auto | wrk | autocannon; auto = wrk when on PATH (default auto)
   --paired            fixed-rate paired CPU mode: "limit" and each scenario at the same rate,
                       both servers on CPU 0 at once, plus an A/A control (limit vs limit)
   --rate <req/s>      per-server rate in --paired mode                (default 5000)
+  --alternate         throughput in alternating slices: "limit" and each scenario both started,
+                      saturated in turn for --duration seconds (limit, scenario, scenario, limit,
+                      ...), a ratio per neighbouring pair of slices, the median of those; for ratios
+                      within ~10 %, where the VM's slow episodes decide whole 5-second windows
+  --slices <n>        pairs of slices per scenario and round with --alternate (default 10)
   --json <file>       also write machine-readable results
   --no-pin            do not pin processes to CPUs with taskset
   --list              list the scenarios and exit
@@ -83,6 +93,9 @@ export function resolveOptions(
     throw new UsageError(`--load must be auto, wrk or autocannon, got "${load}"`)
   }
   const paired = values.paired ?? false
+  const alternate = values.alternate ?? false
+  if (paired && alternate)
+    throw new UsageError('--paired and --alternate are two different modes: choose one')
   if (paired && load === 'wrk') {
     throw new UsageError('--paired needs a fixed request rate, which wrk cannot hold: use --load autocannon')
   }
@@ -110,14 +123,16 @@ export function resolveOptions(
   selected = [reference, ...selected.filter((scenario) => scenario !== reference)]
 
   return Object.freeze({
-    durationSeconds: positiveNumber('duration', values.duration, 5, false),
+    durationSeconds: positiveNumber('duration', values.duration, alternate ? 1 : 5, false),
     warmupSeconds: values.warmup === '0' ? 0 : positiveNumber('warmup', values.warmup, 1, false),
     connections: positiveNumber('connections', values.connections, 100, true),
     // Paired mode swaps the order of the pair every round, so an even count balances it.
-    rounds: positiveNumber('rounds', values.rounds, paired ? 4 : 3, true),
+    rounds: positiveNumber('rounds', values.rounds, paired ? 4 : alternate ? 2 : 3, true),
     scenarios: Object.freeze(selected),
     load,
     paired,
+    alternate,
+    slices: positiveNumber('slices', values.slices, 10, true),
     rate: positiveNumber('rate', values.rate, 5000, true),
     jsonFile: values.json,
     pin: !(values['no-pin'] ?? false),
@@ -139,6 +154,8 @@ function parse(argv: readonly string[]) {
       only: { type: 'string' },
       load: { type: 'string' },
       paired: { type: 'boolean' },
+      alternate: { type: 'boolean' },
+      slices: { type: 'string' },
       rate: { type: 'string' },
       json: { type: 'string' },
       'no-pin': { type: 'boolean' },

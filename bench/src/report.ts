@@ -1,5 +1,6 @@
 /** Plain-text tables for the terminal (and for pasting into docs/benchmarks.md). */
 
+import type { AlternateOutcome, AlternateSettings } from './alternate-mode.js'
 import type { Environment } from './environment.js'
 import type { PairedOutcome } from './paired-mode.js'
 import { median } from './stats.js'
@@ -234,4 +235,63 @@ function indent(text: string): string {
     .slice(0, 6)
     .map((line, i) => (i === 0 ? line : `    ${line}`))
     .join('\n')
+}
+
+export function alternateReport(
+  outcomes: readonly AlternateOutcome[],
+  settings: AlternateSettings,
+  env: Environment,
+): string {
+  const title =
+    `Alternating throughput: ${settings.connections} connections, ${settings.rounds} rounds × ${settings.slices} ` +
+    `pairs of ${settings.durationSeconds} s slices per scenario (limit and the scenario saturated in turn, ABBA order), ` +
+    'medians of the pair ratios'
+  const rows = outcomes.map((outcome) => {
+    const s = outcome.summary
+    const label = outcome.control ? 'A/A control (limit vs limit)' : outcome.scenario.name
+    const name = outcome.failure ? `${label} (FAILED)` : label
+    return [
+      name,
+      outcome.control ? '' : (outcome.scenario.peerOf ?? ''),
+      s ? integer(s.requestsPerSecond) : '—',
+      s ? integer(s.referenceRequestsPerSecond) : '—',
+      s ? ratio(s.ratio) : '—',
+      s ? `${ratio(s.ratioIqr.low)}–${ratio(s.ratioIqr.high)}` : '—',
+      s ? fixed(s.p99Ms, 2) : '—',
+      s ? fixed(s.cpuUsPerRequest, 1) : '—',
+      s ? fixed(s.referenceCpuUsPerRequest, 1) : '—',
+      s ? String(s.pairs) : '0',
+    ]
+  })
+  const body = table(
+    [
+      'scenario',
+      'peers',
+      'req/s',
+      'limit req/s',
+      'vs limit',
+      'middle half',
+      'p99 ms',
+      'CPU µs/req',
+      'limit µs/req',
+      'pairs',
+    ],
+    ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+    rows,
+  )
+  const notes = [
+    '',
+    'vs limit = median over all pairs of (scenario req/s ÷ limit req/s in the neighbouring slice); middle half = ' +
+      'the 25th to 75th percentile of those ratios.',
+  ]
+  // `versus` (route hits against slow): slow is bound by latency, not CPU, so its medians compare.
+  for (const outcome of outcomes) {
+    const versus = outcome.scenario.versus
+    const other = outcomes.find((o) => !o.control && o.scenario.name === versus)
+    if (outcome.summary === undefined || other?.summary === undefined) continue
+    notes.push(
+      `${outcome.scenario.name} vs ${versus}: ${times(outcome.summary.requestsPerSecond / other.summary.requestsPerSecond)} (medians)`,
+    )
+  }
+  return [title, environmentLine(env), '', body, ...failureLines(outcomes), ...notes].join('\n')
 }
