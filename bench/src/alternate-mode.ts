@@ -35,6 +35,11 @@ export interface AlternateSummary {
   readonly ratio: number
   /** 25th and 75th percentiles of the pair ratios. */
   readonly ratioIqr: { low: number; high: number }
+  /**
+   * The median pair ratio of each round. A round keeps its two processes for all its slices, so
+   * a process's own luck (JIT, heap layout: the A/A control has shown a round at 0.84) shows here.
+   */
+  readonly roundRatios: number[]
   readonly requestsPerSecond: number
   readonly referenceRequestsPerSecond: number
   readonly cpuUsPerRequest: number
@@ -129,6 +134,9 @@ function summarize(pairs: readonly AlternatePair[]): AlternateSummary | undefine
   return {
     ratio: median(ratios),
     ratioIqr: { low: percentile(ratios, 0.25), high: percentile(ratios, 0.75) },
+    roundRatios: [...new Set(pairs.map((pair) => pair.round))].map((round) =>
+      median(pairs.filter((pair) => pair.round === round).map((pair) => pair.ratio)),
+    ),
     requestsPerSecond: median(pairs.map((pair) => pair.variant.load.requestsPerSecond)),
     referenceRequestsPerSecond: median(pairs.map((pair) => pair.reference.load.requestsPerSecond)),
     cpuUsPerRequest: median(pairs.map((pair) => pair.variant.cpuUsPerRequest)),

@@ -39,8 +39,7 @@ on CPU 1, scenarios interleaved round after round; medians and ratios to "limit"
   --duration <s>      seconds measured per scenario and round         (default 5; 1 with --alternate)
   --warmup <s>        seconds of unmeasured load before each window   (default 1)
   --connections <n>   concurrent connections                          (default 100)
-  --rounds <n>        interleaved rounds A B C A B C ...              (default 3; 4 with --paired,
-                      2 with --alternate)
+  --rounds <n>        interleaved rounds A B C A B C ...              (default 3; 4 with --paired)
   --only <a,b>        only these scenarios ("limit" is always added)
   --load <tool>       auto | wrk | autocannon; auto = wrk when on PATH (default auto)
   --paired            fixed-rate paired CPU mode: "limit" and each scenario at the same rate,
@@ -127,7 +126,7 @@ export function resolveOptions(
     warmupSeconds: values.warmup === '0' ? 0 : positiveNumber('warmup', values.warmup, 1, false),
     connections: positiveNumber('connections', values.connections, 100, true),
     // Paired mode swaps the order of the pair every round, so an even count balances it.
-    rounds: positiveNumber('rounds', values.rounds, paired ? 4 : alternate ? 2 : 3, true),
+    rounds: positiveNumber('rounds', values.rounds, paired ? 4 : 3, true),
     scenarios: Object.freeze(selected),
     load,
     paired,

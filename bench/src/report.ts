@@ -257,6 +257,7 @@ export function alternateReport(
       s ? integer(s.referenceRequestsPerSecond) : '—',
       s ? ratio(s.ratio) : '—',
       s ? `${ratio(s.ratioIqr.low)}–${ratio(s.ratioIqr.high)}` : '—',
+      s ? s.roundRatios.map(ratio).join(' ') : '—',
       s ? fixed(s.p99Ms, 2) : '—',
       s ? fixed(s.cpuUsPerRequest, 1) : '—',
       s ? fixed(s.referenceCpuUsPerRequest, 1) : '—',
@@ -271,18 +272,20 @@ export function alternateReport(
       'limit req/s',
       'vs limit',
       'middle half',
+      'per round',
       'p99 ms',
       'CPU µs/req',
       'limit µs/req',
       'pairs',
     ],
-    ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
+    ['left', 'left', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right', 'right'],
     rows,
   )
   const notes = [
     '',
     'vs limit = median over all pairs of (scenario req/s ÷ limit req/s in the neighbouring slice); middle half = ' +
-      'the 25th to 75th percentile of those ratios.',
+      'the 25th to 75th percentile of those ratios; per round = the median pair ratio of each round (fresh processes ' +
+      'each round: a spread here is process luck, not the VM).',
   ]
   // `versus` (route hits against slow): slow is bound by latency, not CPU, so its medians compare.
   for (const outcome of outcomes) {
