@@ -90,6 +90,22 @@ export const scenarios: readonly ScenarioDefinition[] = [
     expect: OK_PAYLOAD,
   },
   {
+    name: 'redis-raw-keys',
+    module: 'redis-raw-keys.ts',
+    description: 'redis-raw over 1,000 keys read in turn: no two requests in flight share a GET',
+    peerOf: 'redis-hit-keys',
+    services: ['redis'],
+    expect: OK_PAYLOAD,
+  },
+  {
+    name: 'redis-hit-keys',
+    module: 'redis-hit-keys.ts',
+    description: 'redis-hit over 1,000 cached keys read in turn: every hit its own GET, nothing to join',
+    peerOf: 'redis-hit-keys',
+    services: ['redis'],
+    expect: OK_PAYLOAD,
+  },
+  {
     name: 'memcached-raw',
     module: 'memcached-raw.ts',
     description: 'bare handler, one raw memjs get of the payload: the Memcached hit floor',
