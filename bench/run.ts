@@ -92,61 +92,25 @@ async function main(): Promise<number> {
   process.stderr.write(`${environmentLine(env)}\n`)
   process.stderr.write(`scenarios: ${settings.scenarios.map((scenario) => scenario.name).join(', ')}\n`)
 
+  /** Prints the report and the skip notes, writes the JSON rows, and answers the exit code. */
+  const finish = (
+    report: string,
+    outcomes: readonly { failure: unknown }[],
+    rows: () => unknown[],
+  ): number => {
+    process.stdout.write(`\n${report}\n`)
+    for (const note of skipNotes) process.stdout.write(`${note}\n`)
+    if (options.jsonFile) writeJson(options.jsonFile, options, env, rows())
+    return outcomes.some((o) => o.failure) ? 1 : 0
+  }
   try {
     if (options.paired) {
-      const outcomes = await runPaired({ ...settings, rate: options.rate }, load, services, pinning)
-      process.stdout.write(`\n${pairedReport(outcomes, { ...settings, rate: options.rate }, env)}\n`)
-      for (const note of skipNotes) process.stdout.write(`${note}\n`)
-      if (options.jsonFile) {
-        writeJson(
-          options.jsonFile,
-          options,
-          env,
-          outcomes.map((o) => ({
-            scenario: o.scenario.name,
-            control: o.control,
-            status: o.failure ? 'failed' : 'ok',
-            failure: o.failure,
-            median: o.summary,
-            rounds: o.rounds,
-          })),
-        )
-      }
-      return outcomes.some((o) => o.failure) ? 1 : 0
-    }
-    if (options.alternate) {
-      const alternateSettings = { ...settings, slices: options.slices }
-      const outcomes = await runAlternate(alternateSettings, load, services, pinning)
-      process.stdout.write(`\n${alternateReport(outcomes, alternateSettings, env)}\n`)
-      for (const note of skipNotes) process.stdout.write(`${note}\n`)
-      if (options.jsonFile) {
-        writeJson(
-          options.jsonFile,
-          options,
-          env,
-          outcomes.map((o) => ({
-            scenario: o.scenario.name,
-            status: o.failure ? 'failed' : 'ok',
-            failure: o.failure,
-            median: o.summary,
-            pairs: o.pairs,
-          })),
-        )
-      }
-      return outcomes.some((o) => o.failure) ? 1 : 0
-    }
-    const outcomes = await runThroughput(settings, load, services, pinning)
-    process.stdout.write(`\n${throughputReport(outcomes, settings, env)}\n`)
-    for (const note of skipNotes) process.stdout.write(`${note}\n`)
-    if (options.jsonFile) {
-      writeJson(
-        options.jsonFile,
-        options,
-        env,
+      const pairedSettings = { ...settings, rate: options.rate }
+      const outcomes = await runPaired(pairedSettings, load, services, pinning)
+      return finish(pairedReport(outcomes, pairedSettings, env), outcomes, () =>
         outcomes.map((o) => ({
           scenario: o.scenario.name,
-          description: o.scenario.description,
-          peerOf: o.scenario.peerOf,
+          control: o.control,
           status: o.failure ? 'failed' : 'ok',
           failure: o.failure,
           median: o.summary,
@@ -154,7 +118,32 @@ async function main(): Promise<number> {
         })),
       )
     }
-    return outcomes.some((o) => o.failure) ? 1 : 0
+    if (options.alternate) {
+      const alternateSettings = { ...settings, slices: options.slices }
+      const outcomes = await runAlternate(alternateSettings, load, services, pinning)
+      return finish(alternateReport(outcomes, alternateSettings, env), outcomes, () =>
+        outcomes.map((o) => ({
+          scenario: o.scenario.name,
+          control: o.control,
+          status: o.failure ? 'failed' : 'ok',
+          failure: o.failure,
+          median: o.summary,
+          pairs: o.pairs,
+        })),
+      )
+    }
+    const outcomes = await runThroughput(settings, load, services, pinning)
+    return finish(throughputReport(outcomes, settings, env), outcomes, () =>
+      outcomes.map((o) => ({
+        scenario: o.scenario.name,
+        description: o.scenario.description,
+        peerOf: o.scenario.peerOf,
+        status: o.failure ? 'failed' : 'ok',
+        failure: o.failure,
+        median: o.summary,
+        rounds: o.rounds,
+      })),
+    )
   } finally {
     await load.close()
     await services.stopAll()

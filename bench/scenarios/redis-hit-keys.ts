@@ -6,26 +6,13 @@
  * it shows the cost the one-key `redis-hit` hides behind joined reads.
  */
 
-import fastifyPerfCache from '@fastify-perf/cache'
-import { RedisStore } from '@fastify-perf/cache-redis'
-import Fastify from 'fastify'
 import type { CreateServer } from '../src/scenario.js'
 import { fetchProductFromDatabase, JSON_CONTENT_TYPE } from './payload.js'
 import { KEY_COUNT } from './redis-raw-keys.js'
-import { processPrefix, serviceUrl } from './remote-clients.js'
+import { redisCachedApp } from './remote-clients.js'
 
 export const createServer: CreateServer = async (context) => {
-  const store = new RedisStore({
-    url: serviceUrl(context, 'redis', 'redis-hit-keys'),
-    prefix: processPrefix('redis-hit-keys'),
-  })
-  await store.ready()
-  const app = Fastify({ logger: false })
-  await app.register(fastifyPerfCache, { store })
-  app.addHook('onClose', async function closeStore() {
-    await store.clear('')
-    await store.close()
-  })
+  const app = await redisCachedApp(context, 'redis-hit-keys')
   const keys = Array.from({ length: KEY_COUNT }, (_, i) => `product:${i}`)
   let next = 0
   app.get('/', async function cachedRoute(_request, reply) {

@@ -7,25 +7,12 @@
  * around it. The per-call overhead without joined reads is in docs/benchmarks.md (Remote stores).
  */
 
-import fastifyPerfCache from '@fastify-perf/cache'
-import { RedisStore } from '@fastify-perf/cache-redis'
-import Fastify from 'fastify'
 import type { CreateServer } from '../src/scenario.js'
 import { addDataHitRoute } from './data-hit-route.js'
-import { processPrefix, serviceUrl } from './remote-clients.js'
+import { redisCachedApp } from './remote-clients.js'
 
 export const createServer: CreateServer = async (context) => {
-  const store = new RedisStore({
-    url: serviceUrl(context, 'redis', 'redis-hit'),
-    prefix: processPrefix('redis-hit'),
-  })
-  await store.ready()
-  const app = Fastify({ logger: false })
-  await app.register(fastifyPerfCache, { store })
-  app.addHook('onClose', async function closeStore() {
-    await store.clear('')
-    await store.close()
-  })
+  const app = await redisCachedApp(context, 'redis-hit')
   addDataHitRoute(app)
   return app
 }

@@ -6,7 +6,9 @@
  */
 
 import { once } from 'node:events'
-import { safeRedisOptions } from '@fastify-perf/cache-redis'
+import fastifyPerfCache from '@fastify-perf/cache'
+import { RedisStore, safeRedisOptions } from '@fastify-perf/cache-redis'
+import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import memjs from 'memjs'
 import type { ScenarioContext } from '../src/scenario.js'
@@ -53,4 +55,24 @@ export function connectMemcached(servers: string): memjs.Client {
     keepAlive: true,
     logger: { log: () => {} },
   })
+}
+
+/**
+ * A Fastify app with `@fastify-perf/cache` on a `RedisStore` of its own (this process's prefix,
+ * no L1), which clears its keys and closes when the app closes. The Redis data-cache scenarios
+ * differ only in the route they add.
+ */
+export async function redisCachedApp(context: ScenarioContext, scenario: string): Promise<FastifyInstance> {
+  const store = new RedisStore({
+    url: serviceUrl(context, 'redis', scenario),
+    prefix: processPrefix(scenario),
+  })
+  await store.ready()
+  const app = Fastify({ logger: false })
+  await app.register(fastifyPerfCache, { store })
+  app.addHook('onClose', async function closeStore() {
+    await store.clear('')
+    await store.close()
+  })
+  return app
 }

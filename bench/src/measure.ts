@@ -39,6 +39,12 @@ export class ScenarioFailure extends Error {
   }
 }
 
+/** `error` as a failure of `scenarioName`: a load-phase one unless it is a {@link ScenarioFailure} already. */
+export function toScenarioFailure(scenarioName: string, error: unknown): ScenarioFailure {
+  if (error instanceof ScenarioFailure) return error
+  return new ScenarioFailure(scenarioName, 'load', error instanceof Error ? error.message : String(error))
+}
+
 /** Throws when the load run saw non-2xx responses or socket errors: such a run measures nothing. */
 export function assertCleanRun(server: ServerHandle, result: LoadResult, phase: 'warm-up' | 'load'): void {
   // A crash shows up as a storm of socket errors: name the cause, not the symptom.

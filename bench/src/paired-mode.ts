@@ -9,7 +9,13 @@
  */
 
 import type { LoadGenerator } from './load-generator.js'
-import { loadJob, measureWindow, ScenarioFailure, type WindowResult } from './measure.js'
+import {
+  loadJob,
+  measureWindow,
+  type ScenarioFailure,
+  toScenarioFailure,
+  type WindowResult,
+} from './measure.js'
 import type { Pinning } from './processes.js'
 import type { ScenarioDefinition } from './scenario.js'
 import type { ServerHandle } from './server-handle.js'
@@ -165,14 +171,7 @@ export async function runPaired(
             `${measured.extraUsPerRequest.toFixed(1)})`,
         )
       } catch (error) {
-        const failure =
-          error instanceof ScenarioFailure
-            ? error
-            : new ScenarioFailure(
-                outcome.scenario.name,
-                'load',
-                error instanceof Error ? error.message : String(error),
-              )
+        const failure = toScenarioFailure(outcome.scenario.name, error)
         outcome.failure = { round, phase: failure.phase, message: failure.message }
         progress(
           `  round ${round}/${settings.rounds}  ${label.padEnd(24)} FAILED (${failure.phase}): ${failure.message.split('\n')[0]}`,

@@ -8,7 +8,13 @@
  */
 
 import type { LoadGenerator } from './load-generator.js'
-import { loadJob, measureWindow, ScenarioFailure, type WindowResult } from './measure.js'
+import {
+  loadJob,
+  measureWindow,
+  type ScenarioFailure,
+  toScenarioFailure,
+  type WindowResult,
+} from './measure.js'
 import type { Pinning } from './processes.js'
 import type { ScenarioDefinition } from './scenario.js'
 import type { ServerHandle } from './server-handle.js'
@@ -145,10 +151,7 @@ export async function runThroughput(
             .padStart(8)} req/s  ×${ratio.toFixed(3)}  ${measured.cpuUsPerRequest.toFixed(1)} µs/req`,
         )
       } catch (error) {
-        const failure =
-          error instanceof ScenarioFailure
-            ? error
-            : new ScenarioFailure(name, 'load', error instanceof Error ? error.message : String(error))
+        const failure = toScenarioFailure(name, error)
         outcome.failure = { round, phase: failure.phase, message: failure.message }
         progress(
           `  round ${round}/${settings.rounds}  ${name.padEnd(24)} FAILED (${failure.phase}): ${firstLine(failure.message)}`,
