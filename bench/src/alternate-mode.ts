@@ -16,6 +16,7 @@ import type { LoadGenerator } from './load-generator.js'
 import {
   loadJob,
   measureWindow,
+  progress,
   type ScenarioFailure,
   toScenarioFailure,
   type WindowResult,
@@ -26,6 +27,7 @@ import type { ServerHandle } from './server-handle.js'
 import type { ServicePool } from './services.js'
 import { startCheckedServer, stopAll, warmUp } from './start-server.js'
 import { median, percentile } from './stats.js'
+import type { ThroughputSettings } from './throughput-mode.js'
 
 export interface AlternatePair {
   readonly round: number
@@ -63,20 +65,9 @@ export interface AlternateOutcome {
   summary: AlternateSummary | undefined
 }
 
-export interface AlternateSettings {
-  /** The reference first, then the variants. */
-  readonly scenarios: readonly ScenarioDefinition[]
-  readonly rounds: number
-  readonly connections: number
-  /** Seconds of one slice. */
-  readonly durationSeconds: number
-  readonly warmupSeconds: number
-  /** Pairs of slices per variant and round. */
+export interface AlternateSettings extends ThroughputSettings {
+  /** Pairs of slices per variant and round; `durationSeconds` is the length of one slice. */
   readonly slices: number
-}
-
-function progress(text: string): void {
-  process.stderr.write(`${text}\n`)
 }
 
 async function slice(

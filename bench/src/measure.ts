@@ -39,6 +39,11 @@ export class ScenarioFailure extends Error {
   }
 }
 
+/** Progress lines go to stderr, results to stdout. */
+export function progress(text: string): void {
+  process.stderr.write(`${text}\n`)
+}
+
 /** `error` as a failure of `scenarioName`: a load-phase one unless it is a {@link ScenarioFailure} already. */
 export function toScenarioFailure(scenarioName: string, error: unknown): ScenarioFailure {
   if (error instanceof ScenarioFailure) return error

@@ -12,6 +12,7 @@ import type { LoadGenerator } from './load-generator.js'
 import {
   loadJob,
   measureWindow,
+  progress,
   type ScenarioFailure,
   toScenarioFailure,
   type WindowResult,
@@ -65,10 +66,6 @@ export interface PairedSettings {
   readonly durationSeconds: number
   readonly warmupSeconds: number
   readonly rate: number
-}
-
-function progress(text: string): void {
-  process.stderr.write(`${text}\n`)
 }
 
 async function measurePair(

@@ -11,6 +11,7 @@ import type { LoadGenerator } from './load-generator.js'
 import {
   loadJob,
   measureWindow,
+  progress,
   type ScenarioFailure,
   toScenarioFailure,
   type WindowResult,
@@ -58,11 +59,6 @@ export interface ThroughputSettings {
   readonly connections: number
   readonly durationSeconds: number
   readonly warmupSeconds: number
-}
-
-/** Progress lines go to stderr, results to stdout. */
-function progress(text: string): void {
-  process.stderr.write(`${text}\n`)
 }
 
 async function measureOnce(
