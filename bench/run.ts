@@ -13,6 +13,7 @@ import { type BenchOptions, resolveOptions, USAGE, UsageError } from './src/opti
 import { runPaired } from './src/paired-mode.js'
 import { findCommand, resolvePinning } from './src/processes.js'
 import { alternateReport, environmentLine, pairedReport, throughputReport } from './src/report.js'
+import type { ScenarioDefinition } from './src/scenario.js'
 import { ServicePool } from './src/services.js'
 import { runThroughput } from './src/throughput-mode.js'
 
@@ -92,58 +93,56 @@ async function main(): Promise<number> {
   process.stderr.write(`${environmentLine(env)}\n`)
   process.stderr.write(`scenarios: ${settings.scenarios.map((scenario) => scenario.name).join(', ')}\n`)
 
-  /** Prints the report and the skip notes, writes the JSON rows, and answers the exit code. */
-  const finish = (
+  /**
+   * Prints the report and the skip notes, writes one JSON row per outcome (the fields every mode
+   * has, then the mode's own from `extra`), and answers the exit code.
+   */
+  const finish = <O extends { scenario: ScenarioDefinition; failure: unknown; summary: unknown }>(
     report: string,
-    outcomes: readonly { failure: unknown }[],
-    rows: () => unknown[],
+    outcomes: readonly O[],
+    extra: (outcome: O) => object,
   ): number => {
     process.stdout.write(`\n${report}\n`)
     for (const note of skipNotes) process.stdout.write(`${note}\n`)
-    if (options.jsonFile) writeJson(options.jsonFile, options, env, rows())
+    if (options.jsonFile) {
+      writeJson(
+        options.jsonFile,
+        options,
+        env,
+        outcomes.map((o) => ({
+          scenario: o.scenario.name,
+          ...extra(o),
+          status: o.failure ? 'failed' : 'ok',
+          failure: o.failure,
+          median: o.summary,
+        })),
+      )
+    }
     return outcomes.some((o) => o.failure) ? 1 : 0
   }
   try {
     if (options.paired) {
       const pairedSettings = { ...settings, rate: options.rate }
       const outcomes = await runPaired(pairedSettings, load, services, pinning)
-      return finish(pairedReport(outcomes, pairedSettings, env), outcomes, () =>
-        outcomes.map((o) => ({
-          scenario: o.scenario.name,
-          control: o.control,
-          status: o.failure ? 'failed' : 'ok',
-          failure: o.failure,
-          median: o.summary,
-          rounds: o.rounds,
-        })),
-      )
+      return finish(pairedReport(outcomes, pairedSettings, env), outcomes, (o) => ({
+        control: o.control,
+        rounds: o.rounds,
+      }))
     }
     if (options.alternate) {
       const alternateSettings = { ...settings, slices: options.slices }
       const outcomes = await runAlternate(alternateSettings, load, services, pinning)
-      return finish(alternateReport(outcomes, alternateSettings, env), outcomes, () =>
-        outcomes.map((o) => ({
-          scenario: o.scenario.name,
-          control: o.control,
-          status: o.failure ? 'failed' : 'ok',
-          failure: o.failure,
-          median: o.summary,
-          pairs: o.pairs,
-        })),
-      )
+      return finish(alternateReport(outcomes, alternateSettings, env), outcomes, (o) => ({
+        control: o.control,
+        pairs: o.pairs,
+      }))
     }
     const outcomes = await runThroughput(settings, load, services, pinning)
-    return finish(throughputReport(outcomes, settings, env), outcomes, () =>
-      outcomes.map((o) => ({
-        scenario: o.scenario.name,
-        description: o.scenario.description,
-        peerOf: o.scenario.peerOf,
-        status: o.failure ? 'failed' : 'ok',
-        failure: o.failure,
-        median: o.summary,
-        rounds: o.rounds,
-      })),
-    )
+    return finish(throughputReport(outcomes, settings, env), outcomes, (o) => ({
+      description: o.scenario.description,
+      peerOf: o.scenario.peerOf,
+      rounds: o.rounds,
+    }))
   } finally {
     await load.close()
     await services.stopAll()

@@ -5,26 +5,12 @@
  * (issue 4): at least 0.85 of `limit`.
  */
 
-import fastifyPerfCache from '@fastify-perf/cache'
-import { RedisBus, RedisStore } from '@fastify-perf/cache-redis'
-import Fastify from 'fastify'
 import type { CreateServer } from '../src/scenario.js'
 import { addDataHitRoute } from './data-hit-route.js'
-import { processPrefix, serviceUrl } from './remote-clients.js'
+import { redisCachedApp } from './remote-clients.js'
 
 export const createServer: CreateServer = async (context) => {
-  const url = serviceUrl(context, 'redis', 'redis-l1-hit')
-  const store = new RedisStore({ url, prefix: processPrefix('redis-l1-hit') })
-  const bus = new RedisBus({ url })
-  await store.ready()
-  const app = Fastify({ logger: false })
-  await app.register(fastifyPerfCache, { store, l1: { maxSize: '32MB', bus } })
-  // The plugin closes neither: they are ours.
-  app.addHook('onClose', async function closeStoreAndBus() {
-    await bus.close()
-    await store.clear('')
-    await store.close()
-  })
+  const app = await redisCachedApp(context, 'redis-l1-hit', { l1: true })
   addDataHitRoute(app)
   return app
 }

@@ -7,7 +7,7 @@
 
 import { once } from 'node:events'
 import fastifyPerfCache from '@fastify-perf/cache'
-import { RedisStore, safeRedisOptions } from '@fastify-perf/cache-redis'
+import { RedisBus, RedisStore, safeRedisOptions } from '@fastify-perf/cache-redis'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
 import memjs from 'memjs'
@@ -58,19 +58,27 @@ export function connectMemcached(servers: string): memjs.Client {
 }
 
 /**
- * A Fastify app with `@fastify-perf/cache` on a `RedisStore` of its own (this process's prefix,
- * no L1), which clears its keys and closes when the app closes. The Redis data-cache scenarios
- * differ only in the route they add.
+ * A Fastify app with `@fastify-perf/cache` on a `RedisStore` of its own (this process's prefix),
+ * which clears its keys and closes when the app closes; with `l1`, also the in-process tier and a
+ * `RedisBus`, as a fleet of instances runs it. The Redis scenarios differ only in the route they add.
  */
-export async function redisCachedApp(context: ScenarioContext, scenario: string): Promise<FastifyInstance> {
-  const store = new RedisStore({
-    url: serviceUrl(context, 'redis', scenario),
-    prefix: processPrefix(scenario),
-  })
+export async function redisCachedApp(
+  context: ScenarioContext,
+  scenario: string,
+  options: { l1?: boolean } = {},
+): Promise<FastifyInstance> {
+  const url = serviceUrl(context, 'redis', scenario)
+  const store = new RedisStore({ url, prefix: processPrefix(scenario) })
+  const bus = options.l1 === true ? new RedisBus({ url }) : undefined
   await store.ready()
   const app = Fastify({ logger: false })
-  await app.register(fastifyPerfCache, { store })
+  await app.register(
+    fastifyPerfCache,
+    bus === undefined ? { store } : { store, l1: { maxSize: '32MB', bus } },
+  )
+  // The plugin closes neither: they are ours.
   app.addHook('onClose', async function closeStore() {
+    await bus?.close()
     await store.clear('')
     await store.close()
   })

@@ -6,24 +6,12 @@
  * Goal (issue 5): at least 20 times `slow`.
  */
 
-import fastifyPerfCache from '@fastify-perf/cache'
-import { RedisStore } from '@fastify-perf/cache-redis'
-import Fastify from 'fastify'
 import type { CreateServer } from '../src/scenario.js'
 import { fetchProductFromDatabase, JSON_CONTENT_TYPE } from './payload.js'
+import { redisCachedApp } from './remote-clients.js'
 
 export const createServer: CreateServer = async (context) => {
-  const url = context.services.redis?.url
-  if (url === undefined) throw new Error('route-hit-redis needs the redis service')
-  const app = Fastify({ logger: false })
-  // A prefix of its own per process: rounds never read each other's entries.
-  const store = new RedisStore({ url, prefix: `bench-route-${process.pid}:` })
-  await store.ready()
-  await app.register(fastifyPerfCache, { store })
-  app.addHook('onClose', async () => {
-    await store.clear('')
-    await store.close()
-  })
+  const app = await redisCachedApp(context, 'route-hit-redis')
   app.get('/', { config: { cache: { ttl: '10m' } } }, async function cachedRoute(_request, reply) {
     const body = await fetchProductFromDatabase()
     reply.header('content-type', JSON_CONTENT_TYPE)

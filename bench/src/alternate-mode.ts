@@ -17,8 +17,8 @@ import {
   loadJob,
   measureWindow,
   progress,
-  type ScenarioFailure,
-  toScenarioFailure,
+  type RecordedFailure,
+  recordFailure,
   type WindowResult,
 } from './measure.js'
 import type { Pinning } from './processes.js'
@@ -61,7 +61,7 @@ export interface AlternateOutcome {
   readonly scenario: ScenarioDefinition
   readonly control: boolean
   readonly pairs: AlternatePair[]
-  failure: { round: number; phase: ScenarioFailure['phase']; message: string } | undefined
+  failure: RecordedFailure | undefined
   summary: AlternateSummary | undefined
 }
 
@@ -177,11 +177,12 @@ export async function runAlternate(
             `(${ratios.length} pairs, ${Math.min(...ratios).toFixed(2)}–${Math.max(...ratios).toFixed(2)})`,
         )
       } catch (error) {
-        const failure = toScenarioFailure(outcome.scenario.name, error)
-        outcome.failure = { round, phase: failure.phase, message: failure.message }
-        progress(
-          `  round ${round}/${settings.rounds}  ${name.padEnd(24)} FAILED (${failure.phase}): ${failure.message}`,
-        )
+        const failure = recordFailure(outcome, outcome.scenario.name, name, round, settings.rounds, error)
+        // A broken reference (or control) leaves nothing to compare against.
+        if (outcome.control || failure.scenarioName === reference.name) {
+          for (const other of outcomes) other.summary = summarize(other.pairs)
+          return outcomes
+        }
       }
     }
   }

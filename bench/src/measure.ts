@@ -44,10 +44,35 @@ export function progress(text: string): void {
   process.stderr.write(`${text}\n`)
 }
 
-/** `error` as a failure of `scenarioName`: a load-phase one unless it is a {@link ScenarioFailure} already. */
-export function toScenarioFailure(scenarioName: string, error: unknown): ScenarioFailure {
-  if (error instanceof ScenarioFailure) return error
-  return new ScenarioFailure(scenarioName, 'load', error instanceof Error ? error.message : String(error))
+/** A failure as an outcome keeps it: the round it happened in, its phase and message. */
+export interface RecordedFailure {
+  readonly round: number
+  readonly phase: ScenarioFailure['phase']
+  readonly message: string
+}
+
+/**
+ * Records `error` as `outcome`'s failure in `round` (a {@link ScenarioFailure}, or any other error
+ * as a load-phase failure of `scenarioName`) and prints its first line under `label`. Answers the
+ * failure, whose `scenarioName` tells a broken reference from a broken variant.
+ */
+export function recordFailure(
+  outcome: { failure: RecordedFailure | undefined },
+  scenarioName: string,
+  label: string,
+  round: number,
+  rounds: number,
+  error: unknown,
+): ScenarioFailure {
+  const failure =
+    error instanceof ScenarioFailure
+      ? error
+      : new ScenarioFailure(scenarioName, 'load', error instanceof Error ? error.message : String(error))
+  outcome.failure = { round, phase: failure.phase, message: failure.message }
+  progress(
+    `  round ${round}/${rounds}  ${label.padEnd(24)} FAILED (${failure.phase}): ${failure.message.split('\n')[0]}`,
+  )
+  return failure
 }
 
 /** Throws when the load run saw non-2xx responses or socket errors: such a run measures nothing. */

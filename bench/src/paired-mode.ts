@@ -13,8 +13,8 @@ import {
   loadJob,
   measureWindow,
   progress,
-  type ScenarioFailure,
-  toScenarioFailure,
+  type RecordedFailure,
+  recordFailure,
   type WindowResult,
 } from './measure.js'
 import type { Pinning } from './processes.js'
@@ -55,7 +55,7 @@ export interface PairedOutcome {
   readonly scenario: ScenarioDefinition
   readonly control: boolean
   readonly rounds: PairedRound[]
-  failure: { round: number; phase: ScenarioFailure['phase']; message: string } | undefined
+  failure: RecordedFailure | undefined
   summary: PairedSummary | undefined
 }
 
@@ -168,11 +168,7 @@ export async function runPaired(
             `${measured.extraUsPerRequest.toFixed(1)})`,
         )
       } catch (error) {
-        const failure = toScenarioFailure(outcome.scenario.name, error)
-        outcome.failure = { round, phase: failure.phase, message: failure.message }
-        progress(
-          `  round ${round}/${settings.rounds}  ${label.padEnd(24)} FAILED (${failure.phase}): ${failure.message.split('\n')[0]}`,
-        )
+        const failure = recordFailure(outcome, outcome.scenario.name, label, round, settings.rounds, error)
         // A broken baseline (or control) leaves nothing to compare against.
         if (outcome.control || failure.scenarioName === reference.name) {
           for (const other of outcomes) other.summary = summarize(other.rounds)

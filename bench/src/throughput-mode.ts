@@ -12,8 +12,8 @@ import {
   loadJob,
   measureWindow,
   progress,
-  type ScenarioFailure,
-  toScenarioFailure,
+  type RecordedFailure,
+  recordFailure,
   type WindowResult,
 } from './measure.js'
 import type { Pinning } from './processes.js'
@@ -49,7 +49,7 @@ export interface ThroughputSummary {
 export interface ThroughputOutcome {
   readonly scenario: ScenarioDefinition
   readonly rounds: ThroughputRound[]
-  failure: { round: number; phase: ScenarioFailure['phase']; message: string } | undefined
+  failure: RecordedFailure | undefined
   summary: ThroughputSummary | undefined
 }
 
@@ -147,19 +147,11 @@ export async function runThroughput(
             .padStart(8)} req/s  ×${ratio.toFixed(3)}  ${measured.cpuUsPerRequest.toFixed(1)} µs/req`,
         )
       } catch (error) {
-        const failure = toScenarioFailure(name, error)
-        outcome.failure = { round, phase: failure.phase, message: failure.message }
-        progress(
-          `  round ${round}/${settings.rounds}  ${name.padEnd(24)} FAILED (${failure.phase}): ${firstLine(failure.message)}`,
-        )
+        recordFailure(outcome, name, name, round, settings.rounds, error)
         if (outcome === reference) return outcomes
       }
     }
   }
   for (const outcome of outcomes) outcome.summary = summarize(outcome, reference)
   return outcomes
-}
-
-function firstLine(text: string): string {
-  return text.split('\n')[0] ?? ''
 }

@@ -128,8 +128,7 @@ export class MemcachedStore implements CacheStore {
     try {
       return await this.#add(mk, bytes, expiry(ttlMs))
     } catch (error) {
-      if (!TOO_LARGE.test((error as Error).message)) throw error
-      this.oversized++
+      this.#refusedAsTooLarge(error)
       return false
     }
   }
@@ -234,9 +233,14 @@ export class MemcachedStore implements CacheStore {
     } catch (error) {
       // memcached refused the item (its `-I` is below our maxValueSize). It also unlinks the old
       // item in that case, so nothing stale remains; a cache may forget, so this is no failure.
-      if (!TOO_LARGE.test((error as Error).message)) throw error
-      this.oversized++
+      this.#refusedAsTooLarge(error)
     }
+  }
+
+  /** Counts a write memcached refused as too large (its `-I` is below `maxValueSize`); rethrows any other error. */
+  #refusedAsTooLarge(error: unknown): void {
+    if (!TOO_LARGE.test((error as Error).message)) throw error
+    this.oversized++
   }
 
   #read(mk: string): Promise<Buffer | null> {

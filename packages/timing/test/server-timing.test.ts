@@ -9,6 +9,7 @@ import fastifyPerfTiming, {
   toQuotedString,
   toToken,
 } from '@fastify-perf/timing'
+import type { FastifyInstance } from 'fastify'
 import { parseServerTiming, type ServerTimingMetric } from './support/server-timing-parse.js'
 
 // Over a real socket: what a browser receives. `metrics: false` keeps these apps to the header.
@@ -334,6 +335,22 @@ test('total starts before onRequest hooks registered ahead of the plugin, which 
   )
 })
 
+/**
+ * Like @fastify-perf/cache's route cache registered before timing: `/cached` answered by a
+ * synchronous hit in onRequest, after `busyMs` of work, its event published without the request
+ * (Fastify is still inside the server's request event).
+ */
+function answerCachedInOnRequest(app: FastifyInstance, busyMs: number): void {
+  const routeChannel = diagnostics.channel('fastify-perf:cache:route')
+  app.addHook('onRequest', (request, reply, done) => {
+    if (request.url !== '/cached') return done()
+    routeChannel.publish({ route: 'GET /cached', outcome: 'hit' })
+    const until = performance.now() + busyMs
+    while (performance.now() < until) {}
+    reply.send('from cache')
+  })
+}
+
 // The plugin listens to the HTTP server's `request` event before and after Fastify's own listener.
 // On a server Fastify created, and on a serverFactory's server with a listener of its own, both
 // must time from arrival and attribute events published before Fastify knows the request. (A
@@ -355,14 +372,7 @@ for (const kind of ['Fastify-created server', 'serverFactory with another reques
             },
           },
     )
-    const routeChannel = diagnostics.channel('fastify-perf:cache:route')
-    app.addHook('onRequest', (request, reply, done) => {
-      if (request.url !== '/cached') return done()
-      routeChannel.publish({ route: 'GET /cached', outcome: 'hit' })
-      const until = performance.now() + 3
-      while (performance.now() < until) {}
-      reply.send('from cache')
-    })
+    answerCachedInOnRequest(app, 3)
     await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false })
     app.get('/cached', async () => 'from handler')
     const base = await listen(app)
@@ -484,14 +494,7 @@ test('a Server-Timing replayed by a cache is withheld from clients expose refuse
 
 test('a route-cache hit answered in an onRequest hook registered first shows as the cache phase', async (t) => {
   const app = buildApp(t)
-  const routeChannel = diagnostics.channel('fastify-perf:cache:route')
-  // Like @fastify-perf/cache's route cache registered before timing: a synchronous hit in
-  // onRequest, published without the request (Fastify is still inside the server's request event).
-  app.addHook('onRequest', (request, reply, done) => {
-    if (request.url !== '/cached') return done()
-    routeChannel.publish({ route: 'GET /cached', outcome: 'hit' })
-    reply.send('from cache')
-  })
+  answerCachedInOnRequest(app, 0)
   await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false })
   app.get('/cached', async () => 'from handler')
   const base = await listen(app)

@@ -284,29 +284,18 @@ export class RouteCache {
     }
     const key = urlKey(request.host, request.url, options.ignoreQuery)
     const slotKey = this.#prefix + key
-    let slot: MaybePromise<StoredEntry | undefined>
-    let read = false
     if (!forced && !route.hasDimensions && directives === NO_DIRECTIVES) {
-      // The hot path: a synchronous store (memory, or an L1 hit), a plain entry (no Vary), no tags,
-      // fresh. The same decision #decide makes, without allocating the lookup state.
-      slot = this.backend.get(slotKey)
-      read = true
+      // The hot path: a plain entry (no Vary), no tags, fresh, served without allocating the
+      // lookup state; from a synchronous store (memory, or an L1 hit) at once, from a remote one in
+      // the read's continuation. Anything else goes the general way with the entry already read.
+      const slot = this.backend.get(slotKey)
       if (isPromise(slot)) {
         this.#remoteLookup(slot, route, key, slotKey, request, reply, done)
         return
       }
-      if (slot !== undefined && slot.tags.length === 0) {
-        const stored = this.decode(slot)
-        const now = Date.now()
-        if (
-          stored instanceof CachedResponse &&
-          now < slot.freshUntil &&
-          (stored.flags & FLAG_ALWAYS_REVALIDATE) === 0
-        ) {
-          this.#serve(request, reply, slot, stored, now, this.#hitStatus(stored, slot, now), 'hit')
-          return
-        }
-      }
+      if (this.#serveFresh(request, reply, slot, undefined)) return
+      this.#onSlot(new Lookup(route, key, dims, directives), request, reply, done, slot, false)
+      return
     }
     const ctx = new Lookup(route, key, dims, directives)
     if (options.strict && directives.noStore) {
@@ -319,8 +308,7 @@ export class RouteCache {
       this.#miss(ctx, request, reply, done)
       return
     }
-    // One read per lookup: the hot path's, when it made one.
-    if (!read) slot = this.backend.get(slotKey)
+    const slot = this.backend.get(slotKey)
     if (isPromise(slot)) {
       this.#continue(slot, ctx, request, reply, done, (entry) =>
         this.#onSlot(ctx, request, reply, done, entry, true),
@@ -328,6 +316,32 @@ export class RouteCache {
       return
     }
     this.#onSlot(ctx, request, reply, done, slot, false)
+  }
+
+  /**
+   * The hot path's decision, the one `#decide` makes for a plain entry: a fresh, untagged stored
+   * response that needs no revalidation is served (answers `true`). `remoteKey` is the slot key
+   * of an entry read from a remote store (decoded through `#decodeRemote`), `undefined` for one
+   * a synchronous store handed out (decoded once per object).
+   */
+  #serveFresh(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    entry: StoredEntry | undefined,
+    remoteKey: string | undefined,
+  ): boolean {
+    if (entry === undefined || entry.tags.length !== 0) return false
+    const stored = remoteKey === undefined ? this.decode(entry) : this.#decodeRemote(remoteKey, entry)
+    const now = Date.now()
+    if (
+      !(stored instanceof CachedResponse) ||
+      now >= entry.freshUntil ||
+      (stored.flags & FLAG_ALWAYS_REVALIDATE) !== 0
+    ) {
+      return false
+    }
+    this.#serve(request, reply, entry, stored, now, this.#hitStatus(stored, entry, now), 'hit')
+    return true
   }
 
   /**
@@ -348,18 +362,7 @@ export class RouteCache {
     slot.then(
       (entry) => {
         try {
-          if (entry !== undefined && entry.tags.length === 0) {
-            const stored = this.#decodeRemote(slotKey, entry)
-            const now = Date.now()
-            if (
-              stored instanceof CachedResponse &&
-              now < entry.freshUntil &&
-              (stored.flags & FLAG_ALWAYS_REVALIDATE) === 0
-            ) {
-              this.#serve(request, reply, entry, stored, now, this.#hitStatus(stored, entry, now), 'hit')
-              return
-            }
-          }
+          if (this.#serveFresh(request, reply, entry, slotKey)) return
           this.#onSlot(new Lookup(route, key, '', NO_DIRECTIVES), request, reply, done, entry, true)
         } catch (error) {
           this.#failed(reply, done, error)
