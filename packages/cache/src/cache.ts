@@ -26,14 +26,22 @@ export interface RouteBackend {
   readonly prefix: string
   /** Whether the cache was closed: the route cache then stays out of the way. */
   closed(): boolean
-  get(key: string): MaybePromise<StoredEntry | undefined>
+  /** Whether the store is usable now (breaker not open, cache not closed): only then is a response `stored`. */
+  storeUp(): boolean
+  /** The store budget of one lookup or invalidation: `performance.now()` + `storeTimeout`. */
+  deadline(): number
+  get(key: string, deadline?: number): MaybePromise<StoredEntry | undefined>
+  getMany(keys: readonly string[], deadline?: number): MaybePromise<ReadonlyArray<StoredEntry | undefined>>
   /** Writes an entry the route cache built (timestamps included); failures are the wrapper's. */
-  set(key: string, entry: StoredEntry, ttlMs: number): MaybePromise<boolean>
-  deleteMany(keys: readonly string[]): MaybePromise<boolean>
+  set(key: string, entry: StoredEntry, ttlMs: number, deadline?: number): MaybePromise<boolean>
+  /** Writes only if the key holds nothing; `undefined` when the store cannot say (see `SafeStore#add`). */
+  add(key: string, entry: StoredEntry, ttlMs: number, deadline?: number): MaybePromise<boolean | undefined>
+  /** Deletes; `false` when deferred (kept as an invalidation debt and replayed). */
+  deleteMany(keys: readonly string[], deadline?: number): MaybePromise<boolean>
   /** The entry's tags: 0 valid, 1 soft-invalidated (stale), 2 hard-invalidated (dead). */
-  tagState(entry: StoredEntry): MaybePromise<number>
+  tagState(entry: StoredEntry, deadline?: number): MaybePromise<number>
   /** Current versions of `tags` (hard, soft per tag), to store with an entry. */
-  tagVersions(tags: readonly string[]): Promise<readonly string[]>
+  tagVersions(tags: readonly string[], deadline?: number): Promise<readonly string[]>
   /** Validates tags like `getOrSet` does; throws `FST_PERF_CACHE_INVALID_OPTION`. */
   assertTags(tags: readonly string[]): readonly string[]
   /**
@@ -668,8 +676,12 @@ export class Cache {
     const backend: RouteBackend = {
       prefix: `${this.namespace}:r:`,
       closed: () => this.#closed,
+      storeUp: () => !this.#closed && tiers.safe.state !== 'open',
+      deadline: () => performance.now() + this.#options.storeTimeoutMs,
       get: (key) => tiers.get(key),
+      getMany: (keys) => tiers.getMany(keys),
       set: (key, entry, ttlMs) => tiers.set(key, entry, ttlMs),
+      add: (key, entry, ttlMs) => tiers.add(key, entry, ttlMs),
       deleteMany: (keys) => tiers.deleteMany(keys),
       tagState: (entry) => this.#tagState(entry),
       tagVersions: (tags) => this.#currentVersions(tags),

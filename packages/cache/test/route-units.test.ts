@@ -11,8 +11,8 @@ import {
   CachedResponse,
   decodeStored,
   encodeResponse,
-  encodeVaryRecord,
-  VaryRecord,
+  encodeVariantRecord,
+  VariantRecord,
 } from '../src/route/response-codec.js'
 import { resolveRouteConfig, resolveRouteOptions } from '../src/route/route-options.js'
 import { surrogateHeader } from '../src/route/surrogate-keys.js'
@@ -338,12 +338,20 @@ test('stored responses and vary records round-trip through bytes; foreign bytes 
   assert.equal(decoded.cacheStatusPrefix, 'upstream; hit, ')
   assert.deepEqual(decoded.notModifiedHeaders, { vary: 'accept', etag: '"abc"' })
   assert.equal(decoded.originEtag, undefined)
-  const record = decodeStored(
-    encodeVaryRecord(new VaryRecord(['accept'], [{ suffix: 'h6:accept3:a/b', until: 5 }])),
-  )
-  assert.ok(record instanceof VaryRecord)
-  assert.deepEqual(record.names, ['accept'])
-  assert.deepEqual(record.variants, [{ suffix: 'h6:accept3:a/b', until: 5 }])
+  assert.equal(decoded.variant, '')
+  // A variant response carries the variant key it answers, so a reader can tell it from another
+  // variant sharing its slot.
+  const variant = decodeStored(encodeResponse({ ...parts, variant: 'h6:accept3:a/b' }))
+  assert.ok(variant instanceof CachedResponse)
+  assert.equal(variant.variant, 'h6:accept3:a/b')
+  assert.deepEqual([...variant.body], [0, 1, 2, 255])
+  assert.deepEqual(variant.headers['x-multi'], ['a', 'b'])
+  const record = decodeStored(encodeVariantRecord(new VariantRecord(['accept', 'accept-language'], 'gen.1')))
+  assert.ok(record instanceof VariantRecord)
+  assert.deepEqual(record.names, ['accept', 'accept-language'])
+  assert.equal(record.generation, 'gen.1')
+  // The previous layout's vary record (kind 2) reads as nothing: one miss per URL after an upgrade.
+  assert.equal(decodeStored(new Uint8Array([2, 0, 0, 0, 0])), undefined)
   assert.equal(decodeStored('a string'), undefined)
   assert.equal(decodeStored(new Uint8Array([9, 9, 9])), undefined)
   assert.equal(decodeStored(encodeResponse(parts).subarray(0, 30)), undefined)

@@ -9,9 +9,11 @@ import { type Duration, toMs } from '../units.js'
 import { type CacheControl, NO_DIRECTIVES } from './cache-control.js'
 import type { Forward } from './cache-status.js'
 import type { Freshness } from './freshness.js'
-import type { CachedResponse, VaryRecord } from './response-codec.js'
+import type { NotStoredReason } from './policy.js'
+import type { CachedResponse, VariantRecord } from './response-codec.js'
 import type { RouteCache } from './route-cache.js'
 import type { ResolvedRouteConfig } from './route-options.js'
+import type { SlotView } from './variants.js'
 
 /**
  * Per-request control of the route cache, as `reply.cache`. On a request the cache does not
@@ -39,6 +41,13 @@ const NOOP_CONTROL: RouteCacheControl = Object.freeze({
     return NOOP_CONTROL
   },
 })
+
+/**
+ * How long the head of a response being stored waits for its body (see `MissState#hold`). A body
+ * produced in memory and compressed by zlib completes in a few milliseconds; this bounds what a
+ * slow stream's first byte waits on a miss (hits are not delayed).
+ */
+const HOLD_MS = 250
 
 /** @internal Where a miss keeps its state on the reply (decorated up front as `null`). */
 export const kRouteState = Symbol('fastify-perf.cache.routeState')
@@ -77,13 +86,22 @@ export function createFlight(): Flight {
 }
 
 /** What one request's lookup found out, carried into a miss. */
-export class Lookup {
+export class Lookup implements SlotView {
   readonly route: ResolvedRouteConfig
   readonly urlKey: string
   readonly dims: string
   readonly directives: CacheControl
-  /** The vary record found in the URL slot, when there was one. */
-  record: VaryRecord | undefined = undefined
+  /** The variant record found in the URL slot, when there was one. */
+  record: VariantRecord | undefined = undefined
+  /** The URL slot held a plain response (or a value we cannot read): a record replaces it. */
+  occupied = false
+  /** The variant slot chosen for this request's variant, once the record's slots were read. */
+  target: string | undefined = undefined
+  /**
+   * The store budget of this lookup (`performance.now()` deadline), set once a read answered
+   * asynchronously; `NaN` before: a synchronous store needs none.
+   */
+  deadline = Number.NaN
   /** The variant part of the key this request looked up (dims + vary suffix), once known. */
   suffix: string | undefined = undefined
   fwd: Forward = 'uri-miss'
@@ -161,6 +179,8 @@ export class MissState implements RouteCacheControl {
   readonly flightKey: string
   flight: Flight | undefined
   lock: StoreLock | undefined
+  /** The fence number when the handler started (see `VariantStore.fence`). */
+  since = 0
   /** Names of headers set before the cache's hook ran: per-request, not stored (see ALWAYS_STORED). */
   readonly preexisting: readonly string[]
   /** The client's own preconditions, taken off the request so the handler answers in full. */
@@ -187,6 +207,11 @@ export class MissState implements RouteCacheControl {
   headers: Record<string, unknown> = {}
   /** `Cache-Status` members the response had before ours (from caches upstream). */
   upstreamCacheStatus: string | undefined
+  /** What the origin answered a revalidation, for `fwd-status` (RFC 9211 §2.3). */
+  fwdStatus: number | undefined
+  /** The head of a response being stored, held until its body is complete (see `hold`). */
+  held: { status: number; headers: Record<string, unknown> } | undefined
+  #holdTimer: NodeJS.Timeout | undefined
   cacheControl: CacheControl = NO_DIRECTIVES
   freshness: Freshness | undefined
   varyNames: readonly string[] = []
@@ -267,7 +292,10 @@ export class MissState implements RouteCacheControl {
     })
     res.once('close', () => {
       // Closed before the last byte went out (client gone, error): nothing is stored.
-      if (!this.finished) this.abandon()
+      if (!this.finished) {
+        this.#dropHeld()
+        this.abandon()
+      }
     })
   }
 
@@ -278,9 +306,65 @@ export class MissState implements RouteCacheControl {
     this.cache.settle(this, undefined)
   }
 
+  /**
+   * Holds the head of a response being stored until its body is complete, so that its
+   * `Cache-Status` can say `stored` truthfully and its `Content-Length` can be given. A body that
+   * comes in one piece (Fastify's strings, buffers, serialized JSON) goes out at once; a stream
+   * (`@fastify/compress` output, a file, a generator) is buffered for at most `HOLD_MS` and
+   * `maxEntrySize` bytes: within them it goes out whole, past them the head goes out with the
+   * reason the response is not known to be stored (`UNKNOWN-LENGTH`, `TOO-LARGE`) and the body
+   * streams on. A stream that fails while held never had its head written, so Fastify answers the
+   * client with a proper error instead of a truncated 200 (and nothing is stored).
+   */
+  hold(status: number, headers: Record<string, unknown>): void {
+    this.held = { status, headers }
+    this.#holdTimer = setTimeout(() => {
+      this.#holdTimer = undefined
+      if (this.held !== undefined) this.release(false, 'UNKNOWN-LENGTH')
+    }, HOLD_MS)
+    this.#holdTimer.unref()
+  }
+
+  /**
+   * Writes the held head: `complete`, with the body's length and `stored`; or not, with `detail`,
+   * flushing what was buffered so the body streams on.
+   */
+  release(complete: boolean, detail?: NotStoredReason): void {
+    const held = this.held
+    if (held === undefined) return
+    this.held = undefined
+    if (this.#holdTimer !== undefined) clearTimeout(this.#holdTimer)
+    this.#holdTimer = undefined
+    const res = this.reply.raw
+    const headers = held.headers
+    if (this.cache.options.cacheStatus) {
+      headers['cache-status'] = this.cache.releasedStatus(this, complete ? undefined : detail)
+    }
+    if (complete && this.replacement === undefined) headers['content-length'] = String(this.size)
+    replaceHead(res, this.writeHead, held.status, headers as OutgoingHttpHeaders, this.reason)
+    if (!complete && this.replacement === undefined) {
+      const write = this.write as (...a: unknown[]) => boolean
+      for (const chunk of this.chunks) write.call(res, chunk)
+    }
+  }
+
+  #dropHeld(): void {
+    if (this.#holdTimer !== undefined) clearTimeout(this.#holdTimer)
+    this.#holdTimer = undefined
+    this.held = undefined
+  }
+
   onWriteHead(args: unknown[]): ServerResponse {
     const res = this.reply.raw
-    if (this.decided) return (this.writeHead as (...a: unknown[]) => ServerResponse).apply(res, args)
+    if (this.decided) {
+      if (this.held !== undefined) {
+        // A new head while ours is held: the body failed before it was complete, and Fastify
+        // answers with an error instead. That response goes out as written; nothing is stored.
+        this.#dropHeld()
+        this.abandon()
+      }
+      return (this.writeHead as (...a: unknown[]) => ServerResponse).apply(res, args)
+    }
     this.decided = true
     const status = Number(args[0])
     const obj = typeof args[1] === 'string' ? args[2] : args[1]
@@ -290,6 +374,7 @@ export class MissState implements RouteCacheControl {
     } catch (error) {
       // Never break a response over the cache: let it out as the application wrote it.
       this.reply.log.error({ err: error }, 'route cache could not process a response; not stored')
+      this.#dropHeld()
       this.abandon()
       if (!res.headersSent) return (this.writeHead as (...a: unknown[]) => ServerResponse).apply(res, args)
     }
@@ -300,6 +385,12 @@ export class MissState implements RouteCacheControl {
     const res = this.reply.raw
     if (this.ending) return (this.write as (...a: unknown[]) => boolean).call(res, chunk, encoding, cb)
     if (!this.decided && !res.headersSent) res.writeHead(res.statusCode)
+    if (this.held !== undefined) {
+      this.#buffer(chunk, encoding)
+      const callback = typeof encoding === 'function' ? encoding : cb
+      if (typeof callback === 'function') process.nextTick(callback as () => void)
+      return true
+    }
     if (this.storing) this.capture(chunk, encoding)
     if (this.replacement !== undefined) {
       const callback = typeof encoding === 'function' ? encoding : cb
@@ -307,6 +398,18 @@ export class MissState implements RouteCacheControl {
       return true
     }
     return (this.write as (...a: unknown[]) => boolean).call(res, chunk, encoding, cb)
+  }
+
+  /** A chunk written while the head is held: kept; past `maxEntrySize` the head goes out. */
+  #buffer(chunk: unknown, encoding: unknown): void {
+    const buf = toBuffer(chunk, encoding)
+    if (buf === undefined) return
+    this.chunks.push(buf)
+    this.size += buf.length
+    if (this.size > this.cache.options.maxEntrySize) {
+      this.release(false, 'TOO-LARGE')
+      this.abandon()
+    }
   }
 
   onEnd(chunk: unknown, encoding: unknown, cb: unknown): ServerResponse {
@@ -320,8 +423,23 @@ export class MissState implements RouteCacheControl {
       encoding = undefined
     }
     if (!this.decided && !res.headersSent) res.writeHead(res.statusCode)
-    if (this.storing && chunk !== undefined && chunk !== null) this.capture(chunk, encoding)
     const end = this.end as (...a: unknown[]) => ServerResponse
+    if (this.held !== undefined) {
+      if (chunk !== undefined && chunk !== null) this.#buffer(chunk, encoding)
+      this.ending = true
+      try {
+        if (this.held === undefined) return end.call(res, cb ?? undefined)
+        // Complete: the head goes out with the body's length and `stored`, the body in one piece.
+        this.release(true)
+        if (this.replacement !== undefined || this.chunks.length === 0) return end.call(res, cb ?? undefined)
+        const body = this.chunks.length === 1 ? this.chunks[0]! : Buffer.concat(this.chunks)
+        this.chunks = [body]
+        return end.call(res, body, cb ?? undefined)
+      } finally {
+        this.ending = false
+      }
+    }
+    if (this.storing && chunk !== undefined && chunk !== null) this.capture(chunk, encoding)
     this.ending = true
     try {
       if (this.replacement !== undefined) {
@@ -337,11 +455,8 @@ export class MissState implements RouteCacheControl {
   }
 
   capture(chunk: unknown, encoding: unknown): void {
-    let buf: Buffer
-    if (typeof chunk === 'string') buf = Buffer.from(chunk, (encoding as BufferEncoding | null) ?? 'utf8')
-    else if (chunk instanceof Uint8Array)
-      buf = Buffer.from(chunk) // a copy: producers may reuse buffers
-    else return
+    const buf = toBuffer(chunk, encoding)
+    if (buf === undefined) return
     this.size += buf.length
     if (this.size > this.cache.options.maxEntrySize) {
       // Past the limit the stream keeps flowing to the client untouched; we just stop keeping it.
@@ -350,6 +465,13 @@ export class MissState implements RouteCacheControl {
     }
     this.chunks.push(buf)
   }
+}
+
+/** A written chunk as our own Buffer (a copy: producers may reuse theirs); `undefined` for none. */
+function toBuffer(chunk: unknown, encoding: unknown): Buffer | undefined {
+  if (typeof chunk === 'string') return Buffer.from(chunk, (encoding as BufferEncoding | null) ?? 'utf8')
+  if (chunk instanceof Uint8Array) return Buffer.from(chunk)
+  return undefined
 }
 
 /** The getter behind `reply.cache`. */

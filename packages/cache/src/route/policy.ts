@@ -115,7 +115,13 @@ export type NotStoredReason =
   | 'STATUS'
   | 'TOO-LARGE'
   | 'NO-FRESHNESS'
-  | 'TOO-MANY-VARIANTS'
+  /** The store is not answering (its circuit breaker is open): nothing is written. */
+  | 'STORE-DOWN'
+  /**
+   * The body did not complete within the time the head may wait (a slow stream): its head went
+   * out before the cache could know whether it would be stored (it is, if it completes).
+   */
+  | 'UNKNOWN-LENGTH'
 
 /** What a route allows of requests that carry credentials. */
 export interface CredentialPolicy {

@@ -2,10 +2,10 @@ import { parseHttpDate } from './http-date.js'
 import { NOT_MODIFIED_HEADERS } from './policy.js'
 
 // What the route cache keeps in a StoredEntry's value: bytes, so every store (memory, Redis,
-// Memcached) holds the same thing and a remote hit is one read plus one decode. Two kinds share
-// the URL slot of a key (see route-cache.ts):
+// Memcached) holds the same thing and a remote hit is one read plus one decode. Three kinds (see
+// variants.ts for where each one lives):
 //
-// A response (kind 1):
+// A response (kind 1), kept in a URL's own slot when its responses do not vary:
 //   byte 0       1
 //   byte 1       flags (FLAG_*)
 //   bytes 2-3    status, uint16 BE
@@ -16,17 +16,29 @@ import { NOT_MODIFIED_HEADERS } from './policy.js'
 //   then         n × (uint16 name length, name, uint32 value length, value), latin1 (as on the wire)
 //   then         the body bytes, as sent on the wire (encoded when Content-Encoding says so)
 //
-// A vary record (kind 2): the request header names responses under this URL vary on, and the
-// variants stored (with the time each expires from the store), so `maxVariants` can be enforced
-// and an invalidation can delete every variant:
-//   byte 0       2
+// A variant response (kind 3), kept in one of the URL generation's variant slots: the variant key
+// it answers (so a reader can tell its variant from another one sharing the slot), then a kind 1
+// response:
+//   byte 0       3
+//   bytes 1-4    variant key length, uint32 BE, then the variant key, utf-8
+//   then         a kind 1 response
+//
+// A variant record (kind 4), kept in a URL's slot when its responses vary: the request header
+// names they vary on, and the URL's current generation (variants.ts):
+//   byte 0       4
 //   bytes 1-2    name count, then each name as uint16 length + latin1
-//   then         variant count uint16, then each as float64 until + uint32 length + utf-8 suffix
+//   then         uint16 generation length + latin1 generation
+//
+// Kind 2 was the previous layout's vary record (a list of variants, rewritten by every writer:
+// concurrent writers lost each other's variants). It decodes as nothing, so a store still holding
+// one after an upgrade costs one miss per URL.
 
 /** Kind byte of a stored response. */
 export const RESPONSE = 1
-/** Kind byte of a vary record. */
-export const VARY_RECORD = 2
+/** Kind byte of a variant response. */
+export const VARIANT = 3
+/** Kind byte of a variant record. */
+export const VARIANT_RECORD = 4
 
 /** The ETag was generated from the body (the origin sent none): never sent upstream as a validator. */
 export const FLAG_ETAG_GENERATED = 1
@@ -47,6 +59,8 @@ export interface ResponseParts {
   /** Lowercase names; a field sent on several lines appears several times. */
   readonly pairs: ReadonlyArray<readonly [string, string]>
   readonly body: Buffer
+  /** The variant key this response answers (`''` for a URL's plain response). */
+  readonly variant?: string
 }
 
 /**
@@ -64,6 +78,8 @@ export class CachedResponse implements ResponseParts {
   readonly sieUntil: number
   readonly pairs: ReadonlyArray<readonly [string, string]>
   readonly body: Buffer
+  /** The variant key this response answers; `''` for a response kept in its URL's own slot. */
+  readonly variant: string
   /** Every stored header, for `reply.headers()`; repeated fields as arrays. */
   readonly headers: Record<string, string | string[]>
   /** The headers of a 304 from this response (RFC 9110 §15.4.5). */
@@ -90,6 +106,7 @@ export class CachedResponse implements ResponseParts {
     this.sieUntil = parts.sieUntil
     this.pairs = parts.pairs
     this.body = parts.body
+    this.variant = parts.variant ?? ''
     const headers: Record<string, string | string[]> = {}
     let upstream = ''
     for (const [name, value] of parts.pairs) {
@@ -128,31 +145,38 @@ export class CachedResponse implements ResponseParts {
   }
 }
 
-/** One stored variant of a URL. */
-export interface VariantInfo {
-  readonly suffix: string
-  /** When the variant leaves the store, epoch ms. */
-  readonly until: number
-}
-
-/** The record kept in a URL's slot when its responses vary. */
-export class VaryRecord {
-  readonly kind = VARY_RECORD
+/**
+ * The record kept in a URL's slot when its responses vary: the request header names they vary on
+ * and the URL's generation, which names where its variants live (see variants.ts). It is written
+ * when a URL gets its first variant, or when its responses start varying on more headers, never
+ * to add a variant: so concurrent writers cannot lose each other's variants.
+ */
+export class VariantRecord {
+  readonly kind = VARIANT_RECORD
   /** Lowercased request header names, sorted. */
   readonly names: readonly string[]
-  readonly variants: readonly VariantInfo[]
+  readonly generation: string
 
-  constructor(names: readonly string[], variants: readonly VariantInfo[]) {
+  constructor(names: readonly string[], generation: string) {
     this.names = names
-    this.variants = variants
+    this.generation = generation
   }
 }
 
 /** Encodes a response for a StoredEntry value. */
 export function encodeResponse(parts: ResponseParts): Uint8Array {
-  let size = FIXED + parts.body.length
+  const variant = parts.variant ?? ''
+  const variantBytes = variant === '' ? 0 : Buffer.byteLength(variant)
+  const head = variant === '' ? 0 : 5 + variantBytes
+  let size = head + FIXED + parts.body.length
   for (const [name, value] of parts.pairs) size += 6 + name.length + value.length
-  const out = Buffer.allocUnsafe(size)
+  const whole = Buffer.allocUnsafe(size)
+  if (head !== 0) {
+    whole[0] = VARIANT
+    whole.writeUInt32BE(variantBytes, 1)
+    whole.write(variant, 5, 'utf8')
+  }
+  const out = head === 0 ? whole : whole.subarray(head)
   out[0] = RESPONSE
   out[1] = parts.flags
   out.writeUInt16BE(parts.status, 2)
@@ -170,17 +194,15 @@ export function encodeResponse(parts: ResponseParts): Uint8Array {
     offset += out.write(value, offset, 'latin1')
   }
   parts.body.copy(out, offset)
-  return out
+  return whole
 }
 
-/** Encodes a vary record. */
-export function encodeVaryRecord(record: VaryRecord): Uint8Array {
-  const suffixes = record.variants.map((v) => Buffer.from(v.suffix, 'utf8'))
-  let size = 5
+/** Encodes a variant record. */
+export function encodeVariantRecord(record: VariantRecord): Uint8Array {
+  let size = 5 + record.generation.length
   for (const name of record.names) size += 2 + name.length
-  for (const s of suffixes) size += 12 + s.length
   const out = Buffer.allocUnsafe(size)
-  out[0] = VARY_RECORD
+  out[0] = VARIANT_RECORD
   out.writeUInt16BE(record.names.length, 1)
   let offset = 3
   for (const name of record.names) {
@@ -188,14 +210,8 @@ export function encodeVaryRecord(record: VaryRecord): Uint8Array {
     offset += 2
     offset += out.write(name, offset, 'latin1')
   }
-  out.writeUInt16BE(suffixes.length, offset)
-  offset += 2
-  for (let i = 0; i < suffixes.length; i++) {
-    out.writeDoubleBE(record.variants[i]!.until, offset)
-    out.writeUInt32BE(suffixes[i]!.length, offset + 8)
-    suffixes[i]!.copy(out, offset + 12)
-    offset += 12 + suffixes[i]!.length
-  }
+  out.writeUInt16BE(record.generation.length, offset)
+  out.write(record.generation, offset + 2, 'latin1')
   return out
 }
 
@@ -208,20 +224,25 @@ function asBuffer(data: Uint8Array): Buffer {
  * truncated or foreign value): the caller treats it as a miss. The body is a view on the stored
  * bytes, not a copy.
  */
-export function decodeStored(value: string | Uint8Array): CachedResponse | VaryRecord | undefined {
+export function decodeStored(value: string | Uint8Array): CachedResponse | VariantRecord | undefined {
   if (typeof value === 'string') return undefined
   const buf = asBuffer(value)
   try {
-    if (buf[0] === RESPONSE) return decodeResponse(buf)
-    if (buf[0] === VARY_RECORD) return decodeRecord(buf)
+    if (buf[0] === RESPONSE) return decodeResponse(buf, '')
+    if (buf[0] === VARIANT) {
+      const length = buf.readUInt32BE(1)
+      if (5 + length > buf.length) return undefined
+      return decodeResponse(buf.subarray(5 + length), buf.toString('utf8', 5, 5 + length))
+    }
+    if (buf[0] === VARIANT_RECORD) return decodeRecord(buf)
   } catch {
     // A RangeError from a truncated value: not ours, or damaged. A miss.
   }
   return undefined
 }
 
-function decodeResponse(buf: Buffer): CachedResponse | undefined {
-  if (buf.length < FIXED) return undefined
+function decodeResponse(buf: Buffer, variant: string): CachedResponse | undefined {
+  if (buf.length < FIXED || buf[0] !== RESPONSE) return undefined
   const count = buf.readUInt16BE(24)
   const pairs = new Array<readonly [string, string]>(count)
   let offset = FIXED
@@ -243,10 +264,11 @@ function decodeResponse(buf: Buffer): CachedResponse | undefined {
     sieUntil: buf.readDoubleBE(16),
     pairs,
     body: buf.subarray(offset),
+    variant,
   })
 }
 
-function decodeRecord(buf: Buffer): VaryRecord | undefined {
+function decodeRecord(buf: Buffer): VariantRecord | undefined {
   const count = buf.readUInt16BE(1)
   const names: string[] = []
   let offset = 3
@@ -255,15 +277,7 @@ function decodeRecord(buf: Buffer): VaryRecord | undefined {
     names.push(buf.toString('latin1', offset + 2, offset + 2 + length))
     offset += 2 + length
   }
-  const variantCount = buf.readUInt16BE(offset)
-  offset += 2
-  const variants: VariantInfo[] = []
-  for (let i = 0; i < variantCount; i++) {
-    const until = buf.readDoubleBE(offset)
-    const length = buf.readUInt32BE(offset + 8)
-    if (offset + 12 + length > buf.length) return undefined
-    variants.push({ until, suffix: buf.toString('utf8', offset + 12, offset + 12 + length) })
-    offset += 12 + length
-  }
-  return new VaryRecord(names, variants)
+  const length = buf.readUInt16BE(offset)
+  if (length === 0 || offset + 2 + length > buf.length) return undefined
+  return new VariantRecord(names, buf.toString('latin1', offset + 2, offset + 2 + length))
 }

@@ -1,0 +1,141 @@
+// Deliver: what goes back to the client when the cache answers by itself (a hit, a 304 from a
+// stored response, a collapsed miss) and the `Cache-Status` of requests it does not serve.
+import type { OutgoingHttpHeaders } from 'node:http'
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { type CacheRouteEvent, channels } from '../channels.js'
+import type { StoredEntry } from '../store.js'
+import { ttlSeconds } from './cache-status.js'
+import { hasConditional, isNotModified } from './conditional.js'
+import type { BypassReason } from './policy.js'
+import type { CachedResponse } from './response-codec.js'
+import type { RouteCache } from './route-cache.js'
+import type { ResolvedRouteConfig } from './route-options.js'
+
+/** Headers a 304 built from a reply keeps (RFC 9110 §15.4.5: no other representation metadata). */
+export const NOT_IN_304 = /^content-|^last-modified$|^transfer-encoding$/
+
+/** Current age of a stored response, whole seconds (RFC 9111 §4.2.3). */
+export function ageOf(entry: StoredEntry, response: CachedResponse, now: number): number {
+  return Math.max(0, Math.floor((now - entry.createdAt) / 1000)) + response.initialAgeSec
+}
+
+/**
+ * `<name>; hit; ttl=N`, remembered per decoded entry for the second it is valid: a hot entry
+ * builds its status string once per second, not once per request.
+ */
+export function hitStatus(rc: RouteCache, response: CachedResponse, entry: StoredEntry, now: number): string {
+  const ttl = ttlSeconds(entry.freshUntil, now)
+  if (response.hitTtl !== ttl) {
+    response.hitTtl = ttl
+    response.hitStatus = rc.status.hit(ttl)
+  }
+  return response.hitStatus
+}
+
+/** Sends a stored response (or a 304 from it). */
+export function serve(
+  rc: RouteCache,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  entry: StoredEntry,
+  response: CachedResponse,
+  now: number,
+  status: string,
+  outcome: CacheRouteEvent['outcome'],
+): void {
+  const age = ageOf(entry, response, now)
+  const headers = request.raw.headers
+  if (hasConditional(headers) && isNotModified(headers, response)) {
+    publish(request, 'not-modified')
+    notModified(rc, reply, response, age, status)
+    return
+  }
+  reply.code(response.status)
+  // Names and values precomputed at decode time: no Object.keys() per hit.
+  const names = response.headerNames
+  const values = response.headerValues
+  for (let i = 0; i < names.length; i++) reply.header(names[i]!, values[i])
+  reply.header('age', age)
+  if (rc.options.cacheStatus) reply.header('cache-status', response.cacheStatusPrefix + status)
+  if (channels.route.hasSubscribers) publish(request, outcome)
+  // HEAD: Fastify's HEAD route (or Node for a HEAD request) sends the length and drops the body.
+  if (response.body.length === 0) reply.send()
+  else reply.send(response.body)
+}
+
+/** Sends a response another request produced while this one waited (`collapsed`). */
+export function serveCollapsed(
+  rc: RouteCache,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  response: CachedResponse,
+): void {
+  const now = Date.now()
+  const entry = { createdAt: now, freshUntil: now } as StoredEntry
+  serve(rc, request, reply, entry, response, now, rc.status.collapsed, 'collapsed')
+}
+
+/** A 304 answered from a stored response: RFC 9110 §15.4.5's fields plus Age and Cache-Status, no body. */
+function notModified(
+  rc: RouteCache,
+  reply: FastifyReply,
+  response: CachedResponse,
+  age: number,
+  status: string,
+): void {
+  const headers: OutgoingHttpHeaders = {}
+  // Headers set on this reply before the cache's hook (CORS, request ids) still apply.
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (!NOT_IN_304.test(name) && value !== undefined) headers[name] = value
+  }
+  Object.assign(headers, response.notModifiedHeaders)
+  headers.age = String(age)
+  if (rc.options.cacheStatus) headers['cache-status'] = response.cacheStatusPrefix + status
+  // Written directly: Fastify's generated HEAD route would add `Content-Length: 0`, which a 304
+  // must not carry (RFC 9110 §8.6: only the length the 200 would have had).
+  reply.hijack()
+  reply.raw.writeHead(304, headers)
+  reply.raw.end()
+}
+
+/** A request that does not use the cache: says why, and lets it go on to the handler. */
+export function bypass(
+  rc: RouteCache,
+  route: ResolvedRouteConfig,
+  reply: FastifyReply,
+  reason: BypassReason,
+  done: () => void,
+): void {
+  if (rc.options.cacheStatus) reply.header('cache-status', rc.status.bypass(reason))
+  publishBypass(route, reason)
+  done()
+}
+
+export function publishBypass(route: ResolvedRouteConfig, reason: BypassReason): void {
+  if (!channels.route.hasSubscribers) return
+  channels.route.publish({ route: route.label, outcome: 'bypass', detail: reason } satisfies CacheRouteEvent)
+}
+
+export function publish(
+  request: FastifyRequest,
+  outcome: CacheRouteEvent['outcome'],
+  stored?: boolean,
+  detail?: string,
+): void {
+  if (!channels.route.hasSubscribers) return
+  const route = `${request.routeOptions.method} ${request.routeOptions.url}`
+  channels.route.publish({ route, outcome, stored, detail } satisfies CacheRouteEvent)
+}
+
+/**
+ * An error in a continuation of the lookup (a store answered asynchronously): the request must
+ * not hang, and the process must not see an unhandled rejection. Fastify answers it as an error
+ * of the hook, unless a response already went out.
+ */
+export function failed(reply: FastifyReply, done: (error?: Error) => void, error: unknown): void {
+  if (reply.sent || reply.raw.headersSent) {
+    reply.log.error({ err: error }, 'route cache failed after the response was sent')
+    return
+  }
+  done(error instanceof Error ? error : new Error(String(error)))
+}

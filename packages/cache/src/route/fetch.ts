@@ -1,0 +1,305 @@
+// Fetch: the handler's (or origin's) response head, as it is written. Decides whether the
+// response is stored (policy.ts), sets `Vary` for the route's declared dimensions, `Cache-Status`
+// and CDN tag headers; answers the client's own preconditions; lets a stale entry stand in for a
+// failing handler (stale-if-error), and merges a 304 from a revalidation into the stored
+// response. A response to be stored has its head HELD until its body is complete (capture.ts), so
+// `stored` is only ever said of a complete body written to a working store.
+import type { OutgoingHttpHeaders } from 'node:http'
+import { type CacheRouteEvent, channels } from '../channels.js'
+import { parseCacheControl } from './cache-control.js'
+import { ttlSeconds } from './cache-status.js'
+import { headerString, type MissState, replaceHead } from './capture.js'
+import { abandonFlight, commit } from './commit.js'
+import { isNotModified } from './conditional.js'
+import { NOT_IN_304, publish } from './deliver.js'
+import { computeFreshness } from './freshness.js'
+import { parseHttpDate } from './http-date.js'
+import {
+  ERROR_STATUSES,
+  HOP_BY_HOP,
+  NOT_UPDATED_BY_304,
+  type NotStoredReason,
+  notStoredReason,
+} from './policy.js'
+import { CachedResponse, FLAG_ETAG_GENERATED, type ResponseParts } from './response-codec.js'
+import type { RouteCache } from './route-cache.js'
+import { surrogateHeader } from './surrogate-keys.js'
+import { parseVary, unionNames, VARY_TOO_LARGE, varySuffix } from './vary.js'
+
+/**
+ * Headers of an error response dropped when a stale entry stands in for it: they describe the
+ * error's representation. Others set on the response (CORS, request ids) are kept.
+ */
+const REPLACED_ON_STAND_IN: ReadonlySet<string> = new Set([
+  'content-type',
+  'content-length',
+  'content-encoding',
+  'content-language',
+  'content-location',
+  'content-range',
+  'etag',
+  'last-modified',
+  'cache-control',
+  'expires',
+  'vary',
+  'age',
+  'date',
+  'set-cookie',
+  'cache-status',
+  ...HOP_BY_HOP,
+])
+
+/** Called once per miss with the final status and headers, before they are written. */
+export function onResponseHead(
+  rc: RouteCache,
+  state: MissState,
+  status: number,
+  headers: Record<string, unknown>,
+): void {
+  const ctx = state.ctx
+  const now = Date.now()
+  state.status = status
+  state.respondedAt = now
+  state.headers = headers
+  const revalidating = ctx.revalidate !== undefined
+  if (revalidating && status === 304) {
+    merge304(rc, state, ctx.revalidate!, headers)
+    return
+  }
+  if (ERROR_STATUSES.has(status) && ctx.stale !== undefined && now < ctx.stale.sieUntil) {
+    // RFC 5861 §4: the last good response stands in for the failing handler.
+    abandonFlight(rc, state)
+    const ttl = Math.min(ttlSeconds(ctx.staleFreshUntil, now), -1)
+    publish(state.request, 'stale-if-error', false, 'STALE-IF-ERROR')
+    const age = Math.max(0, Math.floor((now - ctx.staleCreatedAt) / 1000)) + ctx.stale.initialAgeSec
+    standIn(rc, state, ctx.stale, rc.status.staleIfError(status, ttl), age)
+    return
+  }
+  const cc = parseCacheControl(headers['cache-control'] as string | undefined)
+  const vary = parseVary(headers.vary as string | undefined)
+  const freshness = computeFreshness(
+    headers,
+    cc,
+    {
+      ttlMs: state.ttlMs ?? ctx.route.ttlMs,
+      swrMs: ctx.route.swrMs,
+      sieMs: ctx.route.sieMs,
+      proxy: rc.options.proxy,
+    },
+    now,
+  )
+  const length = headers['content-length']
+  let reason: NotStoredReason | undefined = ctx.requestNoStore ? 'NO-STORE' : undefined
+  reason ??= notStoredReason(
+    {
+      status,
+      cacheControl: cc,
+      hasSetCookie: headers['set-cookie'] !== undefined,
+      varyStar: vary.star,
+      size: length === undefined ? undefined : Number(length),
+      hasFreshness: freshness.hasFreshness,
+    },
+    { maxEntrySize: rc.options.maxEntrySize, proxy: rc.options.proxy },
+    state.bypassed,
+  )
+  // The store is down (its breaker is open) or the cache closed: nothing will be written, and
+  // `Cache-Status` says so instead of `stored`.
+  if (reason === undefined && !rc.backend.storeUp()) reason = 'STORE-DOWN'
+  // The route's declared dimensions are part of what the response varies on: say so downstream
+  // (a CDN in front must not mix users' or languages' responses either).
+  let names = vary.names
+  const route = ctx.route
+  if (reason === undefined) {
+    const declared = [...route.vary]
+    if (route.allowAuthorization) declared.push('authorization')
+    if (route.allowCookie) declared.push('cookie')
+    names = unionNames(names, [...new Set(declared)].sort())
+    const added = names.filter((name) => !vary.names.includes(name))
+    if (added.length > 0) {
+      const current = headerString(headers.vary)
+      headers.vary =
+        current === undefined || current === '' ? added.join(', ') : `${current}, ${added.join(', ')}`
+    }
+  }
+  // A header the response varies on is too long in this request: the variant is not stored (a
+  // huge Accept-Language must not become a key), and the request counts as a bypass.
+  const tooLarge =
+    reason === undefined &&
+    names.length > 0 &&
+    varySuffix(names, state.request.raw.headers, rc.options.maxVaryValueLength) === VARY_TOO_LARGE
+  // `fwd-status` says what the origin answered a revalidation (RFC 9211 §2.3); a client-forced
+  // request (`fwd=request`) is reported without it.
+  state.fwdStatus = revalidating && ctx.fwd === 'stale' ? status : undefined
+  const outcome = tooLarge
+    ? rc.status.bypass('VARY-TOO-LARGE')
+    : reason === undefined
+      ? rc.status.stored(ctx.fwd, state.fwdStatus)
+      : rc.status.notStored(ctx.fwd, reason, state.fwdStatus)
+  // An upstream cache's member is kept, ours appended (RFC 9211 §2).
+  const upstream = headerString(headers['cache-status'])
+  state.upstreamCacheStatus = upstream
+  if (rc.options.cacheStatus)
+    headers['cache-status'] = upstream === undefined ? outcome : `${upstream}, ${outcome}`
+  if (tooLarge) {
+    if (channels.route.hasSubscribers) {
+      channels.route.publish({
+        route: state.ctx.route.label,
+        outcome: 'bypass',
+        detail: 'VARY-TOO-LARGE',
+      } satisfies CacheRouteEvent)
+    }
+  } else {
+    publish(state.request, 'miss', reason === undefined, reason)
+  }
+  if (reason !== undefined || tooLarge) {
+    abandonFlight(rc, state)
+    replaceHead(state.reply.raw, state.writeHead, status, headers as OutgoingHttpHeaders, state.reason)
+    return
+  }
+  if (rc.options.surrogateKeys !== false) {
+    const tags = state.allTags
+    const header = tags.length === 0 ? undefined : surrogateHeader(rc.options.surrogateKeys, tags)
+    if (header !== undefined && headers[header[0]] === undefined) headers[header[0]] = header[1]
+  }
+  state.storing = true
+  state.cacheControl = cc
+  state.freshness = freshness
+  state.varyNames = names
+  const conditionals = state.clientConditionals
+  if (conditionals !== undefined && !state.isHead) {
+    const etag = headerString(headers.etag)
+    const lastModified = headerString(headers['last-modified'])
+    const validators = { etag, lastModifiedMs: parseHttpDate(lastModified), dateMs: now }
+    // Only when the response has an ETag or Last-Modified of its own: a generated ETag is not
+    // known yet (the body has not been written), and the client cannot hold it anyway.
+    if ((etag !== undefined || lastModified !== undefined) && isNotModified(conditionals, validators)) {
+      state.replacement = null
+      const out: Record<string, unknown> = {}
+      for (const [name, value] of Object.entries(headers)) {
+        if (!NOT_IN_304.test(name) && value !== undefined) out[name] = value
+      }
+      state.hold(304, out)
+      return
+    }
+  }
+  state.hold(status, headers)
+}
+
+/**
+ * The `Cache-Status` of a response whose head was held, when it goes out: `stored` when its body
+ * is complete, otherwise why it is not (yet) known to be stored.
+ */
+export function releasedStatus(
+  rc: RouteCache,
+  state: MissState,
+  detail: NotStoredReason | undefined,
+): string {
+  const own =
+    detail === undefined
+      ? rc.status.stored(state.ctx.fwd, state.fwdStatus)
+      : rc.status.notStored(state.ctx.fwd, detail, state.fwdStatus)
+  const upstream = state.upstreamCacheStatus
+  return upstream === undefined ? own : `${upstream}, ${own}`
+}
+
+/** Replaces the response being written by a stored one (stale-if-error, or a merged 304). */
+function standIn(
+  rc: RouteCache,
+  state: MissState,
+  response: CachedResponse,
+  cacheStatus: string,
+  ageSec: number,
+): void {
+  const res = state.reply.raw
+  const headers: OutgoingHttpHeaders = {}
+  for (const [name, value] of Object.entries(state.headers)) {
+    if (!REPLACED_ON_STAND_IN.has(name) && response.headers[name] === undefined && value !== undefined) {
+      headers[name] = value as string
+    }
+  }
+  Object.assign(headers, response.headers)
+  headers['content-length'] = String(response.body.length)
+  headers.age = String(ageSec)
+  if (rc.options.cacheStatus) headers['cache-status'] = response.cacheStatusPrefix + cacheStatus
+  state.replacement = response.body
+  replaceHead(res, state.writeHead, response.status, headers)
+}
+
+/** RFC 9111 §4.3.4: a 304 from the origin refreshes the stored response's headers; the body is kept. */
+function merge304(
+  rc: RouteCache,
+  state: MissState,
+  stored: CachedResponse,
+  headers: Record<string, unknown>,
+): void {
+  const ctx = state.ctx
+  const now = state.respondedAt
+  const fresh = new Map<string, string[]>()
+  for (const [name, value] of Object.entries(headers)) {
+    if (NOT_UPDATED_BY_304.has(name) || value === undefined || name === 'cache-status') continue
+    fresh.set(name, Array.isArray(value) ? value.map(String) : [String(value)])
+  }
+  const pairs: Array<readonly [string, string]> = []
+  for (const [name, value] of stored.pairs) if (!fresh.has(name)) pairs.push([name, value])
+  for (const [name, values] of fresh) for (const value of values) pairs.push([name, value])
+  const merged: Record<string, unknown> = {}
+  for (const [name, value] of pairs)
+    merged[name] = merged[name] === undefined ? value : `${merged[name]}, ${value}`
+  // The 304's Age and Date describe the refreshed response.
+  if (headers.age !== undefined) merged.age = headers.age
+  const cc = parseCacheControl(merged['cache-control'] as string | undefined)
+  const freshness = computeFreshness(
+    merged,
+    cc,
+    {
+      ttlMs: state.ttlMs ?? ctx.route.ttlMs,
+      swrMs: ctx.route.swrMs,
+      sieMs: ctx.route.sieMs,
+      proxy: rc.options.proxy,
+    },
+    now,
+  )
+  let reason = notStoredReason(
+    {
+      status: stored.status,
+      cacheControl: cc,
+      hasSetCookie: false,
+      varyStar: parseVary(merged.vary as string | undefined).star,
+      size: stored.body.length,
+      hasFreshness: freshness.hasFreshness,
+    },
+    { maxEntrySize: rc.options.maxEntrySize, proxy: rc.options.proxy },
+    state.bypassed,
+  )
+  if (reason === undefined && !rc.backend.storeUp()) reason = 'STORE-DOWN'
+  const parts: ResponseParts = {
+    status: stored.status,
+    flags: stored.flags & FLAG_ETAG_GENERATED,
+    dateMs: freshness.dateMs,
+    initialAgeSec: freshness.initialAgeSec,
+    sieUntil: 0,
+    pairs,
+    body: stored.body,
+  }
+  const cacheStatus =
+    reason === undefined ? rc.status.stored(ctx.fwd, 304) : rc.status.notStored(ctx.fwd, reason, 304)
+  publish(state.request, 'miss', reason === undefined, reason)
+  let response = new CachedResponse(parts)
+  if (reason === undefined) {
+    state.cacheControl = cc
+    state.freshness = freshness
+    state.varyNames = unionNames(parseVary(merged.vary as string | undefined).names, ctx.route.vary)
+    response = commit(rc, state, parts)
+  } else {
+    abandonFlight(rc, state)
+  }
+  const conditionals = state.clientConditionals
+  if (conditionals !== undefined && isNotModified(conditionals, response)) {
+    state.replacement = null
+    const out: OutgoingHttpHeaders = { ...response.notModifiedHeaders, age: String(freshness.initialAgeSec) }
+    if (rc.options.cacheStatus) out['cache-status'] = response.cacheStatusPrefix + cacheStatus
+    replaceHead(state.reply.raw, state.writeHead, 304, out)
+    return
+  }
+  standIn(rc, state, response, cacheStatus, freshness.initialAgeSec)
+}

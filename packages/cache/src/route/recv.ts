@@ -1,0 +1,101 @@
+// Recv and hash: the first step of a request on a cached route. Decides whether the request may
+// use the cache at all (method, credentials, a body, override headers, an oversized header) and
+// computes what it is looked up by: the URL key, the route's own key dimensions, and, in strict
+// mode, the request's cache directives. Then hands it to the lookup (lookup.ts), or to the
+// handler as a bypass or a forced miss.
+import type { FastifyReply, FastifyRequest } from 'fastify'
+import { NO_DIRECTIVES, parseCacheControl, requestNoCache } from './cache-control.js'
+import { Lookup } from './capture.js'
+import { bypass } from './deliver.js'
+import { lp, urlKey } from './key.js'
+import { hotLookup, lookupSlot } from './lookup.js'
+import { miss } from './miss.js'
+import { bypassReason } from './policy.js'
+import { takeRefresh } from './refresh.js'
+import type { RouteCache } from './route-cache.js'
+import type { ResolvedRouteConfig } from './route-options.js'
+import { secretDigest, VARY_TOO_LARGE, varySuffix } from './vary.js'
+
+/** The cached route's hook (onRequest or preHandler). Serves hits itself; calls `done` otherwise. */
+export function recv(
+  rc: RouteCache,
+  route: ResolvedRouteConfig,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: () => void,
+): void {
+  const raw = request.raw
+  const method = raw.method
+  if ((method !== 'GET' && method !== 'HEAD') || rc.backend.closed()) {
+    done()
+    return
+  }
+  const headers = raw.headers
+  if (rc.refreshes.size !== 0 && takeRefresh(rc, route, request, reply, done)) return
+  const reason = bypassReason(headers, route)
+  if (reason !== undefined) {
+    bypass(rc, route, reply, reason, done)
+    return
+  }
+  let dims = ''
+  if (route.hasDimensions) {
+    const found = dimensions(rc, route, request)
+    if (found === VARY_TOO_LARGE) {
+      bypass(rc, route, reply, 'VARY-TOO-LARGE', done)
+      return
+    }
+    dims = found
+  }
+  let directives = NO_DIRECTIVES
+  let forced = false
+  const options = rc.options
+  if (options.strict || options.honorRequestNoCache) {
+    const field = headers['cache-control']
+    directives = parseCacheControl(field)
+    const pragma = typeof headers.pragma === 'string' ? headers.pragma : undefined
+    forced = requestNoCache(directives, field !== undefined, pragma)
+    if (!options.strict) directives = NO_DIRECTIVES
+  }
+  const key = urlKey(request.host, request.url, options.ignoreQuery)
+  if (!forced && !route.hasDimensions && directives === NO_DIRECTIVES) {
+    hotLookup(rc, route, key, request, reply, done)
+    return
+  }
+  const ctx = new Lookup(route, key, dims, directives)
+  if (options.strict && directives.noStore) {
+    ctx.requestNoStore = true
+    forced = true
+  }
+  if (forced) {
+    // RFC 9111 §5.2.1.4: the client asked for a response validated at the origin.
+    ctx.fwd = 'request'
+    miss(rc, ctx, request, reply, done)
+    return
+  }
+  lookupSlot(rc, ctx, request, reply, done)
+}
+
+/** The route's own key dimensions: its `key()`, credentials it accepts, its `vary` headers. */
+function dimensions(
+  rc: RouteCache,
+  route: ResolvedRouteConfig,
+  request: FastifyRequest,
+): string | typeof VARY_TOO_LARGE {
+  const headers = request.raw.headers
+  let dims = ''
+  if (route.key !== undefined) dims += `k${lp(String(route.key(request)))}`
+  if (route.allowAuthorization) {
+    const value = headers.authorization
+    dims += value === undefined ? 'a~' : `a${lp(secretDigest(value))}`
+  }
+  if (route.allowCookie) {
+    const value = headers.cookie
+    dims += value === undefined ? 'c~' : `c${lp(secretDigest(value))}`
+  }
+  if (route.vary.length > 0) {
+    const vary = varySuffix(route.vary, headers, rc.options.maxVaryValueLength)
+    if (vary === VARY_TOO_LARGE) return VARY_TOO_LARGE
+    dims += vary
+  }
+  return dims
+}
