@@ -1,6 +1,7 @@
 // Test helpers for the fastify-perf suite: real servers, app builders, a real HTTP client.
 // See docs/testing.md.
 export { buildApp, listen } from './app.js'
+export { type DelayRelay, type DelayRelayOptions, startDelayRelay } from './delay-relay.js'
 export {
   type HttpResponse,
   type LoadOptions,
