@@ -52,10 +52,13 @@ import { cacheRoute } from './support/route-cache-api.js'
 /** `Cache-Status` detail of a miss not stored because the store is down (breaker open). */
 const STORE_DOWN_DETAIL = 'detail=STORE-DOWN'
 /**
- * `Cache-Status` detail of a response whose length is unknown when its head is written (a stream
- * without `Content-Length`): the cache cannot know then whether the body will complete and fit.
+ * `Cache-Status` detail of a response whose body was not complete when its head had to go out
+ * (the head of a response being stored waits 250 ms for it): the cache could not know then
+ * whether it would be stored.
  */
 const UNKNOWN_LENGTH_DETAIL = 'detail=UNKNOWN-LENGTH'
+/** A body that outgrew `maxEntrySize` while its head was held. */
+const TOO_LARGE_DETAIL = 'detail=TOO-LARGE'
 
 // --- settings --------------------------------------------------------------------------------
 
@@ -848,41 +851,50 @@ describe('Cache-Status says stored only for responses that are in the store', ()
   }
 
   for (const setup of DIRECT) {
-    test(`a stream that fails midway is not said to be stored, and is not served truncated (${storeLabel(setup)})`, async (t) => {
-      const defer = closer(t)
-      const { store } = await openStore(setup, defer)
-      const app = await cachedApp(defer, store)
-      let calls = 0
-      app.get('/stream', cacheRoute({ ttl: '1m' }), async (_req, reply) => {
-        const failing = ++calls === 1
-        return reply.type('text/plain').send(
-          Readable.from(
-            (async function* () {
-              yield 'part 1 '
-              await sleep(30)
-              if (failing) throw new Error('the source broke')
-              yield 'part 2'
-            })(),
-          ),
-        )
-      })
-      const url = `${await listen(app)}/stream`
-      const broken = await rawGet(url)
-      assert.equal(broken.status, 200)
-      assert.equal(broken.complete, false, 'the client saw the body cut short')
-      assert.equal(broken.body, 'part 1 ')
-      const status = statusOf(broken)
-      assert.doesNotMatch(status, STORED, `the broken stream said: ${status}`)
-      assert.ok(status.includes(UNKNOWN_LENGTH_DETAIL), `expected ${UNKNOWN_LENGTH_DETAIL}: ${status}`)
+    for (const when of ['while its head is held', 'after its head went out'] as const) {
+      test(`a stream that fails midway ${when} is not said to be stored, and is not served truncated (${storeLabel(setup)})`, async (t) => {
+        const defer = closer(t)
+        const { store } = await openStore(setup, defer)
+        const app = await cachedApp(defer, store)
+        let calls = 0
+        app.get('/stream', cacheRoute({ ttl: '1m' }), async (_req, reply) => {
+          const failing = ++calls === 1
+          return reply.type('text/plain').send(
+            Readable.from(
+              (async function* () {
+                yield 'part 1 '
+                // The head of a response being stored waits up to 250 ms for its body.
+                await sleep(when === 'while its head is held' ? 30 : 400)
+                if (failing) throw new Error('the source broke')
+                yield 'part 2'
+              })(),
+            ),
+          )
+        })
+        const url = `${await listen(app)}/stream`
+        const broken = await rawGet(url)
+        const status = statusOf(broken)
+        assert.doesNotMatch(status, STORED, `the broken stream said: ${status}`)
+        if (when === 'while its head is held') {
+          // Nothing was written yet: Fastify answers the failure as an error, complete.
+          assert.equal(broken.status, 500)
+          assert.equal(broken.complete, true)
+        } else {
+          assert.equal(broken.status, 200)
+          assert.equal(broken.complete, false, 'the client saw the body cut short')
+          assert.equal(broken.body, 'part 1 ')
+          assert.ok(status.includes(UNKNOWN_LENGTH_DETAIL), `expected ${UNKNOWN_LENGTH_DETAIL}: ${status}`)
+        }
 
-      await sleep(100)
-      const next = await request(url)
-      assert.equal(next.status, 200)
-      assert.doesNotMatch(statusOf(next), HIT, 'the broken body is not served from the cache')
-      assert.equal(next.text, 'part 1 part 2')
-      assert.equal(calls, 2)
-      await assertStoredMeansHit(url, next, 'the complete stream')
-    })
+        await sleep(100)
+        const next = await request(url)
+        assert.equal(next.status, 200)
+        assert.doesNotMatch(statusOf(next), HIT, 'the broken body is not served from the cache')
+        assert.equal(next.text, 'part 1 part 2')
+        assert.equal(calls, 2)
+        await assertStoredMeansHit(url, next, 'the complete stream')
+      })
+    }
 
     test(`a stream without Content-Length that outgrows maxEntrySize is not said to be stored (${storeLabel(setup)})`, async (t) => {
       const defer = closer(t)
@@ -911,7 +923,7 @@ describe('Cache-Status says stored only for responses that are in the store', ()
       assert.equal(first.body.length, SIZE)
       const status = statusOf(first)
       assert.doesNotMatch(status, STORED, `the oversized stream said: ${status}`)
-      assert.ok(status.includes(UNKNOWN_LENGTH_DETAIL), `expected ${UNKNOWN_LENGTH_DETAIL}: ${status}`)
+      assert.ok(status.includes(TOO_LARGE_DETAIL), `expected ${TOO_LARGE_DETAIL}: ${status}`)
 
       await sleep(100)
       const next = await request(url)
