@@ -372,6 +372,7 @@ test('route options: defaults, validation with coded errors naming the option an
     [{ cacheStatusName: 'has space' }, /cacheStatusName/],
     [{ ignoreQuery: 'utm_*' }, /ignoreQuery/],
     [{ maxVariants: 0 }, /maxVariants/],
+    [{ maxVariants: 1025 }, /maxVariants.*1024/],
     [{ surrogateKeys: 'akamia' }, /surrogateKeys/],
     [{ proxy: 'yes' }, /proxy/],
     [{ lockTimeout: 0 }, /lockTimeout/],

@@ -19,7 +19,10 @@ export interface RouteCacheOptions {
   ignoreQuery?: readonly string[]
   /** Bodies larger than this are not stored (streams are teed up to it, then dropped). @default '1MB' */
   maxEntrySize?: Size
-  /** Variants (distinct `Vary` values) kept per URL; past it, new variants are not stored. @default 32 */
+  /**
+   * Variants (distinct `Vary` values) kept per URL, 1 to 1024: a hard bound on every store. Past it a new
+   * variant replaces an older one (of its two candidate slots, the one written longest ago). @default 32
+   */
   maxVariants?: number
   /**
    * A request header named by `Vary` (or by a route's `vary`) longer than this many characters
@@ -159,11 +162,13 @@ function boolean(value: unknown, name: string, fallback: boolean): boolean {
   return value
 }
 
-function wholeNumber(value: unknown, name: string, fallback: number, min: number): number {
+function wholeNumber(value: unknown, name: string, fallback: number, min: number, max?: number): number {
   if (value === undefined) return fallback
   if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < min) {
     invalid(name, `must be a whole number >= ${min}`)
   }
+  // A URL's invalidation sweeps every variant slot of its generation: the bound keeps that small.
+  if (max !== undefined && value > max) invalid(name, `must be a whole number from ${min} to ${max}`)
   return value
 }
 
@@ -212,7 +217,7 @@ export function resolveRouteOptions(options: RouteCacheOptions | undefined): Res
     cacheStatusName: name,
     ignoreQuery: compileQueryFilter(ignore),
     maxEntrySize,
-    maxVariants: wholeNumber(o.maxVariants, 'routes.maxVariants', 32, 1),
+    maxVariants: wholeNumber(o.maxVariants, 'routes.maxVariants', 32, 1, 1024),
     maxVaryValueLength: wholeNumber(o.maxVaryValueLength, 'routes.maxVaryValueLength', 256, 1),
     lockTimeoutMs: optionalDuration(o.lockTimeout ?? '5s', 'routes.lockTimeout', true)!,
     honorRequestNoCache: boolean(o.honorRequestNoCache, 'routes.honorRequestNoCache', false),
