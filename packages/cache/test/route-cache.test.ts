@@ -499,18 +499,8 @@ test('cacheStatus: false sends no Cache-Status; other methods never get one', as
   assert.equal((await app.inject({ method: 'POST', url: '/x' })).headers['cache-status'], undefined)
 })
 
-test("the hook choice: onRequest hits skip the route's later hooks, hook: 'preHandler' serves hits after them", async (t) => {
-  const warnings: unknown[] = []
-  const app = Fastify({
-    logger: {
-      level: 'warn',
-      stream: {
-        write(line: string) {
-          warnings.push(JSON.parse(line))
-        },
-      },
-    },
-  })
+test('hooks first: hits are served after every later hook of the route unless it names them in skipHooks', async (t) => {
+  const app = Fastify()
   await app.register(fastifyPerfCache)
   const checkKey = async (
     request: import('fastify').FastifyRequest,
@@ -518,27 +508,41 @@ test("the hook choice: onRequest hits skip the route's later hooks, hook: 'preHa
   ) => {
     if (request.headers['x-api-key'] !== 'secret') return reply.code(401).send({ error: 'unauthorized' })
   }
-  app.get('/fast', { preHandler: checkKey, config: { cache: { ttl: '1m' } } }, async () => 'members only')
+  let counted = 0
+  async function countRequest() {
+    counted++
+  }
+  app.get('/guarded', { preHandler: checkKey, config: { cache: { ttl: '1m' } } }, async () => 'members only')
   app.get(
-    '/safe',
-    { preHandler: checkKey, config: { cache: { ttl: '1m', hook: 'preHandler' } } },
-    async () => 'members only',
+    '/counted',
+    { preHandler: countRequest, config: { cache: { ttl: '1m', skipHooks: ['countRequest'] } } },
+    async () => 'public',
   )
   t.after(() => app.close())
   await app.ready()
-  assert.equal(warnings.length, 1)
-  assert.match(JSON.stringify(warnings[0]), /GET \/fast/)
   const key = { 'x-api-key': 'secret' }
-  await app.inject({ url: '/fast', headers: key })
-  await app.inject({ url: '/safe', headers: key })
-  // onRequest: the hit is answered before the key check (the warning said so).
-  assert.equal((await app.inject('/fast')).statusCode, 200)
-  // preHandler: the key check runs first, on hits too.
-  const refused = await app.inject('/safe')
-  assert.equal(refused.statusCode, 401)
-  const allowed = await app.inject({ url: '/safe', headers: key })
+  assert.equal((await app.inject({ url: '/guarded', headers: key })).statusCode, 200)
+  // The access check runs on hits too: the anonymous request is refused, not served the entry.
+  assert.equal((await app.inject('/guarded')).statusCode, 401)
+  const allowed = await app.inject({ url: '/guarded', headers: key })
   assert.equal(allowed.body, 'members only')
   assert.match(String(allowed.headers['cache-status']), /hit/)
+  // A hook named in skipHooks is skipped by hits, which are served in onRequest.
+  await app.inject('/counted')
+  const hit = await app.inject('/counted')
+  assert.match(String(hit.headers['cache-status']), /hit/)
+  assert.equal(counted, 1)
+})
+
+test("hook: 'onRequest' is refused: hits before hooks are asked for by naming the hooks", async () => {
+  const app = Fastify()
+  await app.register(fastifyPerfCache)
+  assert.throws(
+    () => app.get('/x', { config: { cache: { ttl: '1m', hook: 'onRequest' as never } } }, async () => 'x'),
+    (err: Error & { code?: string }) =>
+      err.code === 'FST_PERF_CACHE_INVALID_OPTION' && /skipHooks/.test(err.message),
+  )
+  await app.close()
 })
 
 test('invalid route config fails at registration with a coded error naming the route', async () => {

@@ -131,6 +131,11 @@ test('query: split on & only (like Fastify), ignored names dropped, sorted stabl
   assert.equal(normalizeQuery('fbclidx=1', filter), 'fbclidx=1')
   assert.equal(normalizeQuery('a', filter), 'a')
   assert.notEqual(normalizeQuery('a=1', filter), normalizeQuery('a==1', filter))
+  // Names the application decodes alike keep their order: `a=1&%61=2` is a: ['1', '2'].
+  assert.notEqual(normalizeQuery('a=1&%61=2', filter), normalizeQuery('%61=2&a=1', filter))
+  assert.notEqual(normalizeQuery('a+b=1&a%20b=2', filter), normalizeQuery('a%20b=2&a+b=1', filter))
+  assert.equal(normalizeQuery('b=1&%61=2', filter), normalizeQuery('%61=2&b=1', filter))
+  assert.equal(normalizeQuery('%zz=1&a=2', filter), normalizeQuery('a=2&%zz=1', filter))
 })
 
 test('same-origin Location / Content-Location targets (RFC 9111 §4.4)', () => {
@@ -168,8 +173,13 @@ test('Vary values: names normalized, credentials hashed, case kept for unknown h
     star: false,
   })
   assert.equal(parseVary('accept, *').star, true)
-  assert.equal(normalizeHeader('accept-language', '  EN-us,  fr;q=0.5 '), 'en-us, fr;q=0.5')
-  assert.equal(normalizeHeader('x-api-version', ' Beta  2 '), 'Beta 2')
+  assert.equal(normalizeHeader('accept-language', '  EN-us,  fr;q=0.5 '), 'en-us,fr;q=0.5')
+  assert.equal(normalizeHeader('accept-language', 'en-us ,fr ; q=0.5,'), 'en-us,fr;q=0.5')
+  assert.equal(normalizeHeader('x-api-version', ' Beta  2 '), 'Beta  2')
+  // Inner whitespace is the value's own: a handler reading the header sees three different values.
+  assert.notEqual(normalizeHeader('x-custom', 'a\tb'), normalizeHeader('x-custom', 'a b'))
+  assert.notEqual(normalizeHeader('x-custom', 'abc  def'), normalizeHeader('x-custom', 'abc def'))
+  assert.notEqual(normalizeHeader('accept-language', 'en  us'), normalizeHeader('accept-language', 'en us'))
   assert.notEqual(normalizeHeader('x-token', 'ABC'), normalizeHeader('x-token', 'abc'))
   const digest = normalizeHeader('authorization', 'Bearer secret')!
   assert.ok(!digest.includes('secret'))

@@ -121,7 +121,6 @@ async function write(
   keepUntil: number,
 ): Promise<void> {
   const ctx = state.ctx
-  const route = ctx.route
   try {
     // Closed meanwhile (the app is shutting down): the store is no longer ours to write.
     if (rc.backend.closed()) return
@@ -133,7 +132,7 @@ async function write(
     const ttl = keepUntil - Date.now()
     if (ttl <= 0 || fenced()) return
     const names = state.varyNames
-    const plain = names.length === 0 && !route.hasDimensions
+    const plain = names.length === 0 && ctx.dims === ''
     const placement = await rc.store.place(
       slotKey,
       ctx,

@@ -46,16 +46,37 @@ function rawName(part: string): string {
 }
 
 /**
- * Normalizes a raw query string (without `?`) for the key, exactly as Fastify's default parser
- * splits it (fast-querystring: on `&` only, empty parts skipped), so the key can never see fewer
- * parameters than the application does:
- * - `;` is NOT a separator: `a=1;b=2` stays one parameter, as the app sees it. Splitting on `;`
- *   where the app does not is parameter cloaking (CVE-2021-23336);
- * - names and values stay raw (no decoding): `a%3D=1` and `a==1` stay distinct; two spellings the
- *   app decodes alike only make two entries, never one shared entry;
+ * A query parameter's name as Fastify's default parser (fast-querystring) hands it to the
+ * application: `+` is a space, then percent-decoded; a name that does not decode stays raw.
+ */
+function appName(raw: string): string {
+  const name = raw.includes('+') ? raw.replace(/\+/g, ' ') : raw
+  if (!name.includes('%')) return name
+  try {
+    return decodeURIComponent(name)
+  } catch {
+    return name
+  }
+}
+
+/**
+ * Normalizes a raw query string (without `?`) for the key, so that two requests share a key only
+ * if the application parses the same query from them:
+ * - split exactly as Fastify's default parser splits (fast-querystring: on `&` only, empty parts
+ *   skipped), so the key can never see fewer parameters than the application does. `;` is NOT a
+ *   separator: `a=1;b=2` stays one parameter, as the app sees it. Splitting on `;` where the app
+ *   does not is parameter cloaking (CVE-2021-23336);
+ * - names and values stay raw (no decoding) in the key: `a%3D=1` and `a==1` stay distinct; two
+ *   spellings the app decodes alike only make two entries, never one shared entry;
  * - ignored names (matched raw, so `utm%5Fsource` is kept) are removed;
- * - the rest is sorted by raw name, stably, so repeated names keep their order (`a=1&a=2` is not
- *   `a=2&a=1`: the app sees different arrays).
+ * - the rest is sorted stably by the name the APPLICATION sees (decoded), so parameters the app
+ *   reads under one name keep their order: `a=1&%61=2` parses to `a: ['1', '2']` and
+ *   `%61=2&a=1` to `a: ['2', '1']`, and they must not share a key (sorting by raw name put both
+ *   in the order `%61=2&a=1`). Different names may be reordered: the app's parsed object is the
+ *   same whatever their order.
+ * A custom `querystringParser` that decodes names differently (`qs` and its brackets decode as
+ * here) may split entries more than needed, never merge two the app tells apart, as long as it
+ * merges no two names this decoding keeps apart.
  */
 export function normalizeQuery(query: string, filter: QueryFilter): string {
   if (query === '') return ''
@@ -67,10 +88,12 @@ export function normalizeQuery(query: string, filter: QueryFilter): string {
     kept.push(part)
   }
   if (kept.length > 1) {
-    // Array#sort is stable (ES2019): equal names keep their relative order.
+    const names = new Map<string, string>()
+    for (const part of kept) names.set(part, appName(rawName(part)))
+    // Array#sort is stable (ES2019): parts with equal decoded names keep their relative order.
     kept.sort((a, b) => {
-      const x = rawName(a)
-      const y = rawName(b)
+      const x = names.get(a)!
+      const y = names.get(b)!
       return x < y ? -1 : x > y ? 1 : 0
     })
   }

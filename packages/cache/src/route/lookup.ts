@@ -160,8 +160,9 @@ function onSlot(
   const stored = rc.store.read(slotKey, entry, remote)
   if (stored instanceof CachedResponse) {
     ctx.occupied = true
-    // A plain entry never serves a route whose keys have a variant part (its config changed).
-    if (ctx.route.hasDimensions) {
+    // A plain entry never serves a request whose key has a variant part (route dimensions, or
+    // forwarding headers): it was stored for requests without one.
+    if (ctx.dims !== '') {
       miss(rc, ctx, request, reply, done)
       return
     }

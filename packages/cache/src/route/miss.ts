@@ -145,7 +145,7 @@ async function findFresh(
     const picked = rc.store.pick(slots, await rc.backend.getMany(slots, deadline), variant, false)
     entry = picked.found
     response = picked.response
-  } else if (ctx.route.hasDimensions) {
+  } else if (ctx.dims !== '') {
     return undefined
   }
   if (entry === undefined || response === undefined || Date.now() >= entry.freshUntil) return undefined

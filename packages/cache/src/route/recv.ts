@@ -46,6 +46,20 @@ export function recv(
     }
     dims = found
   }
+  // Forwarding inputs: three property reads when absent, which is the hot path.
+  if (
+    headers['x-forwarded-host'] !== undefined ||
+    headers['x-forwarded-proto'] !== undefined ||
+    headers.forwarded !== undefined ||
+    (raw.socket as { encrypted?: boolean } | null)?.encrypted === true
+  ) {
+    const found = forwarding(rc, request)
+    if (found === VARY_TOO_LARGE) {
+      bypass(rc, route, reply, 'VARY-TOO-LARGE', done)
+      return
+    }
+    dims += found
+  }
   let directives = NO_DIRECTIVES
   let forced = false
   const options = rc.options
@@ -57,7 +71,7 @@ export function recv(
     if (!options.strict) directives = NO_DIRECTIVES
   }
   const key = urlKey(request.host, request.url, options.ignoreQuery)
-  if (!forced && !route.hasDimensions && directives === NO_DIRECTIVES) {
+  if (!forced && dims === '' && directives === NO_DIRECTIVES) {
     hotLookup(rc, route, key, request, reply, done)
     return
   }
@@ -74,6 +88,36 @@ export function recv(
   }
   lookupSlot(rc, ctx, request, reply, done)
 }
+
+/**
+ * The forwarding inputs of a request, as a variant part of its key. Handlers build absolute links
+ * from `request.protocol` and `request.host` (which Fastify derives from `X-Forwarded-Proto` /
+ * `X-Forwarded-Host` when `trustProxy` is on) or read those headers themselves: left out of the key,
+ * one client's `X-Forwarded-Host: evil.example` is stored and served to everyone (cache poisoning,
+ * PortSwigger 2018). So the raw `X-Forwarded-Host`, `X-Forwarded-Proto` and `Forwarded` values are
+ * keyed whenever present, trusted or not (a hostile value only gets an entry of its own), and so is
+ * a TLS connection's `https`. They are a variant part, not part of the URL: an invalidation of the
+ * URL, whatever headers the writing request had, reaches every one of them. The host as Fastify
+ * derives it is in the URL part already (key.ts).
+ */
+function forwarding(rc: RouteCache, request: FastifyRequest): string | typeof VARY_TOO_LARGE {
+  const raw = request.raw
+  const headers = raw.headers
+  let dims = ''
+  if ((raw.socket as { encrypted?: boolean } | null)?.encrypted === true) dims += 'p5:https'
+  const max = rc.options.maxVaryValueLength
+  for (let i = 0; i < FORWARDING.length; i++) {
+    const value = headers[FORWARDING[i]!]
+    if (value === undefined) continue
+    const text = Array.isArray(value) ? value.join(', ') : value
+    if (text.length > max) return VARY_TOO_LARGE
+    dims += `f${i}${lp(text)}`
+  }
+  return dims
+}
+
+/** The forwarding headers keyed (see {@link forwarding}), by index in the key. */
+const FORWARDING = ['x-forwarded-host', 'x-forwarded-proto', 'forwarded'] as const
 
 /** The route's own key dimensions: its `key()`, credentials it accepts, its `vary` headers. */
 function dimensions(

@@ -4,6 +4,7 @@ import { CacheStatus } from './cache-status.js'
 import type { Flight, FlightResult, MissState } from './capture.js'
 import { commitCaptured, settle } from './commit.js'
 import { onResponseHead, releasedStatus } from './fetch.js'
+import { hitsMayComeFirst } from './hook-order.js'
 import { invalidateOnUnsafe } from './invalidate.js'
 import { type NotStoredReason, UNSAFE_METHODS } from './policy.js'
 import { recv } from './recv.js'
@@ -89,28 +90,22 @@ export class RouteCache {
     )
     if (!methods.includes('GET') && !methods.includes('HEAD')) return
     this.cachedRoutes++
-    // Once per route: Fastify's generated HEAD route comes through here too.
-    if (route.hook === 'onRequest' && methods.includes('GET')) {
-      const later = (['preParsing', 'preValidation', 'preHandler'] as const).filter(
-        (name) => (routeOptions as unknown as Record<string, unknown>)[name] !== undefined,
-      )
-      if (later.length > 0) {
-        // Hits are answered in onRequest, before these hooks: if one of them authenticates, a
-        // cached response would reach requests it would have refused.
-        this.app.log.warn(
-          { route: label, hooks: later },
-          'route cache: hits are served in onRequest, before this route\'s %s hooks; if they check access, use cache: { hook: "preHandler" }',
-          later.join('/'),
-        )
-      }
+    // Once per route: Fastify's generated HEAD route comes through here too. Hits are served after
+    // every hook that applies to the route, unless it has none (see hook-order.ts): the early
+    // lookup in `onRequest` decides on the route's first request and stands aside otherwise; the
+    // late one in `preHandler` serves the routes that did not go early.
+    let early: boolean | undefined = route.hook === 'preHandler' ? false : undefined
+    function fastifyPerfRouteCacheLookup(request: FastifyRequest, reply: FastifyReply, done: () => void) {
+      early ??= hitsMayComeFirst(request, EARLY, LATE, route.skipHooks)
+      if (early) recv(self, route, request, reply, done)
+      else done()
     }
-    addRouteHook(
-      routeOptions,
-      route.hook,
-      function routeCacheLookup(request: FastifyRequest, reply: FastifyReply, done: () => void) {
-        recv(self, route, request, reply, done)
-      },
-    )
+    function fastifyPerfRouteCacheLateLookup(request: FastifyRequest, reply: FastifyReply, done: () => void) {
+      if (early === true) done()
+      else recv(self, route, request, reply, done)
+    }
+    if (route.hook === 'auto') addRouteHook(routeOptions, 'onRequest', fastifyPerfRouteCacheLookup)
+    addRouteHook(routeOptions, 'preHandler', fastifyPerfRouteCacheLateLookup)
   }
 
   /** Called by the capture once per miss with the final status and headers (fetch.ts). */
@@ -142,6 +137,10 @@ export class RouteCache {
 }
 
 type HookName = 'onRequest' | 'preHandler' | 'onSend'
+
+/** The names of the route cache's two lookup hooks, by which hook-order.ts knows them. */
+const EARLY = 'fastifyPerfRouteCacheLookup'
+const LATE = 'fastifyPerfRouteCacheLateLookup'
 
 /**
  * Appends a hook to one route. A new array every time: the caller's array may be shared by

@@ -72,8 +72,20 @@ export interface RouteCacheConfig {
   vary?: readonly string[]
   /** Appended to the key, e.g. a tenant id the handler derives from the request. Called on every lookup. */
   key?: (request: FastifyRequest) => string
-  /** Where hits are served: `'onRequest'` (fastest) or `'preHandler'` (after authentication hooks). @default 'onRequest' */
-  hook?: 'onRequest' | 'preHandler'
+  /**
+   * Where hits are served. `'auto'`: after every `onRequest`, `preParsing`, `preValidation` and
+   * `preHandler` hook that applies to the route (app-level or route-level, registered before or
+   * after the cache), and in `onRequest`, the fastest point, when the route has no such hook (or
+   * only hooks named in `skipHooks`); decided once per route, on its first request.
+   * `'preHandler'`: always after every hook. @default 'auto'
+   */
+  hook?: 'auto' | 'preHandler'
+  /**
+   * Names of hook functions (`function.name`) that hits may be served before, for a route that
+   * wants its hits in `onRequest` although it has later hooks (a metrics or logging hook, never
+   * an access check). @default []
+   */
+  skipHooks?: readonly string[]
   /** Cache requests carrying `Authorization`; the key then includes a hash of its value. @default false */
   allowAuthorization?: boolean
   /** Cache requests carrying `Cookie`; the key then includes a hash of its value. @default false */
@@ -108,7 +120,8 @@ export interface ResolvedRouteConfig {
   readonly tags: readonly string[]
   readonly vary: readonly string[]
   readonly key: ((request: FastifyRequest) => string) | undefined
-  readonly hook: 'onRequest' | 'preHandler'
+  readonly hook: 'auto' | 'preHandler'
+  readonly skipHooks: ReadonlySet<string>
   readonly allowAuthorization: boolean
   readonly allowCookie: boolean
   readonly lock: boolean
@@ -142,6 +155,7 @@ const ROUTE_KNOWN = new Set([
   'vary',
   'key',
   'hook',
+  'skipHooks',
   'allowAuthorization',
   'allowCookie',
   'lock',
@@ -265,8 +279,17 @@ export function resolveRouteConfig(
   }
   if (c.key !== undefined && typeof c.key !== 'function')
     invalid(at('key'), 'must be a function (request) => string')
-  const hook = c.hook ?? 'onRequest'
-  if (hook !== 'onRequest' && hook !== 'preHandler') invalid(at('hook'), 'use "onRequest" or "preHandler"')
+  const hook = c.hook ?? 'auto'
+  if ((hook as string) === 'onRequest') {
+    // Hits before a route's hooks must be asked for by naming the hooks they skip: a blanket
+    // `onRequest` served cached responses past access checks nobody listed.
+    invalid(at('hook'), 'hits before hooks are chosen per hook: name them in skipHooks (hook "auto")')
+  }
+  if (hook !== 'auto' && hook !== 'preHandler') invalid(at('hook'), 'use "auto" or "preHandler"')
+  const skipHooks = c.skipHooks ?? []
+  if (!Array.isArray(skipHooks) || skipHooks.some((name) => typeof name !== 'string' || name === '')) {
+    invalid(at('skipHooks'), 'must be an array of hook function names')
+  }
   const allowAuthorization = boolean(c.allowAuthorization, at('allowAuthorization'), false)
   const allowCookie = boolean(c.allowCookie, at('allowCookie'), false)
   return Object.freeze({
@@ -279,6 +302,7 @@ export function resolveRouteConfig(
     vary,
     key: c.key,
     hook,
+    skipHooks: new Set(skipHooks),
     allowAuthorization,
     allowCookie,
     lock: boolean(c.lock, at('lock'), false),

@@ -7,9 +7,6 @@ import { lp } from './key.js'
 // values in a way that is known to have identical semantics") and is what keeps the number of
 // variants small; it must never merge values with different meanings.
 
-/** Request headers whose values are case-insensitive (language tags, media types, charsets). */
-const CASE_INSENSITIVE: ReadonlySet<string> = new Set(['accept', 'accept-charset', 'accept-language'])
-
 /**
  * Request headers that carry credentials: a key holds a SHA-256 of their value, never the
  * value itself (keys are visible in Redis, in logs, in `Cache-Status` debugging).
@@ -114,14 +111,44 @@ function headerText(value: string | readonly string[] | undefined): string | und
 }
 
 /**
- * The normalized value of request header `name` for a key, or `undefined` when absent:
+ * Request headers whose value is a comma-separated list of elements with `;`-parameters (RFC 9110
+ * §12.5: `Accept`, `Accept-Charset`, `Accept-Language`): optional whitespace around `,` and `;`
+ * means nothing there (§5.6.1, §5.6.6), so it is removed. Whitespace inside an element is kept.
+ */
+const LIST_HEADERS: ReadonlySet<string> = new Set(['accept', 'accept-charset', 'accept-language'])
+
+/** `a ,b ; q=1` → `a,b;q=1`: the OWS a list header's grammar ignores removed, nothing else. */
+function normalizeList(text: string): string {
+  const elements = text.split(',')
+  const out: string[] = []
+  for (const element of elements) {
+    const trimmed = element.trim()
+    if (trimmed === '') continue
+    out.push(
+      trimmed.includes(';')
+        ? trimmed
+            .split(';')
+            .map((p) => p.trim())
+            .join(';')
+        : trimmed,
+    )
+  }
+  return out.join(',')
+}
+
+/**
+ * The normalized value of request header `name` for a key, or `undefined` when absent. Only what
+ * the header's grammar makes equal is normalized, so two values share a variant only when they
+ * mean the same to any handler:
  * - `accept-encoding`: {@link normalizeAcceptEncoding};
  * - credentials (`authorization`, `cookie`): a SHA-256, exact value (never case-folded);
- * - the case-insensitive negotiation headers (`accept`, `accept-language`, `accept-charset`):
- *   lowercased, whitespace collapsed, trimmed;
- * - any other header: whitespace collapsed and trimmed, case kept. Folding case of a header we do
- *   not know could merge two values that mean different things (a token, an API version), which
- *   is how one user's response reaches another.
+ * - the list negotiation headers (`accept`, `accept-language`, `accept-charset`): lowercased (their
+ *   tokens are case-insensitive), optional whitespace around `,` and `;` removed, empty list
+ *   elements dropped;
+ * - any other header: exact, but for whitespace at the ends (which HTTP parsing strips anyway).
+ *   Inner whitespace is kept: `a<TAB>b`, `a b` and `a  b` are different values to a handler that
+ *   reads the header, and so are different cases of a header we do not know (a token, an API
+ *   version): merging them is how one request's response reaches another.
  */
 export function normalizeHeader(
   name: string,
@@ -131,8 +158,8 @@ export function normalizeHeader(
   if (text === undefined) return undefined
   if (name === 'accept-encoding') return normalizeAcceptEncoding(text)
   if (SECRET.has(name)) return secretDigest(text)
-  const collapsed = text.replace(/\s+/g, ' ').trim()
-  return CASE_INSENSITIVE.has(name) ? collapsed.toLowerCase() : collapsed
+  if (LIST_HEADERS.has(name)) return normalizeList(text).toLowerCase()
+  return text.trim()
 }
 
 /** Marker returned when a header value is over `maxVaryValueLength`. */

@@ -1,0 +1,65 @@
+// Where a cached route serves its hits: in `onRequest` (the fastest point: before body parsing,
+// validation and every later hook) only when nothing that could refuse the request runs after it;
+// otherwise in `preHandler`, after every hook. A route-level `preHandler` hook runs after the
+// app-level ones, so the late lookup sees every access check, wherever and whenever it was
+// registered (app-level or route-level, before or after the cache plugin).
+//
+// Fastify composes a route's final hook lists (app-level hooks of its encapsulation context,
+// then route-level ones) when the app is ready, and keeps them on the route's context object,
+// which is not public API (and holds the hooks bound to their instance, so they are known by
+// name). It is reached through the request's own `fastify.context` symbol, once
+// per route, on its first request. If a Fastify version hides it, every route takes the late
+// lookup: slower hits, never a skipped check.
+import type { FastifyRequest } from 'fastify'
+
+/** The hook kinds that run after `onRequest` and before the handler. */
+const LATER = ['preParsing', 'preValidation', 'preHandler'] as const
+
+let contextSymbol: symbol | null | undefined
+
+function routeContext(request: FastifyRequest): Record<string, unknown> | undefined {
+  if (contextSymbol === undefined) {
+    contextSymbol =
+      Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') ?? null
+  }
+  if (contextSymbol === null) return undefined
+  const context = (request as unknown as Record<symbol, unknown>)[contextSymbol]
+  return typeof context === 'object' && context !== null ? (context as Record<string, unknown>) : undefined
+}
+
+function hooksOf(context: Record<string, unknown>, kind: string): readonly unknown[] {
+  const hooks = context[kind]
+  return Array.isArray(hooks) ? hooks : []
+}
+
+/** A hook's own name: Fastify binds hooks to their instance, which prefixes `bound `. */
+function nameOf(hook: unknown): string {
+  if (typeof hook !== 'function') return ''
+  const name = hook.name
+  return name.startsWith('bound ') ? name.slice(6) : name
+}
+
+/**
+ * Whether this route's hits may be served in `onRequest` by the hook named `early`: every hook
+ * that runs after it and before the handler is the cache's own `late` lookup or is named in `skip`.
+ */
+export function hitsMayComeFirst(
+  request: FastifyRequest,
+  early: string,
+  late: string,
+  skip: ReadonlySet<string>,
+): boolean {
+  const context = routeContext(request)
+  if (context === undefined) return false
+  const skippable = (hook: unknown) => {
+    const name = nameOf(hook)
+    return name === late || (name !== '' && skip.has(name))
+  }
+  const onRequest = hooksOf(context, 'onRequest')
+  let at = -1
+  for (let i = 0; i < onRequest.length; i++) if (nameOf(onRequest[i]) === early) at = i
+  if (at === -1) return false
+  for (let i = at + 1; i < onRequest.length; i++) if (!skippable(onRequest[i])) return false
+  for (const kind of LATER) for (const hook of hooksOf(context, kind)) if (!skippable(hook)) return false
+  return true
+}
