@@ -106,6 +106,10 @@ app.register(fastifyPerfCache, {
 })
 // @ts-expect-error surrogateKeys names a provider
 app.register(fastifyPerfCache, { routes: { surrogateKeys: 'akamia' } })
+// @ts-expect-error hits before hooks are asked for by naming the hooks (skipHooks), not with 'onRequest'
+app.get('/x', { config: { cache: { hook: 'onRequest' } } }, async () => 'x')
+// @ts-expect-error skipHooks are hook function names
+app.get('/y', { config: { cache: { skipHooks: [1] } } }, async () => 'y')
 // @ts-expect-error maxVariants is a number
 app.register(fastifyPerfCache, { routes: { maxVariants: '32' } })
 // @ts-expect-error unknown route option
@@ -124,6 +128,7 @@ app.get(
         vary: ['accept-language'],
         key: (request) => String(request.headers['x-tenant']),
         hook: 'preHandler',
+        skipHooks: ['countRequest'],
         allowAuthorization: true,
         allowCookie: false,
         lock: true,
