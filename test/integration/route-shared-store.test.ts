@@ -782,4 +782,42 @@ describe('Cache-Status says stored only for responses that are in the store', ()
       assert.ok(calls >= 2)
     })
   }
+
+  for (const setup of LATE) {
+    test(`a response an invalidation of its URL overtook is not stored, and says INVALIDATED (${storeLabel(setup)})`, async (t) => {
+      const defer = closer(t)
+      const { store } = await openStore(setup, defer)
+      const app = await cachedApp(defer, store)
+      let version = 1
+      let calls = 0
+      let started!: () => void
+      const handlerStarted = new Promise<void>((resolve) => {
+        started = resolve
+      })
+      app.get('/doc', cacheRoute({ ttl: '1m' }), async () => {
+        calls++
+        // Read the "database", then take a while to render: the PUT lands meanwhile.
+        const read = version
+        started()
+        await sleep(HOLD_MS)
+        return `v${read}`
+      })
+      app.put('/doc', async () => {
+        version++
+        return 'ok'
+      })
+      const base = await listen(app)
+      const slow = request(`${base}/doc`)
+      await handlerStarted
+      assert.equal((await request(`${base}/doc`, { method: 'PUT' })).status, 200)
+      const old = await slow
+      assert.equal(old.text, 'v1')
+      assert.doesNotMatch(statusOf(old), STORED, `the overtaken response said: ${statusOf(old)}`)
+      assert.match(statusOf(old), /detail=INVALIDATED/)
+      await sleep(WRITE_WAIT_MS)
+      const next = await request(`${base}/doc`)
+      assert.equal(next.text, 'v2', 'the response from before the write was stored')
+      assert.equal(calls, 2)
+    })
+  }
 })

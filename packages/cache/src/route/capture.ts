@@ -326,8 +326,9 @@ export class MissState implements RouteCacheControl {
   }
 
   /**
-   * Writes the held head: `complete`, with the body's length and `stored`; or not, with `detail`,
-   * flushing what was buffered so the body streams on.
+   * Writes the held head: `complete`, with the body's length and `stored` (unless an invalidation
+   * of the URL overtook the response: `INVALIDATED`); or not, with `detail`, flushing what was
+   * buffered so the body streams on.
    */
   release(complete: boolean, detail?: NotStoredReason): void {
     const held = this.held
@@ -335,12 +336,21 @@ export class MissState implements RouteCacheControl {
     this.held = undefined
     if (this.#holdTimer !== undefined) clearTimeout(this.#holdTimer)
     this.#holdTimer = undefined
+    if (complete && this.cache.store.fenced(this.cache.prefix + this.ctx.urlKey, this.since)) {
+      // The URL was invalidated while this response was produced: it may predate the write that
+      // caused the invalidation, so it goes out but is not stored, and its head says why.
+      detail = 'INVALIDATED'
+      this.storing = false
+      this.cache.settle(this, undefined)
+    }
     const res = this.reply.raw
     const headers = held.headers
-    if (this.cache.options.cacheStatus) {
-      headers['cache-status'] = this.cache.releasedStatus(this, complete ? undefined : detail)
+    if (this.cache.options.cacheStatus) headers['cache-status'] = this.cache.releasedStatus(this, detail)
+    if (complete && this.replacement === undefined) {
+      // The whole body is here: its length replaces chunked framing.
+      headers['content-length'] = String(this.size)
+      delete headers['transfer-encoding']
     }
-    if (complete && this.replacement === undefined) headers['content-length'] = String(this.size)
     replaceHead(res, this.writeHead, held.status, headers as OutgoingHttpHeaders, this.reason)
     if (!complete && this.replacement === undefined) {
       const write = this.write as (...a: unknown[]) => boolean

@@ -122,6 +122,11 @@ export type NotStoredReason =
    * out before the cache could know whether it would be stored (it is, if it completes).
    */
   | 'UNKNOWN-LENGTH'
+  /**
+   * The URL was invalidated (by this instance) while the response was produced: it may predate
+   * the write that caused the invalidation.
+   */
+  | 'INVALIDATED'
 
 /** What a route allows of requests that carry credentials. */
 export interface CredentialPolicy {
