@@ -72,6 +72,11 @@ export interface StoreLock {
 /** A value or a Promise of it. */
 export type MaybePromise<T> = T | Promise<T>
 
+/** Whether a store answer is a Promise (an asynchronous store) rather than the value itself. */
+export function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
+  return typeof (value as Promise<T> | undefined)?.then === 'function'
+}
+
 /**
  * What the engine stores under a key. Remote stores write it as bytes with `encodeEntry()` and
  * read it back with `decodeEntry()` from this package, so every store shares one wire format.

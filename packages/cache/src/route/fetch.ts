@@ -6,13 +6,13 @@
 // `stored` is only ever said of a complete body written to a working store.
 import type { OutgoingHttpHeaders } from 'node:http'
 import { type CacheRouteEvent, channels } from '../channels.js'
-import { parseCacheControl } from './cache-control.js'
+import { type CacheControl, parseCacheControl } from './cache-control.js'
 import { ttlSeconds } from './cache-status.js'
 import { headerString, type MissState, replaceHead } from './capture.js'
 import { abandonFlight, commit } from './commit.js'
 import { isNotModified } from './conditional.js'
 import { NOT_IN_304, publish } from './deliver.js'
-import { computeFreshness } from './freshness.js'
+import { computeFreshness, type Freshness } from './freshness.js'
 import { parseHttpDate } from './http-date.js'
 import {
   ERROR_STATUSES,
@@ -75,36 +75,19 @@ export function onResponseHead(
     standIn(rc, state, ctx.stale, rc.status.staleIfError(status, ttl), age)
     return
   }
-  const cc = parseCacheControl(headers['cache-control'] as string | undefined)
   const vary = parseVary(headers.vary as string | undefined)
-  const freshness = computeFreshness(
-    headers,
-    cc,
-    {
-      ttlMs: state.ttlMs ?? ctx.route.ttlMs,
-      swrMs: ctx.route.swrMs,
-      sieMs: ctx.route.sieMs,
-      proxy: rc.options.proxy,
-    },
-    now,
-  )
   const length = headers['content-length']
-  let reason: NotStoredReason | undefined = ctx.requestNoStore ? 'NO-STORE' : undefined
-  reason ??= notStoredReason(
-    {
-      status,
-      cacheControl: cc,
-      hasSetCookie: headers['set-cookie'] !== undefined,
-      varyStar: vary.star,
-      size: length === undefined ? undefined : Number(length),
-      hasFreshness: freshness.hasFreshness,
-    },
-    { maxEntrySize: rc.options.maxEntrySize, proxy: rc.options.proxy },
-    state.bypassed,
+  const judged = judge(
+    rc,
+    state,
+    headers,
+    status,
+    length === undefined ? undefined : Number(length),
+    vary.star,
   )
-  // The store is down (its breaker is open) or the cache closed: nothing will be written, and
-  // `Cache-Status` says so instead of `stored`.
-  if (reason === undefined && !rc.backend.storeUp()) reason = 'STORE-DOWN'
+  const { cc, freshness } = judged
+  let reason = judged.reason
+  if (ctx.requestNoStore) reason = 'NO-STORE'
   // The route's declared dimensions are part of what the response varies on: say so downstream
   // (a CDN in front must not mix users' or languages' responses either).
   let names = vary.names
@@ -186,6 +169,43 @@ export function onResponseHead(
 }
 
 /**
+ * A response's freshness and why it is not stored, if it is not (policy.ts); `STORE-DOWN` when the
+ * store is down (its breaker is open) or the cache closed: nothing would be written, and
+ * `Cache-Status` says so instead of `stored`.
+ */
+function judge(
+  rc: RouteCache,
+  state: MissState,
+  headers: Record<string, unknown>,
+  status: number,
+  size: number | undefined,
+  varyStar: boolean,
+): { cc: CacheControl; freshness: Freshness; reason: NotStoredReason | undefined } {
+  const route = state.ctx.route
+  const cc = parseCacheControl(headers['cache-control'] as string | undefined)
+  const freshness = computeFreshness(
+    headers,
+    cc,
+    { ttlMs: state.ttlMs ?? route.ttlMs, swrMs: route.swrMs, sieMs: route.sieMs, proxy: rc.options.proxy },
+    state.respondedAt,
+  )
+  let reason = notStoredReason(
+    {
+      status,
+      cacheControl: cc,
+      hasSetCookie: headers['set-cookie'] !== undefined,
+      varyStar,
+      size,
+      hasFreshness: freshness.hasFreshness,
+    },
+    { maxEntrySize: rc.options.maxEntrySize, proxy: rc.options.proxy },
+    state.bypassed,
+  )
+  if (reason === undefined && !rc.backend.storeUp()) reason = 'STORE-DOWN'
+  return { cc, freshness, reason }
+}
+
+/**
  * The `Cache-Status` of a response whose head was held, when it goes out: `stored` when its body
  * is complete, otherwise why it is not (yet) known to be stored.
  */
@@ -233,7 +253,6 @@ function merge304(
   headers: Record<string, unknown>,
 ): void {
   const ctx = state.ctx
-  const now = state.respondedAt
   const fresh = new Map<string, string[]>()
   for (const [name, value] of Object.entries(headers)) {
     if (NOT_UPDATED_BY_304.has(name) || value === undefined || name === 'cache-status') continue
@@ -247,31 +266,14 @@ function merge304(
     merged[name] = merged[name] === undefined ? value : `${merged[name]}, ${value}`
   // The 304's Age and Date describe the refreshed response.
   if (headers.age !== undefined) merged.age = headers.age
-  const cc = parseCacheControl(merged['cache-control'] as string | undefined)
-  const freshness = computeFreshness(
+  const { cc, freshness, reason } = judge(
+    rc,
+    state,
     merged,
-    cc,
-    {
-      ttlMs: state.ttlMs ?? ctx.route.ttlMs,
-      swrMs: ctx.route.swrMs,
-      sieMs: ctx.route.sieMs,
-      proxy: rc.options.proxy,
-    },
-    now,
+    stored.status,
+    stored.body.length,
+    parseVary(merged.vary as string | undefined).star,
   )
-  let reason = notStoredReason(
-    {
-      status: stored.status,
-      cacheControl: cc,
-      hasSetCookie: false,
-      varyStar: parseVary(merged.vary as string | undefined).star,
-      size: stored.body.length,
-      hasFreshness: freshness.hasFreshness,
-    },
-    { maxEntrySize: rc.options.maxEntrySize, proxy: rc.options.proxy },
-    state.bypassed,
-  )
-  if (reason === undefined && !rc.backend.storeUp()) reason = 'STORE-DOWN'
   const parts: ResponseParts = {
     status: stored.status,
     flags: stored.flags & FLAG_ETAG_GENERATED,

@@ -5,14 +5,10 @@
 // the store cannot take is kept by the engine as a debt, honoured at once by this instance and
 // replayed when the store answers again.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { MaybePromise } from '../store.js'
+import { isPromise, type MaybePromise } from '../store.js'
 import { sameOriginTarget, urlKey } from './key.js'
 import { UNSAFE_METHODS } from './policy.js'
 import type { RouteCache } from './route-cache.js'
-
-function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof (value as Promise<T> | undefined)?.then === 'function'
-}
 
 /** The `onSend` hook of routes with an unsafe method. */
 export function invalidateOnUnsafe(

@@ -4,7 +4,7 @@
 // usable is a miss (miss.ts). All store calls of one lookup share one deadline (the engine's
 // `storeTimeout`), so a frozen store costs a request one timeout, not one per read.
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import type { MaybePromise, StoredEntry } from '../store.js'
+import { isPromise, type StoredEntry } from '../store.js'
 import { NO_DIRECTIVES } from './cache-control.js'
 import { Lookup } from './capture.js'
 import { bypass, failed, hitStatus, serve } from './deliver.js'
@@ -14,10 +14,6 @@ import { CachedResponse, FLAG_ALWAYS_REVALIDATE, VariantRecord } from './respons
 import type { RouteCache } from './route-cache.js'
 import type { ResolvedRouteConfig } from './route-options.js'
 import { VARY_TOO_LARGE } from './vary.js'
-
-function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof (value as Promise<T> | undefined)?.then === 'function'
-}
 
 /**
  * The hot path: a route without key dimensions, no request directives. A plain entry (no Vary),

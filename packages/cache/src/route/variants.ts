@@ -1,7 +1,7 @@
 import { randomBytes } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { RouteBackend } from '../cache.js'
-import type { MaybePromise, StoredEntry } from '../store.js'
+import { isPromise, type MaybePromise, type StoredEntry } from '../store.js'
 import { lp } from './key.js'
 import { CachedResponse, decodeStored, encodeVariantRecord, VariantRecord } from './response-codec.js'
 import { VARY_TOO_LARGE, varySuffix } from './vary.js'
@@ -57,10 +57,6 @@ function fnv1a(text: string, seed: number): number {
     hash = Math.imul(hash, 0x01000193)
   }
   return hash >>> 0
-}
-
-function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof (value as Promise<T> | undefined)?.then === 'function'
 }
 
 /** What a writer knows of a URL's slot from its own lookup (see `Lookup`). */
