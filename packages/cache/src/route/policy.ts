@@ -122,6 +122,11 @@ export type NotStoredReason =
    * out before the cache could know whether it would be stored (it is, if it completes).
    */
   | 'UNKNOWN-LENGTH'
+  /**
+   * The response varies on `Accept-Encoding` but has a `Content-Encoding` that some requests of
+   * its variant do not accept (a handler's own choice of coding): see route/accept-encoding.ts.
+   */
+  | 'ENCODING-MISMATCH'
 
 /** What a route allows of requests that carry credentials. */
 export interface CredentialPolicy {

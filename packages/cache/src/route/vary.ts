@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
+import { ACCEPTED_SET, type AcceptEncodingKey, normalizeAcceptEncoding } from './accept-encoding.js'
 import { lp } from './key.js'
+
+export { normalizeAcceptEncoding }
 
 // Secondary keys (RFC 9111 §4.1): a stored response is reused only for requests whose headers
 // named by its `Vary` match, after normalization. Normalizing is allowed ("normalizing both header
@@ -15,9 +18,6 @@ const CASE_INSENSITIVE: ReadonlySet<string> = new Set(['accept', 'accept-charset
  * value itself (keys are visible in Redis, in logs, in `Cache-Status` debugging).
  */
 const SECRET: ReadonlySet<string> = new Set(['authorization', 'cookie', 'proxy-authorization'])
-
-/** Content codings the key distinguishes; everything else a client lists is irrelevant to us. */
-const KNOWN_CODINGS = ['br', 'deflate', 'gzip', 'zstd'] as const
 
 /** The parsed `Vary` of a response: lowercased field names, sorted, unique; `star` for `Vary: *`. */
 export interface VaryNames {
@@ -58,51 +58,6 @@ export function containsNames(a: readonly string[], b: readonly string[]): boole
   return true
 }
 
-const acceptEncodingMemo = new Map<string, string>()
-
-/**
- * Normalizes `Accept-Encoding` (RFC 9110 §12.5.3) to the sorted set of codings the client
- * accepts among `br`, `deflate`, `gzip`, `zstd`, plus `identity` unless refused. Weights only
- * matter as "accepted or not" (`q=0`): any accepted coding is a correct answer, so two clients
- * with the same set share a variant whatever their preferences. `x-gzip` is `gzip` (§8.4.1.3),
- * `*` accepts every coding not listed, and `identity` is refused only by `identity;q=0` or by
- * `*;q=0` without `identity` (§12.5.3). Hundreds of spellings thus map to at most 32 variants.
- */
-export function normalizeAcceptEncoding(value: string): string {
-  const known = acceptEncodingMemo.get(value)
-  if (known !== undefined) return known
-  const weights = new Map<string, number>()
-  for (const part of value.split(',')) {
-    const [rawCoding, ...params] = part.split(';')
-    let coding = rawCoding!.trim().toLowerCase()
-    if (coding === '') continue
-    if (coding === 'x-gzip') coding = 'gzip'
-    let q = 1
-    for (const param of params) {
-      const [k, v] = param.split('=')
-      if (k?.trim().toLowerCase() === 'q') {
-        const n = Number(v?.trim())
-        q = Number.isFinite(n) ? n : 0
-      }
-    }
-    // A coding listed twice keeps its highest weight.
-    weights.set(coding, Math.max(q, weights.get(coding) ?? Number.NEGATIVE_INFINITY))
-  }
-  const star = weights.get('*')
-  const accepted: string[] = []
-  for (const coding of KNOWN_CODINGS) {
-    const q = weights.get(coding) ?? star
-    if (q !== undefined && q > 0) accepted.push(coding)
-  }
-  const identity = weights.get('identity')
-  if (identity !== undefined ? identity > 0 : star === undefined || star > 0) accepted.push('identity')
-  const normalized = accepted.join(',')
-  // Bounded: hostile clients send endless spellings.
-  if (acceptEncodingMemo.size >= 1024) acceptEncodingMemo.clear()
-  acceptEncodingMemo.set(value, normalized)
-  return normalized
-}
-
 /** SHA-256 of a credential, base64url: what a key holds instead of the credential. */
 export function secretDigest(value: string): string {
   return createHash('sha256').update(value).digest('base64url')
@@ -115,7 +70,9 @@ function headerText(value: string | readonly string[] | undefined): string | und
 
 /**
  * The normalized value of request header `name` for a key, or `undefined` when absent:
- * - `accept-encoding`: {@link normalizeAcceptEncoding};
+ * - `accept-encoding`: {@link normalizeAcceptEncoding}, the codings @fastify/compress's negotiator
+ *   accepts (a route's own reading, the coding its compressor will choose, is applied by
+ *   {@link varySuffix});
  * - credentials (`authorization`, `cookie`): a SHA-256, exact value (never case-folded);
  * - the case-insensitive negotiation headers (`accept`, `accept-language`, `accept-charset`):
  *   lowercased, whitespace collapsed, trimmed;
@@ -142,19 +99,23 @@ export const VARY_TOO_LARGE = Symbol('vary value too large')
  * The variant part of a key for `names`: `h<name><value>` per name, `~` standing for an absent
  * header (distinct from an empty one). Answers {@link VARY_TOO_LARGE} when a named header is longer
  * than `maxValueLength` (a huge `Accept-Language` is a poisoning and memory lever: such requests
- * bypass the cache).
+ * bypass the cache). `acceptEncoding` is the route's reading of `Accept-Encoding`
+ * (accept-encoding.ts): the coding its compressor will choose when it publishes that, else the
+ * accepted set.
  */
 export function varySuffix(
   names: readonly string[],
   headers: IncomingHttpHeaders,
   maxValueLength: number,
+  acceptEncoding: AcceptEncodingKey = ACCEPTED_SET,
 ): string | typeof VARY_TOO_LARGE {
   let suffix = ''
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!
     const raw = headers[name]
     if (raw !== undefined && headerText(raw)!.length > maxValueLength) return VARY_TOO_LARGE
-    const value = normalizeHeader(name, raw)
+    const value =
+      name === 'accept-encoding' ? acceptEncoding.value(headerText(raw), headers) : normalizeHeader(name, raw)
     suffix += `h${lp(name)}${value === undefined ? '~' : lp(value)}`
   }
   return suffix
