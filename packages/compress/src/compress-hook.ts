@@ -4,7 +4,8 @@ import { type CompressEncodedEvent, type Encoding, encodedChannel, skippedChanne
 import type { Codecs } from './codec.js'
 import { isStrongEtag, listsWeakForm, weakenEtag } from './etag.js'
 import { MemoSampler } from './memo.js'
-import { findSkipReason, type SkipRule } from './skip-rules.js'
+import { isStreamBody, type Negotiation } from './negotiation.js'
+import { findSkipReason, looksEncoded, type SkipRule } from './skip-rules.js'
 import { mergeVary } from './vary.js'
 
 // The per-route `onSend` hook. @fastify/compress adds its own `onSend` to each route in `onRoute`;
@@ -13,7 +14,9 @@ import { mergeVary } from './vary.js'
 //   1. the skip rules (skip-rules.ts) run first; a skipped response never reaches @fastify/compress;
 //   2. a conditional GET that names the weak form of the response's strong ETag becomes a 304
 //      (etag.ts explains why the plugin has to answer that one);
-//   3. @fastify/compress negotiates and compresses (through the plugin's codecs: memo, event);
+//   3. a buffered body: @fastify/compress negotiates and compresses (through the plugin's codecs:
+//      memo, event); a stream: the plugin compresses it itself, with the coding @fastify/compress
+//      would have chosen (negotiation.ts), see "Streams" below;
 //   4. after it: a compressed response gets its ETag weakened and its `Vary` merged; one that went
 //      out uncompressed although it could have been (the client accepts no coding we offer) still
 //      gets `Vary: Accept-Encoding`, so a shared cache (the route cache included) never stores an
@@ -21,6 +24,22 @@ import { mergeVary } from './vary.js'
 //
 // Wrapping (rather than adding a second hook) keeps one hook per route and lets step 4 run before
 // the response is written, whatever other onSend hooks the route has.
+//
+// Streams. @fastify/compress 9.2 compresses a stream through `zipStream()`, a transform that peeks
+// at the first 10 bytes and, when they look like a gzip header (1f 8b 08, RFC 1952 §2.3.1) or a
+// zlib one (RFC 1950 §2.2: CM=8 and (CMF*256 + FLG) % 31 == 0, which text such as `x ` or `H,`
+// also passes), passes the stream through untouched, while its hook has already set
+// `Content-Encoding` to the negotiated coding (br, zstd as well). Such a body goes out labelled
+// with a coding its bytes do not have, and no client can decode it. The headers leave before the
+// first byte is known, so no check in front of @fastify/compress can catch it; buffered bodies
+// are caught by the `looks-encoded` skip rule, streams never reach its stream path: the plugin
+// pipes them through a node:zlib compressor itself, with @fastify/compress's settings for the
+// route, and every byte is compressed. A stream that really is gzip data is then compressed
+// again, which is what its label says (the client gets the gzip file it was sent).
+//
+// `reply.compress()` (@fastify/compress's, set on the reply by its route `onRequest` hook) has the
+// same peek on streams, and passes buffered bodies that look compressed through labelled as well:
+// {@link wrapReplyCompress} handles those two cases the same way.
 
 type Done = (error?: Error | null, payload?: unknown) => void
 type OnSend = (
@@ -46,7 +65,11 @@ const DEFAULT_TYPE = 'application/json'
 const NOT_IN_304 = /^content-|^last-modified$/
 
 /** Wraps @fastify/compress's route `onSend` hook `compressOnSend` (see the steps above). */
-export function wrapCompressOnSend(compressOnSend: OnSend, settings: CompressHookSettings): OnSend {
+export function wrapCompressOnSend(
+  compressOnSend: OnSend,
+  settings: CompressHookSettings,
+  negotiation: Negotiation,
+): OnSend {
   const { rules, codecs } = settings
   // Whether this route's bodies repeat is a property of the route (memo.ts).
   const sampler = new MemoSampler()
@@ -78,35 +101,81 @@ export function wrapCompressOnSend(compressOnSend: OnSend, settings: CompressHoo
       }
     }
 
+    const afterCompression: Done = function afterCompression(error, result) {
+      if (error) {
+        done(error)
+        return
+      }
+      const encoding = reply.getHeader('content-encoding')
+      if (encoding !== undefined && encoding !== 'identity') {
+        const tag = reply.getHeader('etag')
+        if (typeof tag === 'string') reply.header('etag', weakenEtag(tag))
+        const vary = reply.getHeader('vary')
+        // @fastify/compress sets exactly this when there was no Vary: nothing to merge then.
+        if (vary !== 'accept-encoding') reply.header('vary', mergeVary(vary))
+        if (isStream(result) && encodedChannel.hasSubscribers) {
+          instrumentStream(result, reply, encoding as Encoding)
+        }
+      } else if (settings.compressible(contentType(reply))) {
+        reply.header('vary', mergeVary(reply.getHeader('vary')))
+      }
+      done(null, result)
+    }
+
+    if (isStreamBody(payload)) {
+      const encoding = negotiation.encodingFor(request, reply)
+      // Not compressed: @fastify/compress's own handling of that case (`onUnsupportedEncoding`,
+      // `inflateIfDeflated`) below; it reaches the same decision, from the same code.
+      if (encoding !== undefined) {
+        afterCompression(null, negotiation.compressStream(reply, payload, encoding))
+        return
+      }
+    }
+
     const previous = codecs.active
     const previousSampler = codecs.activeSampler
     codecs.active = reply
     codecs.activeSampler = sampler
     try {
-      compressOnSend.call(this, request, reply, payload, function afterFastifyCompress(error, result) {
-        if (error) {
-          done(error)
-          return
-        }
-        const encoding = reply.getHeader('content-encoding')
-        if (encoding !== undefined && encoding !== 'identity') {
-          const tag = reply.getHeader('etag')
-          if (typeof tag === 'string') reply.header('etag', weakenEtag(tag))
-          const vary = reply.getHeader('vary')
-          // @fastify/compress sets exactly this when there was no Vary: nothing to merge then.
-          if (vary !== 'accept-encoding') reply.header('vary', mergeVary(vary))
-          if (isStream(result) && encodedChannel.hasSubscribers) {
-            instrumentStream(result, reply, encoding as Encoding)
-          }
-        } else if (settings.compressible(contentType(reply))) {
-          reply.header('vary', mergeVary(reply.getHeader('vary')))
-        }
-        done(null, result)
-      })
+      compressOnSend.call(this, request, reply, payload, afterCompression)
     } finally {
       codecs.active = previous
       codecs.activeSampler = previousSampler
     }
+  }
+}
+
+type ReplyCompress = (this: FastifyReply, payload: unknown) => unknown
+
+/**
+ * Wraps @fastify/compress's `reply.compress()` for the two bodies it would mislabel (see
+ * "Streams" at the top): a stream is compressed by the plugin (every byte), and a buffered body
+ * whose first bytes look like a gzip or zlib header is sent as it is, uncompressed and unlabelled.
+ * Everything else, and every case where nothing would be compressed, is @fastify/compress's.
+ */
+export function wrapReplyCompress(compress: ReplyCompress, negotiation: Negotiation): ReplyCompress {
+  return function fastifyPerfReplyCompress(this: FastifyReply, payload: unknown) {
+    if (payload instanceof Response && payload.body !== null) payload = unwrapResponse(this, payload)
+    if (payload === null || payload === undefined || payload instanceof Response) {
+      return compress.call(this, payload)
+    }
+    if (isStreamBody(payload)) {
+      const encoding = negotiation.encodingFor(this.request, this)
+      if (encoding === undefined) return compress.call(this, payload)
+      const stream = negotiation.compressStream(this, payload, encoding)
+      this.header('vary', mergeVary(this.getHeader('vary')))
+      return this.send(stream)
+    }
+    // @fastify/compress serializes any other value before compressing it; done here so its
+    // bytes can be looked at, and typed as send() would type it.
+    if (typeof payload !== 'string' && !Buffer.isBuffer(payload)) {
+      if (this.getHeader('content-type') === undefined) this.type('application/json; charset=utf-8')
+      payload = this.serialize(payload)
+    }
+    if (looksEncoded(payload) && negotiation.encodingFor(this.request, this) !== undefined) {
+      return this.send(payload)
+    }
+    return compress.call(this, payload)
   }
 }
 

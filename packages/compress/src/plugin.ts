@@ -2,8 +2,9 @@ import fastifyCompress, { type FastifyCompressOptions } from '@fastify/compress'
 import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { Codecs } from './codec.js'
-import { type CompressHookSettings, wrapCompressOnSend } from './compress-hook.js'
+import { type CompressHookSettings, wrapCompressOnSend, wrapReplyCompress } from './compress-hook.js'
 import { CompressionMemo } from './memo.js'
+import { type CompressParams, kContentCoding, Negotiation } from './negotiation.js'
 import { type FastifyPerfCompressOptions, type ResolvedCompressOptions, resolveOptions } from './options.js'
 import { buildSkipRules } from './skip-rules.js'
 
@@ -15,18 +16,32 @@ import { buildSkipRules } from './skip-rules.js'
 //           gets no compression hook at all); route-level `compress` objects are completed with
 //           the plugin's settings, since @fastify/compress would otherwise fill the gaps with its
 //           own defaults (brotli quality 4, Node's zlib without memo);
-//   (@fastify/compress adds its `onSend` hook to the route's list)
-//   after   that hook is replaced by the wrapper of compress-hook.ts.
+//   (@fastify/compress adds its `onSend` hook to the route's list, and an `onRequest` hook that
+//   sets `reply.compress`)
+//   after   that `onSend` hook is replaced by the wrapper of compress-hook.ts, the `onRequest` one by
+//           one setting the wrapped `reply.compress`; and the route's coding decision
+//           (negotiation.ts) is published on its options for the route cache.
 //
 // `await fastify.register(...)` inside the plugin loads @fastify/compress at that point, so its
 // `onRoute` hook lands between ours. Routes declared before this plugin is registered are not seen
 // by any of the three, like with @fastify/compress alone.
 
-/** The `onSend` hooks of a route as an array (Fastify accepts one function or a list). */
-function onSendList(routeOptions: RouteOptions): unknown[] {
-  const hooks = routeOptions.onSend as unknown
+/** A route's hooks of one kind as an array (Fastify accepts one function or a list). */
+function hookList(routeOptions: RouteOptions, name: 'onSend' | 'onRequest'): unknown[] {
+  const hooks = routeOptions[name] as unknown
   if (hooks === undefined || hooks === null) return []
   return Array.isArray(hooks) ? hooks : [hooks]
+}
+
+/**
+ * The function @fastify/compress pushed onto a route's hook list `name` (its functions are named
+ * after the hook), if the list grew by exactly that one since `before`.
+ */
+function addedHook(routeOptions: RouteOptions, name: 'onSend' | 'onRequest', before: number) {
+  const hooks = routeOptions[name] as unknown
+  if (!Array.isArray(hooks) || hooks.length !== before + 1) return undefined
+  const added = hooks[before] as { name?: string } | undefined
+  return typeof added === 'function' && added.name === name ? { hooks, added } : undefined
 }
 
 /** @fastify/compress options for the plugin's settings. */
@@ -64,8 +79,10 @@ async function compressPlugin(
     compressible: options.compressible,
     codecs,
   }
-  // Number of onSend hooks each route had before @fastify/compress added its own.
-  const hooksBefore = new WeakMap<RouteOptions, number>()
+  // Number of onSend and onRequest hooks each route had before @fastify/compress added its own.
+  const hooksBefore = new WeakMap<RouteOptions, { onSend: number; onRequest: number }>()
+  // The coding decision of routes without their own `compress` settings: one for all of them.
+  const negotiation = new Negotiation(compressOptions as CompressParams)
 
   fastify.addHook('onRoute', function fastifyPerfCompressRouteOptions(routeOptions) {
     const route = routeOptions as RouteOptions & { compress?: unknown }
@@ -77,7 +94,10 @@ async function compressPlugin(
     } else if (config === true && !options.global && route.compress === undefined) {
       route.compress = { ...routeBase }
     }
-    hooksBefore.set(routeOptions, onSendList(routeOptions).length)
+    hooksBefore.set(routeOptions, {
+      onSend: hookList(routeOptions, 'onSend').length,
+      onRequest: hookList(routeOptions, 'onRequest').length,
+    })
   })
 
   await fastify.register(fastifyCompress, compressOptions)
@@ -85,12 +105,42 @@ async function compressPlugin(
   fastify.addHook('onRoute', function fastifyPerfCompressRouteHook(routeOptions) {
     const before = hooksBefore.get(routeOptions)
     hooksBefore.delete(routeOptions)
-    const hooks = routeOptions.onSend as unknown
-    // @fastify/compress pushed exactly one function named `onSend`, or nothing (route opted out).
-    if (before === undefined || !Array.isArray(hooks) || hooks.length !== before + 1) return
-    const added = hooks[before] as { name?: string } | undefined
-    if (typeof added !== 'function' || added.name !== 'onSend') return
-    hooks[before] = wrapCompressOnSend(added as Parameters<typeof wrapCompressOnSend>[0], settings)
+    if (before === undefined) return
+    const route = routeOptions as RouteOptions & { compress?: unknown }
+    // A route's own `compress` object (completed with the plugin's settings by the hook above) is
+    // all @fastify/compress reads the route's codings and types from.
+    const own =
+      route.compress !== null && typeof route.compress === 'object'
+        ? new Negotiation(route.compress as CompressParams)
+        : negotiation
+    // @fastify/compress pushed one `onRequest` function setting `reply.compress` (every route but
+    // those with `compress: false`), and one `onSend` function on routes it compresses.
+    const onRequest = addedHook(routeOptions, 'onRequest', before.onRequest)
+    if (onRequest !== undefined) {
+      const setCompress = onRequest.added as unknown as ReplyCompressHook
+      const stub: { compress?: unknown } = {}
+      setCompress(null, stub, noop)
+      if (typeof stub.compress === 'function') {
+        const compress = wrapReplyCompress(stub.compress as Parameters<typeof wrapReplyCompress>[0], own)
+        onRequest.hooks[before.onRequest] = function onRequest(
+          _request: unknown,
+          reply: { compress: unknown },
+          next: () => void,
+        ) {
+          reply.compress = compress
+          next()
+        }
+      }
+    }
+    const onSend = addedHook(routeOptions, 'onSend', before.onSend)
+    if (onSend === undefined) return
+    onSend.hooks[before.onSend] = wrapCompressOnSend(
+      onSend.added as Parameters<typeof wrapCompressOnSend>[0],
+      settings,
+      own,
+    )
+    // What the route cache keys `Accept-Encoding` by on this route (negotiation.ts).
+    ;(routeOptions as unknown as Record<symbol, unknown>)[kContentCoding] = own.choose
   })
 
   if (memo !== null) {
@@ -100,6 +150,10 @@ async function compressPlugin(
     })
   }
 }
+
+type ReplyCompressHook = (request: unknown, reply: { compress?: unknown }, next: () => void) => void
+
+function noop(): void {}
 
 /**
  * The `@fastify-perf/compress` plugin: `@fastify/compress` with measured defaults, explicit skip

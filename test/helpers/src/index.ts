@@ -1,5 +1,6 @@
 // Test helpers for the fastify-perf suite: real servers, app builders, a real HTTP client.
 // See docs/testing.md.
+export { ACCEPT_ENCODING_TABLE, acceptEncodingFields } from './accept-encoding-fuzz.js'
 export { buildApp, listen } from './app.js'
 export { type DelayRelay, type DelayRelayOptions, startDelayRelay } from './delay-relay.js'
 export {

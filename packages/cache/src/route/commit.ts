@@ -103,7 +103,12 @@ export function commit(rc: RouteCache, state: MissState, parts: ResponseParts): 
   // starts its own lookup (it finds the entry, or misses while the write is on its way), and is
   // never handed a response it did not wait for.
   const names = state.varyNames
-  const vary = varySuffix(names, state.request.raw.headers, Number.MAX_SAFE_INTEGER)
+  const vary = varySuffix(
+    names,
+    state.request.raw.headers,
+    Number.MAX_SAFE_INTEGER,
+    state.ctx.route.acceptEncoding,
+  )
   const result: FlightResult | undefined =
     vary === VARY_TOO_LARGE ? undefined : { response, names, suffix: state.ctx.dims + vary }
   rc.release(state.flightKey, state.flight, result)
@@ -137,6 +142,7 @@ async function write(
       slotKey,
       ctx,
       names,
+      ctx.route,
       ctx.dims,
       plain,
       state.request.raw.headers,

@@ -104,6 +104,19 @@ export function onResponseHead(
         current === undefined || current === '' ? added.join(', ') : `${current}, ${added.join(', ')}`
     }
   }
+  // The variant key puts together requests whose `Accept-Encoding` the compressor reads alike
+  // (accept-encoding.ts); a coding it did not choose (a handler's own, a precompressed file's)
+  // may be one other requests of the variant cannot decode, so such a response is not stored.
+  if (
+    reason === undefined &&
+    headers['content-encoding'] !== undefined &&
+    names.includes('accept-encoding')
+  ) {
+    const key = route.acceptEncoding
+    const raw = state.request.raw.headers
+    const field = headerString(raw['accept-encoding'])
+    if (!key.admits(key.value(field, raw), headers['content-encoding'])) reason = 'ENCODING-MISMATCH'
+  }
   // A header the response varies on is too long in this request: the variant is not stored (a
   // huge Accept-Language must not become a key), and the request counts as a bypass.
   const tooLarge =

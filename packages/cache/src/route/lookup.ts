@@ -173,7 +173,7 @@ function onSlot(
     return
   }
   ctx.record = stored
-  const variant = rc.store.variantKey(stored, ctx.dims, request.raw.headers)
+  const variant = rc.store.variantKey(stored, ctx.route, ctx.dims, request.raw.headers)
   if (variant === VARY_TOO_LARGE) {
     bypass(rc, ctx.route, reply, 'VARY-TOO-LARGE', done)
     return

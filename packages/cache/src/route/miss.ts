@@ -84,7 +84,12 @@ function wait(
  */
 function applies(rc: RouteCache, result: FlightResult, ctx: Lookup, request: FastifyRequest): boolean {
   if ((result.response.flags & FLAG_ALWAYS_REVALIDATE) !== 0) return false
-  const vary = varySuffix(result.names, request.raw.headers, rc.options.maxVaryValueLength)
+  const vary = varySuffix(
+    result.names,
+    request.raw.headers,
+    rc.options.maxVaryValueLength,
+    ctx.route.acceptEncoding,
+  )
   return vary !== VARY_TOO_LARGE && ctx.dims + vary === result.suffix
 }
 
@@ -137,7 +142,7 @@ async function findFresh(
   let names: readonly string[] = []
   let suffix = ''
   if (stored instanceof VariantRecord) {
-    const variant = rc.store.variantKey(stored, ctx.dims, request.raw.headers)
+    const variant = rc.store.variantKey(stored, ctx.route, ctx.dims, request.raw.headers)
     if (variant === VARY_TOO_LARGE) return undefined
     names = stored.names
     suffix = variant

@@ -127,6 +127,11 @@ export type NotStoredReason =
    * the write that caused the invalidation.
    */
   | 'INVALIDATED'
+  /**
+   * The response varies on `Accept-Encoding` but has a `Content-Encoding` that some requests of
+   * its variant do not accept (a handler's own choice of coding): see route/accept-encoding.ts.
+   */
+  | 'ENCODING-MISMATCH'
 
 /** What a route allows of requests that carry credentials. */
 export interface CredentialPolicy {

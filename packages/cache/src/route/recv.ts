@@ -137,7 +137,7 @@ function dimensions(
     dims += value === undefined ? 'c~' : `c${lp(secretDigest(value))}`
   }
   if (route.vary.length > 0) {
-    const vary = varySuffix(route.vary, headers, rc.options.maxVaryValueLength)
+    const vary = varySuffix(route.vary, headers, rc.options.maxVaryValueLength, route.acceptEncoding)
     if (vary === VARY_TOO_LARGE) return VARY_TOO_LARGE
     dims += vary
   }

@@ -1,5 +1,6 @@
 import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from 'fastify'
 import { type Cache, kRouteBackend, type RouteBackend } from '../cache.js'
+import { AcceptEncodingKey } from './accept-encoding.js'
 import { CacheStatus } from './cache-status.js'
 import type { Flight, FlightResult, MissState } from './capture.js'
 import { commitCaptured, settle } from './commit.js'
@@ -87,6 +88,8 @@ export class RouteCache {
       this.options,
       label,
       this.backend.assertTags,
+      // Reads what a compressor publishes on these route options, on the route's first request.
+      new AcceptEncodingKey(routeOptions),
     )
     if (!methods.includes('GET') && !methods.includes('HEAD')) return
     this.cachedRoutes++

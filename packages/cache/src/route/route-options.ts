@@ -1,6 +1,7 @@
 import type { FastifyRequest } from 'fastify'
 import { FST_PERF_CACHE_INVALID_OPTION } from '../errors.js'
 import { type Duration, type Size, toBytes, toMs } from '../units.js'
+import { ACCEPTED_SET, type AcceptEncodingKey } from './accept-encoding.js'
 import { compileQueryFilter, type QueryFilter } from './key.js'
 import { SURROGATE_RULES, type SurrogateProvider } from './surrogate-keys.js'
 
@@ -127,6 +128,8 @@ export interface ResolvedRouteConfig {
   readonly lock: boolean
   /** Whether keys of this route carry a variant part even without a response `Vary`. */
   readonly hasDimensions: boolean
+  /** How `Accept-Encoding` enters this route's variant keys (accept-encoding.ts). */
+  readonly acceptEncoding: AcceptEncodingKey
   /** `METHOD url`, for error messages and diagnostics. */
   readonly label: string
 }
@@ -247,12 +250,14 @@ export function resolveRouteOptions(options: RouteCacheOptions | undefined): Res
 /**
  * Validates a route's `config.cache` at registration (`onRoute`) and merges the plugin defaults.
  * Throws `FST_PERF_CACHE_INVALID_OPTION` naming the route, so a typo fails the app at startup.
+ * `acceptEncoding` is the route's `Accept-Encoding` reading (made from its route options).
  */
 export function resolveRouteConfig(
   config: true | RouteCacheConfig,
   defaults: ResolvedRouteOptions,
   label: string,
   assertTags: (tags: readonly string[]) => readonly string[],
+  acceptEncoding: AcceptEncodingKey = ACCEPTED_SET,
 ): ResolvedRouteConfig {
   const c: RouteCacheConfig = config === true ? {} : config
   const at = (name: string) => `config.cache.${name} (${label})`
@@ -307,6 +312,7 @@ export function resolveRouteConfig(
     allowCookie,
     lock: boolean(c.lock, at('lock'), false),
     hasDimensions: vary.length > 0 || c.key !== undefined || allowAuthorization || allowCookie,
+    acceptEncoding,
     label,
   })
 }

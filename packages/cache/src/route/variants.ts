@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
 import type { RouteBackend } from '../cache.js'
 import { isPromise, type MaybePromise, type StoredEntry } from '../store.js'
+import type { AcceptEncodingKey } from './accept-encoding.js'
 import { lp } from './key.js'
 import { CachedResponse, decodeStored, encodeVariantRecord, VariantRecord } from './response-codec.js'
 import { VARY_TOO_LARGE, varySuffix } from './vary.js'
@@ -114,14 +115,18 @@ export class VariantStore {
     return [base + first, base + second]
   }
 
-  /** The variant key of a request under a record: the route's dimensions, then the `Vary` headers. */
+  /**
+   * The variant key of a request under a record: the route's dimensions, then the `Vary` headers
+   * (`route`: how the route reads `Accept-Encoding`).
+   */
   variantKey(
     record: VariantRecord,
+    route: { readonly acceptEncoding: AcceptEncodingKey },
     dims: string,
     headers: IncomingHttpHeaders,
     maxValueLength = this.maxVaryValueLength,
   ): string | typeof VARY_TOO_LARGE {
-    const vary = varySuffix(record.names, headers, maxValueLength)
+    const vary = varySuffix(record.names, headers, maxValueLength, route.acceptEncoding)
     return vary === VARY_TOO_LARGE ? vary : dims + vary
   }
 
@@ -276,6 +281,7 @@ export class VariantStore {
     slotKey: string,
     view: SlotView,
     names: readonly string[],
+    route: { readonly acceptEncoding: AcceptEncodingKey },
     dims: string,
     plain: boolean,
     headers: IncomingHttpHeaders,
@@ -313,7 +319,7 @@ export class VariantStore {
         record = wanted
       }
     }
-    const variant = this.variantKey(record!, dims, headers, Number.MAX_SAFE_INTEGER)
+    const variant = this.variantKey(record!, route, dims, headers, Number.MAX_SAFE_INTEGER)
     if (variant === VARY_TOO_LARGE) return undefined
     if (target === undefined) target = this.variantSlots(slotKey, record!.generation, variant)[0]
     return { key: target, variant }

@@ -1,6 +1,9 @@
 import { createHash } from 'node:crypto'
 import type { IncomingHttpHeaders } from 'node:http'
+import { ACCEPTED_SET, type AcceptEncodingKey, normalizeAcceptEncoding } from './accept-encoding.js'
 import { lp } from './key.js'
+
+export { normalizeAcceptEncoding }
 
 // Secondary keys (RFC 9111 §4.1): a stored response is reused only for requests whose headers
 // named by its `Vary` match, after normalization. Normalizing is allowed ("normalizing both header
@@ -12,9 +15,6 @@ import { lp } from './key.js'
  * value itself (keys are visible in Redis, in logs, in `Cache-Status` debugging).
  */
 const SECRET: ReadonlySet<string> = new Set(['authorization', 'cookie', 'proxy-authorization'])
-
-/** Content codings the key distinguishes; everything else a client lists is irrelevant to us. */
-const KNOWN_CODINGS = ['br', 'deflate', 'gzip', 'zstd'] as const
 
 /** The parsed `Vary` of a response: lowercased field names, sorted, unique; `star` for `Vary: *`. */
 export interface VaryNames {
@@ -55,51 +55,6 @@ export function containsNames(a: readonly string[], b: readonly string[]): boole
   return true
 }
 
-const acceptEncodingMemo = new Map<string, string>()
-
-/**
- * Normalizes `Accept-Encoding` (RFC 9110 §12.5.3) to the sorted set of codings the client
- * accepts among `br`, `deflate`, `gzip`, `zstd`, plus `identity` unless refused. Weights only
- * matter as "accepted or not" (`q=0`): any accepted coding is a correct answer, so two clients
- * with the same set share a variant whatever their preferences. `x-gzip` is `gzip` (§8.4.1.3),
- * `*` accepts every coding not listed, and `identity` is refused only by `identity;q=0` or by
- * `*;q=0` without `identity` (§12.5.3). Hundreds of spellings thus map to at most 32 variants.
- */
-export function normalizeAcceptEncoding(value: string): string {
-  const known = acceptEncodingMemo.get(value)
-  if (known !== undefined) return known
-  const weights = new Map<string, number>()
-  for (const part of value.split(',')) {
-    const [rawCoding, ...params] = part.split(';')
-    let coding = rawCoding!.trim().toLowerCase()
-    if (coding === '') continue
-    if (coding === 'x-gzip') coding = 'gzip'
-    let q = 1
-    for (const param of params) {
-      const [k, v] = param.split('=')
-      if (k?.trim().toLowerCase() === 'q') {
-        const n = Number(v?.trim())
-        q = Number.isFinite(n) ? n : 0
-      }
-    }
-    // A coding listed twice keeps its highest weight.
-    weights.set(coding, Math.max(q, weights.get(coding) ?? Number.NEGATIVE_INFINITY))
-  }
-  const star = weights.get('*')
-  const accepted: string[] = []
-  for (const coding of KNOWN_CODINGS) {
-    const q = weights.get(coding) ?? star
-    if (q !== undefined && q > 0) accepted.push(coding)
-  }
-  const identity = weights.get('identity')
-  if (identity !== undefined ? identity > 0 : star === undefined || star > 0) accepted.push('identity')
-  const normalized = accepted.join(',')
-  // Bounded: hostile clients send endless spellings.
-  if (acceptEncodingMemo.size >= 1024) acceptEncodingMemo.clear()
-  acceptEncodingMemo.set(value, normalized)
-  return normalized
-}
-
 /** SHA-256 of a credential, base64url: what a key holds instead of the credential. */
 export function secretDigest(value: string): string {
   return createHash('sha256').update(value).digest('base64url')
@@ -112,43 +67,50 @@ function headerText(value: string | readonly string[] | undefined): string | und
 
 /**
  * Request headers whose value is a comma-separated list of elements with `;`-parameters (RFC 9110
- * §12.5: `Accept`, `Accept-Charset`, `Accept-Language`): optional whitespace around `,` and `;`
- * means nothing there (§5.6.1, §5.6.6), so it is removed. Whitespace inside an element is kept.
+ * §12.5: `Accept`, `Accept-Charset`, `Accept-Language`): their tokens are case-insensitive, and
+ * optional whitespace around `;` means nothing (§5.6.6).
  */
 const LIST_HEADERS: ReadonlySet<string> = new Set(['accept', 'accept-charset', 'accept-language'])
 
-/** `a ,b ; q=1` → `a,b;q=1`: the OWS a list header's grammar ignores removed, nothing else. */
-function normalizeList(text: string): string {
-  const elements = text.split(',')
+/**
+ * `a ,b` → `a,b`: the optional whitespace around list separators removed (RFC 9110 §5.6.1; field
+ * lines of one name are one list joined by commas, §5.3, so intermediaries may respace them), and
+ * empty elements dropped; with `params`, also the whitespace around `;`. Nothing inside an element.
+ */
+function normalizeList(text: string, params: boolean): string {
+  if (!text.includes(',')) return params && text.includes(';') ? trimParams(text.trim()) : text.trim()
   const out: string[] = []
-  for (const element of elements) {
+  for (const element of text.split(',')) {
     const trimmed = element.trim()
     if (trimmed === '') continue
-    out.push(
-      trimmed.includes(';')
-        ? trimmed
-            .split(';')
-            .map((p) => p.trim())
-            .join(';')
-        : trimmed,
-    )
+    out.push(params && trimmed.includes(';') ? trimParams(trimmed) : trimmed)
   }
   return out.join(',')
+}
+
+function trimParams(element: string): string {
+  return element
+    .split(';')
+    .map((p) => p.trim())
+    .join(';')
 }
 
 /**
  * The normalized value of request header `name` for a key, or `undefined` when absent. Only what
  * the header's grammar makes equal is normalized, so two values share a variant only when they
  * mean the same to any handler:
- * - `accept-encoding`: {@link normalizeAcceptEncoding};
+ * - `accept-encoding`: {@link normalizeAcceptEncoding}, the codings @fastify/compress's negotiator
+ *   accepts (a route's own reading, the coding its compressor will choose, is applied by
+ *   {@link varySuffix});
  * - credentials (`authorization`, `cookie`): a SHA-256, exact value (never case-folded);
  * - the list negotiation headers (`accept`, `accept-language`, `accept-charset`): lowercased (their
  *   tokens are case-insensitive), optional whitespace around `,` and `;` removed, empty list
  *   elements dropped;
- * - any other header: exact, but for whitespace at the ends (which HTTP parsing strips anyway).
- *   Inner whitespace is kept: `a<TAB>b`, `a b` and `a  b` are different values to a handler that
- *   reads the header, and so are different cases of a header we do not know (a token, an API
- *   version): merging them is how one request's response reaches another.
+ * - any other header: exact but for the optional whitespace around list separators and at the ends
+ *   (RFC 9110 §5.6.1; HTTP parsing strips the ends anyway). Whitespace inside an element is kept:
+ *   `a<TAB>b`, `a b` and `a  b` are different values to a handler that reads the header, and so
+ *   are different cases of a header we do not know (a token, an API version): merging them is how
+ *   one request's response reaches another.
  */
 export function normalizeHeader(
   name: string,
@@ -158,8 +120,8 @@ export function normalizeHeader(
   if (text === undefined) return undefined
   if (name === 'accept-encoding') return normalizeAcceptEncoding(text)
   if (SECRET.has(name)) return secretDigest(text)
-  if (LIST_HEADERS.has(name)) return normalizeList(text).toLowerCase()
-  return text.trim()
+  if (LIST_HEADERS.has(name)) return normalizeList(text, true).toLowerCase()
+  return normalizeList(text, false)
 }
 
 /** Marker returned when a header value is over `maxVaryValueLength`. */
@@ -169,19 +131,23 @@ export const VARY_TOO_LARGE = Symbol('vary value too large')
  * The variant part of a key for `names`: `h<name><value>` per name, `~` standing for an absent
  * header (distinct from an empty one). Answers {@link VARY_TOO_LARGE} when a named header is longer
  * than `maxValueLength` (a huge `Accept-Language` is a poisoning and memory lever: such requests
- * bypass the cache).
+ * bypass the cache). `acceptEncoding` is the route's reading of `Accept-Encoding`
+ * (accept-encoding.ts): the coding its compressor will choose when it publishes that, else the
+ * accepted set.
  */
 export function varySuffix(
   names: readonly string[],
   headers: IncomingHttpHeaders,
   maxValueLength: number,
+  acceptEncoding: AcceptEncodingKey = ACCEPTED_SET,
 ): string | typeof VARY_TOO_LARGE {
   let suffix = ''
   for (let i = 0; i < names.length; i++) {
     const name = names[i]!
     const raw = headers[name]
     if (raw !== undefined && headerText(raw)!.length > maxValueLength) return VARY_TOO_LARGE
-    const value = normalizeHeader(name, raw)
+    const value =
+      name === 'accept-encoding' ? acceptEncoding.value(headerText(raw), headers) : normalizeHeader(name, raw)
     suffix += `h${lp(name)}${value === undefined ? '~' : lp(value)}`
   }
   return suffix
