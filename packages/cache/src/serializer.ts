@@ -240,7 +240,8 @@ function describeInstance(proto: object): string {
     ? (proto as { constructor?: { name?: unknown } }).constructor?.name
     : undefined
   if (typeof name !== 'string' || name === '') return 'an object with a custom prototype'
-  return `${/^[AEIOU]/.test(name) ? 'an' : 'a'} ${name} instance`
+  // 'an Error', 'an Int8Array'; 'a URL', 'a Uint8Array'
+  return `${/^[AEIO]/.test(name) ? 'an' : 'a'} ${name} instance`
 }
 
 const SUPPORTED =
@@ -261,26 +262,29 @@ function refuse(value: unknown): never {
  * and cycles or shared references among them. Anything else (a function, a symbol, a
  * symbol-keyed property, a class instance, Error, RegExp, Promise, WeakMap, a subclass of a
  * supported type...) is refused with `FST_PERF_CACHE_SERIALIZE` naming where it is in the value.
+ * Not checked, so not kept: properties added to a Date, Map or Set, non-index properties of an
+ * array in JSON data (see docs/caching.md).
  *
  * How: one walk decides. Data that JSON represents exactly is stored as JSON (the format of
  * earlier versions), so the read of ordinary data stays one `JSON.parse`; the rest goes through
  * `v8.serialize`, which keeps every supported type but would silently turn a class instance into a
  * plain object, hence the walk. Measured with `pnpm bench:value-codec` (µs per write / per read,
- * median of 5 passes, Node 20 on one core of a shared 2-core machine):
+ * best of 3 runs of 7 passes, Node 20 on a shared 2-core machine):
  *
  * | value                          | JSON (loses types) | v8          | msgpackr 2.1.3 | this codec  |
  * | ------------------------------ | ------------------ | ----------- | -------------- | ----------- |
- * | DB row, JSON types only        | 0.89 / 1.02        | 2.57 / 2.67 | 1.09 / 1.70    | 1.16 / 1.08 |
- * | DB row with 2 Dates and BigInt | refused            | 3.47 / 3.11 | 1.19 / 1.84    | 3.15 / 3.36 |
- * | 10 KB JSON payload             | 32.4 / 44.6        | 34.5 / 76.7 | 43.8 / 53.7    | 47.1 / 44.1 |
+ * | DB row, JSON types only        | 0.85 / 0.99        | 1.99 / 2.29 | 0.98 / 1.64    | 1.12 / 1.02 |
+ * | DB row with 2 Dates and BigInt | refused            | 1.62 / 2.73 | 1.14 / 1.67    | 2.81 / 3.10 |
+ * | 10 KB JSON payload             | 32.6 / 43.5        | 29.8 / 65.2 | 42.5 / 52.3    | 46.2 / 43.2 |
  *
  * Reads, the path that matters (a write follows a miss, which waits for a factory), cost what
- * JSON.parse costs for JSON data and what v8 costs for the rest; writes pay the walk (about 40 %
- * of a JSON.stringify of the same data, half of it for the symbol-key check). v8 alone would read
- * JSON data 1.7-2.6x slower. msgpackr (structured-clone mode) is faster on rows with Dates but
- * loses -0, holes of sparse arrays and lone surrogates, cannot take a Map with object keys nor a
- * cycle in that mode, and would be a dependency with a native addon: not clearly better than what
- * Node has built in.
+ * JSON.parse costs for JSON data and what v8 costs for the rest; v8 alone would read JSON data 1.5
+ * to 2.2x slower. Writes pay the walk: +30 to +40 % over JSON.stringify, half of it the check for
+ * symbol-keyed properties. Through a remote store's entry format, keeping v8 bytes in a string
+ * costs +0.5 µs per write and +0.9 µs per read of the row with Dates. msgpackr (structured-clone
+ * mode) is faster on rows with Dates but loses -0, holes of sparse arrays and lone surrogates,
+ * cannot take a Map with object keys nor a cycle in that mode, would need the same walk, and would
+ * be a dependency with a native addon: not clearly better than what Node has built in.
  */
 export const defaultSerializer: Serializer = {
   serialize(value) {
@@ -310,9 +314,12 @@ export const defaultSerializer: Serializer = {
     if (typeof data !== 'string') return Buffer.from(data.buffer, data.byteOffset, data.byteLength)
     const kind = data[0]
     if (kind === STRING) return data.slice(1)
-    if (kind === JSON_TEXT) return JSON.parse(data.slice(1))
-    if (kind === V8) {
-      return v8Deserialize(Buffer.from(data.slice(1), 'latin1'))
+    try {
+      if (kind === JSON_TEXT) return JSON.parse(data.slice(1))
+      // v8 checks its format version: data from a newer Node than this one throws, a miss.
+      if (kind === V8) return v8Deserialize(Buffer.from(data.slice(1), 'latin1'))
+    } catch (err) {
+      throw new FST_PERF_CACHE_SERIALIZE(`unreadable stored data: ${(err as Error).message}`, { cause: err })
     }
     if (kind === OLD_JSON_WITH_BUFFERS)
       throw new FST_PERF_CACHE_SERIALIZE(
