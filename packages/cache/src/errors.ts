@@ -46,12 +46,15 @@ export const FST_PERF_CACHE_UNDEFINED_VALUE = createError<'FST_PERF_CACHE_UNDEFI
   TypeError,
 )
 
-/** A value the serializer cannot represent (a function, a symbol, a BigInt with JSON...). */
+/**
+ * A value the serializer does not round-trip (a function, a class instance...), named by where it
+ * is in the value (`value.items[3]: a Foo instance`); or stored data it cannot read.
+ */
 export const FST_PERF_CACHE_SERIALIZE = createError<
   'FST_PERF_CACHE_SERIALIZE',
   500,
-  [string, string, { cause?: unknown }?]
->('FST_PERF_CACHE_SERIALIZE', 'Could not serialize the value for key "%s": %s', 500)
+  [string, { cause?: unknown }?]
+>('FST_PERF_CACHE_SERIALIZE', 'Cannot cache this value: %s', 500)
 
 /** The factory of `getOrSet` ran past `hardTimeout` and no stale value could stand in. */
 export const FST_PERF_CACHE_FACTORY_TIMEOUT = createError<

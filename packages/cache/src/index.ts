@@ -32,7 +32,7 @@ export type { RouteCacheControl } from './route/capture.js'
 export type { RouteCacheConfig, RouteCacheOptions } from './route/route-options.js'
 export type { SurrogateProvider } from './route/surrogate-keys.js'
 export { SafeStore, type SafeStoreSettings, type WarnLogger } from './safe-store.js'
-export { jsonSerializer, type Serializer } from './serializer.js'
+export { defaultSerializer, jsonSerializer, type Serializer } from './serializer.js'
 export type { CacheStore, MaybePromise, StoredEntry, StoreLock } from './store.js'
 export type { Duration, Size } from './units.js'
 export { fastifyPerfCache }

@@ -6,7 +6,7 @@ import {
   resolveRouteOptions,
 } from './route/route-options.js'
 import type { Serializer } from './serializer.js'
-import { jsonSerializer } from './serializer.js'
+import { defaultSerializer } from './serializer.js'
 import type { CacheStore } from './store.js'
 import { type Duration, type Size, toBytes, toMs } from './units.js'
 
@@ -212,7 +212,7 @@ export function resolveOptions(options: FastifyPerfCacheOptions = {}): ResolvedC
     throw new FST_PERF_CACHE_INVALID_OPTION('breaker.threshold', 'must be a whole number >= 0')
   }
 
-  const serializer = options.serializer ?? jsonSerializer
+  const serializer = options.serializer ?? defaultSerializer
   if (typeof serializer?.serialize !== 'function' || typeof serializer.deserialize !== 'function') {
     throw new FST_PERF_CACHE_INVALID_OPTION('serializer', 'must have serialize() and deserialize()')
   }

@@ -1,8 +1,13 @@
 import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { setTimeout as sleep } from 'node:timers/promises'
+import type { Cache } from '../cache.js'
+import { channelNames } from '../channels.js'
 import { createCache } from '../create-cache.js'
+import type { FastifyPerfCacheOptions } from '../options.js'
 import type { CacheStore, StoredEntry } from '../store.js'
+import { refusedValues, supportedValues } from './value-cases.js'
 
 /** How to run the conformance suite against one store implementation. */
 export interface StoreSuiteOptions {
@@ -57,6 +62,95 @@ function assertSameEntry(actual: StoredEntry | undefined, expected: StoredEntry,
   assert.equal(actual.graceUntil, expected.graceUntil, `${what}: graceUntil differs`)
   assert.deepEqual([...actual.tags], [...expected.tags], `${what}: tags differ`)
   assert.deepEqual([...actual.tagVersions], [...expected.tagVersions], `${what}: tagVersions differ`)
+}
+
+/** Polls `read` every 5 ms until it answers something other than `undefined`, for up to 2 s. */
+async function eventually<T>(read: () => Promise<T | undefined>, what: string): Promise<T> {
+  const until = Date.now() + 2000
+  for (;;) {
+    const value = await read()
+    if (value !== undefined) return value
+    if (Date.now() > until) assert.fail(`${what}: still a miss after 2 s`)
+    await sleep(5)
+  }
+}
+
+/**
+ * Two caches on one store and namespace, as two instances of a service (each with its own L1 when
+ * `l1` is given): every supported value written by the first reads back `deepStrictEqual` from
+ * both, through `set`/`get` and through `getOrSet`.
+ */
+async function checkRoundTrips(store: CacheStore, namespace: string, l1: boolean): Promise<void> {
+  const options: FastifyPerfCacheOptions = {
+    store,
+    namespace,
+    storeTimeout: '2s',
+    breaker: false,
+    ...(l1 ? { l1: { maxSize: '1MB' } } : {}),
+  }
+  const writer = createCache(options)
+  const reader = createCache(options)
+  try {
+    for (const [i, { name, value }] of supportedValues().entries()) {
+      await writer.set(`set:${i}`, value)
+      assert.deepStrictEqual(await writer.get(`set:${i}`), value, `${name}: set, then get on the writer`)
+      assert.deepStrictEqual(await reader.get(`set:${i}`), value, `${name}: set, then get on another cache`)
+      const produced = await writer.getOrSet(`gos:${i}`, () => value)
+      assert.deepStrictEqual(produced, value, `${name}: what getOrSet returned`)
+      // getOrSet answers before its write lands: wait for it on the other cache.
+      const fromStore = await eventually(() => reader.get(`gos:${i}`), `${name}: getOrSet's write`)
+      assert.deepStrictEqual(fromStore, value, `${name}: getOrSet, then get on another cache`)
+      const fail = () => assert.fail(`${name}: a hit ran the factory`)
+      assert.deepStrictEqual(await writer.getOrSet(`gos:${i}`, fail), value, `${name}: getOrSet hit, writer`)
+      assert.deepStrictEqual(await reader.getOrSet(`gos:${i}`, fail), value, `${name}: getOrSet hit, other`)
+    }
+  } finally {
+    await writer.close()
+    await reader.close()
+    await store.clear(`${namespace}:`)
+  }
+}
+
+/** Every refused value: `set` rejects with the code and the place; `getOrSet` returns it, stores nothing, reports it. */
+async function checkRefusals(store: CacheStore, namespace: string, l1: boolean): Promise<void> {
+  const cache: Cache = createCache({
+    store,
+    namespace,
+    storeTimeout: '2s',
+    breaker: false,
+    ...(l1 ? { l1: { maxSize: '1MB' } } : {}),
+  })
+  const reported: unknown[] = []
+  const onStoreError = (message: unknown) => {
+    const { operation, error } = message as { operation: string; error: { code?: string } }
+    if (operation === 'serialize' && error.code === 'FST_PERF_CACHE_SERIALIZE') reported.push(error)
+  }
+  subscribe(channelNames.storeError, onStoreError)
+  try {
+    for (const [i, { name, value, where }] of refusedValues().entries()) {
+      await assert.rejects(
+        cache.set(`bad:${i}`, value),
+        (error: Error & { code?: string }) => {
+          assert.equal(error.code, 'FST_PERF_CACHE_SERIALIZE', name)
+          assert.ok(
+            error.message.includes(`: ${where} (`),
+            `${name}: "${error.message}" does not name ${where}`,
+          )
+          return true
+        },
+        name,
+      )
+      assert.equal(await cache.get(`bad:${i}`), undefined, `${name}: stored although refused`)
+      const before = reported.length
+      assert.equal(await cache.getOrSet(`bad-gos:${i}`, () => value), value, `${name}: getOrSet's own result`)
+      await eventually(async () => (reported.length > before ? true : undefined), `${name}: the report`)
+      assert.equal(await cache.get(`bad-gos:${i}`), undefined, `${name}: getOrSet stored it`)
+    }
+  } finally {
+    unsubscribe(channelNames.storeError, onStoreError)
+    await cache.close()
+    await store.clear(`${namespace}:`)
+  }
 }
 
 /**
@@ -320,6 +414,24 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
         await store.close()
       },
     },
+
+    withStore(
+      'values: every supported type reads back deepStrictEqual on the writer and on another cache (set/get, getOrSet)',
+      (store, p) => checkRoundTrips(store, `v${p.replace(/[^A-Za-z0-9]/g, '').slice(-16)}`, false),
+    ),
+
+    withStore(
+      'values with an L1 tier: the same, each cache with its own L1 in front of this store',
+      (store, p) => checkRoundTrips(store, `l${p.replace(/[^A-Za-z0-9]/g, '').slice(-16)}`, true),
+    ),
+
+    withStore(
+      'values: other types are refused at set with FST_PERF_CACHE_SERIALIZE naming where, and getOrSet stores nothing',
+      async (store, p) => {
+        await checkRefusals(store, `r${p.replace(/[^A-Za-z0-9]/g, '').slice(-16)}`, false)
+        await checkRefusals(store, `q${p.replace(/[^A-Za-z0-9]/g, '').slice(-16)}`, true)
+      },
+    ),
 
     withStore('the engine on this store: getOrSet, tags and expire mode', async (store, p) => {
       const namespace = `c${p.replace(/[^A-Za-z0-9]/g, '').slice(-16)}`
