@@ -1,0 +1,63 @@
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { decodeEntry, encodeEntry } from '../src/index.js'
+import type { StoredEntry } from '../src/store.js'
+import { decodeWtf8, encodeWtf8 } from '../src/wtf8.js'
+
+// The entry wire format keeps every string character-exact: tags and string values with lone
+// surrogates, which plain UTF-8 would turn into U+FFFD.
+
+function entry(value: string | Uint8Array, tags: string[] = []): StoredEntry {
+  return {
+    value,
+    createdAt: 1,
+    freshUntil: 2,
+    staleUntil: 3,
+    graceUntil: 4,
+    tags,
+    tagVersions: tags.flatMap((_, i) => [`h${i}`, `s${i}`]),
+  }
+}
+
+const strings = [
+  '',
+  'plain',
+  'žluťoučký 🔑',
+  '\uD800',
+  '\uDBFF',
+  '\uDC00',
+  '\uFFFD',
+  'a\uD800b\uDFFFc',
+  '\uDE00\uD83D',
+  '\uD83D\uD83D\uDE00',
+  `${'x'.repeat(5000)}\uD800`,
+]
+
+test('WTF-8: UTF-8 for well-formed strings, lone surrogates kept, every string its own bytes', () => {
+  for (const s of strings) {
+    const bytes = encodeWtf8(s)
+    assert.equal(decodeWtf8(bytes, 0, bytes.length), s, JSON.stringify(s.slice(-8)))
+  }
+  assert.deepEqual(encodeWtf8('žluťoučký 🔑'), Buffer.from('žluťoučký 🔑'))
+  assert.deepEqual(encodeWtf8('\uD800'), Buffer.of(0xed, 0xa0, 0x80))
+  assert.deepEqual(encodeWtf8('\uDFFF'), Buffer.of(0xed, 0xbf, 0xbf))
+  assert.equal(new Set(strings.map((s) => encodeWtf8(s).toString('hex'))).size, strings.length)
+  // Bytes that are not ours decode as UTF-8 would (ED 9F BF is U+D7FF, a plain character).
+  const foreign = Buffer.of(0xed, 0x9f, 0xbf, 0xff, 0xed, 0xa0)
+  assert.equal(decodeWtf8(foreign, 0, foreign.length), foreign.toString('utf8'))
+})
+
+test('encodeEntry keeps tags and string values with lone surrogates', () => {
+  for (const s of strings) {
+    const e = entry(s, [s, '\uFFFD', `t${s}`])
+    assert.deepEqual(decodeEntry(encodeEntry(e)), e, JSON.stringify(s.slice(-8)))
+  }
+})
+
+test('a well-formed entry is written as before: UTF-8 strings, value kind 0', () => {
+  const e = entry('žluťoučký 🔑', ['🔑'])
+  const bytes = encodeEntry(e)
+  assert.equal(bytes[1], 0)
+  assert.ok(bytes.includes(Buffer.from('žluťoučký 🔑')))
+  assert.equal(encodeEntry(entry('\uD800'))[1], 2, 'a string value with a lone surrogate is kind 2')
+})
