@@ -101,18 +101,33 @@ export function decodeEntry(data: Uint8Array): StoredEntry | undefined {
   }
 }
 
-// What one entry costs beyond its value and key: the entry object, lru-cache's slots, the decoded
-// value the engine memoizes, string headers. Measured in test/integration (route-security): 18,295
-// small responses (~450 B of value and key each) held ~2.2 KB of heap each, so counting value bytes
-// alone let an 8 MB store use ~40 MB. A flat 1 KB per entry brings the bound within ~2x of the heap
-// actually used for the smallest entries, and changes nothing that matters for large ones.
-const ENTRY_OVERHEAD = 1024
+// What a memory-store entry really holds, measured with bench/micro/memory-held.ts (100,000
+// distinct keys or URLs, heap plus array buffers after full collections; docs/caching.md, "Memory
+// and size limits", has the figures). Beside the entry, the engine keeps a decoded form of every
+// entry it writes or reads, so that a hit decodes nothing:
+// - data cache: the value, an object about as large as its serialized text (measured 0.9-1.05x).
+//   A text value therefore counts twice, plus ~500 B: the entry object and its numbers, the
+//   key's string, lru-cache's slots, the memo's slot.
+// - route cache: a CachedResponse whose body shares the stored bytes (route/commit.ts), plus its
+//   head: header strings, the header objects and arrays, validators. A byte value therefore
+//   counts once, plus ~1.75 KB for that head and the fixed costs (measured 1.73-1.82 KB per entry
+//   with its key, for bodies of 200 B to 8 KB).
+// Counting every value once and 1 KB per entry let a '64MB' store grow the process by 150 MB.
+const TEXT_OVERHEAD = 512
+const BYTES_OVERHEAD = 1792
 
-/** Bytes an entry occupies, for size bounds: value, key, tags, and a measured fixed overhead. */
+/**
+ * Bytes an entry is counted for against a memory store's `maxSize`: its value (twice for a text
+ * value, whose decoded object the engine keeps beside it), its key and tags, and the measured
+ * fixed cost of an entry and its decoded form.
+ */
 export function entrySize(key: string, entry: StoredEntry): number {
   const value = entry.value
-  let size = typeof value === 'string' ? Buffer.byteLength(value) : value.byteLength
-  size += key.length + ENTRY_OVERHEAD
+  let size =
+    typeof value === 'string'
+      ? 2 * Buffer.byteLength(value) + TEXT_OVERHEAD
+      : value.byteLength + BYTES_OVERHEAD
+  size += key.length
   for (const tag of entry.tags) size += 2 * tag.length + 64
   return size
 }

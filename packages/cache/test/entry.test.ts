@@ -1,11 +1,12 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { decodeEntry, encodeEntry } from '../src/index.js'
+import { decodeEntry, encodeEntry, entrySize } from '../src/entry.js'
 import type { StoredEntry } from '../src/store.js'
 import { decodeWtf8, encodeWtf8 } from '../src/wtf8.js'
 
-// The entry wire format keeps every string character-exact: tags and string values with lone
-// surrogates, which plain UTF-8 would turn into U+FFFD.
+// The entry wire format: every string character-exact (tags and string values with lone
+// surrogates, which plain UTF-8 would turn into U+FFFD), values that keep no foreign buffer alive,
+// and the size an entry is counted for in a memory store.
 
 function entry(value: string | Uint8Array, tags: string[] = []): StoredEntry {
   return {
@@ -60,4 +61,13 @@ test('a well-formed entry is written as before: UTF-8 strings, value kind 0', ()
   assert.equal(bytes[1], 0)
   assert.ok(bytes.includes(Buffer.from('žluťoučký 🔑')))
   assert.equal(encodeEntry(entry('\uD800'))[1], 2, 'a string value with a lone surrogate is kind 2')
+})
+
+test('entrySize counts a text value twice (its decoded object is kept beside it) and a byte value once', () => {
+  const text = entry('x'.repeat(10_000))
+  const bytes = entry(Buffer.alloc(10_000))
+  assert.ok(entrySize('k', text) >= 20_000)
+  assert.ok(entrySize('k', bytes) >= 10_000 && entrySize('k', bytes) < 20_000)
+  // A small entry still counts its fixed cost: the entry, its key, and the decoded head.
+  assert.ok(entrySize('k', entry(Buffer.alloc(10))) > 1500)
 })
