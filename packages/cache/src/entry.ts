@@ -90,7 +90,7 @@ export function decodeEntry(data: Uint8Array): StoredEntry | undefined {
       buf[1] === 0
         ? buf.toString('utf8', offset)
         : buf[1] === 1
-          ? buf.subarray(offset)
+          ? ownBytes(buf.subarray(offset))
           : decodeWtf8(buf, offset, buf.length),
     createdAt: view.getFloat64(2),
     freshUntil: view.getFloat64(10),
@@ -99,6 +99,21 @@ export function decodeEntry(data: Uint8Array): StoredEntry | undefined {
     tags,
     tagVersions,
   }
+}
+
+/**
+ * `view` itself, or a copy in memory of its own when it is a small part of a larger buffer. A
+ * socket read carries several pipelined replies in one buffer (ioredis: 50 GETs of 1 KB came back
+ * as views on one 50 KB buffer), and a value kept in an L1 memory store or a decode memo would keep
+ * the whole read alive: counted as 1 KB, holding 50. A lone reply is kept as it is.
+ */
+function ownBytes(view: Buffer): Buffer {
+  if (2 * view.byteLength >= view.buffer.byteLength) return view
+  // Not Buffer.from() or allocUnsafe(): under 4 KB they carve from a shared 8 KB pool slab,
+  // which the copy would then keep alive instead.
+  const copy = Buffer.allocUnsafeSlow(view.byteLength)
+  view.copy(copy)
+  return copy
 }
 
 // What a memory-store entry really holds, measured with bench/micro/memory-held.ts (100,000

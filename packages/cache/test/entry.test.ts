@@ -63,6 +63,19 @@ test('a well-formed entry is written as before: UTF-8 strings, value kind 0', ()
   assert.equal(encodeEntry(entry('\uD800'))[1], 2, 'a string value with a lone surrogate is kind 2')
 })
 
+test('a binary value read out of a larger buffer (pipelined replies) gets bytes of its own', () => {
+  const one = encodeEntry(entry(Buffer.alloc(1000, 7)))
+  // Fifty replies in one socket read, as ioredis hands them out: views on one buffer.
+  const read = Buffer.concat(Array.from({ length: 50 }, () => one))
+  const value = decodeEntry(read.subarray(one.length * 10, one.length * 11))!.value as Buffer
+  assert.deepEqual(value, Buffer.alloc(1000, 7))
+  assert.equal(value.buffer.byteLength, 1000, 'the value keeps the whole read alive')
+  // A lone reply is not copied.
+  const alone = Buffer.from(one.buffer.slice(one.byteOffset, one.byteOffset + one.length))
+  const view = decodeEntry(alone)!.value as Buffer
+  assert.equal(view.buffer, alone.buffer)
+})
+
 test('entrySize counts a text value twice (its decoded object is kept beside it) and a byte value once', () => {
   const text = entry('x'.repeat(10_000))
   const bytes = entry(Buffer.alloc(10_000))
