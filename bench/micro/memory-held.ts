@@ -2,11 +2,18 @@
 //
 //   node --expose-gc --import tsx --conditions=fastify-perf-source bench/micro/memory-held.ts \
 //     [--urls 100000] [--max-size 64MB] [--body 1024] [--kind string|buffer|json] [--socket]
+//     [--data] [--no-cache]
 //
 // Sends `urls` distinct URLs through a real Fastify app with the route cache on a MemoryStore
 // (through inject, or a real socket with --socket), each answered with a distinct body of about
-// `body` bytes, then reports what the process grew by after full collections: heap, array
-// buffers, RSS, against what the store counts. docs/caching.md "Memory and size limits" quotes it.
+// `body` bytes; or, with --data, sets that many distinct keys in the data cache. Then reports
+// what the process grew by after full collections (heap, array buffers, RSS) against what the
+// store counts. --no-cache: the same load on an uncached route, as a control.
+// MEMORY_HELD_SNAPSHOT=<file> also writes a heap snapshot at the end.
+// Prefer --socket for the route cache: after many concurrent inject() calls, light-my-request
+// keeps requests alive for a while and the heap figure is mostly theirs.
+// test/integration/route-memory.test.ts runs the route scenario as a test; docs/caching.md,
+// "Memory and size limits", quotes the figures.
 import { parseArgs } from 'node:util'
 import fastifyPerfCache, { MemoryStore, type Size } from '@fastify-perf/cache'
 import Fastify from 'fastify'
@@ -85,18 +92,6 @@ const after = usage()
 if (process.env.MEMORY_HELD_SNAPSHOT) {
   const { writeHeapSnapshot } = await import('node:v8')
   writeHeapSnapshot(process.env.MEMORY_HELD_SNAPSHOT)
-}
-if (process.env.MEMORY_HELD_DEBUG) {
-  const kinds = new Map<string, number>()
-  for (const r of process.getActiveResourcesInfo()) kinds.set(r, (kinds.get(r) ?? 0) + 1)
-  console.log('active resources', Object.fromEntries(kinds))
-  for (const wait of [1000, 3000]) {
-    await new Promise((resolve) => setTimeout(resolve, wait))
-    const later = usage()
-    console.log(
-      `after +${wait} ms: heap ${((later.heap - before.heap) / MB).toFixed(1)} MB, buffers ${((later.buffers - before.buffers) / MB).toFixed(1)} MB`,
-    )
-  }
 }
 const grown = {
   heap: after.heap - before.heap,
