@@ -1,11 +1,11 @@
 // Strings as bytes without loss. A JS string is UTF-16 code units and may hold lone surrogates
 // (half of a pair, as `'\uD800'` or `str.slice()` through an emoji produce). UTF-8 has no form for
-// them: `Buffer.from()`, `TextEncoder` and every Redis client write U+FFFD instead, so '\uD800',
+// them: `Buffer.from()`, `TextEncoder` and ioredis write U+FFFD instead, so '\uD800',
 // '\uDBFF' and '\uFFFD' become the same bytes. WTF-8 (https://simonsapin.github.io/wtf-8/) writes
 // a lone surrogate as the three bytes UTF-8's pattern would give it (ED A0..BF 80..BF), which no
 // well-formed UTF-8 contains: every string gets its own bytes, and a well-formed string gets
 // exactly its UTF-8, so callers keep Buffer's fast path and switch only for the rare other string.
-// @fastify-perf/cache-redis has a twin of the encoder for its keys (src/keys.ts).
+// (Redis keys need strings, not bytes, and are escaped instead: cache-redis/src/keys.ts says why.)
 
 interface Es2024String {
   isWellFormed(): boolean
