@@ -1,5 +1,6 @@
 import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis'
 import { FST_PERF_REDIS_INVALID_OPTION } from './errors.js'
+import { isWellFormed } from './keys.js'
 
 /**
  * Where the store (or bus) gets its Redis connection. Give exactly one of:
@@ -27,7 +28,8 @@ export interface RedisStoreOptions extends RedisConnectionOptions {
   /**
    * Prepended to every key the store writes, reads, scans and deletes, so several apps can share
    * one Redis. `clear()` only ever touches keys under it. Use this rather than ioredis's
-   * `keyPrefix`, which `SCAN` does not honour (a client with `keyPrefix` is refused).
+   * `keyPrefix`, which `SCAN` does not honour (a client with `keyPrefix` is refused). A prefix with
+   * a lone surrogate is refused (keys are escaped around them, see docs/stores.md).
    * @default 'fp:'
    */
   prefix?: string
@@ -138,6 +140,11 @@ export function resolveOptions(options: RedisStoreOptions): ResolvedRedisStoreOp
   const prefix = options.prefix ?? 'fp:'
   if (typeof prefix !== 'string') {
     throw new FST_PERF_REDIS_INVALID_OPTION(`prefix must be a string, got ${describe(prefix)}`)
+  }
+  // Keys are escaped as a whole (keys.ts). A well-formed prefix is escaped the same way at the
+  // start of every key, so `clear()` can scan for it; one ending in half a pair would not be.
+  if (!isWellFormed(prefix)) {
+    throw new FST_PERF_REDIS_INVALID_OPTION('prefix must be well-formed UTF-16 (it has a lone surrogate)')
   }
   return Object.freeze({ connection: resolveConnection(options), prefix })
 }

@@ -3,6 +3,7 @@ import type { CacheStore, StoredEntry, StoreLock } from '@fastify-perf/cache'
 import { decodeEntry, encodeEntry } from '@fastify-perf/cache'
 import type { Cluster, Redis } from 'ioredis'
 import { type Connection, closeClient, openConnection, type RedisClient, waitReady } from './connection.js'
+import { redisKey } from './keys.js'
 import { type RedisStoreOptions, resolveOptions } from './options.js'
 import { groupBySlot } from './slots.js'
 
@@ -76,12 +77,12 @@ export class RedisStore implements CacheStore {
   }
 
   get(key: string): Promise<StoredEntry | undefined> {
-    return this.#client.getBuffer(this.prefix + key).then(decode)
+    return this.#client.getBuffer(redisKey(this.prefix + key)).then(decode)
   }
 
   getMany(keys: readonly string[]): Promise<ReadonlyArray<StoredEntry | undefined>> {
     if (keys.length === 0) return Promise.resolve([])
-    const full = keys.map((key) => this.prefix + key)
+    const full = keys.map((key) => redisKey(this.prefix + key))
     if (!this.#client.isCluster) return this.#client.mgetBuffer(full).then((values) => values.map(decode))
     const out = new Array<StoredEntry | undefined>(keys.length)
     const pending: Array<Promise<void>> = []
@@ -98,29 +99,31 @@ export class RedisStore implements CacheStore {
   set(key: string, entry: StoredEntry, ttlMs: number): Promise<void> {
     // PX takes whole milliseconds, at least 1 (0 is an error).
     return this.#client
-      .set(this.prefix + key, encodeEntry(entry), 'PX', Math.max(1, Math.ceil(ttlMs)))
+      .set(redisKey(this.prefix + key), encodeEntry(entry), 'PX', Math.max(1, Math.ceil(ttlMs)))
       .then(noop)
   }
 
   /** Writes the entry only if the key holds none (`SET NX PX`); answers whether it wrote. */
   add(key: string, entry: StoredEntry, ttlMs: number): Promise<boolean> {
     return this.#client
-      .set(this.prefix + key, encodeEntry(entry), 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')
+      .set(redisKey(this.prefix + key), encodeEntry(entry), 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')
       .then((reply) => reply === 'OK')
   }
 
   delete(key: string): Promise<boolean> {
     // UNLINK frees the value's memory in the background: a large entry never blocks the server.
-    return this.#client.unlink(this.prefix + key).then((count) => count > 0)
+    return this.#client.unlink(redisKey(this.prefix + key)).then((count) => count > 0)
   }
 
   deleteMany(keys: readonly string[]): Promise<number> {
     if (keys.length === 0) return Promise.resolve(0)
-    return this.#unlink(keys.map((key) => this.prefix + key))
+    return this.#unlink(keys.map((key) => redisKey(this.prefix + key)))
   }
 
   async clear(prefix: string): Promise<void> {
-    const pattern = `${escapeGlob(this.prefix + prefix)}*`
+    // Escaping works code unit by code unit, so the escaped keys under `prefix` start with the
+    // escaped prefix (for a prefix that does not end in half a surrogate pair; the engine's end in ':').
+    const pattern = `${escapeGlob(redisKey(this.prefix + prefix))}*`
     const client = this.#client
     // On Cluster every master holds part of the keyspace; replicas hold copies, not more keys.
     const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis]
@@ -150,7 +153,7 @@ export class RedisStore implements CacheStore {
    * Answers a handle whose `release()` deletes the key only while it still holds our token.
    */
   async lock(key: string, ttlMs: number): Promise<StoreLock | undefined> {
-    const fullKey = this.prefix + key
+    const fullKey = redisKey(this.prefix + key)
     const token = randomUUID()
     const taken = await this.#client.set(fullKey, token, 'PX', Math.max(1, Math.ceil(ttlMs)), 'NX')
     if (taken !== 'OK') return undefined

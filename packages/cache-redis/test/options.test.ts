@@ -29,6 +29,7 @@ test('the store refuses bad options before opening any connection', () => {
   refuses(() => new RedisStore({ client: {} as never, redis: {} }), /exclusive/)
   refuses(() => new RedisStore({ url: 'redis://a', ttl: 5 } as never), /unknown option "ttl"/)
   refuses(() => new RedisStore({ url: 'redis://a', prefix: 5 as never }), /prefix must be a string/)
+  refuses(() => new RedisStore({ url: 'redis://a', prefix: 'app\uD800:' }), /prefix must be well-formed/)
   refuses(() => new RedisStore({ client: { get() {} } as never }), /ioredis Redis or Cluster/)
   refuses(() => new RedisStore({ redis: 'localhost' as never }), /redis must be an object/)
   refuses(() => new RedisStore({ redis: { keyPrefix: 'x:' } }), /keyPrefix/)

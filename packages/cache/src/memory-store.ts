@@ -5,9 +5,14 @@ import { type Size, toBytes } from './units.js'
 
 /** Options of {@link MemoryStore}. */
 export interface MemoryStoreOptions {
-  /** Upper bound of the bytes held (values, keys and metadata, as counted by the store). @default '64MB' */
+  /**
+   * Upper bound of the memory the entries hold, as counted by the store: each value (a text value
+   * twice, for the decoded object the engine keeps beside it), its key and tags, and a measured
+   * fixed cost per entry (~0.5 KB for a data value, ~1.8 KB for a route response with its decoded
+   * head). Measured, the process holds 0.85-1.0x this (docs/caching.md). @default '64MB'
+   */
   maxSize?: Size
-  /** Entries larger than this are not stored. @default a quarter of `maxSize`, at most '8MB' */
+  /** Entries counted larger than this are not stored. @default a quarter of `maxSize`, at most '8MB' */
   maxEntrySize?: Size
 }
 
@@ -15,7 +20,9 @@ export interface MemoryStoreOptions {
  * The in-process store: a least-recently-used map bounded in bytes, on lru-cache. It answers
  * synchronously, so a hit costs no timer and no Promise. Entries are held as objects (not
  * serialized bytes), and the engine caches the decoded value per entry, so a hit decodes nothing:
- * values handed out are shared between callers and must be treated as read-only.
+ * values handed out are shared between callers and must be treated as read-only. That decoded
+ * form is counted against `maxSize` with the entry (see `entrySize`), so the bound is on memory
+ * really held. Keys are JavaScript strings, kept as they are: distinct keys never collide.
  */
 export class MemoryStore implements CacheStore {
   readonly name = 'memory'

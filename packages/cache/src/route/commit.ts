@@ -152,8 +152,9 @@ async function write(
     if (placement === undefined || fenced()) return
     const stored: ResponseParts = placement.variant === '' ? parts : { ...parts, variant: placement.variant }
     const tagged = versions.length === tags.length * 2
+    const value = encodeResponse(stored)
     const entry: StoredEntry = {
-      value: encodeResponse(stored),
+      value,
       createdAt: state.respondedAt,
       freshUntil,
       staleUntil,
@@ -161,8 +162,14 @@ async function write(
       tags: tagged ? tags : [],
       tagVersions: tagged ? versions : [],
     }
-    // A memory store hands this very object back on the next read, which then decodes nothing.
-    rc.store.remember(entry, new CachedResponse(stored))
+    // A memory store hands this very object back on the next read, which then decodes nothing. The
+    // decoded form's body is a view on the stored bytes, not the captured body: one copy held.
+    const body = Buffer.from(
+      value.buffer,
+      value.byteOffset + value.length - stored.body.length,
+      stored.body.length,
+    )
+    rc.store.remember(entry, new CachedResponse({ ...stored, body }))
     await rc.backend.set(placement.key, entry, keepUntil - Date.now())
   } finally {
     if (state.lock !== undefined) {

@@ -64,6 +64,13 @@ function assertSameEntry(actual: StoredEntry | undefined, expected: StoredEntry,
   assert.deepEqual([...actual.tagVersions], [...expected.tagVersions], `${what}: tagVersions differ`)
 }
 
+/** The UTF-16 code units of `text` spelled `\uXXXX`: well-formed, for messages and values. */
+function units(text: string): string {
+  let out = ''
+  for (let i = 0; i < text.length; i++) out += `\\u${text.charCodeAt(i).toString(16).padStart(4, '0')}`
+  return out
+}
+
 /** Polls `read` every 5 ms until it answers something other than `undefined`, for up to 2 s. */
 async function eventually<T>(read: () => Promise<T | undefined>, what: string): Promise<T> {
   const until = Date.now() + 2000
@@ -324,6 +331,66 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
       }
     }),
 
+    withStore('keys differing only in lone surrogates or in their UTF-8 stay distinct', async (store, p) => {
+      // A lone surrogate has no UTF-8 form: a client that encodes keys as UTF-8 replaces it with
+      // U+FFFD, so '\uD800', '\uDBFF' and '\uFFFD' would become one key and overwrite each other.
+      const deep = 'd'.repeat(120)
+      const long = 'x'.repeat(300)
+      const keys = [
+        '\uD800',
+        '\uDBFF',
+        '\uFFFD',
+        '\uDC00',
+        '\uDFFF',
+        `${deep}\uD800${deep}`,
+        `${deep}\uDC00${deep}`,
+        `${deep}\uFFFD${deep}`,
+        '\uD83D\uDE00', // a pair: U+1F600
+        '\uDE00\uD83D', // the same code units reversed: two lone surrogates
+        '\uD83D\uFFFD',
+        '\uFFFD\uDE00',
+        '\uFFFD\uFFFD',
+        '\uD83D',
+        '\uDE00',
+        `${long}\uD800`,
+        `${long}\uFFFD`,
+        '{\uD800}tag',
+        '{\uFFFD}tag',
+      ]
+      const full = keys.map((k) => `${p}u:${k}`)
+      assert.equal(new Set(full).size, full.length)
+      for (const [i, key] of full.entries()) await store.set(key, entry(`value-${i}`), 60_000)
+      const check = async (absent: ReadonlySet<number>, what: string) => {
+        const many = await store.getMany(full)
+        for (const [i, key] of full.entries()) {
+          const expected = absent.has(i) ? undefined : `value-${i}`
+          const name = JSON.stringify(keys[i]!.slice(-8))
+          assert.equal((await store.get(key))?.value, expected, `${what}: get of key …${name}`)
+          assert.equal(many[i]?.value, expected, `${what}: getMany of key …${name}`)
+        }
+      }
+      await check(new Set(), 'after set')
+      assert.equal(await store.delete(full[2]!), true, "delete of '\\uFFFD'")
+      assert.equal(await store.delete(full[2]!), false, "delete of '\\uFFFD' again")
+      await check(new Set([2]), "after deleting '\\uFFFD'")
+      assert.equal(await store.deleteMany([full[0]!, full[7]!, full[2]!]), 2)
+      await check(new Set([0, 2, 7]), 'after deleteMany')
+      // clear() of a namespace reaches these keys, and a namespace that differs from it only in a
+      // lone surrogate is another namespace.
+      await store.set(`${p}\uD800:k`, entry('lone'), 60_000)
+      await store.set(`${p}\uFFFD:k`, entry('replacement'), 60_000)
+      await store.clear(`${p}u:`)
+      assert.deepEqual(
+        (await store.getMany(full)).filter((e) => e !== undefined),
+        [],
+        'clear(prefix) left some of its keys',
+      )
+      await store.clear(`${p}\uD800:`)
+      assert.equal(await store.get(`${p}\uD800:k`), undefined, 'clear of a lone-surrogate namespace')
+      assert.equal((await store.get(`${p}\uFFFD:k`))?.value, 'replacement', 'clear reached another namespace')
+      await store.clear(`${p}\uFFFD:`)
+    }),
+
     withStore('a large value round-trips', async (store, p) => {
       const big = randomBytes(largeBytes)
       const e = entry(big)
@@ -469,5 +536,39 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
         await store.clear(`${namespace}:`)
       }
     }),
+
+    withStore(
+      'the engine on this store: keys and tags differing only in a lone surrogate',
+      async (store, p) => {
+        const namespace = `c${p.replace(/[^A-Za-z0-9]/g, '').slice(-16)}`
+        const cache = createCache({ store, namespace, storeTimeout: '2s', breaker: false })
+        try {
+          const names = ['\uD800', '\uDBFF', '\uFFFD']
+          // Each key carries the tag of its own name: tags are stored inside the entry, and a tag
+          // read back as U+FFFD would be checked against (and invalidated with) another tag.
+          for (const name of names) await cache.set(name, `value ${units(name)}`, { tags: [name] })
+          for (const name of names) {
+            assert.equal(await cache.get(name), `value ${units(name)}`, `key ${units(name)}`)
+          }
+          await cache.invalidateTags(['\uFFFD'])
+          assert.equal(await cache.get('\uFFFD'), undefined, "invalidating tag '\\uFFFD' missed its entry")
+          assert.equal(
+            await cache.get('\uD800'),
+            'value \\ud800',
+            "invalidating tag '\\uFFFD' reached '\\uD800'",
+          )
+          await cache.invalidateTags(['\uD800'])
+          assert.equal(await cache.get('\uD800'), undefined, "invalidating tag '\\uD800' missed its entry")
+          assert.equal(
+            await cache.get('\uDBFF'),
+            'value \\udbff',
+            "invalidating tag '\\uD800' reached '\\uDBFF'",
+          )
+          await cache.close()
+        } finally {
+          await store.clear(`${namespace}:`)
+        }
+      },
+    ),
   ]
 }

@@ -1,0 +1,86 @@
+// Issue 15, case 8: with `maxSize: '64MB'`, the memory store let the process grow by about twice
+// that (array buffers +105-127 MB, RSS +187-228 MB for 100,000 URLs): each response body was held
+// twice, the encoded entry and the decoded copy the route cache keeps beside it, and small
+// entries kept alive whole 8 KB slabs of Buffer's shared pool; only one copy was counted, with a
+// fixed 1 KB per entry where ~1.8 KB is used. Now what is held is what is counted.
+//
+// The server is its own process (forked with --expose-gc), so the load generator's memory is not
+// in the figures; the load comes from this process over real sockets.
+import assert from 'node:assert/strict'
+import { type ChildProcess, fork } from 'node:child_process'
+import { once } from 'node:events'
+import { test } from 'node:test'
+import { fileURLToPath } from 'node:url'
+import { Pool } from 'undici'
+
+const SERVER = fileURLToPath(new URL('./support/memory-held-server.ts', import.meta.url))
+const MB = 1024 * 1024
+
+interface Measure {
+  heapUsed: number
+  arrayBuffers: number
+  rss: number
+  heapTotal: number
+  external: number
+  storeSize: number
+  storeEntries: number
+  maxSize: number
+}
+
+function measure(child: ChildProcess): Promise<Measure> {
+  child.send({ measure: true })
+  return once(child, 'message').then(([message]) => message as Measure)
+}
+
+test('100,000 distinct URLs on a 64 MB memory store grow the process by at most 1.25x maxSize', async (t) => {
+  // Not the runner's NODE_TEST_CONTEXT: the server is a program, not a test file.
+  const { NODE_TEST_CONTEXT: _, ...env } = process.env
+  const child = fork(SERVER, { execArgv: [...process.execArgv, '--expose-gc'], env, stdio: 'inherit' })
+  t.after(() => {
+    if (child.exitCode === null) child.kill('SIGKILL')
+  })
+  const [ready] = (await once(child, 'message')) as [{ port: number }]
+  const pool = new Pool(`http://127.0.0.1:${ready.port}`, { connections: 16, pipelining: 1 })
+  t.after(() => pool.close())
+
+  let next = 0
+  let failed = 0
+  const run = async (from: number, until: number): Promise<void> => {
+    next = from
+    const worker = async (): Promise<void> => {
+      while (next < until) {
+        const res = await pool.request({ path: `/p/${next++}`, method: 'GET' })
+        await res.body.dump()
+        if (res.statusCode !== 200) failed++
+      }
+    }
+    await Promise.all(Array.from({ length: 16 }, worker))
+  }
+  // Warm: code compiled, pools and lru-cache's arrays allocated; then the baseline.
+  await run(1_000_000, 1_000_500)
+  const before = await measure(child)
+  const started = Date.now()
+  await run(0, 100_000)
+  const seconds = (Date.now() - started) / 1000
+  // Store writes land a tick after their responses.
+  await new Promise((resolve) => setTimeout(resolve, 200))
+  const after = await measure(child)
+  child.send({ close: true })
+
+  const held = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers)
+  const ratio = held / after.maxSize
+  t.diagnostic(
+    `100,000 URLs in ${seconds.toFixed(1)} s: store ${(after.storeSize / MB).toFixed(1)} MB counted, ` +
+      `${after.storeEntries} entries; heap +${((after.heapUsed - before.heapUsed) / MB).toFixed(1)} MB, ` +
+      `array buffers +${((after.arrayBuffers - before.arrayBuffers) / MB).toFixed(1)} MB ` +
+      `(${ratio.toFixed(2)}x maxSize), RSS +${((after.rss - before.rss) / MB).toFixed(1)} MB, ` +
+      `heap total +${((after.heapTotal - before.heapTotal) / MB).toFixed(1)} MB, external +${((after.external - before.external) / MB).toFixed(1)} MB`,
+  )
+  assert.equal(failed, 0)
+  assert.ok(after.storeSize <= after.maxSize, 'the store counts more than its maxSize')
+  assert.ok(after.storeEntries < 50_000, `${after.storeEntries} entries: older ones must have been evicted`)
+  assert.ok(
+    ratio <= 1.25,
+    `the process holds ${(held / MB).toFixed(1)} MB more: ${ratio.toFixed(2)}x maxSize`,
+  )
+})
