@@ -20,30 +20,55 @@ import { type Duration, toMs } from './units.js'
  */
 export const kRouteBackend = Symbol('fastify-perf.cache.routeBackend')
 
-/** @internal What {@link kRouteBackend} hands the route cache. */
+/**
+ * @internal What {@link kRouteBackend} hands the route cache.
+ *
+ * Every store method takes an optional last `deadline` (a `performance.now()` time): the budget of
+ * the lookup or invalidation it belongs to. Take one with `deadline()` at the start of a request's
+ * lookup and hand it to each of its store calls, so a failing store costs the request at most
+ * `storeTimeout` in all (see `SafeStore`). Without one, each call gets `storeTimeout` of its own.
+ */
 export interface RouteBackend {
   /** Prefix of route entries and vary records: `<namespace>:r:`. */
   readonly prefix: string
   /** Whether the cache was closed: the route cache then stays out of the way. */
   closed(): boolean
-  get(key: string): MaybePromise<StoredEntry | undefined>
-  /** Writes an entry the route cache built (timestamps included); failures are the wrapper's. */
-  set(key: string, entry: StoredEntry, ttlMs: number): MaybePromise<boolean>
-  deleteMany(keys: readonly string[]): MaybePromise<boolean>
+  /** Whether a write may reach the store now (breaker not open, cache not closed): a response may be announced `stored`. */
+  storeUp(): boolean
+  /** `performance.now() + storeTimeout`: the budget of one lookup or invalidation. */
+  deadline(): number
+  get(key: string, deadline?: number): MaybePromise<StoredEntry | undefined>
+  /** Reads several entries; one slot per key, `undefined` when absent (or failed). */
+  getMany(keys: readonly string[], deadline?: number): MaybePromise<ReadonlyArray<StoredEntry | undefined>>
+  /** Writes an entry the route cache built (timestamps included); `false` when it did not reach the store. */
+  set(key: string, entry: StoredEntry, ttlMs: number, deadline?: number): MaybePromise<boolean>
+  /**
+   * Writes the entry only if the key holds none: `true` written, `false` the key exists,
+   * `undefined` no answer (the store has no `add`, or failed). See `CacheStore.add`.
+   */
+  add(key: string, entry: StoredEntry, ttlMs: number, deadline?: number): MaybePromise<boolean | undefined>
+  /**
+   * Deletes entries on every instance; `false` when the store did not take it now: the delete is
+   * then kept as a debt, honoured by this instance at once and replayed when the store answers.
+   */
+  deleteMany(keys: readonly string[], deadline?: number): MaybePromise<boolean>
   /** The entry's tags: 0 valid, 1 soft-invalidated (stale), 2 hard-invalidated (dead). */
-  tagState(entry: StoredEntry): MaybePromise<number>
+  tagState(entry: StoredEntry, deadline?: number): MaybePromise<number>
   /** Current versions of `tags` (hard, soft per tag), to store with an entry. */
-  tagVersions(tags: readonly string[]): Promise<readonly string[]>
+  tagVersions(tags: readonly string[], deadline?: number): Promise<readonly string[]>
   /** Validates tags like `getOrSet` does; throws `FST_PERF_CACHE_INVALID_OPTION`. */
   assertTags(tags: readonly string[]): readonly string[]
   /**
    * Takes the store lock `<namespace>:rl:<key>`, or waits while another instance holds it, probing
-   * for that instance's result; see `getOrSet({ lock: true })`.
+   * for that instance's result; see `getOrSet({ lock: true })`. The first attempt uses `deadline`
+   * (a new budget without one); each later round of probe and attempt gets a budget of its own,
+   * which `probe` is handed.
    */
   lockOrWait<T>(
     key: string,
     timeoutMs: number,
-    probe: () => Promise<T | undefined>,
+    probe: (deadline: number) => Promise<T | undefined>,
+    deadline?: number,
   ): Promise<{ lock: StoreLock | undefined; found: T | undefined }>
   unlock(lock: StoreLock): void
   /** Keeps a background task alive across `close()` (up to its wait). */
@@ -125,7 +150,10 @@ export interface CacheStats {
     breaker: 'closed' | 'open' | 'half-open'
     /** Store operations that failed or timed out (each counted as a miss or an unwritten value). */
     errors: number
-    /** Store operations skipped because the breaker was open. */
+    /**
+     * Store operations skipped: the breaker was open, or the operation's `storeTimeout` budget was
+     * already spent by its earlier store calls.
+     */
     skipped: number
     /** Reads answered by joining a read of the same key already in flight (one round trip for both). */
     joinedReads: number
@@ -262,22 +290,31 @@ export class Cache {
       return Promise.reject(new FST_PERF_CACHE_INVALID_KEY(typeof key))
     if (options?.skip === true || this.#closed) return this.#bypass(key, factory)
     const k = this.#prefix + key
-    if (options?.forceFresh === true) return this.#getOrSetSlow(key, k, factory, options, undefined)
+    if (options?.forceFresh === true)
+      return this.#getOrSetSlow(key, k, factory, options, undefined, this.#newDeadline())
     const found = this.#tiers.get(k)
     if (isPromise(found)) {
+      // The operation's budget is the read's own deadline, which the safe store just set: every
+      // later store call of this getOrSet (tag versions, new tags' records, the lock) must end
+      // by then. Taken from there rather than from a clock read of ours, which a remote hit would
+      // pay for nothing.
+      const deadline = this.#tiers.safe.lastDeadline
       // A remote store's hit: the same checks in the store's own continuation, without the async
       // slow path's extra promise. Concurrent reads of a key share one store read (see
       // SafeStore#get), so they share its entry and decode it once.
       return found.then((entry) => {
         const value = this.#freshValue(key, entry, false)
-        return value !== NO_ENTRY ? (value as T) : this.#getOrSetSlow(key, k, factory, options, entry)
+        return value !== NO_ENTRY
+          ? (value as T)
+          : this.#getOrSetSlow(key, k, factory, options, entry, deadline)
       })
     }
     // The hot path: a synchronous store, an untagged entry, fresh. One map read, one clock read,
     // one weak-map read; no option parsing, no await.
     const value = this.#freshValue(key, found, true)
     if (value !== NO_ENTRY) return Promise.resolve(value as T)
-    return this.#getOrSetSlow(key, k, factory, options, found)
+    // A synchronous answer took no time: the budget starts now.
+    return this.#getOrSetSlow(key, k, factory, options, found, this.#newDeadline())
   }
 
   /** The value of an untagged fresh entry, counted as a hit; `NO_ENTRY` for anything else. */
@@ -297,12 +334,13 @@ export class Cache {
     factory: Factory<T>,
     options: GetOrSetOptions | undefined,
     entry: StoredEntry | undefined,
+    deadline: number,
   ): Promise<T> {
     const settings = this.#settings(options)
     let state = DEAD
     let value: unknown = NO_ENTRY
     if (entry !== undefined) {
-      state = await this.#classify(entry)
+      state = await this.#classify(entry, deadline)
       if (state !== DEAD) value = this.#decode(entry)
       if (value === NO_ENTRY) state = DEAD
     }
@@ -315,7 +353,8 @@ export class Cache {
       this.#counters.stale++
       if (channels.stale.hasSubscribers) this.#publish(channels.stale, key, { reason: 'revalidate' })
       if (!this.#loading.has(k) && !this.#backingOff(k)) {
-        const refresh = this.#load(key, k, factory, settings, value as T)
+        // Nobody waits for the refresh: its store calls get a budget of their own.
+        const refresh = this.#load(key, k, factory, settings, value as T, this.#newDeadline())
         this.#track(refresh)
       }
       return value as T
@@ -330,7 +369,7 @@ export class Cache {
     } else {
       this.#counters.misses++
       if (channels.miss.hasSubscribers) this.#publish(channels.miss, key)
-      load = this.#load(key, k, factory, settings, graced ? (value as T) : undefined)
+      load = this.#load(key, k, factory, settings, graced ? (value as T) : undefined, deadline)
     }
     if (!graced && settings.hardTimeoutMs === undefined) return (await load).value as T
     return this.#race(key, load, settings, graced ? value : NO_ENTRY) as Promise<T>
@@ -339,6 +378,12 @@ export class Cache {
   /**
    * Runs the factory once for `k` and stores its result. Registered in `#loading` until the value
    * is written, so callers whose store read was answered before the write still join it.
+   *
+   * `deadline` is the budget of the store calls made before the factory runs (the read that
+   * missed, then tag versions and the lock attempt): the time a caller may lose to a failing store.
+   * The factory's own time is not store time and is not counted against it (`timeout` and
+   * `hardTimeout` bound the factory); the write after it gets a budget of its own, and nobody
+   * waits for it.
    */
   #load<T>(
     key: string,
@@ -346,15 +391,16 @@ export class Cache {
     factory: Factory<T>,
     settings: CallSettings,
     stale: T | undefined,
+    deadline: number,
   ): Promise<Loaded> {
     let ttlMs = settings.ttlMs
     const run = async (): Promise<Loaded> => {
       // Tag versions are read before the factory runs: an invalidation that lands while it runs
       // makes the value it returns stale at once, instead of being lost.
-      const versions = settings.tags.length > 0 ? await this.#currentVersions(settings.tags) : EMPTY
+      const versions = settings.tags.length > 0 ? await this.#currentVersions(settings.tags, deadline) : EMPTY
       let lock: StoreLock | false | undefined
       if (settings.lock) {
-        const waited = await this.#lockOrWait(key, k, settings.lockTimeoutMs)
+        const waited = await this.#lockOrWait(key, k, settings.lockTimeoutMs, deadline)
         if (waited.produced !== NO_ENTRY) return { value: waited.produced, versions, fromStore: true }
         lock = waited.lock
       }
@@ -369,7 +415,7 @@ export class Cache {
         if (value === undefined) throw new FST_PERF_CACHE_UNDEFINED_VALUE(key)
         return { value, versions, lock: lock || undefined }
       } catch (error) {
-        if (lock) this.#tiers.safe.unlock(lock)
+        if (lock) this.#tiers.unlock(lock)
         throw error
       }
     }
@@ -386,7 +432,7 @@ export class Cache {
         const finish = () => {
           done()
           // Released after the write, so instances waiting on the lock find the value.
-          if (loaded.lock !== undefined) this.#tiers.safe.unlock(loaded.lock)
+          if (loaded.lock !== undefined) this.#tiers.unlock(loaded.lock)
         }
         if (isPromise(written)) written.then(finish, finish)
         else finish()
@@ -420,47 +466,68 @@ export class Cache {
     key: string,
     k: string,
     timeoutMs: number,
+    deadline: number,
   ): Promise<{ lock: StoreLock | undefined; produced: unknown }> {
-    const waited = await this.#lockLoop(`${this.namespace}:l:${key}`, timeoutMs, async () => {
-      const entry = await this.#tiers.get(k)
-      if (entry !== undefined && (await this.#classify(entry)) === FRESH) {
-        const value = this.#decode(entry)
-        if (value !== NO_ENTRY) return { value }
-      }
-      return undefined
-    })
+    const lockKey = `${this.namespace}:l:${key}`
+    const waited = await this.#lockLoop(
+      lockKey,
+      timeoutMs,
+      async (round) => {
+        const entry = await this.#tiers.get(k, round)
+        if (entry !== undefined && (await this.#classify(entry, round)) === FRESH) {
+          const value = this.#decode(entry)
+          if (value !== NO_ENTRY) return { value }
+        }
+        return undefined
+      },
+      deadline,
+    )
     return { lock: waited.lock, produced: waited.found === undefined ? NO_ENTRY : waited.found.value }
   }
 
-  /** The lock-or-wait loop shared by `getOrSet` and the route cache; `probe` looks for the holder's result. */
+  /**
+   * The lock-or-wait loop shared by `getOrSet` and the route cache; `probe` looks for the holder's
+   * result within the store budget it is given. The first attempt belongs to the caller's
+   * operation and uses its `deadline`. Waiting for another holder is bounded by `timeoutMs`
+   * (`lockTimeout`) instead: it is the wait the caller asked for, and each round of it (a probe,
+   * then a new attempt) gets a store budget of its own.
+   */
   async #lockLoop<T>(
     lockKey: string,
     timeoutMs: number,
-    probe: () => Promise<T | undefined>,
+    probe: (deadline: number) => Promise<T | undefined>,
+    deadline: number,
   ): Promise<{ lock: StoreLock | undefined; found: T | undefined }> {
-    const deadline = Date.now() + timeoutMs
+    const waitUntil = Date.now() + timeoutMs
     let delay = 10
-    let lock = await this.#tiers.lock(lockKey, timeoutMs)
+    let round = deadline
+    let lock = await this.#tiers.lock(lockKey, timeoutMs, round)
     while (lock === false) {
-      const left = deadline - Date.now()
+      const left = waitUntil - Date.now()
       if (left <= 0 || this.#closed) break
       await sleep(Math.min(delay, left))
       delay = Math.min(delay * 1.5, 100)
-      const found = await probe()
+      round = this.#newDeadline()
+      const found = await probe(round)
       if (found !== undefined) return { lock: undefined, found }
-      lock = await this.#tiers.lock(lockKey, timeoutMs)
+      lock = await this.#tiers.lock(lockKey, timeoutMs, round)
     }
     if (lock) {
       // Double-check once the lock is ours: a holder may have written its value and released the
       // lock between our miss (or our last probe) and this acquisition; running the factory again
       // would be the duplicate the lock exists to prevent.
-      const found = await probe()
+      const found = await probe(round)
       if (found !== undefined) {
-        this.#tiers.safe.unlock(lock)
+        this.#tiers.unlock(lock)
         return { lock: undefined, found }
       }
     }
     return { lock: lock || undefined, found: undefined }
+  }
+
+  /** The budget of one operation's store calls: `storeTimeout` from now, `performance.now()` time. */
+  #newDeadline(): number {
+    return performance.now() + this.#options.storeTimeoutMs
   }
 
   /** Waits for a load with a soft timeout (when a stale value exists) and a hard timeout. */
@@ -525,12 +592,15 @@ export class Cache {
   async get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined> {
     this.#assertKey(key)
     if (this.#closed) return undefined
-    const entry = await this.#tiers.get(this.#prefix + key)
+    const found = this.#tiers.get(this.#prefix + key)
+    // One budget for the read and its tags' versions (see getOrSet).
+    const deadline = isPromise(found) ? this.#tiers.safe.lastDeadline : undefined
+    const entry = await found
     if (entry === undefined) {
       this.#counters.misses++
       return undefined
     }
-    const state = await this.#classify(entry)
+    const state = await this.#classify(entry, deadline ?? this.#newDeadline())
     const value =
       state === FRESH || (options?.allowStale === true && state !== DEAD) ? this.#decode(entry) : NO_ENTRY
     if (value === NO_ENTRY) {
@@ -553,8 +623,9 @@ export class Cache {
     // Serialize before anything else so an unserializable value fails the caller, not the store.
     const data = this.#options.serializer.serialize(value)
     if (this.#closed) return
-    const versions = settings.tags.length > 0 ? await this.#currentVersions(settings.tags) : EMPTY
-    await this.#store(key, this.#prefix + key, data, value, settings, versions)
+    const deadline = this.#newDeadline()
+    const versions = settings.tags.length > 0 ? await this.#currentVersions(settings.tags, deadline) : EMPTY
+    await this.#store(key, this.#prefix + key, data, value, settings, versions, deadline)
   }
 
   /** Deletes the entry under `key` (on every instance sharing the store). */
@@ -562,7 +633,7 @@ export class Cache {
     this.#assertKey(key)
     if (this.#closed) return
     this.#counters.deletes++
-    await this.#tiers.delete(this.#prefix + key)
+    await this.#tiers.delete(this.#prefix + key, this.#newDeadline())
     if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ keys: [key] })
   }
 
@@ -571,7 +642,10 @@ export class Cache {
     for (const key of keys) this.#assertKey(key)
     if (this.#closed || keys.length === 0) return
     this.#counters.deletes += keys.length
-    await this.#tiers.deleteMany(keys.map((key) => this.#prefix + key))
+    await this.#tiers.deleteMany(
+      keys.map((key) => this.#prefix + key),
+      this.#newDeadline(),
+    )
     if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ keys })
   }
 
@@ -590,17 +664,14 @@ export class Cache {
     const version = this.#newVersion()
     const kind = mode === 'delete' ? 'h:' : 's:'
     const keys = unique.map((tag) => this.#tagPrefix + kind + tag)
-    await Promise.all(
-      keys.map((key) => this.#tiers.set(key, this.#versionRecord(version), this.#options.tagTtlMs, false)),
-    )
-    this.#tiers.announce(keys)
+    await this.#tiers.setAll(keys, this.#versionRecord(version), this.#options.tagTtlMs, this.#newDeadline())
     if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ tags: unique, mode })
   }
 
   /** Deletes every entry of this cache's namespace (and nothing else in a shared store). */
   async clear(): Promise<void> {
     if (this.#closed) return
-    await this.#tiers.clear(`${this.namespace}:`)
+    await this.#tiers.clear(`${this.namespace}:`, this.#newDeadline())
     if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ clear: true })
   }
 
@@ -668,16 +739,21 @@ export class Cache {
     const backend: RouteBackend = {
       prefix: `${this.namespace}:r:`,
       closed: () => this.#closed,
-      get: (key) => tiers.get(key),
-      set: (key, entry, ttlMs) => tiers.set(key, entry, ttlMs),
-      deleteMany: (keys) => tiers.deleteMany(keys),
-      tagState: (entry) => this.#tagState(entry),
-      tagVersions: (tags) => this.#currentVersions(tags),
+      storeUp: () => !this.#closed && tiers.safe.state !== 'open',
+      deadline: () => this.#newDeadline(),
+      get: (key, deadline) => tiers.get(key, deadline),
+      getMany: (keys, deadline) => tiers.getMany(keys, deadline),
+      set: (key, entry, ttlMs, deadline) => tiers.set(key, entry, ttlMs, deadline),
+      add: (key, entry, ttlMs, deadline) => tiers.add(key, entry, ttlMs, deadline),
+      deleteMany: (keys, deadline) => tiers.deleteMany(keys, deadline),
+      tagState: (entry, deadline) => this.#tagState(entry, deadline),
+      tagVersions: (tags, deadline) => this.#currentVersions(tags, deadline ?? this.#newDeadline()),
       assertTags: (tags) => this.#assertTags(tags),
       // ':rl:' cannot collide with data locks (':l:') nor with route entries (':r:').
-      lockOrWait: (key, timeoutMs, probe) => this.#lockLoop(`${this.namespace}:rl:${key}`, timeoutMs, probe),
+      lockOrWait: (key, timeoutMs, probe, deadline) =>
+        this.#lockLoop(`${this.namespace}:rl:${key}`, timeoutMs, probe, deadline ?? this.#newDeadline()),
       unlock: (lock) => {
-        this.#tiers.safe.unlock(lock)
+        tiers.unlock(lock)
       },
       track: (promise) => this.#track(promise),
     }
@@ -688,7 +764,7 @@ export class Cache {
   // --- internals ---
 
   /** 0 when the entry's tags are current, 1 when one was invalidated softly, 2 when hard. */
-  #tagState(entry: StoredEntry): MaybePromise<number> {
+  #tagState(entry: StoredEntry, deadline?: number): MaybePromise<number> {
     if (entry.tags.length === 0) return 0
     const check = (records: ReadonlyArray<StoredEntry | undefined>) => {
       const expected = entry.tagVersions
@@ -699,7 +775,7 @@ export class Cache {
       }
       return soft
     }
-    const versions = this.#tiers.getMany(this.#tagKeys(entry.tags))
+    const versions = this.#tiers.getMany(this.#tagKeys(entry.tags), deadline)
     return isPromise(versions) ? versions.then(check) : check(versions)
   }
 
@@ -721,9 +797,9 @@ export class Cache {
   }
 
   /** Decides how an entry stands now, reading its tags' versions when it has tags. */
-  #classify(entry: StoredEntry): MaybePromise<number> {
+  #classify(entry: StoredEntry, deadline: number): MaybePromise<number> {
     if (entry.tags.length === 0) return this.#state(entry, false)
-    const versions = this.#tiers.getMany(this.#tagKeys(entry.tags))
+    const versions = this.#tiers.getMany(this.#tagKeys(entry.tags), deadline)
     if (isPromise(versions)) return versions.then((v) => this.#stateWithTags(entry, v))
     return this.#stateWithTags(entry, versions)
   }
@@ -746,50 +822,56 @@ export class Cache {
     return DEAD
   }
 
-  /** The current versions of `tags` (hard, soft per tag), creating records for tags seen first. */
-  async #currentVersions(tags: readonly string[]): Promise<readonly string[]> {
+  /**
+   * The current versions of `tags` (hard, soft per tag), creating records for tags seen first.
+   * Every store call shares the caller's `deadline`; once it is spent the calls answer at once
+   * (no record read is a new version: the entry is a miss for others, never a stale hit).
+   */
+  async #currentVersions(tags: readonly string[], deadline: number): Promise<readonly string[]> {
     const keys = this.#tagKeys(tags)
-    const records = await this.#tiers.getMany(keys)
+    const records = await this.#tiers.getMany(keys, deadline)
     const versions = new Array<string>(keys.length)
-    let created: string | undefined
-    const missing: number[] = []
+    const absent: number[] = []
     for (let i = 0; i < keys.length; i++) {
       const current = records[i]?.value
-      if (typeof current === 'string') {
-        versions[i] = current
-        continue
-      }
-      // First use (or the record was evicted): give the tag a version. Two instances using a new
-      // tag at once must agree on it, or each one's entries are dead for the other (one more miss
-      // each, never a stale hit). With the store's set-if-absent exactly one version is written
-      // and the others adopt it; without one (or when it gave no answer), write and read back,
-      // which adopts the last write and leaves a window of one round trip.
-      created ??= this.#newVersion()
+      if (typeof current === 'string') versions[i] = current
+      else absent.push(i)
+    }
+    if (absent.length === 0) return versions
+    // First use (or the record was evicted): give the tag a version. Two instances using a new
+    // tag at once must agree on it, or each one's entries are dead for the other (one more miss
+    // each, never a stale hit). With the store's set-if-absent exactly one version is written
+    // and the others adopt it; without one (or when it gave no answer), write and read back,
+    // which adopts the last write and leaves a window of one round trip. Every record is created
+    // at once, so new tags cost the same round trips (and budget) whatever their number.
+    const created = this.#newVersion()
+    const record = this.#versionRecord(created)
+    const ttlMs = this.#options.tagTtlMs
+    const added = await Promise.all(absent.map((i) => this.#tiers.add(keys[i]!, record, ttlMs, deadline)))
+    const unsure: number[] = []
+    const writes: Array<MaybePromise<boolean>> = []
+    for (let j = 0; j < absent.length; j++) {
+      const i = absent[j]!
       versions[i] = created
-      const record = this.#versionRecord(created)
-      let added = this.#tiers.add(keys[i]!, record, this.#options.tagTtlMs)
-      if (isPromise(added)) added = await added
-      if (added === true) continue
-      if (added === undefined) {
-        const written = this.#tiers.set(keys[i]!, record, this.#options.tagTtlMs)
-        if (isPromise(written)) await written
-      }
-      missing.push(i)
+      if (added[j] === true) continue
+      if (added[j] === undefined) writes.push(this.#tiers.set(keys[i]!, record, ttlMs, deadline))
+      unsure.push(i)
     }
-    if (missing.length > 0) {
-      const settled = await this.#tiers.safe.getMany(missing.map((i) => keys[i]!))
-      for (let j = 0; j < missing.length; j++) {
-        const i = missing[j]!
-        const value = settled[j]?.value
-        if (typeof value === 'string') {
-          versions[i] = value
-        } else {
-          // The winner's record is already gone (evicted, or the store failed): ours, then.
-          const written = this.#tiers.set(keys[i]!, this.#versionRecord(versions[i]!), this.#options.tagTtlMs)
-          if (isPromise(written)) await written
-        }
-      }
+    if (writes.length > 0) await Promise.all(writes)
+    if (unsure.length === 0) return versions
+    const settled = await this.#tiers.safe.getMany(
+      unsure.map((i) => keys[i]!),
+      deadline,
+    )
+    const ours: Array<MaybePromise<boolean>> = []
+    for (let j = 0; j < unsure.length; j++) {
+      const i = unsure[j]!
+      const value = settled[j]?.value
+      // The winner's record is already gone (evicted, or the store failed): ours, then.
+      if (typeof value === 'string') versions[i] = value
+      else ours.push(this.#tiers.set(keys[i]!, record, ttlMs, deadline))
     }
+    if (ours.length > 0) await Promise.all(ours)
     return versions
   }
 
@@ -845,6 +927,7 @@ export class Cache {
     value: unknown,
     settings: CallSettings,
     versions: readonly string[],
+    deadline?: number,
   ): MaybePromise<unknown> {
     const now = Date.now()
     const freshUntil = now + settings.ttlMs
@@ -862,7 +945,7 @@ export class Cache {
     this.#decoded.set(entry, value)
     this.#counters.sets++
     if (channels.set.hasSubscribers) this.#publish(channels.set, key)
-    return this.#tiers.set(k, entry, Math.max(entry.staleUntil, entry.graceUntil) - now)
+    return this.#tiers.set(k, entry, Math.max(entry.staleUntil, entry.graceUntil) - now, deadline)
   }
 
   #decode(entry: StoredEntry, memo = true): unknown {

@@ -51,8 +51,10 @@ export interface FastifyPerfCacheOptions {
    */
   graceBackoff?: Duration
   /**
-   * Deadline of every asynchronous store operation; past it the operation counts as a miss
-   * (or an unwritten value). Synchronous stores (memory) are never timed. @default '50ms'
+   * Store budget of one operation: every store call made for one `getOrSet` (before its factory
+   * runs), `get`, `set`, invalidation or route lookup ends within this time from the operation's
+   * start; past it a call counts as a miss (or an unwritten value). Synchronous stores (memory)
+   * are never timed. @default '50ms'
    */
   storeTimeout?: Duration
   /**

@@ -89,9 +89,13 @@ export class Tiers {
     }
   }
 
-  get(key: string): MaybePromise<StoredEntry | undefined> {
+  /**
+   * Every method takes an optional last `deadline`, the budget of the operation the call belongs
+   * to, and hands it to the safe store (see `SafeStore#get`).
+   */
+  get(key: string, deadline?: number): MaybePromise<StoredEntry | undefined> {
     const l1 = this.#l1
-    if (l1 === undefined) return this.safe.get(key)
+    if (l1 === undefined) return this.safe.get(key, deadline)
     const local = l1.get(key)
     if (local !== undefined && local.freshUntil > Date.now() && this.#trusted(local)) {
       this.l1Hits++
@@ -99,14 +103,14 @@ export class Tiers {
     }
     // Missing, stale or untrusted in L1: the shared store may have something fresher.
     const epoch = this.#epoch
-    const remote = this.safe.get(key)
+    const remote = this.safe.get(key, deadline)
     if (isPromise(remote)) return remote.then((entry) => this.#fromRemote(key, entry, local, epoch))
     return this.#fromRemote(key, remote, local, epoch)
   }
 
-  getMany(keys: readonly string[]): MaybePromise<ReadonlyArray<StoredEntry | undefined>> {
+  getMany(keys: readonly string[], deadline?: number): MaybePromise<ReadonlyArray<StoredEntry | undefined>> {
     const l1 = this.#l1
-    if (l1 === undefined) return this.safe.getMany(keys)
+    if (l1 === undefined) return this.safe.getMany(keys, deadline)
     const out = l1.getMany(keys)
     const missing: number[] = []
     for (let i = 0; i < out.length; i++) {
@@ -115,7 +119,10 @@ export class Tiers {
     }
     if (missing.length === 0) return out
     const epoch = this.#epoch
-    const remote = this.safe.getMany(missing.map((i) => keys[i]!))
+    const remote = this.safe.getMany(
+      missing.map((i) => keys[i]!),
+      deadline,
+    )
     const merge = (found: ReadonlyArray<StoredEntry | undefined>) => {
       const keep = epoch === this.#epoch
       for (let j = 0; j < missing.length; j++) {
@@ -130,21 +137,40 @@ export class Tiers {
   }
 
   /**
-   * Writes to both tiers; `announce` tells other instances to drop the key from their L1. The
+   * Writes to both tiers and tells other instances to drop the key from their L1. The
    * announcement goes out after the shared store acknowledged the write: sent earlier, another
    * instance could drop the key, read the old value from the store and keep it.
    */
-  set(key: string, entry: StoredEntry, ttlMs: number, announce = true): MaybePromise<boolean> {
+  set(key: string, entry: StoredEntry, ttlMs: number, deadline?: number): MaybePromise<boolean> {
     if (this.#l1 !== undefined) this.#keep(key, entry, ttlMs)
-    const written = this.safe.set(key, entry, ttlMs)
-    return announce ? this.#after(written, { keys: [key] }) : written
+    return this.#after(this.safe.set(key, entry, ttlMs, deadline), { keys: [key] })
+  }
+
+  /**
+   * Writes `entry` under every key of `keys` (tag version records), and announces them all at once
+   * when every write settled. Answers whether every write reached the store.
+   */
+  async setAll(
+    keys: readonly string[],
+    entry: StoredEntry,
+    ttlMs: number,
+    deadline?: number,
+  ): Promise<boolean> {
+    const written = await Promise.all(
+      keys.map((key) => {
+        if (this.#l1 !== undefined) this.#keep(key, entry, ttlMs)
+        return this.safe.set(key, entry, ttlMs, deadline)
+      }),
+    )
+    this.announce(keys)
+    return written.every(Boolean)
   }
 
   /**
    * Writes `entry` to the shared store only if the key holds none there. When written, it goes
    * into L1 and is announced like a `set`; `undefined` means no answer (see `SafeStore#add`).
    */
-  add(key: string, entry: StoredEntry, ttlMs: number): MaybePromise<boolean | undefined> {
+  add(key: string, entry: StoredEntry, ttlMs: number, deadline?: number): MaybePromise<boolean | undefined> {
     const done = (added: boolean | undefined) => {
       if (added === true && this.#l1 !== undefined) {
         this.#keep(key, entry, ttlMs)
@@ -152,23 +178,23 @@ export class Tiers {
       }
       return added
     }
-    const added = this.safe.add(key, entry, ttlMs)
+    const added = this.safe.add(key, entry, ttlMs, deadline)
     return isPromise(added) ? added.then(done) : done(added)
   }
 
-  delete(key: string): MaybePromise<boolean> {
+  delete(key: string, deadline?: number): MaybePromise<boolean> {
     this.#l1?.delete(key)
-    return this.#after(this.safe.delete(key), { keys: [key] })
+    return this.#after(this.safe.delete(key, deadline), { keys: [key] })
   }
 
-  deleteMany(keys: readonly string[]): MaybePromise<boolean> {
+  deleteMany(keys: readonly string[], deadline?: number): MaybePromise<boolean> {
     this.#l1?.deleteMany(keys)
-    return this.#after(this.safe.deleteMany(keys), { keys })
+    return this.#after(this.safe.deleteMany(keys, deadline), { keys })
   }
 
-  clear(prefix: string): MaybePromise<boolean> {
+  clear(prefix: string, deadline?: number): MaybePromise<boolean> {
     this.#l1?.clear(prefix)
-    return this.#after(this.safe.clear(prefix), { clearPrefix: prefix })
+    return this.#after(this.safe.clear(prefix, deadline), { clearPrefix: prefix })
   }
 
   /** Announces `message` once `done` settled (whatever its outcome), and answers `done`. */
@@ -185,8 +211,12 @@ export class Tiers {
     })
   }
 
-  lock(key: string, ttlMs: number): MaybePromise<StoreLock | false | undefined> {
-    return this.safe.lock(key, ttlMs)
+  lock(key: string, ttlMs: number, deadline?: number): MaybePromise<StoreLock | false | undefined> {
+    return this.safe.lock(key, ttlMs, deadline)
+  }
+
+  unlock(lock: StoreLock, deadline?: number): MaybePromise<boolean> {
+    return this.safe.unlock(lock, deadline)
   }
 
   /** Tells other instances to drop `keys` from their L1. */
