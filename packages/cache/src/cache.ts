@@ -7,6 +7,7 @@ import {
   FST_PERF_CACHE_INVALID_OPTION,
   FST_PERF_CACHE_UNDEFINED_VALUE,
 } from './errors.js'
+import type { DebtStats } from './invalidation-debt.js'
 import type { ResolvedCacheOptions } from './options.js'
 import { positiveMs } from './options.js'
 import type { MaybePromise, StoredEntry, StoreLock } from './store.js'
@@ -129,6 +130,21 @@ export interface InvalidateOptions {
   mode?: 'delete' | 'expire'
 }
 
+/**
+ * What `delete`, `deleteMany`, `invalidateTags` and `clear` resolve to.
+ * - `applied`: the store took the invalidation; every instance sees it.
+ * - `deferred`: the store did not take it now (it failed, did not answer within `storeTimeout`,
+ *   or its breaker is open). It is kept as a debt: this instance treats what it invalidated as
+ *   invalid at once, and replays it until the store takes it, which every instance then sees.
+ *   After `close()`, calls resolve `deferred` and nothing is replayed. See docs/failure-modes.md.
+ */
+export interface InvalidationResult {
+  readonly status: 'applied' | 'deferred'
+}
+
+const APPLIED: InvalidationResult = Object.freeze({ status: 'applied' })
+const DEFERRED: InvalidationResult = Object.freeze({ status: 'deferred' })
+
 /** Counters since the app started. */
 export interface CacheStats {
   hits: number
@@ -158,6 +174,13 @@ export interface CacheStats {
     /** Reads answered by joining a read of the same key already in flight (one round trip for both). */
     joinedReads: number
   }
+  /**
+   * Invalidations the store did not take, kept and replayed (see `InvalidationResult`): `pending`
+   * now (keys, plus 1 for a pending clear of the namespace), and since start how many were
+   * `deferred` and `replayed` (one per key, one per clear), and how many times the debt outgrew
+   * `maxInvalidationDebt` (`overflowed`) and became a clear of the namespace.
+   */
+  invalidationDebt: DebtStats
   /** The in-process tier, when `l1` is configured. */
   l1?: {
     /** Hits answered from L1 without asking the store. */
@@ -625,54 +648,77 @@ export class Cache {
     if (this.#closed) return
     const deadline = this.#newDeadline()
     const versions = settings.tags.length > 0 ? await this.#currentVersions(settings.tags, deadline) : EMPTY
-    await this.#store(key, this.#prefix + key, data, value, settings, versions, deadline)
+    const k = this.#prefix + key
+    // A set() the store did not take may leave the value it was meant to replace there: for every
+    // other instance, and for this one once L1 lets it go. So it becomes a delete debt, which
+    // hides the key here until the store has dropped it. Not so for the writes that fill the
+    // cache after a miss (getOrSet, the route cache): nothing older is at stake there, and in an
+    // outage under load they would flood the debt.
+    if (!(await this.#store(key, k, data, value, settings, versions, deadline))) this.#tiers.debt.defer([k])
   }
 
-  /** Deletes the entry under `key` (on every instance sharing the store). */
-  async delete(key: string): Promise<void> {
+  /**
+   * Deletes the entry under `key` (on every instance sharing the store). Resolves `deferred` when
+   * the store did not take it now: it is then honoured here at once and replayed later.
+   */
+  async delete(key: string): Promise<InvalidationResult> {
     this.#assertKey(key)
-    if (this.#closed) return
+    if (this.#closed) return DEFERRED
     this.#counters.deletes++
-    await this.#tiers.delete(this.#prefix + key, this.#newDeadline())
+    const done = await this.#tiers.delete(this.#prefix + key, this.#newDeadline())
     if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ keys: [key] })
+    return done ? APPLIED : DEFERRED
   }
 
-  /** Deletes several keys at once. */
-  async deleteMany(keys: readonly string[]): Promise<void> {
+  /** Deletes several keys at once; resolves like {@link delete}. */
+  async deleteMany(keys: readonly string[]): Promise<InvalidationResult> {
     for (const key of keys) this.#assertKey(key)
-    if (this.#closed || keys.length === 0) return
+    if (keys.length === 0) return APPLIED
+    if (this.#closed) return DEFERRED
     this.#counters.deletes += keys.length
-    await this.#tiers.deleteMany(
+    const done = await this.#tiers.deleteMany(
       keys.map((key) => this.#prefix + key),
       this.#newDeadline(),
     )
     if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ keys })
+    return done ? APPLIED : DEFERRED
   }
 
   /**
    * Invalidates every entry carrying one of `tags`, for every instance sharing the store: one
-   * small write per tag, whatever the number of entries.
+   * small write per tag, whatever the number of entries. Resolves like {@link delete}.
    * @example await fastify.cache.invalidateTags(['products'])
    */
-  async invalidateTags(tags: readonly string[], options?: InvalidateOptions): Promise<void> {
+  async invalidateTags(tags: readonly string[], options?: InvalidateOptions): Promise<InvalidationResult> {
     const mode = options?.mode ?? 'delete'
     if (mode !== 'delete' && mode !== 'expire')
       throw new FST_PERF_CACHE_INVALID_OPTION('mode', 'use "delete" or "expire"')
     const unique = this.#assertTags(tags)
-    if (this.#closed || unique.length === 0) return
+    if (unique.length === 0) return APPLIED
+    if (this.#closed) return DEFERRED
     this.#counters.invalidations++
     const version = this.#newVersion()
     const kind = mode === 'delete' ? 'h:' : 's:'
     const keys = unique.map((tag) => this.#tagPrefix + kind + tag)
-    await this.#tiers.setAll(keys, this.#versionRecord(version), this.#options.tagTtlMs, this.#newDeadline())
+    const done = await this.#tiers.setAll(
+      keys,
+      this.#versionRecord(version),
+      this.#options.tagTtlMs,
+      this.#newDeadline(),
+    )
     if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ tags: unique, mode })
+    return done ? APPLIED : DEFERRED
   }
 
-  /** Deletes every entry of this cache's namespace (and nothing else in a shared store). */
-  async clear(): Promise<void> {
-    if (this.#closed) return
-    await this.#tiers.clear(`${this.namespace}:`, this.#newDeadline())
+  /**
+   * Deletes every entry of this cache's namespace (and nothing else in a shared store). Resolves
+   * like {@link delete}; while a clear is deferred, every read of the namespace misses here.
+   */
+  async clear(): Promise<InvalidationResult> {
+    if (this.#closed) return DEFERRED
+    const done = await this.#tiers.clear(`${this.namespace}:`, this.#newDeadline())
     if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ clear: true })
+    return done ? APPLIED : DEFERRED
   }
 
   /** Counters since start, and the store's health. */
@@ -688,6 +734,7 @@ export class Cache {
         skipped: this.#tiers.safe.rejected,
         joinedReads: this.#tiers.safe.joinedReads,
       },
+      invalidationDebt: this.#tiers.debt.stats(),
       ...(l1 === undefined
         ? {}
         : {
@@ -717,6 +764,9 @@ export class Cache {
   async close(waitMs = 2000): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    // One last chance for invalidations the store did not take, within the same wait.
+    const replay = this.#tiers.debt.replayNow()
+    if (replay !== undefined) this.#track(replay)
     if (this.#background.size > 0) {
       let timer: NodeJS.Timeout | undefined
       await Promise.race([
@@ -728,6 +778,7 @@ export class Cache {
       ])
       clearTimeout(timer)
     }
+    this.#tiers.debt.stop()
     this.#tiers.l1?.close()
     if (this.#ownsStore) await this.#tiers.safe.close()
   }
@@ -859,7 +910,7 @@ export class Cache {
     }
     if (writes.length > 0) await Promise.all(writes)
     if (unsure.length === 0) return versions
-    const settled = await this.#tiers.safe.getMany(
+    const settled = await this.#tiers.getShared(
       unsure.map((i) => keys[i]!),
       deadline,
     )
@@ -928,7 +979,7 @@ export class Cache {
     settings: CallSettings,
     versions: readonly string[],
     deadline?: number,
-  ): MaybePromise<unknown> {
+  ): MaybePromise<boolean> {
     const now = Date.now()
     const freshUntil = now + settings.ttlMs
     const entry: StoredEntry = {
