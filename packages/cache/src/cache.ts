@@ -317,11 +317,11 @@ export class Cache {
       return this.#getOrSetSlow(key, k, factory, options, undefined, this.#newDeadline())
     const found = this.#tiers.get(k)
     if (isPromise(found)) {
-      // The operation's budget is the read's own deadline, which the safe store just set: every
-      // later store call of this getOrSet (tag versions, new tags' records, the lock) must end
-      // by then. Taken from there rather than from a clock read of ours, which a remote hit would
-      // pay for nothing.
-      const deadline = this.#tiers.safe.lastDeadline
+      // The operation's budget is the read's own deadline: every later store call of this getOrSet
+      // (tag versions, new tags' records, the lock) must end by then. Taken from the read's call,
+      // which the safe store just started, rather than from a clock read of ours, which a remote
+      // hit would pay for nothing.
+      const read = this.#tiers.safe.lastCall
       // A remote store's hit: the same checks in the store's own continuation, without the async
       // slow path's extra promise. Concurrent reads of a key share one store read (see
       // SafeStore#get), so they share its entry and decode it once.
@@ -329,7 +329,7 @@ export class Cache {
         const value = this.#freshValue(key, entry, false)
         return value !== NO_ENTRY
           ? (value as T)
-          : this.#getOrSetSlow(key, k, factory, options, entry, deadline)
+          : this.#getOrSetSlow(key, k, factory, options, entry, read.deadline)
       })
     }
     // The hot path: a synchronous store, an untagged entry, fresh. One map read, one clock read,
@@ -617,7 +617,7 @@ export class Cache {
     if (this.#closed) return undefined
     const found = this.#tiers.get(this.#prefix + key)
     // One budget for the read and its tags' versions (see getOrSet).
-    const deadline = isPromise(found) ? this.#tiers.safe.lastDeadline : undefined
+    const deadline = isPromise(found) ? this.#tiers.safe.lastCall.deadline : undefined
     const entry = await found
     if (entry === undefined) {
       this.#counters.misses++

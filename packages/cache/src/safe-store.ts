@@ -24,6 +24,7 @@ export interface SafeStoreSettings {
 type BreakerState = 'closed' | 'open' | 'half-open'
 
 const noop = () => {}
+const NO_CALL = Object.freeze({ deadline: 0 })
 const STALL_GRACE_MS = 10
 // setTimeout counts whole milliseconds: a deadline less than this before the FIFO's is given the
 // FIFO's (at most this much later), which keeps the calls of a healthy store in the cheap queue.
@@ -100,13 +101,14 @@ export class SafeStore {
   }
 
   /**
-   * The deadline of the last call that went to the store asynchronously (or joined a read in
-   * flight), as a `performance.now()` time: a caller that just got a Promise back reads it at
-   * once to give the rest of its operation the same budget, without a clock read of its own on
-   * its hot path.
+   * The last call that went to the store asynchronously (or the read in flight it joined): a
+   * caller that just got a Promise back takes it at once, and later its `deadline` (a
+   * `performance.now()` time), to give the rest of its operation the same budget. Without a clock
+   * read of its own on its hot path, and holding an object that exists anyway rather than a
+   * number, which a closure would box on every remote hit.
    * @internal
    */
-  lastDeadline = 0
+  lastCall: { readonly deadline: number } = NO_CALL
 
   /**
    * Reads one entry. A read of a key that is already being read joins that read instead of
@@ -128,7 +130,7 @@ export class SafeStore {
       // budget reads on its own (rare: a healthy store answers long before any budget ends).
       if (joined !== undefined && (deadline === undefined || deadline >= joined.deadline)) {
         this.joinedReads++
-        this.lastDeadline = joined.deadline
+        this.lastCall = joined
         return joined.promise as Promise<StoredEntry | undefined>
       }
     }
@@ -301,7 +303,7 @@ export class SafeStore {
       call.resolve = resolve as (value: unknown) => void
     })
     call.promise = promise
-    this.lastDeadline = deadline
+    this.lastCall = call
     // A read aside is not offered to joiners: they would be held to its shorter budget.
     if (readKey !== undefined && ordered) {
       call.readKey = readKey
