@@ -83,20 +83,20 @@ async function otherInstance(t: TestContext, redis: ServiceHandle, options: Fast
 }
 
 /**
- * Calls `read` every 20 ms from the moment Redis was thawed until it stops answering `old`;
- * fails if that takes more than 2 s.
+ * Calls `read` every 20 ms from the moment Redis was thawed until 500 ms past the bound, and
+ * answers when it last answered `old` (-1: never); fails if that was more than 2 s after SIGCONT.
+ * A read that misses for another reason (its own store call timing out while the server catches
+ * up) does not end the watch early.
  */
-async function untilNotOld(read: () => Promise<unknown>, old: unknown, thawedAt: number, what: string) {
-  for (;;) {
+async function lastOld(read: () => Promise<unknown>, old: unknown, thawedAt: number, what: string) {
+  let last = -1
+  while (performance.now() - thawedAt < RECOVERY_BOUND_MS + 500) {
     const value = await read()
-    const elapsed = performance.now() - thawedAt
-    if (value !== old) return elapsed
-    assert.ok(
-      elapsed <= RECOVERY_BOUND_MS,
-      `${what} still answered the old value ${elapsed.toFixed(0)} ms after SIGCONT`,
-    )
+    if (value === old) last = performance.now() - thawedAt
     await sleep(20)
   }
+  assert.ok(last <= RECOVERY_BOUND_MS, `${what} answered the old value ${last.toFixed(0)} ms after SIGCONT`)
+  return last
 }
 
 const RECOVERY_BOUND_MS = 2000
@@ -116,8 +116,8 @@ test('frozen Redis: invalidateTags resolves deferred, is honoured at once, and r
   assert.notEqual(await product(cache), 'v1', 'the invalidated value was served during the outage')
   redis.thaw()
   const thawedAt = performance.now()
-  const ms = await untilNotOld(() => product(other), 'v1', thawedAt, 'the other instance')
-  t.diagnostic(`the other instance stopped serving v1 ${ms.toFixed(0)} ms after SIGCONT`)
+  const ms = await lastOld(() => product(other), 'v1', thawedAt, 'the other instance')
+  t.diagnostic(`the other instance last served v1 ${ms.toFixed(0)} ms after SIGCONT (-1: never)`)
   assert.notEqual(await product(cache), 'v1')
   const debt = cache.stats().invalidationDebt
   assert.equal(debt.pending, 0, JSON.stringify(debt))
@@ -135,8 +135,8 @@ test('frozen Redis: delete and deleteMany resolve deferred and reach Redis withi
   const thawedAt = performance.now()
   assert.equal(await cache.get('a'), undefined)
   assert.equal(await cache.getOrSet('b', () => 'new b'), 'new b')
-  const ms = await untilNotOld(() => other.get('a'), 'old a', thawedAt, "the other instance's get('a')")
-  t.diagnostic(`the other instance stopped serving 'old a' ${ms.toFixed(0)} ms after SIGCONT`)
+  const ms = await lastOld(() => other.get('a'), 'old a', thawedAt, "the other instance's get('a')")
+  t.diagnostic(`the other instance last served 'old a' ${ms.toFixed(0)} ms after SIGCONT (-1: never)`)
 })
 
 test('frozen Redis: clear resolves deferred, every read misses meanwhile, and Redis is cleared within 2 s of SIGCONT', async (t) => {
@@ -148,8 +148,8 @@ test('frozen Redis: clear resolves deferred, every read misses meanwhile, and Re
   redis.thaw()
   const thawedAt = performance.now()
   assert.equal(await cache.get('x'), undefined)
-  const ms = await untilNotOld(() => other.get('x'), 'old x', thawedAt, "the other instance's get('x')")
-  t.diagnostic(`the other instance stopped serving 'old x' ${ms.toFixed(0)} ms after SIGCONT`)
+  const ms = await lastOld(() => other.get('x'), 'old x', thawedAt, "the other instance's get('x')")
+  t.diagnostic(`the other instance last served 'old x' ${ms.toFixed(0)} ms after SIGCONT (-1: never)`)
 })
 
 test('frozen Redis: past maxInvalidationDebt the debt becomes a clear of the namespace, replayed after SIGCONT', async (t) => {
@@ -163,8 +163,8 @@ test('frozen Redis: past maxInvalidationDebt the debt becomes a clear of the nam
   const thawedAt = performance.now()
   // k5 was never deleted: the namespace as a whole is in debt.
   assert.equal(await cache.get('k5'), undefined)
-  const ms = await untilNotOld(() => other.get('k5'), 'old 5', thawedAt, "the other instance's get('k5')")
-  t.diagnostic(`the other instance stopped serving 'old 5' ${ms.toFixed(0)} ms after SIGCONT`)
+  const ms = await lastOld(() => other.get('k5'), 'old 5', thawedAt, "the other instance's get('k5')")
+  t.diagnostic(`the other instance last served 'old 5' ${ms.toFixed(0)} ms after SIGCONT (-1: never)`)
   for (let i = 0; i < 5; i++) assert.equal(await other.get(`k${i}`), undefined)
   const by = performance.now() + RECOVERY_BOUND_MS
   while (cache.stats().invalidationDebt.pending > 0 && performance.now() < by) await sleep(20)
