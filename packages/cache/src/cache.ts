@@ -7,6 +7,7 @@ import {
   FST_PERF_CACHE_INVALID_OPTION,
   FST_PERF_CACHE_UNDEFINED_VALUE,
 } from './errors.js'
+import type { DebtStats } from './invalidation-debt.js'
 import type { ResolvedCacheOptions } from './options.js'
 import { positiveMs } from './options.js'
 import type { MaybePromise, StoredEntry, StoreLock } from './store.js'
@@ -20,23 +21,37 @@ import { type Duration, toMs } from './units.js'
  */
 export const kRouteBackend = Symbol('fastify-perf.cache.routeBackend')
 
-/** @internal What {@link kRouteBackend} hands the route cache. */
+/**
+ * @internal What {@link kRouteBackend} hands the route cache.
+ *
+ * Every store method takes an optional last `deadline` (a `performance.now()` time): the budget of
+ * the lookup or invalidation it belongs to. Take one with `deadline()` at the start of a request's
+ * lookup and hand it to each of its store calls, so a failing store costs the request at most
+ * `storeTimeout` in all (see `SafeStore`). Without one, each call gets `storeTimeout` of its own.
+ */
 export interface RouteBackend {
   /** Prefix of route entries and vary records: `<namespace>:r:`. */
   readonly prefix: string
   /** Whether the cache was closed: the route cache then stays out of the way. */
   closed(): boolean
-  /** Whether the store is usable now (breaker not open, cache not closed): only then is a response `stored`. */
+  /** Whether a write may reach the store now (breaker not open, cache not closed): a response may be announced `stored`. */
   storeUp(): boolean
-  /** The store budget of one lookup or invalidation: `performance.now()` + `storeTimeout`. */
+  /** `performance.now() + storeTimeout`: the budget of one lookup or invalidation. */
   deadline(): number
   get(key: string, deadline?: number): MaybePromise<StoredEntry | undefined>
+  /** Reads several entries; one slot per key, `undefined` when absent (or failed). */
   getMany(keys: readonly string[], deadline?: number): MaybePromise<ReadonlyArray<StoredEntry | undefined>>
-  /** Writes an entry the route cache built (timestamps included); failures are the wrapper's. */
+  /** Writes an entry the route cache built (timestamps included); `false` when it did not reach the store. */
   set(key: string, entry: StoredEntry, ttlMs: number, deadline?: number): MaybePromise<boolean>
-  /** Writes only if the key holds nothing; `undefined` when the store cannot say (see `SafeStore#add`). */
+  /**
+   * Writes the entry only if the key holds none: `true` written, `false` the key exists,
+   * `undefined` no answer (the store has no `add`, or failed). See `CacheStore.add`.
+   */
   add(key: string, entry: StoredEntry, ttlMs: number, deadline?: number): MaybePromise<boolean | undefined>
-  /** Deletes; `false` when deferred (kept as an invalidation debt and replayed). */
+  /**
+   * Deletes entries on every instance; `false` when the store did not take it now: the delete is
+   * then kept as a debt, honoured by this instance at once and replayed when the store answers.
+   */
   deleteMany(keys: readonly string[], deadline?: number): MaybePromise<boolean>
   /** The entry's tags: 0 valid, 1 soft-invalidated (stale), 2 hard-invalidated (dead). */
   tagState(entry: StoredEntry, deadline?: number): MaybePromise<number>
@@ -46,12 +61,15 @@ export interface RouteBackend {
   assertTags(tags: readonly string[]): readonly string[]
   /**
    * Takes the store lock `<namespace>:rl:<key>`, or waits while another instance holds it, probing
-   * for that instance's result; see `getOrSet({ lock: true })`.
+   * for that instance's result; see `getOrSet({ lock: true })`. The first attempt uses `deadline`
+   * (a new budget without one); each later round of probe and attempt gets a budget of its own,
+   * which `probe` is handed.
    */
   lockOrWait<T>(
     key: string,
     timeoutMs: number,
-    probe: () => Promise<T | undefined>,
+    probe: (deadline: number) => Promise<T | undefined>,
+    deadline?: number,
   ): Promise<{ lock: StoreLock | undefined; found: T | undefined }>
   unlock(lock: StoreLock): void
   /** Keeps a background task alive across `close()` (up to its wait). */
@@ -112,6 +130,21 @@ export interface InvalidateOptions {
   mode?: 'delete' | 'expire'
 }
 
+/**
+ * What `delete`, `deleteMany`, `invalidateTags` and `clear` resolve to.
+ * - `applied`: the store took the invalidation; every instance sees it.
+ * - `deferred`: the store did not take it now (it failed, did not answer within `storeTimeout`,
+ *   or its breaker is open). It is kept as a debt: this instance treats what it invalidated as
+ *   invalid at once, and replays it until the store takes it, which every instance then sees.
+ *   After `close()`, calls resolve `deferred` and nothing is replayed. See docs/failure-modes.md.
+ */
+export interface InvalidationResult {
+  readonly status: 'applied' | 'deferred'
+}
+
+const APPLIED: InvalidationResult = Object.freeze({ status: 'applied' })
+const DEFERRED: InvalidationResult = Object.freeze({ status: 'deferred' })
+
 /** Counters since the app started. */
 export interface CacheStats {
   hits: number
@@ -133,11 +166,21 @@ export interface CacheStats {
     breaker: 'closed' | 'open' | 'half-open'
     /** Store operations that failed or timed out (each counted as a miss or an unwritten value). */
     errors: number
-    /** Store operations skipped because the breaker was open. */
+    /**
+     * Store operations skipped: the breaker was open, or the operation's `storeTimeout` budget was
+     * already spent by its earlier store calls.
+     */
     skipped: number
     /** Reads answered by joining a read of the same key already in flight (one round trip for both). */
     joinedReads: number
   }
+  /**
+   * Invalidations the store did not take, kept and replayed (see `InvalidationResult`): `pending`
+   * now (keys, plus 1 for a pending clear of the namespace), and since start how many were
+   * `deferred` and `replayed` (one per key, one per clear), and how many times the debt outgrew
+   * `maxInvalidationDebt` (`overflowed`) and became a clear of the namespace.
+   */
+  invalidationDebt: DebtStats
   /** The in-process tier, when `l1` is configured. */
   l1?: {
     /** Hits answered from L1 without asking the store. */
@@ -270,22 +313,31 @@ export class Cache {
       return Promise.reject(new FST_PERF_CACHE_INVALID_KEY(typeof key))
     if (options?.skip === true || this.#closed) return this.#bypass(key, factory)
     const k = this.#prefix + key
-    if (options?.forceFresh === true) return this.#getOrSetSlow(key, k, factory, options, undefined)
+    if (options?.forceFresh === true)
+      return this.#getOrSetSlow(key, k, factory, options, undefined, this.#newDeadline())
     const found = this.#tiers.get(k)
     if (isPromise(found)) {
+      // The operation's budget is the read's own deadline: every later store call of this getOrSet
+      // (tag versions, new tags' records, the lock) must end by then. Taken from the read's call,
+      // which the safe store just started, rather than from a clock read of ours, which a remote
+      // hit would pay for nothing.
+      const read = this.#tiers.safe.lastCall
       // A remote store's hit: the same checks in the store's own continuation, without the async
       // slow path's extra promise. Concurrent reads of a key share one store read (see
       // SafeStore#get), so they share its entry and decode it once.
       return found.then((entry) => {
         const value = this.#freshValue(key, entry, false)
-        return value !== NO_ENTRY ? (value as T) : this.#getOrSetSlow(key, k, factory, options, entry)
+        return value !== NO_ENTRY
+          ? (value as T)
+          : this.#getOrSetSlow(key, k, factory, options, entry, read.deadline)
       })
     }
     // The hot path: a synchronous store, an untagged entry, fresh. One map read, one clock read,
     // one weak-map read; no option parsing, no await.
     const value = this.#freshValue(key, found, true)
     if (value !== NO_ENTRY) return Promise.resolve(value as T)
-    return this.#getOrSetSlow(key, k, factory, options, found)
+    // A synchronous answer took no time: the budget starts now.
+    return this.#getOrSetSlow(key, k, factory, options, found, this.#newDeadline())
   }
 
   /** The value of an untagged fresh entry, counted as a hit; `NO_ENTRY` for anything else. */
@@ -305,12 +357,13 @@ export class Cache {
     factory: Factory<T>,
     options: GetOrSetOptions | undefined,
     entry: StoredEntry | undefined,
+    deadline: number,
   ): Promise<T> {
     const settings = this.#settings(options)
     let state = DEAD
     let value: unknown = NO_ENTRY
     if (entry !== undefined) {
-      state = await this.#classify(entry)
+      state = await this.#classify(entry, deadline)
       if (state !== DEAD) value = this.#decode(entry)
       if (value === NO_ENTRY) state = DEAD
     }
@@ -323,7 +376,8 @@ export class Cache {
       this.#counters.stale++
       if (channels.stale.hasSubscribers) this.#publish(channels.stale, key, { reason: 'revalidate' })
       if (!this.#loading.has(k) && !this.#backingOff(k)) {
-        const refresh = this.#load(key, k, factory, settings, value as T)
+        // Nobody waits for the refresh: its store calls get a budget of their own.
+        const refresh = this.#load(key, k, factory, settings, value as T, this.#newDeadline())
         this.#track(refresh)
       }
       return value as T
@@ -338,7 +392,7 @@ export class Cache {
     } else {
       this.#counters.misses++
       if (channels.miss.hasSubscribers) this.#publish(channels.miss, key)
-      load = this.#load(key, k, factory, settings, graced ? (value as T) : undefined)
+      load = this.#load(key, k, factory, settings, graced ? (value as T) : undefined, deadline)
     }
     if (!graced && settings.hardTimeoutMs === undefined) return (await load).value as T
     return this.#race(key, load, settings, graced ? value : NO_ENTRY) as Promise<T>
@@ -347,6 +401,12 @@ export class Cache {
   /**
    * Runs the factory once for `k` and stores its result. Registered in `#loading` until the value
    * is written, so callers whose store read was answered before the write still join it.
+   *
+   * `deadline` is the budget of the store calls made before the factory runs (the read that
+   * missed, then tag versions and the lock attempt): the time a caller may lose to a failing store.
+   * The factory's own time is not store time and is not counted against it (`timeout` and
+   * `hardTimeout` bound the factory); the write after it gets a budget of its own, and nobody
+   * waits for it.
    */
   #load<T>(
     key: string,
@@ -354,15 +414,16 @@ export class Cache {
     factory: Factory<T>,
     settings: CallSettings,
     stale: T | undefined,
+    deadline: number,
   ): Promise<Loaded> {
     let ttlMs = settings.ttlMs
     const run = async (): Promise<Loaded> => {
       // Tag versions are read before the factory runs: an invalidation that lands while it runs
       // makes the value it returns stale at once, instead of being lost.
-      const versions = settings.tags.length > 0 ? await this.#currentVersions(settings.tags) : EMPTY
+      const versions = settings.tags.length > 0 ? await this.#currentVersions(settings.tags, deadline) : EMPTY
       let lock: StoreLock | false | undefined
       if (settings.lock) {
-        const waited = await this.#lockOrWait(key, k, settings.lockTimeoutMs)
+        const waited = await this.#lockOrWait(key, k, settings.lockTimeoutMs, deadline)
         if (waited.produced !== NO_ENTRY) return { value: waited.produced, versions, fromStore: true }
         lock = waited.lock
       }
@@ -377,7 +438,7 @@ export class Cache {
         if (value === undefined) throw new FST_PERF_CACHE_UNDEFINED_VALUE(key)
         return { value, versions, lock: lock || undefined }
       } catch (error) {
-        if (lock) this.#tiers.safe.unlock(lock)
+        if (lock) this.#tiers.unlock(lock)
         throw error
       }
     }
@@ -394,7 +455,7 @@ export class Cache {
         const finish = () => {
           done()
           // Released after the write, so instances waiting on the lock find the value.
-          if (loaded.lock !== undefined) this.#tiers.safe.unlock(loaded.lock)
+          if (loaded.lock !== undefined) this.#tiers.unlock(loaded.lock)
         }
         if (isPromise(written)) written.then(finish, finish)
         else finish()
@@ -428,47 +489,68 @@ export class Cache {
     key: string,
     k: string,
     timeoutMs: number,
+    deadline: number,
   ): Promise<{ lock: StoreLock | undefined; produced: unknown }> {
-    const waited = await this.#lockLoop(`${this.namespace}:l:${key}`, timeoutMs, async () => {
-      const entry = await this.#tiers.get(k)
-      if (entry !== undefined && (await this.#classify(entry)) === FRESH) {
-        const value = this.#decode(entry)
-        if (value !== NO_ENTRY) return { value }
-      }
-      return undefined
-    })
+    const lockKey = `${this.namespace}:l:${key}`
+    const waited = await this.#lockLoop(
+      lockKey,
+      timeoutMs,
+      async (round) => {
+        const entry = await this.#tiers.get(k, round)
+        if (entry !== undefined && (await this.#classify(entry, round)) === FRESH) {
+          const value = this.#decode(entry)
+          if (value !== NO_ENTRY) return { value }
+        }
+        return undefined
+      },
+      deadline,
+    )
     return { lock: waited.lock, produced: waited.found === undefined ? NO_ENTRY : waited.found.value }
   }
 
-  /** The lock-or-wait loop shared by `getOrSet` and the route cache; `probe` looks for the holder's result. */
+  /**
+   * The lock-or-wait loop shared by `getOrSet` and the route cache; `probe` looks for the holder's
+   * result within the store budget it is given. The first attempt belongs to the caller's
+   * operation and uses its `deadline`. Waiting for another holder is bounded by `timeoutMs`
+   * (`lockTimeout`) instead: it is the wait the caller asked for, and each round of it (a probe,
+   * then a new attempt) gets a store budget of its own.
+   */
   async #lockLoop<T>(
     lockKey: string,
     timeoutMs: number,
-    probe: () => Promise<T | undefined>,
+    probe: (deadline: number) => Promise<T | undefined>,
+    deadline: number,
   ): Promise<{ lock: StoreLock | undefined; found: T | undefined }> {
-    const deadline = Date.now() + timeoutMs
+    const waitUntil = Date.now() + timeoutMs
     let delay = 10
-    let lock = await this.#tiers.lock(lockKey, timeoutMs)
+    let round = deadline
+    let lock = await this.#tiers.lock(lockKey, timeoutMs, round)
     while (lock === false) {
-      const left = deadline - Date.now()
+      const left = waitUntil - Date.now()
       if (left <= 0 || this.#closed) break
       await sleep(Math.min(delay, left))
       delay = Math.min(delay * 1.5, 100)
-      const found = await probe()
+      round = this.#newDeadline()
+      const found = await probe(round)
       if (found !== undefined) return { lock: undefined, found }
-      lock = await this.#tiers.lock(lockKey, timeoutMs)
+      lock = await this.#tiers.lock(lockKey, timeoutMs, round)
     }
     if (lock) {
       // Double-check once the lock is ours: a holder may have written its value and released the
       // lock between our miss (or our last probe) and this acquisition; running the factory again
       // would be the duplicate the lock exists to prevent.
-      const found = await probe()
+      const found = await probe(round)
       if (found !== undefined) {
-        this.#tiers.safe.unlock(lock)
+        this.#tiers.unlock(lock)
         return { lock: undefined, found }
       }
     }
     return { lock: lock || undefined, found: undefined }
+  }
+
+  /** The budget of one operation's store calls: `storeTimeout` from now, `performance.now()` time. */
+  #newDeadline(): number {
+    return performance.now() + this.#options.storeTimeoutMs
   }
 
   /** Waits for a load with a soft timeout (when a stale value exists) and a hard timeout. */
@@ -533,12 +615,15 @@ export class Cache {
   async get<T = unknown>(key: string, options?: GetOptions): Promise<T | undefined> {
     this.#assertKey(key)
     if (this.#closed) return undefined
-    const entry = await this.#tiers.get(this.#prefix + key)
+    const found = this.#tiers.get(this.#prefix + key)
+    // One budget for the read and its tags' versions (see getOrSet).
+    const deadline = isPromise(found) ? this.#tiers.safe.lastCall.deadline : undefined
+    const entry = await found
     if (entry === undefined) {
       this.#counters.misses++
       return undefined
     }
-    const state = await this.#classify(entry)
+    const state = await this.#classify(entry, deadline ?? this.#newDeadline())
     const value =
       state === FRESH || (options?.allowStale === true && state !== DEAD) ? this.#decode(entry) : NO_ENTRY
     if (value === NO_ENTRY) {
@@ -561,55 +646,79 @@ export class Cache {
     // Serialize before anything else so an unserializable value fails the caller, not the store.
     const data = this.#options.serializer.serialize(value)
     if (this.#closed) return
-    const versions = settings.tags.length > 0 ? await this.#currentVersions(settings.tags) : EMPTY
-    await this.#store(key, this.#prefix + key, data, value, settings, versions)
+    const deadline = this.#newDeadline()
+    const versions = settings.tags.length > 0 ? await this.#currentVersions(settings.tags, deadline) : EMPTY
+    const k = this.#prefix + key
+    // A set() the store did not take may leave the value it was meant to replace there: for every
+    // other instance, and for this one once L1 lets it go. So it becomes a delete debt, which
+    // hides the key here until the store has dropped it. Not so for the writes that fill the
+    // cache after a miss (getOrSet, the route cache): nothing older is at stake there, and in an
+    // outage under load they would flood the debt.
+    if (!(await this.#store(key, k, data, value, settings, versions, deadline))) this.#tiers.debt.defer([k])
   }
 
-  /** Deletes the entry under `key` (on every instance sharing the store). */
-  async delete(key: string): Promise<void> {
+  /**
+   * Deletes the entry under `key` (on every instance sharing the store). Resolves `deferred` when
+   * the store did not take it now: it is then honoured here at once and replayed later.
+   */
+  async delete(key: string): Promise<InvalidationResult> {
     this.#assertKey(key)
-    if (this.#closed) return
+    if (this.#closed) return DEFERRED
     this.#counters.deletes++
-    await this.#tiers.delete(this.#prefix + key)
+    const done = await this.#tiers.delete(this.#prefix + key, this.#newDeadline())
     if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ keys: [key] })
+    return done ? APPLIED : DEFERRED
   }
 
-  /** Deletes several keys at once. */
-  async deleteMany(keys: readonly string[]): Promise<void> {
+  /** Deletes several keys at once; resolves like {@link delete}. */
+  async deleteMany(keys: readonly string[]): Promise<InvalidationResult> {
     for (const key of keys) this.#assertKey(key)
-    if (this.#closed || keys.length === 0) return
+    if (keys.length === 0) return APPLIED
+    if (this.#closed) return DEFERRED
     this.#counters.deletes += keys.length
-    await this.#tiers.deleteMany(keys.map((key) => this.#prefix + key))
+    const done = await this.#tiers.deleteMany(
+      keys.map((key) => this.#prefix + key),
+      this.#newDeadline(),
+    )
     if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ keys })
+    return done ? APPLIED : DEFERRED
   }
 
   /**
    * Invalidates every entry carrying one of `tags`, for every instance sharing the store: one
-   * small write per tag, whatever the number of entries.
+   * small write per tag, whatever the number of entries. Resolves like {@link delete}.
    * @example await fastify.cache.invalidateTags(['products'])
    */
-  async invalidateTags(tags: readonly string[], options?: InvalidateOptions): Promise<void> {
+  async invalidateTags(tags: readonly string[], options?: InvalidateOptions): Promise<InvalidationResult> {
     const mode = options?.mode ?? 'delete'
     if (mode !== 'delete' && mode !== 'expire')
       throw new FST_PERF_CACHE_INVALID_OPTION('mode', 'use "delete" or "expire"')
     const unique = this.#assertTags(tags)
-    if (this.#closed || unique.length === 0) return
+    if (unique.length === 0) return APPLIED
+    if (this.#closed) return DEFERRED
     this.#counters.invalidations++
     const version = this.#newVersion()
     const kind = mode === 'delete' ? 'h:' : 's:'
     const keys = unique.map((tag) => this.#tagPrefix + kind + tag)
-    await Promise.all(
-      keys.map((key) => this.#tiers.set(key, this.#versionRecord(version), this.#options.tagTtlMs, false)),
+    const done = await this.#tiers.setAll(
+      keys,
+      this.#versionRecord(version),
+      this.#options.tagTtlMs,
+      this.#newDeadline(),
     )
-    this.#tiers.announce(keys)
     if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ tags: unique, mode })
+    return done ? APPLIED : DEFERRED
   }
 
-  /** Deletes every entry of this cache's namespace (and nothing else in a shared store). */
-  async clear(): Promise<void> {
-    if (this.#closed) return
-    await this.#tiers.clear(`${this.namespace}:`)
+  /**
+   * Deletes every entry of this cache's namespace (and nothing else in a shared store). Resolves
+   * like {@link delete}; while a clear is deferred, every read of the namespace misses here.
+   */
+  async clear(): Promise<InvalidationResult> {
+    if (this.#closed) return DEFERRED
+    const done = await this.#tiers.clear(`${this.namespace}:`, this.#newDeadline())
     if (channels.invalidate.hasSubscribers) this.#publishInvalidate({ clear: true })
+    return done ? APPLIED : DEFERRED
   }
 
   /** Counters since start, and the store's health. */
@@ -625,6 +734,7 @@ export class Cache {
         skipped: this.#tiers.safe.rejected,
         joinedReads: this.#tiers.safe.joinedReads,
       },
+      invalidationDebt: this.#tiers.debt.stats(),
       ...(l1 === undefined
         ? {}
         : {
@@ -654,6 +764,9 @@ export class Cache {
   async close(waitMs = 2000): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    // One last chance for invalidations the store did not take, within the same wait.
+    const replay = this.#tiers.debt.replayNow()
+    if (replay !== undefined) this.#track(replay)
     if (this.#background.size > 0) {
       let timer: NodeJS.Timeout | undefined
       await Promise.race([
@@ -665,6 +778,7 @@ export class Cache {
       ])
       clearTimeout(timer)
     }
+    this.#tiers.debt.stop()
     this.#tiers.l1?.close()
     if (this.#ownsStore) await this.#tiers.safe.close()
   }
@@ -677,19 +791,20 @@ export class Cache {
       prefix: `${this.namespace}:r:`,
       closed: () => this.#closed,
       storeUp: () => !this.#closed && tiers.safe.state !== 'open',
-      deadline: () => performance.now() + this.#options.storeTimeoutMs,
-      get: (key) => tiers.get(key),
-      getMany: (keys) => tiers.getMany(keys),
-      set: (key, entry, ttlMs) => tiers.set(key, entry, ttlMs),
-      add: (key, entry, ttlMs) => tiers.add(key, entry, ttlMs),
-      deleteMany: (keys) => tiers.deleteMany(keys),
-      tagState: (entry) => this.#tagState(entry),
-      tagVersions: (tags) => this.#currentVersions(tags),
+      deadline: () => this.#newDeadline(),
+      get: (key, deadline) => tiers.get(key, deadline),
+      getMany: (keys, deadline) => tiers.getMany(keys, deadline),
+      set: (key, entry, ttlMs, deadline) => tiers.set(key, entry, ttlMs, deadline),
+      add: (key, entry, ttlMs, deadline) => tiers.add(key, entry, ttlMs, deadline),
+      deleteMany: (keys, deadline) => tiers.deleteMany(keys, deadline),
+      tagState: (entry, deadline) => this.#tagState(entry, deadline),
+      tagVersions: (tags, deadline) => this.#currentVersions(tags, deadline ?? this.#newDeadline()),
       assertTags: (tags) => this.#assertTags(tags),
       // ':rl:' cannot collide with data locks (':l:') nor with route entries (':r:').
-      lockOrWait: (key, timeoutMs, probe) => this.#lockLoop(`${this.namespace}:rl:${key}`, timeoutMs, probe),
+      lockOrWait: (key, timeoutMs, probe, deadline) =>
+        this.#lockLoop(`${this.namespace}:rl:${key}`, timeoutMs, probe, deadline ?? this.#newDeadline()),
       unlock: (lock) => {
-        this.#tiers.safe.unlock(lock)
+        tiers.unlock(lock)
       },
       track: (promise) => this.#track(promise),
     }
@@ -700,7 +815,7 @@ export class Cache {
   // --- internals ---
 
   /** 0 when the entry's tags are current, 1 when one was invalidated softly, 2 when hard. */
-  #tagState(entry: StoredEntry): MaybePromise<number> {
+  #tagState(entry: StoredEntry, deadline?: number): MaybePromise<number> {
     if (entry.tags.length === 0) return 0
     const check = (records: ReadonlyArray<StoredEntry | undefined>) => {
       const expected = entry.tagVersions
@@ -711,7 +826,7 @@ export class Cache {
       }
       return soft
     }
-    const versions = this.#tiers.getMany(this.#tagKeys(entry.tags))
+    const versions = this.#tiers.getMany(this.#tagKeys(entry.tags), deadline)
     return isPromise(versions) ? versions.then(check) : check(versions)
   }
 
@@ -733,9 +848,9 @@ export class Cache {
   }
 
   /** Decides how an entry stands now, reading its tags' versions when it has tags. */
-  #classify(entry: StoredEntry): MaybePromise<number> {
+  #classify(entry: StoredEntry, deadline: number): MaybePromise<number> {
     if (entry.tags.length === 0) return this.#state(entry, false)
-    const versions = this.#tiers.getMany(this.#tagKeys(entry.tags))
+    const versions = this.#tiers.getMany(this.#tagKeys(entry.tags), deadline)
     if (isPromise(versions)) return versions.then((v) => this.#stateWithTags(entry, v))
     return this.#stateWithTags(entry, versions)
   }
@@ -758,50 +873,56 @@ export class Cache {
     return DEAD
   }
 
-  /** The current versions of `tags` (hard, soft per tag), creating records for tags seen first. */
-  async #currentVersions(tags: readonly string[]): Promise<readonly string[]> {
+  /**
+   * The current versions of `tags` (hard, soft per tag), creating records for tags seen first.
+   * Every store call shares the caller's `deadline`; once it is spent the calls answer at once
+   * (no record read is a new version: the entry is a miss for others, never a stale hit).
+   */
+  async #currentVersions(tags: readonly string[], deadline: number): Promise<readonly string[]> {
     const keys = this.#tagKeys(tags)
-    const records = await this.#tiers.getMany(keys)
+    const records = await this.#tiers.getMany(keys, deadline)
     const versions = new Array<string>(keys.length)
-    let created: string | undefined
-    const missing: number[] = []
+    const absent: number[] = []
     for (let i = 0; i < keys.length; i++) {
       const current = records[i]?.value
-      if (typeof current === 'string') {
-        versions[i] = current
-        continue
-      }
-      // First use (or the record was evicted): give the tag a version. Two instances using a new
-      // tag at once must agree on it, or each one's entries are dead for the other (one more miss
-      // each, never a stale hit). With the store's set-if-absent exactly one version is written
-      // and the others adopt it; without one (or when it gave no answer), write and read back,
-      // which adopts the last write and leaves a window of one round trip.
-      created ??= this.#newVersion()
+      if (typeof current === 'string') versions[i] = current
+      else absent.push(i)
+    }
+    if (absent.length === 0) return versions
+    // First use (or the record was evicted): give the tag a version. Two instances using a new
+    // tag at once must agree on it, or each one's entries are dead for the other (one more miss
+    // each, never a stale hit). With the store's set-if-absent exactly one version is written
+    // and the others adopt it; without one (or when it gave no answer), write and read back,
+    // which adopts the last write and leaves a window of one round trip. Every record is created
+    // at once, so new tags cost the same round trips (and budget) whatever their number.
+    const created = this.#newVersion()
+    const record = this.#versionRecord(created)
+    const ttlMs = this.#options.tagTtlMs
+    const added = await Promise.all(absent.map((i) => this.#tiers.add(keys[i]!, record, ttlMs, deadline)))
+    const unsure: number[] = []
+    const writes: Array<MaybePromise<boolean>> = []
+    for (let j = 0; j < absent.length; j++) {
+      const i = absent[j]!
       versions[i] = created
-      const record = this.#versionRecord(created)
-      let added = this.#tiers.add(keys[i]!, record, this.#options.tagTtlMs)
-      if (isPromise(added)) added = await added
-      if (added === true) continue
-      if (added === undefined) {
-        const written = this.#tiers.set(keys[i]!, record, this.#options.tagTtlMs)
-        if (isPromise(written)) await written
-      }
-      missing.push(i)
+      if (added[j] === true) continue
+      if (added[j] === undefined) writes.push(this.#tiers.set(keys[i]!, record, ttlMs, deadline))
+      unsure.push(i)
     }
-    if (missing.length > 0) {
-      const settled = await this.#tiers.safe.getMany(missing.map((i) => keys[i]!))
-      for (let j = 0; j < missing.length; j++) {
-        const i = missing[j]!
-        const value = settled[j]?.value
-        if (typeof value === 'string') {
-          versions[i] = value
-        } else {
-          // The winner's record is already gone (evicted, or the store failed): ours, then.
-          const written = this.#tiers.set(keys[i]!, this.#versionRecord(versions[i]!), this.#options.tagTtlMs)
-          if (isPromise(written)) await written
-        }
-      }
+    if (writes.length > 0) await Promise.all(writes)
+    if (unsure.length === 0) return versions
+    const settled = await this.#tiers.getShared(
+      unsure.map((i) => keys[i]!),
+      deadline,
+    )
+    const ours: Array<MaybePromise<boolean>> = []
+    for (let j = 0; j < unsure.length; j++) {
+      const i = unsure[j]!
+      const value = settled[j]?.value
+      // The winner's record is already gone (evicted, or the store failed): ours, then.
+      if (typeof value === 'string') versions[i] = value
+      else ours.push(this.#tiers.set(keys[i]!, record, ttlMs, deadline))
     }
+    if (ours.length > 0) await Promise.all(ours)
     return versions
   }
 
@@ -857,7 +978,8 @@ export class Cache {
     value: unknown,
     settings: CallSettings,
     versions: readonly string[],
-  ): MaybePromise<unknown> {
+    deadline?: number,
+  ): MaybePromise<boolean> {
     const now = Date.now()
     const freshUntil = now + settings.ttlMs
     const entry: StoredEntry = {
@@ -874,7 +996,7 @@ export class Cache {
     this.#decoded.set(entry, value)
     this.#counters.sets++
     if (channels.set.hasSubscribers) this.#publish(channels.set, key)
-    return this.#tiers.set(k, entry, Math.max(entry.staleUntil, entry.graceUntil) - now)
+    return this.#tiers.set(k, entry, Math.max(entry.staleUntil, entry.graceUntil) - now, deadline)
   }
 
   #decode(entry: StoredEntry, memo = true): unknown {

@@ -16,6 +16,7 @@ export const channelNames = {
   storeError: 'fastify-perf:cache:store-error',
   breaker: 'fastify-perf:cache:breaker',
   route: 'fastify-perf:cache:route',
+  invalidationDebt: 'fastify-perf:cache:invalidation-debt',
 } as const
 
 /** Payload of `hit`, `miss`, `coalesced` and `set`. */
@@ -65,6 +66,19 @@ export interface CacheBreakerEvent {
 }
 
 /**
+ * Payload of `invalidation-debt`: an invalidation the store did not take was kept as a debt
+ * (`deferred`), the debt outgrew `maxInvalidationDebt` and became a clear of the namespace
+ * (`overflow`), or a replay reached the store (`replayed`). See docs/failure-modes.md.
+ */
+export interface CacheInvalidationDebtEvent {
+  namespace: string
+  store: string
+  state: 'deferred' | 'replayed' | 'overflow'
+  /** Keys whose invalidation is pending after this event, plus 1 for a pending clear of the namespace. */
+  pending: number
+}
+
+/**
  * Payload of `route`: what the route cache did for one GET/HEAD request of a cached route, as
  * its `Cache-Status` says it (published whether or not the header is sent).
  */
@@ -94,4 +108,5 @@ export const channels = {
   storeError: diagnostics.channel(channelNames.storeError),
   breaker: diagnostics.channel(channelNames.breaker),
   route: diagnostics.channel(channelNames.route),
+  invalidationDebt: diagnostics.channel(channelNames.invalidationDebt),
 }

@@ -34,6 +34,15 @@ export function buildCache(opts: ResolvedCacheOptions, logger: WarnLogger = sile
     bus: l1 === false ? undefined : l1.bus,
     channel: `fastify-perf:cache:bus:${opts.namespace}`,
     fallbackTtlMs: l1 === false ? 0 : l1.fallbackTtlMs,
+    debt: {
+      namespace: opts.namespace,
+      maxKeys: opts.maxInvalidationDebt,
+      // A replayed clear may walk a large namespace (Redis SCAN + UNLINK): more than one
+      // round trip's deadline, and nobody waits for it.
+      clearBudgetMs: Math.max(opts.storeTimeoutMs, 5000),
+      logIntervalMs: opts.logIntervalMs,
+      logger,
+    },
     onBusStatus(up) {
       if (up)
         logger.info({ namespace: opts.namespace }, 'cache invalidation bus up: L1 cleared and trusted again')

@@ -10,6 +10,7 @@ export type {
   GetOptions,
   GetOrSetOptions,
   InvalidateOptions,
+  InvalidationResult,
   SetOptions,
 } from './cache.js'
 export { Cache } from './cache.js'
@@ -17,6 +18,7 @@ export type {
   CacheBreakerEvent,
   CacheFactoryErrorEvent,
   CacheInvalidateEvent,
+  CacheInvalidationDebtEvent,
   CacheKeyEvent,
   CacheRouteEvent,
   CacheStaleEvent,

@@ -51,8 +51,10 @@ export interface FastifyPerfCacheOptions {
    */
   graceBackoff?: Duration
   /**
-   * Deadline of every asynchronous store operation; past it the operation counts as a miss
-   * (or an unwritten value). Synchronous stores (memory) are never timed. @default '50ms'
+   * Store budget of one operation: every store call made for one `getOrSet` (before its factory
+   * runs), `get`, `set`, invalidation or route lookup ends within this time from the operation's
+   * start; past it a call counts as a miss (or an unwritten value). Synchronous stores (memory)
+   * are never timed. @default '50ms'
    */
   storeTimeout?: Duration
   /**
@@ -64,8 +66,16 @@ export interface FastifyPerfCacheOptions {
   serializer?: Serializer
   /** How long the store keeps a tag's version record; entries with that tag older than this become misses. @default '30d' */
   tagTtl?: Duration
-  /** Minimum time between two warn logs about a failing store. @default '10s' */
+  /** Minimum time between two warn logs about a failing store (or deferred invalidations). @default '10s' */
   logInterval?: Duration
+  /**
+   * Bound of the invalidation debt: how many keys whose invalidation (`delete`, `deleteMany`,
+   * `invalidateTags`, a route's URL invalidation) the store did not take are kept, honoured on this
+   * instance and replayed when the store answers. Above it the debt becomes one clear of the whole
+   * namespace (a new generation of it), and every read of the namespace misses on this instance
+   * until the store took it. See docs/failure-modes.md. @default 10000
+   */
+  maxInvalidationDebt?: number
   /**
    * An in-process memory tier in front of a remote `store`: hot keys are answered from memory, the
    * shared store stays the source of truth. Give it a `bus` (e.g. `RedisBus` from
@@ -123,6 +133,7 @@ export interface ResolvedCacheOptions {
   readonly serializer: Serializer
   readonly tagTtlMs: number
   readonly logIntervalMs: number
+  readonly maxInvalidationDebt: number
   readonly l1:
     | false
     | Readonly<{
@@ -152,6 +163,7 @@ const KNOWN = new Set([
   'serializer',
   'tagTtl',
   'logInterval',
+  'maxInvalidationDebt',
   'l1',
   'lock',
   'lockTimeout',
@@ -226,6 +238,10 @@ export function resolveOptions(options: FastifyPerfCacheOptions = {}): ResolvedC
   }
 
   const storeTimeoutMs = positiveMs(options.storeTimeout ?? '50ms', 'storeTimeout')
+  const maxInvalidationDebt = options.maxInvalidationDebt ?? 10_000
+  if (!Number.isSafeInteger(maxInvalidationDebt) || maxInvalidationDebt < 1) {
+    throw new FST_PERF_CACHE_INVALID_OPTION('maxInvalidationDebt', 'must be a whole number >= 1')
+  }
   if (options.lock !== undefined && typeof options.lock !== 'boolean') {
     throw new FST_PERF_CACHE_INVALID_OPTION('lock', 'must be a boolean')
   }
@@ -246,6 +262,7 @@ export function resolveOptions(options: FastifyPerfCacheOptions = {}): ResolvedC
     serializer,
     tagTtlMs: positiveMs(options.tagTtl ?? '30d', 'tagTtl'),
     logIntervalMs: toMs(options.logInterval ?? '10s', 'logInterval'),
+    maxInvalidationDebt,
     l1: resolveL1(options.l1),
     lock: options.lock ?? false,
     lockTimeoutMs: positiveMs(options.lockTimeout ?? '5s', 'lockTimeout'),

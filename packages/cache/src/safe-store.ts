@@ -24,7 +24,11 @@ export interface SafeStoreSettings {
 type BreakerState = 'closed' | 'open' | 'half-open'
 
 const noop = () => {}
+const NO_CALL = Object.freeze({ deadline: 0 })
 const STALL_GRACE_MS = 10
+// setTimeout counts whole milliseconds: a deadline less than this before the FIFO's is given the
+// FIFO's (at most this much later), which keeps the calls of a healthy store in the cheap queue.
+const FIFO_SLACK_MS = 1
 
 function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
   return typeof (value as Promise<T> | undefined)?.then === 'function'
@@ -36,6 +40,8 @@ class PendingCall {
   graced = false
   /** `performance.now()` past which the call has failed (moved once by a stall grace). */
   deadline: number
+  /** The time it was given, ms, for the timeout error's message. */
+  readonly limitMs: number
   /** Settles the caller's promise; set by the promise's executor, which runs at once. */
   resolve: (value: unknown) => void = noop
   promise: Promise<unknown> | undefined
@@ -46,10 +52,11 @@ class PendingCall {
   readonly answer: (value: unknown) => void
   readonly reject: (error: unknown) => void
 
-  constructor(operation: string, fallback: unknown, deadline: number, owner: SafeStore) {
+  constructor(operation: string, fallback: unknown, deadline: number, limitMs: number, owner: SafeStore) {
     this.operation = operation
     this.fallback = fallback
     this.deadline = deadline
+    this.limitMs = limitMs
     this.answer = (value) => owner.settle(this, false, value)
     this.reject = (error) => owner.settle(this, true, error)
   }
@@ -80,7 +87,7 @@ export class SafeStore {
   #suppressed = 0
   /** Failed or timed-out operations since start. */
   errors = 0
-  /** Operations skipped because the breaker was open. */
+  /** Operations skipped because the breaker was open or their operation's budget was spent. */
   rejected = 0
 
   constructor(store: CacheStore, settings: SafeStoreSettings) {
@@ -94,47 +101,65 @@ export class SafeStore {
   }
 
   /**
+   * The last call that went to the store asynchronously (or the read in flight it joined): a
+   * caller that just got a Promise back takes it at once, and later its `deadline` (a
+   * `performance.now()` time), to give the rest of its operation the same budget. Without a clock
+   * read of its own on its hot path, and holding an object that exists anyway rather than a
+   * number, which a closure would box on every remote hit.
+   * @internal
+   */
+  lastCall: { readonly deadline: number } = NO_CALL
+
+  /**
    * Reads one entry. A read of a key that is already being read joins that read instead of
    * sending another: under load a hot key costs one round trip per batch of concurrent requests,
    * not one per request (the "hot key" that overloads one Redis shard). A write, delete or clear
    * made here drops the read in flight for what it touched, so a read that starts after this
    * process wrote a key never answers what was there before.
+   *
+   * Every method takes an optional last `deadline`, a `performance.now()` time: the budget of the
+   * operation the call belongs to (see `Cache`). The call then fails at that deadline instead of
+   * `timeoutMs` after it started, and a call whose budget is already spent answers its fallback
+   * at once, without reaching the store.
    */
-  get(key: string): MaybePromise<StoredEntry | undefined> {
+  get(key: string, deadline?: number): MaybePromise<StoredEntry | undefined> {
     // (A synchronous store never has reads in flight: its hits pay no lookup.)
     if (this.#reads.size !== 0) {
       const joined = this.#reads.get(key)
-      if (joined !== undefined) {
+      // Only a caller that may wait as long as the read in flight joins it; one with a shorter
+      // budget reads on its own (rare: a healthy store answers long before any budget ends).
+      if (joined !== undefined && (deadline === undefined || deadline >= joined.deadline)) {
         this.joinedReads++
+        this.lastCall = joined
         return joined.promise as Promise<StoredEntry | undefined>
       }
     }
-    if (!this.#admit()) return undefined
+    if ((deadline !== undefined && this.#spent(deadline)) || !this.#admit()) return undefined
     let result: MaybePromise<StoredEntry | undefined>
     try {
       result = this.store.get(key)
     } catch (err) {
       return this.#fail('get', err, undefined)
     }
-    return isPromise(result) ? this.#deadline('get', result, undefined, key) : this.#succeed(result)
+    return isPromise(result) ? this.#deadline('get', result, undefined, deadline, key) : this.#succeed(result)
   }
 
-  getMany(keys: readonly string[]): MaybePromise<ReadonlyArray<StoredEntry | undefined>> {
+  getMany(keys: readonly string[], deadline?: number): MaybePromise<ReadonlyArray<StoredEntry | undefined>> {
     const missing = new Array<undefined>(keys.length)
-    if (!this.#admit()) return missing
+    if ((deadline !== undefined && this.#spent(deadline)) || !this.#admit()) return missing
     let result: MaybePromise<ReadonlyArray<StoredEntry | undefined>>
     try {
       result = this.store.getMany(keys)
     } catch (err) {
       return this.#fail('getMany', err, missing)
     }
-    return isPromise(result) ? this.#deadline('getMany', result, missing) : this.#succeed(result)
+    return isPromise(result) ? this.#deadline('getMany', result, missing, deadline) : this.#succeed(result)
   }
 
   /** Answers whether the write reached the store. */
-  set(key: string, entry: StoredEntry, ttlMs: number): MaybePromise<boolean> {
+  set(key: string, entry: StoredEntry, ttlMs: number, deadline?: number): MaybePromise<boolean> {
     this.#reads.delete(key)
-    return this.#write('set', () => this.store.set(key, entry, ttlMs))
+    return this.#write('set', () => this.store.set(key, entry, ttlMs), deadline)
   }
 
   /**
@@ -142,9 +167,10 @@ export class SafeStore {
    * `undefined` when there is no answer to be had (the store has no `add`, or failed): the caller
    * then falls back to a plain write.
    */
-  add(key: string, entry: StoredEntry, ttlMs: number): MaybePromise<boolean | undefined> {
+  add(key: string, entry: StoredEntry, ttlMs: number, deadline?: number): MaybePromise<boolean | undefined> {
     const store = this.store
-    if (store.add === undefined || !this.#admit()) return undefined
+    if (store.add === undefined) return undefined
+    if ((deadline !== undefined && this.#spent(deadline)) || !this.#admit()) return undefined
     this.#reads.delete(key)
     let result: MaybePromise<boolean>
     try {
@@ -157,22 +183,23 @@ export class SafeStore {
       'add',
       result.then((added) => added === true),
       undefined,
+      deadline,
     )
   }
 
-  delete(key: string): MaybePromise<boolean> {
+  delete(key: string, deadline?: number): MaybePromise<boolean> {
     this.#reads.delete(key)
-    return this.#write('delete', () => this.store.delete(key))
+    return this.#write('delete', () => this.store.delete(key), deadline)
   }
 
-  deleteMany(keys: readonly string[]): MaybePromise<boolean> {
+  deleteMany(keys: readonly string[], deadline?: number): MaybePromise<boolean> {
     for (const key of keys) this.#reads.delete(key)
-    return this.#write('deleteMany', () => this.store.deleteMany(keys))
+    return this.#write('deleteMany', () => this.store.deleteMany(keys), deadline)
   }
 
-  clear(prefix: string): MaybePromise<boolean> {
+  clear(prefix: string, deadline?: number): MaybePromise<boolean> {
     this.#reads.clear()
-    return this.#write('clear', () => this.store.clear(prefix))
+    return this.#write('clear', () => this.store.clear(prefix), deadline)
   }
 
   /**
@@ -180,8 +207,9 @@ export class SafeStore {
    * holder has it, and `undefined` when there is no lock to be had (the store has none, or failed):
    * the caller then goes ahead on its own, as without a lock.
    */
-  lock(key: string, ttlMs: number): MaybePromise<StoreLock | false | undefined> {
-    if (this.store.lock === undefined || !this.#admit()) return undefined
+  lock(key: string, ttlMs: number, deadline?: number): MaybePromise<StoreLock | false | undefined> {
+    if (this.store.lock === undefined) return undefined
+    if ((deadline !== undefined && this.#spent(deadline)) || !this.#admit()) return undefined
     let result: MaybePromise<StoreLock | undefined>
     try {
       result = this.store.lock(key, ttlMs)
@@ -190,16 +218,20 @@ export class SafeStore {
     }
     const taken = (lock: StoreLock | undefined) => lock ?? (false as const)
     if (!isPromise(result)) return taken(this.#succeed(result))
-    return this.#deadline('lock', result.then(taken), undefined)
+    return this.#deadline('lock', result.then(taken), undefined, deadline)
   }
 
   /** Releases a lock taken with {@link lock}; never throws. */
-  unlock(lock: StoreLock): MaybePromise<boolean> {
-    return this.#write('unlock', () => lock.release())
+  unlock(lock: StoreLock, deadline?: number): MaybePromise<boolean> {
+    return this.#write('unlock', () => lock.release(), deadline)
   }
 
-  #write(operation: string, run: () => MaybePromise<unknown>): MaybePromise<boolean> {
-    if (!this.#admit()) return false
+  #write(
+    operation: string,
+    run: () => MaybePromise<unknown>,
+    deadline: number | undefined,
+  ): MaybePromise<boolean> {
+    if ((deadline !== undefined && this.#spent(deadline)) || !this.#admit()) return false
     let result: MaybePromise<unknown>
     try {
       result = run()
@@ -211,7 +243,26 @@ export class SafeStore {
       operation,
       result.then(() => true),
       false,
+      deadline,
     )
+  }
+
+  /**
+   * Whether the operation's budget is spent, in which case the store is not asked at all.
+   *
+   * Such a refusal is counted with the breaker's (`rejected`, `stats().store.skipped`: the store
+   * was skipped) and never as a failure: it says nothing about the store, and must not feed the
+   * breaker's count of consecutive failures. The call that spent the budget already did: it timed
+   * out, which is one failure per operation against a hung store (the same count as before
+   * operations had one budget), where counting every call refused after it would open the
+   * breaker after a fraction of `threshold` operations. A call that did reach the store and ran
+   * out of budget there is a timeout like any other, and feeds the breaker: the store did not
+   * answer in the time it had.
+   */
+  #spent(deadline: number): boolean {
+    if (deadline > performance.now()) return false
+    this.rejected++
+    return true
   }
 
   /** Whether an operation may reach the store now (the breaker's gate). */
@@ -233,20 +284,48 @@ export class SafeStore {
     return true
   }
 
-  #deadline<T>(operation: string, pending: Promise<T>, fallback: T, readKey?: string): Promise<T> {
-    const call = new PendingCall(operation, fallback, performance.now() + this.#settings.timeoutMs, this)
+  #deadline<T>(
+    operation: string,
+    pending: Promise<T>,
+    fallback: T,
+    budget: number | undefined,
+    readKey?: string,
+  ): Promise<T> {
+    const timeoutMs = this.#settings.timeoutMs
+    const now = performance.now()
+    const own = now + timeoutMs
+    // In the FIFO when the call's deadline is its own `timeoutMs` (or within the slack of it);
+    // aside, in `#aside`, when an operation's budget ends earlier (or, for a replay, later).
+    const ordered = budget === undefined || (budget <= own && budget > own - FIFO_SLACK_MS)
+    const deadline = ordered ? own : budget
+    const call = new PendingCall(operation, fallback, deadline, deadline - now, this)
     const promise = new Promise<T>((resolve) => {
       call.resolve = resolve as (value: unknown) => void
     })
     call.promise = promise
-    if (readKey !== undefined) {
+    this.lastCall = call
+    // A read aside is not offered to joiners: they would be held to its shorter budget.
+    if (readKey !== undefined && ordered) {
       call.readKey = readKey
       this.#reads.set(readKey, call)
     }
-    this.#queue.push(call)
     this.#waiting++
-    if (this.#timer === undefined) this.#arm(this.#settings.timeoutMs)
-    else if (this.#waiting === 1) this.#timer.ref()
+    if (ordered) {
+      this.#queue.push(call)
+      if (this.#timer === undefined) this.#arm(deadline, timeoutMs)
+      else if (this.#waiting === 1) this.#timer.ref()
+    } else {
+      this.#aside.push(call)
+      if (this.#timer === undefined) {
+        this.#arm(deadline, deadline - now)
+      } else if (deadline < this.#timerAt) {
+        // The timer is armed for a later deadline: move it to this one.
+        clearTimeout(this.#timer)
+        this.#arm(deadline, deadline - now)
+      } else if (this.#waiting === 1) {
+        this.#timer.ref()
+      }
+    }
     pending.then(call.answer, call.reject)
     return promise
   }
@@ -279,21 +358,28 @@ export class SafeStore {
   /** Reads answered by joining a read already in flight for the same key. */
   joinedReads = 0
 
-  // One timer for every call in flight, armed for the oldest deadline, instead of a setTimeout and
-  // a clearTimeout per call: measured on a remote hit, those two cost more than the rest of the
-  // engine's work. All deadlines have the same length, so the queue is in deadline order (calls
-  // given a stall grace wait in `#graced`, a short list) and a tick only looks at its expired head.
+  // One timer for every call in flight, armed for the earliest deadline, instead of a setTimeout
+  // and a clearTimeout per call: measured on a remote hit, those two cost more than the rest of the
+  // engine's work. Calls with the default deadline (`timeoutMs` after they start) all have the
+  // same length, so `#queue` is in deadline order and a tick only looks at its expired head. The
+  // others wait in `#aside`, a short list scanned at each tick: calls given a stall grace, and
+  // calls whose operation's budget ends earlier than their own `timeoutMs` (a later call of a
+  // `getOrSet` whose read already took part of its budget), which may move the timer earlier.
   // Answered calls stay queued until the head passes them: at most the calls of one timeout.
   readonly #queue: PendingCall[] = []
   #head = 0
-  #graced: PendingCall[] = []
+  #aside: PendingCall[] = []
   #waiting = 0
   #timer: NodeJS.Timeout | undefined
+  /** When the armed timer fires, `performance.now()` time. */
+  #timerAt = 0
 
-  #arm(delayMs: number): void {
+  #arm(at: number, delayMs: number): void {
     // Ref'd while a call waits (a script awaiting a hung store gets its miss instead of an exit
     // mid-call), unref'd when idle, so an idle cache never holds the process open.
-    this.#timer = setTimeout(this.#tick, Math.max(1, Math.ceil(delayMs)))
+    const delay = Math.max(1, Math.ceil(delayMs))
+    this.#timerAt = at - delayMs + delay
+    this.#timer = setTimeout(this.#tick, delay)
     if (this.#waiting === 0) this.#timer.unref()
   }
 
@@ -309,11 +395,12 @@ export class SafeStore {
     const { timeoutMs } = this.#settings
     const now = performance.now()
     const expired: PendingCall[] = []
-    const graced: PendingCall[] = []
-    for (const call of this.#graced) {
+    const aside: PendingCall[] = []
+    for (const call of this.#aside) {
       if (call.done) continue
-      if (call.deadline <= now) expired.push(call)
-      else graced.push(call)
+      if (call.deadline > now) aside.push(call)
+      else if (this.#grace(call, now, timeoutMs)) aside.push(call)
+      else expired.push(call)
     }
     const queue = this.#queue
     let head = this.#head
@@ -321,45 +408,49 @@ export class SafeStore {
       const call = queue[head]!
       if (call.done) continue
       if (call.deadline > now) break
-      // A timer that fires late because this process's event loop was stalled (GC, a long
-      // synchronous task, a CPU-starved container) says nothing about the store: the command may
-      // not even have left (auto-pipelining flushes on the next tick) or its answer may be
-      // waiting in the socket. Once per call, such a stall earns the store a short grace (10 ms,
-      // plenty for an answer already in flight); a store that is hung while the loop is
-      // responsive still fails at `timeoutMs`, and a stalled one at most 10 ms later.
-      if (!call.graced && now - call.deadline > timeoutMs * 0.5) {
-        call.graced = true
-        call.deadline = now + Math.min(timeoutMs, STALL_GRACE_MS)
-        graced.push(call)
-      } else {
-        expired.push(call)
-      }
+      if (this.#grace(call, now, timeoutMs)) aside.push(call)
+      else expired.push(call)
     }
     if (head > 1024 && head * 2 > queue.length) {
       queue.splice(0, head)
       head = 0
     }
     this.#head = head
-    this.#graced = graced
+    this.#aside = aside
     for (const call of expired) {
       this.#finish(call)
       call.resolve(
         this.#fail(
           call.operation,
-          new FST_PERF_CACHE_STORE_TIMEOUT(this.store.name, call.operation, timeoutMs),
+          new FST_PERF_CACHE_STORE_TIMEOUT(this.store.name, call.operation, Math.round(call.limitMs)),
           call.fallback,
         ),
       )
     }
     if (this.#waiting === 0) {
-      this.#graced = []
+      this.#aside = []
       return
     }
     let next = Number.POSITIVE_INFINITY
     for (; this.#head < queue.length && queue[this.#head]!.done; this.#head++) {}
     if (this.#head < queue.length) next = queue[this.#head]!.deadline
-    for (const call of graced) if (call.deadline < next) next = call.deadline
-    if (next !== Number.POSITIVE_INFINITY) this.#arm(next - performance.now())
+    for (const call of aside) if (call.deadline < next) next = call.deadline
+    if (next !== Number.POSITIVE_INFINITY) this.#arm(next, next - performance.now())
+  }
+
+  /**
+   * A timer that fires late because this process's event loop was stalled (GC, a long
+   * synchronous task, a CPU-starved container) says nothing about the store: the command may not
+   * even have left (auto-pipelining flushes on the next tick) or its answer may be waiting in the
+   * socket. Once per call, such a stall earns the store a short grace (10 ms, plenty for an answer
+   * already in flight): answers whether `call` got it. A store that is hung while the loop is
+   * responsive still fails at its deadline, and a stalled one at most 10 ms later.
+   */
+  #grace(call: PendingCall, now: number, timeoutMs: number): boolean {
+    if (call.graced || now - call.deadline <= timeoutMs * 0.5) return false
+    call.graced = true
+    call.deadline = now + Math.min(timeoutMs, STALL_GRACE_MS)
+    return true
   }
 
   #succeed<T>(value: T): T {
@@ -426,7 +517,7 @@ export class SafeStore {
   async close(): Promise<void> {
     try {
       const result = this.store.close()
-      if (isPromise(result)) await this.#deadline('close', result.then(noop), undefined)
+      if (isPromise(result)) await this.#deadline('close', result.then(noop), undefined, undefined)
     } catch (err) {
       this.#fail('close', err, undefined)
     }

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { BusMessage, InvalidationBus } from './bus.js'
+import { type DebtSettings, InvalidationDebt, type Replayed } from './invalidation-debt.js'
 import type { MemoryStore } from './memory-store.js'
 import type { SafeStore } from './safe-store.js'
 import type { MaybePromise, StoredEntry, StoreLock } from './store.js'
@@ -16,7 +17,11 @@ export interface TierSettings {
   fallbackTtlMs: number
   /** Called when the bus goes down or comes back, for logs. */
   onBusStatus: (up: boolean) => void
+  /** The invalidation debt's settings. */
+  debt: DebtSettings
 }
+
+const orNoAnswer = (written: boolean) => (written ? true : undefined)
 
 function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
   return typeof (value as Promise<T> | undefined)?.then === 'function'
@@ -32,6 +37,11 @@ function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
  * - while the bus is down, or when there is none, an L1 entry is trusted for `fallbackTtl` after it
  *   was fetched, so staleness stays bounded; when the bus comes back, L1 is cleared, since
  *   invalidations sent meanwhile were lost.
+ *
+ * An invalidation the store does not take (a delete, a clear, a tag's new version record) is kept
+ * in `debt` (see `InvalidationDebt`): until it is replayed, reads here treat what it invalidated
+ * as absent, in L1 and in the store alike. So the route cache's invalidations, which come through
+ * here too, are never lost either.
  */
 export class Tiers {
   readonly safe: SafeStore
@@ -51,12 +61,15 @@ export class Tiers {
   #epoch = 0
   /** Hits answered by L1. */
   l1Hits = 0
+  /** Invalidations the store did not take yet. */
+  readonly debt: InvalidationDebt
 
   constructor(safe: SafeStore, settings: TierSettings) {
     this.safe = safe
     this.#l1 = settings.l1
     this.#bus = settings.bus
     this.#settings = settings
+    this.debt = new InvalidationDebt(safe, settings.debt, (replayed) => this.#replayed(replayed))
   }
 
   /** Whether the bus is up (false without a bus). */
@@ -89,9 +102,15 @@ export class Tiers {
     }
   }
 
-  get(key: string): MaybePromise<StoredEntry | undefined> {
+  /**
+   * Every method takes an optional last `deadline`, the budget of the operation the call belongs
+   * to, and hands it to the safe store (see `SafeStore#get`).
+   */
+  get(key: string, deadline?: number): MaybePromise<StoredEntry | undefined> {
+    // All a read pays for the debt while none is pending: one boolean.
+    if (this.debt.active && this.debt.masks(key)) return undefined
     const l1 = this.#l1
-    if (l1 === undefined) return this.safe.get(key)
+    if (l1 === undefined) return this.safe.get(key, deadline)
     const local = l1.get(key)
     if (local !== undefined && local.freshUntil > Date.now() && this.#trusted(local)) {
       this.l1Hits++
@@ -99,14 +118,38 @@ export class Tiers {
     }
     // Missing, stale or untrusted in L1: the shared store may have something fresher.
     const epoch = this.#epoch
-    const remote = this.safe.get(key)
+    const remote = this.safe.get(key, deadline)
     if (isPromise(remote)) return remote.then((entry) => this.#fromRemote(key, entry, local, epoch))
     return this.#fromRemote(key, remote, local, epoch)
   }
 
-  getMany(keys: readonly string[]): MaybePromise<ReadonlyArray<StoredEntry | undefined>> {
+  getMany(keys: readonly string[], deadline?: number): MaybePromise<ReadonlyArray<StoredEntry | undefined>> {
+    const found = this.#getMany(keys, deadline)
+    return this.debt.active ? this.#masked(found, keys) : found
+  }
+
+  /**
+   * Reads the shared store only (not L1), as `getMany` would: for a read-back that must see what
+   * other instances wrote.
+   */
+  getShared(
+    keys: readonly string[],
+    deadline?: number,
+  ): MaybePromise<ReadonlyArray<StoredEntry | undefined>> {
+    const found = this.safe.getMany(keys, deadline)
+    return this.debt.active ? this.#masked(found, keys) : found
+  }
+
+  #masked(
+    found: MaybePromise<ReadonlyArray<StoredEntry | undefined>>,
+    keys: readonly string[],
+  ): MaybePromise<ReadonlyArray<StoredEntry | undefined>> {
+    return isPromise(found) ? found.then((f) => this.debt.mask(f, keys)) : this.debt.mask(found, keys)
+  }
+
+  #getMany(keys: readonly string[], deadline?: number): MaybePromise<ReadonlyArray<StoredEntry | undefined>> {
     const l1 = this.#l1
-    if (l1 === undefined) return this.safe.getMany(keys)
+    if (l1 === undefined) return this.safe.getMany(keys, deadline)
     const out = l1.getMany(keys)
     const missing: number[] = []
     for (let i = 0; i < out.length; i++) {
@@ -115,7 +158,10 @@ export class Tiers {
     }
     if (missing.length === 0) return out
     const epoch = this.#epoch
-    const remote = this.safe.getMany(missing.map((i) => keys[i]!))
+    const remote = this.safe.getMany(
+      missing.map((i) => keys[i]!),
+      deadline,
+    )
     const merge = (found: ReadonlyArray<StoredEntry | undefined>) => {
       const keep = epoch === this.#epoch
       for (let j = 0; j < missing.length; j++) {
@@ -130,21 +176,79 @@ export class Tiers {
   }
 
   /**
-   * Writes to both tiers; `announce` tells other instances to drop the key from their L1. The
+   * Writes to both tiers and tells other instances to drop the key from their L1. The
    * announcement goes out after the shared store acknowledged the write: sent earlier, another
    * instance could drop the key, read the old value from the store and keep it.
    */
-  set(key: string, entry: StoredEntry, ttlMs: number, announce = true): MaybePromise<boolean> {
+  set(key: string, entry: StoredEntry, ttlMs: number, deadline?: number): MaybePromise<boolean> {
     if (this.#l1 !== undefined) this.#keep(key, entry, ttlMs)
-    const written = this.safe.set(key, entry, ttlMs)
-    return announce ? this.#after(written, { keys: [key] }) : written
+    let written = this.safe.set(key, entry, ttlMs, deadline)
+    // (Nothing is deferred while the write is being sent: `seq` is still the one it started at.)
+    if (this.debt.active) written = this.#settling(written, [key], this.debt.seq)
+    return this.#after(written, { keys: [key] })
+  }
+
+  /**
+   * Writes `entry` under every key of `keys` (tag version records: an invalidation), and
+   * announces them all at once when every write settled. A write the store did not take is kept
+   * as debt. Answers whether every write reached the store.
+   */
+  async setAll(
+    keys: readonly string[],
+    entry: StoredEntry,
+    ttlMs: number,
+    deadline?: number,
+  ): Promise<boolean> {
+    const since = this.debt.seq
+    const written = await Promise.all(
+      keys.map((key) => {
+        if (this.#l1 !== undefined) this.#keep(key, entry, ttlMs)
+        return this.safe.set(key, entry, ttlMs, deadline)
+      }),
+    )
+    const failed = keys.filter((_, i) => !written[i])
+    if (this.debt.active) {
+      this.debt.settled(
+        keys.filter((_, i) => written[i]),
+        since,
+      )
+    }
+    this.debt.defer(failed, entry, ttlMs)
+    this.announce(keys)
+    return failed.length === 0
+  }
+
+  /** Pays the debt of `keys` from before `since` once `written` says the store took the write. */
+  #settling(written: MaybePromise<boolean>, keys: readonly string[], since: number): MaybePromise<boolean> {
+    const settle = (ok: boolean) => {
+      if (ok) this.debt.settled(keys, since)
+      return ok
+    }
+    return isPromise(written) ? written.then(settle) : settle(written)
+  }
+
+  /** Keeps the deletion of `keys` as debt unless `deleted` says the store took it. */
+  #deleting(deleted: MaybePromise<boolean>, keys: readonly string[]): MaybePromise<boolean> {
+    const since = this.debt.seq
+    const settle = (ok: boolean) => {
+      if (!ok) this.debt.defer(keys)
+      else if (this.debt.active) this.debt.settled(keys, since)
+      return ok
+    }
+    return isPromise(deleted) ? deleted.then(settle) : settle(deleted)
   }
 
   /**
    * Writes `entry` to the shared store only if the key holds none there. When written, it goes
    * into L1 and is announced like a `set`; `undefined` means no answer (see `SafeStore#add`).
    */
-  add(key: string, entry: StoredEntry, ttlMs: number): MaybePromise<boolean | undefined> {
+  add(key: string, entry: StoredEntry, ttlMs: number, deadline?: number): MaybePromise<boolean | undefined> {
+    if (this.debt.active && this.debt.masks(key)) {
+      // The debt says what the store holds under this key is invalid: a set-if-absent would keep
+      // it (a tag's old version, adopted as current). Written outright instead.
+      const written = this.set(key, entry, ttlMs, deadline)
+      return isPromise(written) ? written.then(orNoAnswer) : orNoAnswer(written)
+    }
     const done = (added: boolean | undefined) => {
       if (added === true && this.#l1 !== undefined) {
         this.#keep(key, entry, ttlMs)
@@ -152,23 +256,33 @@ export class Tiers {
       }
       return added
     }
-    const added = this.safe.add(key, entry, ttlMs)
+    const added = this.safe.add(key, entry, ttlMs, deadline)
     return isPromise(added) ? added.then(done) : done(added)
   }
 
-  delete(key: string): MaybePromise<boolean> {
+  /** Deletes from both tiers; `false` when the store did not take it: it is then kept as debt. */
+  delete(key: string, deadline?: number): MaybePromise<boolean> {
     this.#l1?.delete(key)
-    return this.#after(this.safe.delete(key), { keys: [key] })
+    return this.#after(this.#deleting(this.safe.delete(key, deadline), [key]), { keys: [key] })
   }
 
-  deleteMany(keys: readonly string[]): MaybePromise<boolean> {
+  /** Deletes from both tiers; `false` when the store did not take it: it is then kept as debt. */
+  deleteMany(keys: readonly string[], deadline?: number): MaybePromise<boolean> {
     this.#l1?.deleteMany(keys)
-    return this.#after(this.safe.deleteMany(keys), { keys })
+    return this.#after(this.#deleting(this.safe.deleteMany(keys, deadline), keys), { keys })
   }
 
-  clear(prefix: string): MaybePromise<boolean> {
+  /** Clears both tiers; `false` when the store did not take it: it is then kept as debt. */
+  clear(prefix: string, deadline?: number): MaybePromise<boolean> {
     this.#l1?.clear(prefix)
-    return this.#after(this.safe.clear(prefix), { clearPrefix: prefix })
+    const since = this.debt.seq
+    const settle = (ok: boolean) => {
+      if (!ok) this.debt.deferClear(prefix)
+      else if (this.debt.active) this.debt.cleared(since)
+      return ok
+    }
+    const cleared = this.safe.clear(prefix, deadline)
+    return this.#after(isPromise(cleared) ? cleared.then(settle) : settle(cleared), { clearPrefix: prefix })
   }
 
   /** Announces `message` once `done` settled (whatever its outcome), and answers `done`. */
@@ -185,8 +299,12 @@ export class Tiers {
     })
   }
 
-  lock(key: string, ttlMs: number): MaybePromise<StoreLock | false | undefined> {
-    return this.safe.lock(key, ttlMs)
+  lock(key: string, ttlMs: number, deadline?: number): MaybePromise<StoreLock | false | undefined> {
+    return this.safe.lock(key, ttlMs, deadline)
+  }
+
+  unlock(lock: StoreLock, deadline?: number): MaybePromise<boolean> {
+    return this.safe.unlock(lock, deadline)
   }
 
   /** Tells other instances to drop `keys` from their L1. */
@@ -239,6 +357,21 @@ export class Tiers {
     } catch {
       // The bus counts its own failures; the fallback TTL bounds what a lost message costs.
     }
+  }
+
+  /** A replay reached the store: drop it from L1 and tell the other instances, like any write. */
+  #replayed(replayed: Replayed): void {
+    // A read in flight may carry what was there before: it must not fill L1 (see #epoch).
+    this.#epoch++
+    if (replayed.keys !== undefined) {
+      this.#l1?.deleteMany(replayed.keys)
+      this.safe.forgetReads(replayed.keys)
+    }
+    if (replayed.clearPrefix !== undefined) {
+      this.#l1?.clear(replayed.clearPrefix)
+      this.safe.forgetReads()
+    }
+    if (this.#bus !== undefined) this.#publish({ origin: this.#origin, ...replayed })
   }
 
   #receive(message: BusMessage): void {

@@ -17,6 +17,8 @@ test('defaults', () => {
   assert.equal(o.breakerDurationMs, 1000)
   assert.equal(o.maxSize, 64 * 1024 * 1024)
   assert.equal(o.tagTtlMs, 30 * 86_400_000)
+  assert.equal(o.maxInvalidationDebt, 10_000)
+  assert.equal(resolveOptions({ maxInvalidationDebt: 3 }).maxInvalidationDebt, 3)
   assert.ok(Object.isFrozen(o))
 })
 
@@ -62,6 +64,9 @@ const bad: Array<[string, unknown, string]> = [
   ['breaker threshold', { breaker: { threshold: -1 } }, 'FST_PERF_CACHE_INVALID_OPTION'],
   ['breaker not an object', { breaker: 'yes' }, 'FST_PERF_CACHE_INVALID_OPTION'],
   ['serializer', { serializer: {} }, 'FST_PERF_CACHE_INVALID_OPTION'],
+  ['zero maxInvalidationDebt', { maxInvalidationDebt: 0 }, 'FST_PERF_CACHE_INVALID_OPTION'],
+  ['fractional maxInvalidationDebt', { maxInvalidationDebt: 2.5 }, 'FST_PERF_CACHE_INVALID_OPTION'],
+  ['maxInvalidationDebt as a string', { maxInvalidationDebt: '100' }, 'FST_PERF_CACHE_INVALID_OPTION'],
   ['store not a store', { store: { name: 'x', get() {} } }, 'FST_PERF_CACHE_INVALID_STORE'],
   ['store is a string', { store: 'redis://localhost' }, 'FST_PERF_CACHE_INVALID_STORE'],
 ]

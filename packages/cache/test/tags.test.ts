@@ -150,8 +150,10 @@ test('two instances using a new tag at once agree on its first version (set-if-a
   const rb = new ChaosStore(shared)
   ra.mode = { delayMs: 1 }
   rb.mode = { replyDelayMs: 20 }
-  const a = await cacheApp(t, { store: ra })
-  const b = await cacheApp(t, { store: rb })
+  // B's `set` makes four round trips of 20 ms (tag versions, add, read-back, the entry), which all
+  // share one `storeTimeout` budget: the default 50 ms would end it before the entry is written.
+  const a = await cacheApp(t, { store: ra, storeTimeout: 200 })
+  const b = await cacheApp(t, { store: rb, storeTimeout: 200 })
   for (let round = 0; round < 5; round++) {
     const tag = `new-tag-${round}`
     await Promise.all([

@@ -1,12 +1,14 @@
 // Type tests: type-checked by `pnpm typecheck` (tsconfig.test.json), never run.
 import fastifyPerfCache, {
   type Cache,
+  type CacheInvalidationDebtEvent,
   type CacheStats,
   type CacheStore,
   createCache,
   type Duration,
   type FastifyPerfCacheOptions,
   FST_PERF_CACHE_INVALID_OPTION,
+  type InvalidationResult,
   MemoryStore,
   fastifyPerfCache as named,
   type RouteCacheConfig,
@@ -72,6 +74,25 @@ app.cache.set('k', 1, { tags: [1] })
 // @ts-expect-error mode is 'delete' or 'expire'
 app.cache.invalidateTags(['a'], { mode: 'soft' })
 expectTypeOf(app.cache.stats()).toEqualTypeOf<CacheStats>()
+expectTypeOf(app.cache.stats().invalidationDebt).toEqualTypeOf<{
+  pending: number
+  overflowed: number
+  deferred: number
+  replayed: number
+}>()
+
+// Invalidations say whether the store took them or they were deferred (kept and replayed).
+expectTypeOf(app.cache.delete('k')).resolves.toEqualTypeOf<InvalidationResult>()
+expectTypeOf(app.cache.deleteMany(['k'])).resolves.toEqualTypeOf<InvalidationResult>()
+expectTypeOf(app.cache.invalidateTags(['a'])).resolves.toEqualTypeOf<InvalidationResult>()
+expectTypeOf(app.cache.clear()).resolves.toEqualTypeOf<InvalidationResult>()
+expectTypeOf<InvalidationResult['status']>().toEqualTypeOf<'applied' | 'deferred'>()
+// The set() result is still nothing to look at.
+expectTypeOf(app.cache.set('k', 1)).resolves.toBeVoid()
+app.register(fastifyPerfCache, { maxInvalidationDebt: 100 })
+// @ts-expect-error the debt bound is a number of keys
+app.register(fastifyPerfCache, { maxInvalidationDebt: '10k' })
+expectTypeOf<CacheInvalidationDebtEvent['state']>().toEqualTypeOf<'deferred' | 'replayed' | 'overflow'>()
 
 // The engine outside Fastify, the testing helpers.
 expectTypeOf(createCache({ ttl: '1m' })).toEqualTypeOf<Cache>()

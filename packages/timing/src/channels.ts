@@ -46,6 +46,8 @@ export const channelNames = {
   cacheFactoryError: 'fastify-perf:cache:factory-error',
   cacheStoreError: 'fastify-perf:cache:store-error',
   cacheBreaker: 'fastify-perf:cache:breaker',
+  /** An invalidation the store did not take was kept as a debt, replayed, or overflowed: `{ namespace, store, state, pending }`. */
+  cacheInvalidationDebt: 'fastify-perf:cache:invalidation-debt',
   /** The route cache's outcome for one request: `{ route: 'GET /path', outcome, stored?, detail? }`. */
   cacheRoute: 'fastify-perf:cache:route',
   compressEncoded: 'fastify-perf:compress:encoded',
@@ -224,6 +226,16 @@ export function subscribe(sinks: ChannelSinks): () => void {
     const store = label(message.store)
     measurements.breakerStates.set(store, state)
     statsd?.breaker(store, state)
+  })
+  on(channelNames.cacheInvalidationDebt, (message) => {
+    const store = label(message.store)
+    const namespace = label(message.namespace)
+    const cell = measurements.cacheInvalidationDebtEvents.cell(store, namespace, label(message.state))
+    cell.value++
+    statsd?.increment('cache.invalidation_debt_events', 1, cell.tags)
+    const pending = count(message.pending)
+    measurements.invalidationDebt.set(`${store}\n${namespace}`, { store, namespace, pending })
+    statsd?.invalidationDebt(store, namespace, pending)
   })
 
   on(channelNames.compressEncoded, (message) => {

@@ -271,6 +271,13 @@ export class Measurements {
   )
   /** Last state of each store's circuit breaker (see {@link BREAKER_STATES}). */
   readonly breakerStates = new Map<string, number>()
+  readonly cacheInvalidationDebtEvents = new CounterFamily(
+    'fastify_perf_cache_invalidation_debt_events_total',
+    'Invalidations the cache store did not take: deferred (kept as debt), replayed, overflow (became a clear of the namespace).',
+    ['store', 'namespace', 'state'],
+  )
+  /** Pending invalidation debt of each store and namespace, as last published. */
+  readonly invalidationDebt = new Map<string, { store: string; namespace: string; pending: number }>()
   readonly compressResponses = new CounterFamily(
     'fastify_perf_compress_responses_total',
     'Responses compressed, by encoding.',
@@ -416,6 +423,18 @@ export function registerPrometheus(
       'State of each cache store circuit breaker: 0 closed, 1 half-open, 2 open.',
       'max',
       () => [...measurements.breakerStates].map(([store, value]) => ({ labels: { store }, value })),
+    ),
+    measurements.cacheInvalidationDebtEvents,
+    // `sum` across cluster workers: each worker keeps its own debt.
+    new CallbackGauge(
+      'fastify_perf_cache_invalidation_debt',
+      'Invalidations the cache store did not take yet and this process will replay: keys, plus 1 for a pending clear of the namespace.',
+      'sum',
+      () =>
+        [...measurements.invalidationDebt.values()].map(({ store, namespace, pending }) => ({
+          labels: { store, namespace },
+          value: pending,
+        })),
     ),
     measurements.compressResponses,
     measurements.compressBytesIn,

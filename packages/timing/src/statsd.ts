@@ -16,6 +16,8 @@ import type { ResolvedTimingOptions, StatsdClient } from './options.js'
 //   cache.factory_errors    count   store, namespace, graced
 //   cache.invalidations     count   store, namespace, kind
 //   cache.breaker_state     gauge   store                       (0 closed, 1 half-open, 2 open)
+//   cache.invalidation_debt gauge   store, namespace            (invalidations pending replay)
+//   cache.invalidation_debt_events  count  store, namespace, state
 //   compress.responses      count   encoding
 //   compress.bytes_in       count   encoding
 //   compress.bytes_out      count   encoding
@@ -60,6 +62,10 @@ export class StatsdExporter {
     this.client.gauge('cache.breaker_state', state, [`store:${store}`])
   }
 
+  invalidationDebt(store: string, namespace: string, pending: number): void {
+    this.client.gauge('cache.invalidation_debt', pending, [`store:${store}`, `namespace:${namespace}`])
+  }
+
   compression(tags: readonly string[], bytesIn: number, bytesOut: number, durationMs: number): void {
     this.client.increment('compress.responses', 1, tags)
     this.client.increment('compress.bytes_in', bytesIn, tags)
@@ -73,6 +79,8 @@ export class StatsdExporter {
     client.gauge('http.requests.in_flight', measurements.inFlight, [])
     for (const [store, state] of measurements.breakerStates)
       client.gauge('cache.breaker_state', state, [`store:${store}`])
+    for (const { store, namespace, pending } of measurements.invalidationDebt.values())
+      this.invalidationDebt(store, namespace, pending)
     const current = performance.eventLoopUtilization()
     const delta = performance.eventLoopUtilization(current, this.#utilization)
     this.#utilization = current

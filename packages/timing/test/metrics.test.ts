@@ -2,6 +2,8 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import diagnostics from 'node:diagnostics_channel'
 import { test } from 'node:test'
+import fastifyPerfCache, { MemoryStore } from '@fastify-perf/cache'
+import { ChaosStore } from '@fastify-perf/cache/testing'
 import { buildApp, listen, request } from '@fastify-perf/test-helpers'
 import fastifyPerfTiming from '@fastify-perf/timing'
 import { Registry } from 'prom-client'
@@ -314,4 +316,36 @@ test('the in-flight gauge counts requests being handled, aborted ones included, 
   release()
   await Promise.all(pending)
   assert.equal(seriesValue(await scrape(base), 'http_requests_in_flight'), 1, 'only the scrape')
+})
+
+test('the invalidation debt of @fastify-perf/cache: a gauge of what is pending and a counter of events', async (t) => {
+  // A real cache whose store rejects every call (the package's ChaosStore over a MemoryStore):
+  // its deletes are deferred, then replayed once the store answers again.
+  const store = new ChaosStore(new MemoryStore())
+  const namespace = `debt-${randomBytes(4).toString('hex')}`
+  const app = buildApp(t)
+  // prom-client's default metrics read NaN until their first sample: not what this test is about.
+  await app.register(fastifyPerfTiming, { metrics: { defaultMetrics: false } })
+  await app.register(fastifyPerfCache, { store, namespace, breaker: false })
+  const base = await listen(app)
+  store.mode = 'reject'
+  await app.cache.delete('a')
+  await app.cache.deleteMany(['b', 'c'])
+
+  const labels = { store: 'chaos(memory)', namespace }
+  let families = await scrape(base)
+  assert.equal(families.get('fastify_perf_cache_invalidation_debt')?.type, 'gauge')
+  assert.equal(seriesValue(families, 'fastify_perf_cache_invalidation_debt', labels), 3)
+  const events = (state: string) =>
+    seriesValue(families, 'fastify_perf_cache_invalidation_debt_events_total', { ...labels, state })
+  assert.equal(events('deferred'), 2)
+
+  store.mode = 'pass'
+  const by = performance.now() + 2000
+  while (app.cache.stats().invalidationDebt.pending > 0 && performance.now() < by) {
+    await new Promise((resolve) => setTimeout(resolve, 20))
+  }
+  families = await scrape(base)
+  assert.equal(seriesValue(families, 'fastify_perf_cache_invalidation_debt', labels), 0)
+  assert.ok(events('replayed') >= 1)
 })
