@@ -196,7 +196,9 @@ test('after kills and freezes, close() leaves no connection open', async (t) => 
     await sleep(50)
     open = await connections(handle)
   }
-  assert.equal(open, baseline, `${open - baseline} connection(s) left open after close()`)
+  // At most the baseline: a connection counted in it (one still closing from the set-up) may be
+  // gone by now, which is not a leak (a run on Node 24 counted 1 against a baseline of 2).
+  assert.ok(open <= baseline, `${open - baseline} connection(s) left open after close()`)
   const { error } = await timed(store.get('k0'))
   assert.ok(error instanceof FST_PERF_MEMCACHED_CLOSED)
 })
