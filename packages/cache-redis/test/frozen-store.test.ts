@@ -9,7 +9,7 @@ import { type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { type Cache, createCache, type FastifyPerfCacheOptions } from '@fastify-perf/cache'
 import { RedisStore } from '@fastify-perf/cache-redis'
-import { type ServiceHandle, stallMeter, startRedis } from '@fastify-perf/test-helpers'
+import { type ServiceHandle, startRedis, timeOnCpu } from '@fastify-perf/test-helpers'
 
 const STORE_TIMEOUT_MS = 50
 const BOUND_MS = STORE_TIMEOUT_MS + 50
@@ -32,16 +32,8 @@ async function cacheOnRedis(
   return { cache, redis }
 }
 
-/** Runs `call` and answers its time less the time the process was kept off the CPU meanwhile. */
-async function timed(t: TestContext, call: () => Promise<unknown>): Promise<number> {
-  const meter = stallMeter()
-  t.after(() => meter.stop())
-  const started = performance.now()
-  await call()
-  const ended = performance.now()
-  meter.stop()
-  return ended - started - meter.stalledMs(started, ended)
-}
+/** `call`'s time less the time the process was kept off the CPU meanwhile (test-helpers). */
+const timed = (t: TestContext, call: () => Promise<unknown>) => timeOnCpu(call, (stop) => t.after(stop))
 
 test('frozen Redis: each tagged getOrSet (two new tags) and each untagged one costs at most storeTimeout + 50 ms', async (t) => {
   // A threshold the measurement never reaches: every call meets the frozen server, not the breaker.

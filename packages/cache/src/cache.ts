@@ -10,7 +10,7 @@ import {
 import type { DebtStats } from './invalidation-debt.js'
 import type { ResolvedCacheOptions } from './options.js'
 import { positiveMs } from './options.js'
-import type { MaybePromise, StoredEntry, StoreLock } from './store.js'
+import { isPromise, type MaybePromise, type StoredEntry, type StoreLock } from './store.js'
 import type { Tiers } from './tiers.js'
 import { type Duration, toMs } from './units.js'
 
@@ -38,6 +38,12 @@ export interface RouteBackend {
   storeUp(): boolean
   /** `performance.now() + storeTimeout`: the budget of one lookup or invalidation. */
   deadline(): number
+  /**
+   * The store call a read that just answered with a Promise went out as (or joined): its
+   * `deadline` is the budget the rest of that lookup shares. Read lazily, so a remote hit pays no
+   * clock read for a budget it never uses (the same as `getOrSet`, see `SafeStore#lastCall`).
+   */
+  lastRead(): { readonly deadline: number }
   get(key: string, deadline?: number): MaybePromise<StoredEntry | undefined>
   /** Reads several entries; one slot per key, `undefined` when absent (or failed). */
   getMany(keys: readonly string[], deadline?: number): MaybePromise<ReadonlyArray<StoredEntry | undefined>>
@@ -226,10 +232,6 @@ const EMPTY: readonly string[] = Object.freeze([])
 const NO_ENTRY = Symbol('no entry')
 const FOREVER = Number.MAX_SAFE_INTEGER
 const noop = () => {}
-
-function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof (value as Promise<T> | undefined)?.then === 'function'
-}
 
 /**
  * The engine behind `fastify.cache`: reads through the safe-store wrapper, decides freshness,
@@ -792,6 +794,7 @@ export class Cache {
       closed: () => this.#closed,
       storeUp: () => !this.#closed && tiers.safe.state !== 'open',
       deadline: () => this.#newDeadline(),
+      lastRead: () => tiers.safe.lastCall,
       get: (key, deadline) => tiers.get(key, deadline),
       getMany: (keys, deadline) => tiers.getMany(keys, deadline),
       set: (key, entry, ttlMs, deadline) => tiers.set(key, entry, ttlMs, deadline),

@@ -1,6 +1,6 @@
 import { channels } from './channels.js'
 import { FST_PERF_CACHE_STORE_TIMEOUT } from './errors.js'
-import type { CacheStore, MaybePromise, StoredEntry, StoreLock } from './store.js'
+import { type CacheStore, isPromise, type MaybePromise, type StoredEntry, type StoreLock } from './store.js'
 
 /** The smallest logger the wrapper needs; Fastify's `app.log` fits. */
 export interface WarnLogger {
@@ -29,10 +29,6 @@ const STALL_GRACE_MS = 10
 // setTimeout counts whole milliseconds: a deadline less than this before the FIFO's is given the
 // FIFO's (at most this much later), which keeps the calls of a healthy store in the cheap queue.
 const FIFO_SLACK_MS = 1
-
-function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof (value as Promise<T> | undefined)?.then === 'function'
-}
 
 /** One store call waiting for its answer or its deadline. */
 class PendingCall {

@@ -3,7 +3,7 @@ import type { BusMessage, InvalidationBus } from './bus.js'
 import { type DebtSettings, InvalidationDebt, type Replayed } from './invalidation-debt.js'
 import type { MemoryStore } from './memory-store.js'
 import type { SafeStore } from './safe-store.js'
-import type { MaybePromise, StoredEntry, StoreLock } from './store.js'
+import { isPromise, type MaybePromise, type StoredEntry, type StoreLock } from './store.js'
 
 /** How the engine reaches its store: an optional in-process L1 in front of the (safe) store. */
 export interface TierSettings {
@@ -22,10 +22,6 @@ export interface TierSettings {
 }
 
 const orNoAnswer = (written: boolean) => (written ? true : undefined)
-
-function isPromise<T>(value: MaybePromise<T>): value is Promise<T> {
-  return typeof (value as Promise<T> | undefined)?.then === 'function'
-}
 
 /**
  * Reads and writes through the tiers. Without an L1 every call goes straight to the safe store.

@@ -6,7 +6,7 @@
 // against a frozen real server.
 import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
-import { stallMeter } from '@fastify-perf/test-helpers'
+import { timeOnCpu } from '@fastify-perf/test-helpers'
 import { createCache, MemoryStore, SafeStore } from '../src/index.js'
 import { ChaosStore } from '../src/testing/index.js'
 
@@ -22,16 +22,8 @@ function hungCache(t: TestContext) {
   return { cache, store }
 }
 
-/** Runs `call` and answers its time less the time the process was kept off the CPU meanwhile. */
-async function timed(t: TestContext, call: () => Promise<unknown>): Promise<number> {
-  const meter = stallMeter()
-  t.after(() => meter.stop())
-  const started = performance.now()
-  await call()
-  const ended = performance.now()
-  meter.stop()
-  return ended - started - meter.stalledMs(started, ended)
-}
+/** `call`'s time less the time the process was kept off the CPU meanwhile (test-helpers). */
+const timed = (t: TestContext, call: () => Promise<unknown>) => timeOnCpu(call, (stop) => t.after(stop))
 
 test('a hung store: a tagged getOrSet with two new tags costs at most storeTimeout, call after call', async (t) => {
   const { cache } = hungCache(t)

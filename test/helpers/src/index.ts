@@ -12,7 +12,7 @@ export {
   type RequestOptions,
   request,
 } from './http.js'
-export { type StallMeter, stallMeter } from './loop-stalls.js'
+export { type StallMeter, stallMeter, timeOnCpu } from './loop-stalls.js'
 export { type MemcachedTarget, memcachedCommand } from './memcached-protocol.js'
 export {
   NGINX_INSTALL_COMMAND,

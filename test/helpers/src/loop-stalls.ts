@@ -72,3 +72,21 @@ export function stallMeter(intervalMs = 5): StallMeter {
     stop: () => clearInterval(timer),
   }
 }
+
+/**
+ * Runs `call` and answers its wall time less the time the process was kept off the CPU meanwhile
+ * (ms): what a deadline test bounds is the code's waiting, not the scheduler's. The meter stops with
+ * the call, and with `cleanup` (a test's `t.after`) if the call throws.
+ */
+export async function timeOnCpu(
+  call: () => Promise<unknown>,
+  cleanup?: (stop: () => void) => void,
+): Promise<number> {
+  const meter = stallMeter()
+  cleanup?.(() => meter.stop())
+  const started = performance.now()
+  await call()
+  const ended = performance.now()
+  meter.stop()
+  return ended - started - meter.stalledMs(started, ended)
+}

@@ -38,13 +38,13 @@ export function hotLookup(
     return
   }
   // The budget the slot read started with, for the reads that may follow it.
-  const deadline = rc.backend.deadline()
+  const read = rc.backend.lastRead()
   slot.then(
     (entry) => {
       try {
         if (serveFresh(rc, request, reply, entry, slotKey, true)) return
         const ctx = new Lookup(route, key, '', NO_DIRECTIVES)
-        ctx.deadline = deadline
+        ctx.deadline = read.deadline
         onSlot(rc, ctx, request, reply, done, entry, true)
       } catch (error) {
         failed(reply, done, error)
@@ -90,7 +90,7 @@ export function lookupSlot(
 ): void {
   const slot = rc.backend.get(rc.prefix + ctx.urlKey)
   if (isPromise(slot)) {
-    ctx.deadline = rc.backend.deadline()
+    ctx.deadline = rc.backend.lastRead().deadline
     proceed(rc, slot, ctx, request, reply, done, (entry) =>
       onSlot(rc, ctx, request, reply, done, entry, true),
     )
@@ -190,7 +190,7 @@ function onSlot(
     else onEntry(rc, ctx, request, reply, done, picked.found, picked.response!)
   }
   if (isPromise(found)) {
-    if (deadline === undefined) ctx.deadline = rc.backend.deadline()
+    if (deadline === undefined) ctx.deadline = rc.backend.lastRead().deadline
     proceed(rc, found, ctx, request, reply, done, (entries) => pick(entries, true))
     return
   }
