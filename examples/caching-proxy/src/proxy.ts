@@ -3,7 +3,13 @@
 // for the origin's responses. See ../README.md.
 import { type IncomingHttpHeaders, METHODS } from 'node:http'
 import replyFrom from '@fastify/reply-from'
-import { type CacheStore, fastifyPerfCache, type RouteCacheOptions, type Size } from '@fastify-perf/cache'
+import {
+  type CacheStore,
+  type Duration,
+  fastifyPerfCache,
+  type RouteCacheOptions,
+  type Size,
+} from '@fastify-perf/cache'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
 
 /**
@@ -26,6 +32,12 @@ export interface CachingProxyOptions {
   maxSize?: Size
   /** Route cache options (RFC 9111 shared-cache mode is always on). */
   cache?: ProxyCacheOptions
+  /**
+   * Deadline of each store operation (the engine's `storeTimeout`): past it, a lookup is a miss and a
+   * write is dropped, so a slow store never slows the proxy down. Set it above the store's round
+   * trip: a lookup takes up to three reads. @default '50ms'
+   */
+  storeTimeout?: Duration
   /** Fastify's logger option. @default false */
   logger?: FastifyServerOptions['logger']
   /** Deadline for the origin's response headers and body, in ms. @default 30000 */
@@ -124,6 +136,7 @@ export async function buildProxy(options: CachingProxyOptions): Promise<FastifyI
   await app.register(fastifyPerfCache, {
     ...(options.store === undefined ? {} : { store: options.store }),
     ...(options.maxSize === undefined ? {} : { maxSize: options.maxSize }),
+    ...(options.storeTimeout === undefined ? {} : { storeTimeout: options.storeTimeout }),
     routes: { ...options.cache, proxy: true },
   })
 

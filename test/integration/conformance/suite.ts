@@ -14,7 +14,7 @@ import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import { dirname, join, resolve } from 'node:path'
 import { fileURLToPath, pathToFileURL } from 'node:url'
-import type { CacheStore } from '@fastify-perf/cache'
+import type { CacheStore, Duration } from '@fastify-perf/cache'
 import { buildProxy, type ProxyCacheOptions } from '@fastify-perf/example-caching-proxy'
 import { freePort } from '@fastify-perf/test-helpers'
 
@@ -200,7 +200,7 @@ export interface ConformanceRun {
  * store by default), the client against the proxy; everything stopped afterwards.
  */
 export async function runConformance(
-  options: { store?: CacheStore; cache?: ProxyCacheOptions } = {},
+  options: { store?: CacheStore; cache?: ProxyCacheOptions; storeTimeout?: Duration } = {},
 ): Promise<ConformanceRun> {
   const copy = copySuite()
   try {
@@ -210,6 +210,7 @@ export async function runConformance(
         upstream: origin.url,
         ...(options.store === undefined ? {} : { store: options.store }),
         ...(options.cache === undefined ? {} : { cache: options.cache }),
+        ...(options.storeTimeout === undefined ? {} : { storeTimeout: options.storeTimeout }),
         // The suite's own request timeout is 10 s.
         upstreamTimeout: 15_000,
       })

@@ -1,11 +1,13 @@
 // Invalidation by unsafe methods (RFC 9111 §4.4): a successful (2xx/3xx) POST, PUT, PATCH or
 // DELETE invalidates the stored responses of its URL, and of a same-origin `Location` or
-// `Content-Location`. Done in `onSend`, before the response goes out, so a client that reads the
+// `Content-Location`, and the stored responses of the groups its `Cache-Group-Invalidation`
+// names (RFC 9875 §3, see cache-groups.ts). Done in `onSend`, before the response goes out, so a client that reads the
 // URL right after its write never sees the old entry. Each URL is one delete (variants.ts); one
 // the store cannot take is kept by the engine as a debt, honoured at once by this instance and
 // replayed when the store answers again.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { isPromise, type MaybePromise } from '../store.js'
+import { cacheGroupTags, parseGroups, requestOrigin } from './cache-groups.js'
 import { sameOriginTarget, urlKey } from './key.js'
 import { UNSAFE_METHODS } from './policy.js'
 import type { RouteCache } from './route-cache.js'
@@ -37,6 +39,9 @@ export function invalidateOnUnsafe(
     if (target !== undefined) targets.push(target)
   }
   const pending = targets.map((target) => invalidateUrl(rc, host, target))
+  // Cache Groups (RFC 9875 §3): every stored response of this origin in the named groups.
+  const groups = parseGroups(reply.getHeader('cache-group-invalidation'))
+  if (groups.length > 0) pending.push(rc.invalidateTags(cacheGroupTags(requestOrigin(request), groups)))
   if (pending.every((p) => !isPromise(p))) {
     done(null, payload)
     return

@@ -27,7 +27,7 @@ import { VariantStore } from './variants.js'
 //   commit.ts      hand the response to waiters, end the flight, write it in the background
 //   variants.ts    where responses live in the store: slots, variant records, generations, fence
 //   refresh.ts     background refreshes (stale-while-revalidate)
-//   invalidate.ts  unsafe methods invalidate their URL
+//   invalidate.ts  unsafe methods invalidate their URL (and Cache Groups, cache-groups.ts)
 // capture.ts holds the per-request state (`Lookup`, `MissState`) and the response capture.
 
 /**
@@ -50,11 +50,14 @@ export class RouteCache {
   readonly refreshing = new Set<string>()
   /** Routes that opted in: unsafe methods invalidate nothing while there are none. */
   cachedRoutes = 0
+  /** The engine's tag invalidation, for Cache Groups (cache-groups.ts). */
+  readonly invalidateTags: (tags: readonly string[]) => Promise<unknown>
 
   constructor(app: FastifyInstance, cache: Cache, options: ResolvedRouteOptions) {
     this.app = app
     this.options = options
     this.backend = cache[kRouteBackend]()
+    this.invalidateTags = (tags) => cache.invalidateTags(tags)
     this.prefix = this.backend.prefix
     this.status = new CacheStatus(options.cacheStatusName)
     this.store = new VariantStore(this.backend, options.maxVariants, options.maxVaryValueLength)
