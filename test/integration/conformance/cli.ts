@@ -3,7 +3,9 @@
 // counted as the website counts it, next to the published results of other caches (read from the
 // suite's copy, not kept in this repository).
 //
-//   pnpm conformance [--stores memory,redis,memcached,late-redis] [--failures]
+//   pnpm conformance [--stores memory,redis,memcached,late-redis] [--failures] [--id <test-id>]
+//
+// --failures lists every test not passed; --id runs one test and prints its exchange.
 //
 // REDIS_URL / MEMCACHED_SERVERS: servers to use; otherwise private ones are started (redis-server
 // and memcached must be installed: apt-get install -y redis-server memcached).
@@ -28,6 +30,7 @@ const { values } = parseArgs({
   options: {
     stores: { type: 'string', default: 'memory,redis,memcached,late-redis' },
     failures: { type: 'boolean', default: false },
+    id: { type: 'string' },
   },
 })
 const SETUPS: Record<string, StoreSetup> = { memory, redis, memcached, 'late-redis': lateRedis }
@@ -59,7 +62,15 @@ try {
       const started = Date.now()
       // A store 20 ms late takes 40 ms a round trip: the default 50 ms deadline would fail lookups
       // of two or three reads (what the test suite's apps set too).
-      const { tally } = await runConformance({ store, storeTimeout: '500ms' })
+      const { tally, results } = await runConformance({
+        store,
+        storeTimeout: '500ms',
+        ...(values.id === undefined ? {} : { only: values.id, log: (text: string) => console.log(text) }),
+      })
+      if (values.id !== undefined) {
+        console.log(`${storeLabel(setup)}: ${values.id} ${JSON.stringify(results[values.id])}`)
+        continue
+      }
       const name = `fastify-perf (${storeLabel(setup)})`
       rows.push({ name, tally })
       console.error(`${name}: ${((Date.now() - started) / 1000).toFixed(0)} s`)

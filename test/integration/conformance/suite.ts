@@ -78,8 +78,13 @@ export function copySuite(): SuiteCopy {
     [
       "import { runTests, getResults } from './test-engine/client/runner.mjs'",
       "import tests from './tests/index.mjs'",
-      'await runTests(tests, false, process.argv[2])',
-      'process.stdout.write(JSON.stringify(getResults()))',
+      'const only = process.argv[3]',
+      '// With a test id: that test alone, its exchange printed (as `test-engine/cli.mjs --id` does).',
+      'const selected = only === undefined ? tests : tests',
+      '  .map((suite) => ({ ...suite, tests: suite.tests.filter((test) => test.id === only).map((test) => ({ ...test, dump: true })) }))',
+      '  .filter((suite) => suite.tests.length > 0)',
+      'await runTests(selected, false, process.argv[2])',
+      `process.stdout.write('\\n${RESULTS_MARK}' + JSON.stringify(getResults()))`,
       '',
     ].join('\n'),
   )
@@ -124,9 +129,26 @@ async function stop(child: ChildProcess): Promise<void> {
   await once(child, 'exit')
 }
 
-/** Runs the client against `base` (no trailing slash) in its own process; resolves to its results. */
-export async function runClient(copy: SuiteCopy, base: string): Promise<Results> {
-  const child = spawn(process.execPath, ['--no-warnings', join(copy.dir, 'run-client.mjs'), base], {
+/** Where the client's results start in its output (a dumped exchange comes before). */
+const RESULTS_MARK = '@@cache-tests-results@@'
+
+/**
+ * Runs the client against `base` (no trailing slash) in its own process; resolves to its results.
+ * With `only`, that test alone, its exchange written to `log`.
+ */
+export async function runClient(
+  copy: SuiteCopy,
+  base: string,
+  only?: string,
+  log: (text: string) => void = () => {},
+): Promise<Results> {
+  const args = [
+    '--no-warnings',
+    join(copy.dir, 'run-client.mjs'),
+    base,
+    ...(only === undefined ? [] : [only]),
+  ]
+  const child = spawn(process.execPath, args, {
     cwd: copy.dir,
     stdio: ['ignore', 'pipe', 'pipe'],
   })
@@ -140,7 +162,10 @@ export async function runClient(copy: SuiteCopy, base: string): Promise<Results>
   })
   const [code] = await once(child, 'exit')
   if (code !== 0) throw new Error(`the suite's client exited with ${code}:\n${stderr.slice(-4000)}`)
-  return JSON.parse(stdout) as Results
+  const mark = stdout.lastIndexOf(RESULTS_MARK)
+  if (mark === -1) throw new Error(`the suite's client printed no results:\n${stdout.slice(-2000)}`)
+  log(stdout.slice(0, mark) + stderr)
+  return JSON.parse(stdout.slice(mark + RESULTS_MARK.length)) as Results
 }
 
 /** A count as the website makes it: each test's `depends_on` honoured. */
@@ -200,7 +225,14 @@ export interface ConformanceRun {
  * store by default), the client against the proxy; everything stopped afterwards.
  */
 export async function runConformance(
-  options: { store?: CacheStore; cache?: ProxyCacheOptions; storeTimeout?: Duration } = {},
+  options: {
+    store?: CacheStore
+    cache?: ProxyCacheOptions
+    storeTimeout?: Duration
+    /** One test id: only that test, its exchange written to `log`. */
+    only?: string
+    log?: (text: string) => void
+  } = {},
 ): Promise<ConformanceRun> {
   const copy = copySuite()
   try {
@@ -216,7 +248,7 @@ export async function runConformance(
       })
       try {
         const base = await proxy.listen({ port: 0, host: '127.0.0.1' })
-        const results = await runClient(copy, base)
+        const results = await runClient(copy, base, options.only, options.log)
         const counter = await loadCounter(copy.dir)
         return { results, tally: counter.tally(results) }
       } finally {

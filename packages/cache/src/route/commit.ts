@@ -15,6 +15,7 @@ import {
   type ResponseParts,
 } from './response-codec.js'
 import type { RouteCache } from './route-cache.js'
+import type { Landing } from './variants.js'
 import { VARY_TOO_LARGE, varySuffix } from './vary.js'
 
 /**
@@ -126,6 +127,7 @@ async function write(
   keepUntil: number,
 ): Promise<void> {
   const ctx = state.ctx
+  let landing: Landing | undefined
   try {
     // Closed meanwhile (the app is shutting down): the store is no longer ours to write.
     if (rc.backend.closed()) return
@@ -138,6 +140,36 @@ async function write(
     if (ttl <= 0 || fenced()) return
     const names = state.varyNames
     const plain = names.length === 0 && ctx.dims === ''
+    const tagged = versions.length === tags.length * 2
+    const build = (variant: string) => {
+      const stored: ResponseParts = variant === '' ? parts : { ...parts, variant }
+      const value = encodeResponse(stored)
+      const entry: StoredEntry = {
+        value,
+        createdAt: state.respondedAt,
+        freshUntil,
+        staleUntil,
+        graceUntil: keepUntil,
+        tags: tagged ? tags : [],
+        tagVersions: tagged ? versions : [],
+      }
+      // A memory store hands this very object back on the next read, which then decodes nothing. The
+      // decoded form's body is a view on the stored bytes, not the captured body: one copy held.
+      const body = Buffer.from(
+        value.buffer,
+        value.byteOffset + value.length - stored.body.length,
+        stored.body.length,
+      )
+      const response = new CachedResponse({ ...stored, body })
+      rc.store.remember(entry, response)
+      return { entry, response, variant }
+    }
+    // Until the store has it, this process answers from it (read your own writes, VariantStore.land).
+    const headers = state.request.raw.headers
+    const local = plain ? '' : rc.store.localVariant(names, ctx.route, ctx.dims, headers)
+    let built = local === VARY_TOO_LARGE ? undefined : build(local)
+    if (built !== undefined)
+      landing = rc.store.land(slotKey, names, built.variant, built.entry, built.response)
     const placement = await rc.store.place(
       slotKey,
       ctx,
@@ -145,33 +177,16 @@ async function write(
       ctx.route,
       ctx.dims,
       plain,
-      state.request.raw.headers,
+      headers,
       ttl,
       fenced,
     )
     if (placement === undefined || fenced()) return
-    const stored: ResponseParts = placement.variant === '' ? parts : { ...parts, variant: placement.variant }
-    const tagged = versions.length === tags.length * 2
-    const value = encodeResponse(stored)
-    const entry: StoredEntry = {
-      value,
-      createdAt: state.respondedAt,
-      freshUntil,
-      staleUntil,
-      graceUntil: keepUntil,
-      tags: tagged ? tags : [],
-      tagVersions: tagged ? versions : [],
-    }
-    // A memory store hands this very object back on the next read, which then decodes nothing. The
-    // decoded form's body is a view on the stored bytes, not the captured body: one copy held.
-    const body = Buffer.from(
-      value.buffer,
-      value.byteOffset + value.length - stored.body.length,
-      stored.body.length,
-    )
-    rc.store.remember(entry, new CachedResponse({ ...stored, body }))
+    if (built === undefined || built.variant !== placement.variant) built = build(placement.variant)
+    const entry = built.entry
     await rc.backend.set(placement.key, entry, keepUntil - Date.now())
   } finally {
+    if (landing !== undefined) rc.store.landed(landing)
     if (state.lock !== undefined) {
       rc.backend.unlock(state.lock)
       state.lock = undefined

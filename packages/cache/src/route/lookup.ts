@@ -138,6 +138,28 @@ function missSafely(
   }
 }
 
+/**
+ * The store has nothing for this request: a response this process committed and is still writing
+ * may answer it (read your own writes, `VariantStore.land`); otherwise a miss.
+ */
+function missOrLanding(
+  rc: RouteCache,
+  ctx: Lookup,
+  request: FastifyRequest,
+  reply: FastifyReply,
+  done: () => void,
+): void {
+  if (rc.store.landingCount !== 0) {
+    const landing = rc.store.findLanding(rc.prefix + ctx.urlKey, ctx.route, ctx.dims, request.raw.headers)
+    if (landing !== undefined) {
+      ctx.suffix = landing.variant
+      onEntry(rc, ctx, request, reply, done, landing.entry, landing.response)
+      return
+    }
+  }
+  miss(rc, ctx, request, reply, done)
+}
+
 /** What the URL's slot holds: a plain response, a variant record, or nothing usable. */
 function onSlot(
   rc: RouteCache,
@@ -149,7 +171,7 @@ function onSlot(
   remote: boolean,
 ): void {
   if (entry === undefined) {
-    miss(rc, ctx, request, reply, done)
+    missOrLanding(rc, ctx, request, reply, done)
     return
   }
   const slotKey = rc.prefix + ctx.urlKey
@@ -186,7 +208,7 @@ function onSlot(
   const pick = (entries: ReadonlyArray<StoredEntry | undefined>, async: boolean) => {
     const picked = rc.store.pick(slots, entries, variant, async)
     ctx.target = picked.target
-    if (picked.found === undefined) miss(rc, ctx, request, reply, done)
+    if (picked.found === undefined) missOrLanding(rc, ctx, request, reply, done)
     else onEntry(rc, ctx, request, reply, done, picked.found, picked.response!)
   }
   if (isPromise(found)) {

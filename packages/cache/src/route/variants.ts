@@ -78,6 +78,23 @@ export interface Placement {
 }
 
 /** The storage of route responses and their variants; see the comment at the top of this file. */
+/**
+ * A response this process committed whose store write has not been acknowledged yet (see
+ * {@link VariantStore.land}).
+ */
+export interface Landing {
+  readonly slotKey: string
+  /** The response's own `Vary` names, lower-case, sorted. */
+  readonly names: readonly string[]
+  /** The variant key the request that produced it had under those names (dims included). */
+  readonly variant: string
+  readonly entry: StoredEntry
+  readonly response: CachedResponse
+}
+
+/** Landings kept at most: past it, new ones are not kept (a miss, never a wrong answer). */
+const LANDING_SIZE = 4096
+
 export class VariantStore {
   readonly backend: RouteBackend
   readonly prefix: string
@@ -95,6 +112,10 @@ export class VariantStore {
   #sequence = 0
   readonly #fences = new Map<string, number>()
   #fenceFloor = 0
+  // Read your own writes: responses committed here whose store write is still on its way, by slot.
+  readonly #landing = new Map<string, Landing[]>()
+  /** How many landings are kept: lookups that found nothing consult them only while there are some. */
+  landingCount = 0
 
   constructor(backend: RouteBackend, maxVariants: number, maxVaryValueLength: number) {
     this.backend = backend
@@ -228,6 +249,11 @@ export class VariantStore {
    * (a skipped write, never a stale entry).
    */
   fence(slotKey: string): void {
+    const landing = this.#landing.get(slotKey)
+    if (landing !== undefined) {
+      this.#landing.delete(slotKey)
+      this.landingCount -= landing.length
+    }
     const n = ++this.#sequence
     this.#fences.delete(slotKey)
     this.#fences.set(slotKey, n)
@@ -242,6 +268,74 @@ export class VariantStore {
   fenced(slotKey: string, since: number): boolean {
     if (since >= this.#sequence) return false
     return since < this.#fenceFloor || (this.#fences.get(slotKey) ?? 0) > since
+  }
+
+  // --- read your own writes ------------------------------------------------------------------
+
+  /**
+   * Keeps a committed response answerable by this process until its store write settles.
+   *
+   * A remote store holds a response only once its write lands: one round trip for a plain URL, two
+   * or three when a variant record is placed first. A client that sends its next request as soon as
+   * it has the response (a page and then its assets, a test suite, a retry) would miss, and the
+   * origin would render the same response again. Here the lookup that found nothing asks the
+   * responses still landing, by the `Vary` names each response gave (RFC 9111 §4.1 selects a stored
+   * response by its own Vary), and serves a match through the normal hit decision: freshness,
+   * request directives and tags are judged as for a stored entry. An invalidation of the URL drops
+   * them with the fence. Answers `undefined` when the bound is reached.
+   */
+  land(
+    slotKey: string,
+    names: readonly string[],
+    variant: string,
+    entry: StoredEntry,
+    response: CachedResponse,
+  ): Landing | undefined {
+    if (this.landingCount >= LANDING_SIZE) return undefined
+    const landing: Landing = { slotKey, names, variant, entry, response }
+    const list = this.#landing.get(slotKey)
+    if (list === undefined) this.#landing.set(slotKey, [landing])
+    else list.push(landing)
+    this.landingCount++
+    return landing
+  }
+
+  /** The store write of `landing` settled (written, refused or failed): the store answers from now on. */
+  landed(landing: Landing): void {
+    const list = this.#landing.get(landing.slotKey)
+    const index = list === undefined ? -1 : list.indexOf(landing)
+    if (index === -1) return
+    list!.splice(index, 1)
+    if (list!.length === 0) this.#landing.delete(landing.slotKey)
+    this.landingCount--
+  }
+
+  /** The newest response still landing at `slotKey` that this request selects, if any. */
+  findLanding(
+    slotKey: string,
+    route: { readonly acceptEncoding: AcceptEncodingKey },
+    dims: string,
+    headers: IncomingHttpHeaders,
+  ): Landing | undefined {
+    const list = this.#landing.get(slotKey)
+    if (list === undefined) return undefined
+    for (let i = list.length - 1; i >= 0; i--) {
+      const landing = list[i]!
+      if (this.localVariant(landing.names, route, dims, headers) === landing.variant) return landing
+    }
+    return undefined
+  }
+
+  /** The variant key of a request under a response's own `Vary` names (dims first, as `variantKey`). */
+  localVariant(
+    names: readonly string[],
+    route: { readonly acceptEncoding: AcceptEncodingKey },
+    dims: string,
+    headers: IncomingHttpHeaders,
+  ): string | typeof VARY_TOO_LARGE {
+    if (names.length === 0) return dims
+    const vary = varySuffix(names, headers, this.maxVaryValueLength, route.acceptEncoding)
+    return vary === VARY_TOO_LARGE ? vary : dims + vary
   }
 
   // --- writing --------------------------------------------------------------------------------
