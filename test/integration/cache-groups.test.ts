@@ -16,11 +16,15 @@ import { cacheRoute } from './support/route-cache-api.js'
 import { closer, type Defer, DIRECT, lateRedis, openStore, storeLabel } from './support/stores.js'
 
 /** How long a response that says `stored` may take to become a hit (the write is in the background). */
-const STORED_TO_HIT_MS = 1000
+const STORED_TO_HIT_MS = 2000
 /** Long enough for the background writes of a store behind the 20 ms relay to land. */
 const SETTLE_MS = 300
-/** The bound for an invalidation on one instance to reach the other's L1 (issue 4's bound). */
-const PROPAGATION_BOUND_MS = 100
+/**
+ * The bound for an invalidation on one instance to reach the other's L1. Issue 4's 100 ms is
+ * measured in multi-instance-redis.test.ts; here the point is that it arrives at all, so the bound
+ * leaves room for a loaded 2-core machine (the test files run two at a time).
+ */
+const PROPAGATION_BOUND_MS = 1000
 
 function statusOf(res: HttpResponse): string {
   const value = res.headers['cache-status']
@@ -155,14 +159,14 @@ describe('Cache Groups (RFC 9875) on every store', () => {
         assert.equal(other.text, two.get('a'))
       })
 
-      test('fastify.cache.invalidateTags([cacheGroupTag(origin, group)]) invalidates a group from code', async (t) => {
+      test('fastify.cache.invalidateTags([cacheGroupTag(host, group)]) invalidates a group from code', async (t) => {
         const defer = closer(t)
         const { store } = await openStore(setup, defer)
         const app = await groupsApp(defer, store)
         const base = await listen(app)
         await primed(base, ['a', 'c'])
         const host = new URL(base).host
-        await app.cache.invalidateTags([cacheGroupTag(`http://${host}`, 'home')])
+        await app.cache.invalidateTags([cacheGroupTag(host, 'home')])
         assert.ok(!isHit(await request(`${base}/a`)))
         assert.ok(isHit(await request(`${base}/c`)))
       })

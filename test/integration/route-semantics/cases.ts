@@ -1565,6 +1565,48 @@ const invalidation: Case[] = [
     ],
   },
   {
+    id: 'cache-groups-invalidation',
+    group: 'invalidation',
+    rfc: 'RFC 9875 §3 (Cache-Group-Invalidation on a successful unsafe response invalidates the group)',
+    title: "a POST to another URI whose response names the stored response's group invalidates it",
+    script: [
+      { headers: { ...cc('max-age=60'), 'cache-groups': '"cg-products", "cg-home"' } },
+      { status: 200, headers: { 'cache-group-invalidation': '"cg-home"' } },
+      fresh,
+    ],
+    steps: [
+      storedMiss,
+      get({ status: 200 }, { method: 'POST', path: '/other', body: 'abc', headers: textBody }),
+      get(missOf(3, { cacheStatus: cs.stored })),
+    ],
+  },
+  {
+    id: 'cache-groups-other-group',
+    group: 'invalidation',
+    rfc: 'RFC 9875 §3 (only the named groups)',
+    title: 'a Cache-Group-Invalidation of another group leaves the entry',
+    script: [
+      { headers: { ...cc('max-age=60'), 'cache-groups': '"cg-products"' } },
+      { status: 200, headers: { 'cache-group-invalidation': '"cg-other"' } },
+    ],
+    steps: [
+      storedMiss,
+      get({ status: 200 }, { method: 'POST', path: '/other', body: 'abc', headers: textBody }),
+      get(hitOf(1)),
+    ],
+  },
+  {
+    id: 'cache-groups-safe-method',
+    group: 'invalidation',
+    rfc: 'RFC 9875 §3 (a cache MUST ignore Cache-Group-Invalidation on a safe method)',
+    title: 'a GET whose response carries Cache-Group-Invalidation invalidates nothing',
+    script: [
+      { headers: { ...cc('max-age=60'), 'cache-groups': '"cg-products"' } },
+      { status: 200, headers: { ...cc('no-store'), 'cache-group-invalidation': '"cg-products"' } },
+    ],
+    steps: [storedMiss, get({ status: 200 }, { path: '/other' }), get(hitOf(1))],
+  },
+  {
     id: 'invalidate-route-tags',
     group: 'invalidation',
     rfc: 'specification: fastify.cache.invalidateTags clears route entries with those tags',

@@ -2,7 +2,8 @@
 //
 // - `Cache-Groups` on a stored response puts it in each named group (§2). A group is scoped to the
 //   response's origin: two responses share a group only when both name it and both have the same
-//   origin (§2.1), so each group becomes one tag of that origin, `cache-group:<origin>:<group>`.
+//   origin (§2.1), so each group becomes one tag of its host, `cache-group:<host>:<group>` (the
+//   scheme is left out, see `requestOrigin`).
 // - `Cache-Group-Invalidation` on a successful response to an unsafe method invalidates every
 //   stored response of the same origin in the named groups (§3); on a safe method it is ignored
 //   (§3: a cache MUST ignore it there, or any GET could purge). The invalidation is the engine's
@@ -49,10 +50,10 @@ export function parseGroups(value: unknown): readonly string[] {
 }
 
 /**
- * The tag standing for `group` of `origin` (`<protocol>://<host>`). The origin is percent-encoded,
- * so it holds no `:` and the first `:` after it ends it: no two (origin, group) pairs share a tag.
- * Applications can invalidate a group themselves with
- * `fastify.cache.invalidateTags([cacheGroupTag('https://example.com', 'products')])`.
+ * The tag standing for `group` of `host` (`example.com`, `example.com:8080`, as `request.host`).
+ * The host is percent-encoded, so it holds no `:` and the first `:` after it ends it: no two
+ * (host, group) pairs share a tag. Applications can invalidate a group themselves with
+ * `fastify.cache.invalidateTags([cacheGroupTag('example.com', 'products')])`.
  */
 export function cacheGroupTag(origin: string, group: string): string {
   return `cache-group:${encodeURIComponent(origin)}:${group}`
@@ -63,7 +64,15 @@ export function cacheGroupTags(origin: string, groups: readonly string[]): strin
   return groups.map((group) => cacheGroupTag(origin, group))
 }
 
-/** The origin a request's responses belong to, as the route cache keys them: protocol and host. */
+/**
+ * The scope of a request's groups: its host (and port), as Fastify derives it. RFC 9875 §2.1 scopes
+ * a group to an origin, scheme included; the scheme is left out here because Fastify cannot always
+ * tell it (its `protocol` is undefined once the request's socket reference is gone, as in `onSend` of
+ * a proxied POST whose body was consumed), and a guess could make a store and an invalidation
+ * disagree. Leaving it out errs on the safe side: an invalidation on `http://host` also reaches the
+ * same group of `https://host` (more is invalidated, never less), like the URL keys, which hold the
+ * host and not the scheme.
+ */
 export function requestOrigin(request: FastifyRequest): string {
-  return `${request.protocol}://${request.host}`
+  return request.host
 }
