@@ -1604,6 +1604,22 @@ const stale: Case[] = [
     ],
   },
   {
+    id: 'swr-error-does-not-replace',
+    group: 'stale',
+    rfc: 'CPDoS (an error never replaces a stored response), RFC 5861 §3',
+    title: 'a refresh answered by a 500 with its own max-age leaves the stale entry in place',
+    script: [
+      { headers: cc('max-age=2, stale-while-revalidate=30') },
+      { status: 500, headers: cc('max-age=60') },
+      { status: 500, headers: cc('max-age=60') },
+    ],
+    steps: [
+      storedMiss,
+      get(staleServed(1, { cacheStatus: cs.swr, originCalls: 2, settleMs: 500 }), { waitMs: STALE_WAIT_MS }),
+      get(staleServed(1, { cacheStatus: cs.swr, settleMs: 500 })),
+    ],
+  },
+  {
     id: 'swr-one-refresh',
     group: 'stale',
     rfc: 'RFC 5861 §3 (one background revalidation, not one per request)',
