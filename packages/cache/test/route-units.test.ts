@@ -1,12 +1,24 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { NO_DIRECTIVES, parseCacheControl, requestNoCache } from '../src/route/cache-control.js'
+import {
+  NO_DIRECTIVES,
+  parseCacheControl,
+  parseTargetedField,
+  requestNoCache,
+  responseDirectives,
+} from '../src/route/cache-control.js'
 import { CacheStatus, ttlSeconds } from '../src/route/cache-status.js'
 import { isNotModified, parseEntityTags, weakMatch } from '../src/route/conditional.js'
-import { computeFreshness } from '../src/route/freshness.js'
+import { computeFreshness, parseAge } from '../src/route/freshness.js'
 import { parseHttpDate } from '../src/route/http-date.js'
 import { compileQueryFilter, lp, normalizeQuery, sameOriginTarget, urlKey } from '../src/route/key.js'
-import { bypassReason, notStoredReason, type ResponseFacts, STORABLE_STATUSES } from '../src/route/policy.js'
+import {
+  bypassReason,
+  heuristicAllowed,
+  notStoredReason,
+  type ResponseFacts,
+  STORABLE_STATUSES,
+} from '../src/route/policy.js'
 import {
   CachedResponse,
   decodeStored,
@@ -50,6 +62,61 @@ test('Cache-Control: case-insensitive names, quoted values, spacing, duplicates 
   assert.equal(parseCacheControl('unknown-ext="a,b", max-age=7').maxAge, 7)
 })
 
+test('targeted fields (RFC 9213): Structured Fields Dictionaries; invalid ones are ignored', () => {
+  const cdn = parseTargetedField('max-age=3600, stale-if-error=60;x=1, public')!
+  assert.equal(cdn.maxAge, 3600)
+  assert.equal(cdn.staleIfError, 60)
+  assert.equal(cdn.public, true)
+  assert.equal(parseTargetedField('foobar, max-age=10')!.maxAge, 10)
+  assert.equal(parseTargetedField(['no-store', 'max-age=5'])!.noStore, true)
+  assert.equal(parseTargetedField('max-age=99999999999')!.maxAge, 2147483648)
+  assert.equal(parseTargetedField('no-store=?0')!.noStore, false)
+  assert.equal(parseTargetedField('x="a,b", y=(1 2);p, z=:aGk=:, w=1.5, max-age=7')!.maxAge, 7)
+  // Wrong types count as 0 (the least caching), like an invalid value in Cache-Control.
+  assert.equal(parseTargetedField('max-age="10000"')!.maxAge, 0)
+  assert.equal(parseTargetedField('max-age=-5')!.maxAge, 0)
+  assert.equal(parseTargetedField('max-age=1.5')!.maxAge, 0)
+  for (const invalid of [
+    undefined,
+    '',
+    '   ',
+    'max-age =100',
+    'max-age= 100',
+    'MaX-aGe=3600',
+    'max-age=10000, &&&&&',
+    'max-age=10,',
+    'max-age=1234567890123456',
+    'x="unterminated',
+    'a=1;',
+  ]) {
+    assert.equal(parseTargetedField(invalid), undefined, String(invalid))
+  }
+  // Precedence: own field, CDN-Cache-Control, Cache-Control; an invalid one falls through.
+  const headers = {
+    'cache-control': 'max-age=1',
+    'cdn-cache-control': 'max-age=2',
+    'own-cache-control': 'max-age=3',
+  }
+  assert.equal(responseDirectives(headers, 'own-cache-control').cc.maxAge, 3)
+  assert.equal(responseDirectives(headers, undefined).cc.maxAge, 2)
+  assert.equal(
+    responseDirectives({ ...headers, 'own-cache-control': 'max-age =3' }, 'own-cache-control').cc.maxAge,
+    2,
+  )
+  const plain = responseDirectives({ ...headers, 'cdn-cache-control': 'x=' }, undefined)
+  assert.deepEqual([plain.cc.maxAge, plain.targeted], [1, false])
+})
+
+test('Age: the first value of a list or of several lines, whole seconds only', () => {
+  assert.equal(parseAge('7200, 0'), 7200)
+  assert.equal(parseAge('0, 7200'), 0)
+  assert.equal(parseAge(['7200', '0']), 7200)
+  assert.equal(parseAge(' 30 '), 30)
+  for (const invalid of [undefined, '', 'abc', '-7200', '7200.0', '7200;foo=bar', ', 5']) {
+    assert.equal(parseAge(invalid), 0, String(invalid))
+  }
+})
+
 test('request no-cache: Cache-Control no-cache, or Pragma no-cache only without Cache-Control (RFC 9111 §5.4)', () => {
   assert.equal(requestNoCache(parseCacheControl('no-cache'), true, undefined), true)
   assert.equal(requestNoCache(NO_DIRECTIVES, false, 'no-cache'), true)
@@ -65,6 +132,16 @@ test('HTTP-date: the three forms of RFC 9110 §5.6.7, nothing else', () => {
   assert.equal(parseHttpDate('Sun Nov  6 08:49:37 1994'), ms)
   for (const invalid of ['0', '-1', '2024-01-01', 'tomorrow', 'Sun, 06 Nov 1994 08:49:37 PST', '']) {
     assert.ok(Number.isNaN(parseHttpDate(invalid)), invalid)
+    assert.ok(Number.isNaN(parseHttpDate(invalid, true)), invalid)
+  }
+  // Names in another case: only when asked (Expires), never for conditional requests.
+  for (const text of [
+    'SUN, 06 NOV 1994 08:49:37 gmt',
+    'sunday, 06-nov-94 08:49:37 GMT',
+    'SUN NOV  6 08:49:37 1994',
+  ]) {
+    assert.ok(Number.isNaN(parseHttpDate(text)), text)
+    assert.equal(parseHttpDate(text, true), ms, text)
   }
 })
 
@@ -79,7 +156,25 @@ test('freshness: route ttl, then s-maxage, max-age, Expires - Date; stale window
   assert.equal(f({ date, expires: new Date(now + 30_000).toUTCString() }).freshMs, 30_000)
   assert.equal(f({ date, expires: '0' }).hasFreshness, false)
   assert.equal(f({}).hasFreshness, false)
+  // Heuristic freshness only when allowed (policy.ts): 10% of Date - Last-Modified, at most a day.
   assert.equal(f({ 'last-modified': date }).hasFreshness, false)
+  const dayAgo = new Date(now - 86_400_000).toUTCString()
+  assert.equal(f({ 'last-modified': dayAgo }).source, 'none')
+  const h = f({ date, 'last-modified': dayAgo }, { heuristic: true })
+  assert.deepEqual([h.source, h.freshMs, h.hasFreshness], ['heuristic', 8_640_000, true])
+  const yearAgo = new Date(now - 365 * 86_400_000).toUTCString()
+  assert.equal(f({ date, 'last-modified': yearAgo }, { heuristic: true }).freshMs, 86_400_000)
+  assert.equal(f({ date, 'last-modified': date }, { heuristic: true }).hasFreshness, false)
+  assert.equal(f({ date, 'last-modified': dayAgo, expires: '0' }, { heuristic: true }).source, 'response')
+  assert.equal(
+    f({ 'cache-control': 'max-age=5', 'last-modified': dayAgo }, { heuristic: true }).freshMs,
+    5000,
+  )
+  assert.equal(f({ 'last-modified': dayAgo }, { heuristic: true, ttlMs: 1000 }).source, 'route')
+  // Expires in any case; ignored under a targeted field (RFC 9213 §2.2).
+  const upper = new Date(now + 30_000).toUTCString().toUpperCase()
+  assert.equal(f({ date, expires: upper }).freshMs, 30_000)
+  assert.equal(f({ date, expires: upper }, { targeted: true }).source, 'none')
   assert.equal(f({ 'cache-control': 'max-age=60' }, { ttlMs: 5000 }).freshMs, 5000)
   const stale = f({ 'cache-control': 'max-age=60, stale-while-revalidate=30, stale-if-error=600' })
   assert.equal(stale.swrMs, 30_000)
@@ -241,6 +336,7 @@ test('policy table: request bypass rules, response storability rules in their or
     varyStar: false,
     size: 10,
     hasFreshness: true,
+    freshnessSource: 'route',
   }
   const policy = { maxEntrySize: 100, proxy: false }
   assert.equal(notStoredReason(ok, policy, false), undefined)
@@ -274,6 +370,35 @@ test('policy table: request bypass rules, response storability rules in their or
     assert.equal(reason === undefined, STORABLE_STATUSES.has(status), String(status))
   }
   assert.deepEqual([...STORABLE_STATUSES], [200, 203, 204, 300, 301, 308, 404, 410])
+  // The response's own freshness stores any final status but 206 and 304; a heuristic only with
+  // public (or a status of the default set); must-understand only a status of the default set.
+  const own: ResponseFacts = { ...ok, freshnessSource: 'response' }
+  for (let status = 100; status < 600; status++) {
+    const reason = notStoredReason({ ...own, status }, policy, false)
+    assert.equal(reason === undefined, status >= 200 && status !== 206 && status !== 304, String(status))
+  }
+  const heuristic: ResponseFacts = { ...ok, freshnessSource: 'heuristic' }
+  assert.equal(notStoredReason({ ...heuristic, status: 500 }, policy, false), 'STATUS')
+  assert.equal(notStoredReason({ ...heuristic, status: 405 }, policy, false), 'STATUS')
+  assert.equal(
+    notStoredReason({ ...heuristic, status: 599, cacheControl: parseCacheControl('public') }, policy, false),
+    undefined,
+  )
+  const understand = parseCacheControl('max-age=60, no-store, must-understand')
+  assert.equal(notStoredReason({ ...own, cacheControl: understand }, policy, false), undefined)
+  assert.equal(notStoredReason({ ...own, status: 599, cacheControl: understand }, policy, false), 'NO-STORE')
+  assert.equal(
+    notStoredReason(
+      { ...own, status: 599, cacheControl: parseCacheControl('max-age=60, must-understand') },
+      policy,
+      false,
+    ),
+    'STATUS',
+  )
+  assert.equal(heuristicAllowed(200, NO_DIRECTIVES), true)
+  assert.equal(heuristicAllowed(405, NO_DIRECTIVES), false)
+  assert.equal(heuristicAllowed(405, parseCacheControl('public')), true)
+  assert.equal(heuristicAllowed(206, parseCacheControl('public')), false)
   // The most explicit reason wins.
   assert.equal(
     notStoredReason(
@@ -378,6 +503,12 @@ test('route options: defaults, validation with coded errors naming the option an
   assert.equal(defaults.maxVaryValueLength, 256)
   assert.equal(defaults.lockTimeoutMs, 5000)
   assert.equal(defaults.proxy, false)
+  assert.equal(defaults.targetedField, undefined)
+  assert.equal(
+    resolveRouteOptions({ targetedField: 'Acme-Cache-Control' }).targetedField,
+    'acme-cache-control',
+  )
+  assert.equal(resolveRouteOptions({ targetedField: false }).targetedField, undefined)
   assert.ok(Object.isFrozen(defaults))
   const bad: Array<[object, RegExp]> = [
     [{ nope: 1 }, /routes\.nope/],
@@ -388,6 +519,11 @@ test('route options: defaults, validation with coded errors naming the option an
     [{ surrogateKeys: 'akamia' }, /surrogateKeys/],
     [{ proxy: 'yes' }, /proxy/],
     [{ lockTimeout: 0 }, /lockTimeout/],
+    [{ targetedField: true }, /targetedField/],
+    [{ targetedField: 'CDN-Cache-Control' }, /targetedField/],
+    [{ targetedField: 'Cache-Control' }, /targetedField/],
+    [{ targetedField: 'Content-Type' }, /targetedField/],
+    [{ targetedField: 'Bad Name-Cache-Control' }, /targetedField/],
   ]
   for (const [options, message] of bad) {
     assert.throws(

@@ -202,18 +202,52 @@ const storability: Case[] = [
   ),
   notStoredCase(
     'no-freshness',
-    'RFC 9111 §4.2.2 (heuristic freshness is optional; the route cache uses none)',
+    'RFC 9111 §4.2.2 (without Last-Modified there is nothing to base a heuristic on)',
     'a response without freshness information is not stored',
     {},
     'NO-FRESHNESS',
   ),
-  notStoredCase(
-    'no-freshness-last-modified',
-    'RFC 9111 §4.2.2 (Last-Modified would allow a heuristic; none is used)',
-    'Last-Modified alone gives no freshness',
+  storedCase(
+    'heuristic-last-modified',
+    'storability',
+    'RFC 9111 §4.2.2 (heuristic freshness: 10% of the time since Last-Modified)',
+    'Last-Modified a day ago alone gives about 2.4 hours of freshness',
     { headers: { 'last-modified': LAST_MODIFIED } },
-    'NO-FRESHNESS',
+    { steps: [storedMiss, get(hitOf(1, { ttl: [8630, 8640] }))] },
   ),
+  storedCase(
+    'heuristic-capped',
+    'storability',
+    'RFC 9111 §4.2.2 (a heuristic lifetime SHOULD be bounded); specification: at most a day',
+    'Last-Modified a year ago gives a day of freshness, not 36 days',
+    { headers: { 'last-modified': new Date(Date.now() - 365 * 86_400_000).toUTCString() } },
+    { steps: [storedMiss, get(hitOf(1, { ttl: [86390, 86400] }))] },
+  ),
+  notStoredCase(
+    'heuristic-not-for-errors',
+    'RFC 9110 §15.1, RFC 9111 §4.2.2 (a 500 is not heuristically cacheable)',
+    'Last-Modified gives a 500 no freshness',
+    { status: 500, headers: { 'last-modified': LAST_MODIFIED } },
+    'STATUS',
+  ),
+  notStoredCase(
+    'heuristic-not-for-405',
+    'RFC 9110 §15.1; specification: 405, 414, 501 need their own explicit freshness (CPDoS)',
+    'Last-Modified gives a 405 no freshness',
+    { status: 405, headers: { 'last-modified': LAST_MODIFIED, allow: 'GET' } },
+    'STATUS',
+  ),
+  {
+    id: 'heuristic-public-any-status',
+    group: 'storability',
+    rfc: 'RFC 9111 §4.2.2 (a response marked public may use heuristic freshness), §5.2.2.9',
+    title: 'a 599 with public and Last-Modified is stored heuristically',
+    script: [{ status: 599, headers: { ...cc('public'), 'last-modified': LAST_MODIFIED } }],
+    steps: [
+      get({ status: 599, cached: false, cacheStatus: cs.stored }),
+      get({ status: 599, ...hitOf(1, { ttl: [8630, 8640] }) }),
+    ],
+  },
   {
     id: 'too-large',
     group: 'storability',
@@ -256,32 +290,74 @@ const storability: Case[] = [
       ],
     }),
   ),
+  {
+    id: 'status-206-not-stored',
+    group: 'storability',
+    rfc: 'RFC 9111 §3.3, §3.4 (partial content needs range-aware storage)',
+    title: 'a 206 is not stored, even with max-age',
+    script: [{ status: 206, headers: { ...cc('max-age=60'), 'content-range': 'bytes 0-9/100' } }],
+    steps: [
+      get({ status: 206, cached: false, cacheStatus: cs.notStored('STATUS') }),
+      get({ status: 206, cached: false, servedBy: 2 }),
+    ],
+  },
   ...(
     [
-      [206, { 'content-range': 'bytes 0-9/100' }],
       [302, { location: '/elsewhere' }],
       [307, { location: '/elsewhere' }],
       [400, {}],
       [403, {}],
+      [405, { allow: 'GET' }],
       [500, {}],
-      [502, {}],
       [503, {}],
+      [599, {}],
     ] as const
   ).map(
     ([status, headers]): Case => ({
-      id: `status-${status}-not-stored`,
+      id: `status-${status}-own-freshness`,
       group: 'storability',
-      rfc:
-        status === 206
-          ? 'RFC 9111 §3.3, §3.4 (partial content needs range-aware storage)'
-          : 'RFC 9111 §3 stored-status set of the specification (CPDoS: Nguyen et al., CCS 2019)',
-      title: `a ${status} is not stored, even with max-age`,
+      rfc: 'RFC 9111 §3 (any final status with explicit freshness may be stored)',
+      title: `a ${status} with its own max-age is stored`,
       script: [{ status, headers: { ...cc('max-age=60'), ...headers } }],
-      steps: [
-        get({ status, cached: false, cacheStatus: cs.notStored('STATUS') }),
-        get({ status, cached: false, servedBy: 2 }),
-      ],
+      steps: [get({ status, cached: false, cacheStatus: cs.stored }), get({ status, ...hitOf(1) })],
     }),
+  ),
+  {
+    id: 'status-500-route-ttl-not-stored',
+    group: 'storability',
+    rfc: 'specification: a route ttl gives freshness to the statuses stored by default only (CPDoS)',
+    title: 'a 500 is not stored on the route ttl alone',
+    only: 'app',
+    route: { ttl: '60s' },
+    script: [{ status: 500 }],
+    steps: [
+      get({ status: 500, cached: false, cacheStatus: cs.notStored('STATUS') }),
+      get({ status: 500, cached: false, servedBy: 2 }),
+    ],
+  },
+  {
+    id: 'status-200-route-ttl-stored',
+    group: 'storability',
+    rfc: 'specification: the route ttl wins over the response headers (a 200 of the default set)',
+    title: 'a 200 without freshness is stored on the route ttl',
+    only: 'app',
+    route: { ttl: '60s' },
+    script: [{}],
+    steps: [storedMiss, get(hitOf(1, { ttl: [58, 60] }))],
+  },
+  storedCase(
+    'must-understand-known-status',
+    'storability',
+    'RFC 9111 §5.2.2.3 (must-understand: no-store is ignored for a status the cache understands)',
+    'a 200 with no-store, must-understand is stored',
+    { headers: cc('max-age=60, no-store, must-understand') },
+  ),
+  notStoredCase(
+    'must-understand-unknown-status',
+    'RFC 9111 §5.2.2.3 (must-understand: a status the cache does not know is not stored)',
+    'a 599 with no-store, must-understand is not stored',
+    { status: 599, headers: cc('max-age=60, no-store, must-understand') },
+    'NO-STORE',
   ),
   {
     id: 'error-does-not-replace',
@@ -661,6 +737,116 @@ const freshness: Case[] = [
     script: [fresh],
     steps: [storedMiss, get(hitOf(1, { headers: { date: sameAsStep(0, 'date') } }), { waitMs: 1100 })],
   },
+  storedCase(
+    'expires-any-case',
+    'freshness',
+    'RFC 9110 §5.6.7 (recipients are encouraged to be robust in parsing timestamps), RFC 9111 §5.3',
+    'Expires with upper-case day, month and zone names is read',
+    { headers: { expires: (now) => new Date(now + 60_000).toUTCString().toUpperCase() } },
+  ),
+]
+
+// --- Targeted fields (RFC 9213): the cache's own field, then CDN-Cache-Control, then Cache-Control
+
+/** The own targeted field of the cases that configure one. */
+const OWN = 'Test-Cache-Control'
+
+const targeted: Case[] = [
+  storedCase(
+    'cdn-cc-over-cc',
+    'freshness',
+    'RFC 9213 §2.2 (a targeted field takes precedence over Cache-Control)',
+    'CDN-Cache-Control: max-age=60 is stored despite Cache-Control: no-store, and is sent on',
+    { headers: { ...cc('no-store'), 'cdn-cache-control': 'max-age=60' } },
+    {
+      steps: [
+        storedMiss,
+        get(
+          hitOf(1, {
+            ttl: [56, 60],
+            headers: { 'cdn-cache-control': 'max-age=60', 'cache-control': 'no-store' },
+          }),
+        ),
+      ],
+    },
+  ),
+  notStoredCase(
+    'cdn-cc-no-store',
+    'RFC 9213 §2.2, RFC 9111 §5.2.2.5',
+    'CDN-Cache-Control: no-store wins over Cache-Control: max-age and Expires',
+    {
+      headers: {
+        ...cc('max-age=60'),
+        'cdn-cache-control': 'no-store',
+        expires: (now) => new Date(now + 60_000).toUTCString(),
+      },
+    },
+    'NO-STORE',
+  ),
+  notStoredCase(
+    'cdn-cc-ignores-expires',
+    'RFC 9213 §2.2 (with a targeted field, Cache-Control and Expires are ignored)',
+    'CDN-Cache-Control without a lifetime ignores a future Expires',
+    { headers: { 'cdn-cache-control': 'public', expires: (now) => new Date(now + 60_000).toUTCString() } },
+    'NO-FRESHNESS',
+  ),
+  notStoredCase(
+    'cdn-cc-invalid-falls-through',
+    'RFC 9213 §2.1 (a field that is not a valid Structured Fields Dictionary is ignored)',
+    'CDN-Cache-Control: max-age =60 is invalid: Cache-Control: no-store applies',
+    { headers: { ...cc('no-store'), 'cdn-cache-control': 'max-age =60' } },
+    'NO-STORE',
+  ),
+  notStoredCase(
+    'cdn-cc-string-max-age',
+    'RFC 9213 §2.1, RFC 8941 (max-age is an Integer; "60" is a String, counted as 0)',
+    'CDN-Cache-Control: max-age="60" gives no freshness',
+    { headers: { ...cc('max-age=60'), 'cdn-cache-control': 'max-age="60"' } },
+    'NO-FRESHNESS',
+  ),
+  storedCase(
+    'own-field-first',
+    'freshness',
+    "RFC 9213 §2.2 (the first valid field of the cache's list); specification: routes.targetedField",
+    'the own targeted field wins over CDN-Cache-Control and Cache-Control, and is not sent on',
+    {
+      headers: {
+        ...cc('no-store'),
+        'cdn-cache-control': 'no-store',
+        [OWN]: 'max-age=60',
+      },
+    },
+    {
+      plugin: { targetedField: OWN },
+      steps: [
+        get({
+          status: 200,
+          cached: false,
+          servedBy: 1,
+          cacheStatus: cs.stored,
+          headers: { [OWN.toLowerCase()]: null },
+        }),
+        get(
+          hitOf(1, {
+            ttl: [56, 60],
+            headers: {
+              [OWN.toLowerCase()]: null,
+              'cdn-cache-control': 'no-store',
+              'cache-control': 'no-store',
+            },
+          }),
+        ),
+      ],
+    },
+  ),
+  notStoredCase(
+    'own-field-invalid-falls-through',
+    'RFC 9213 §2.1; specification: routes.targetedField',
+    'an invalid own field falls through to CDN-Cache-Control',
+    { headers: { ...cc('max-age=60'), 'cdn-cache-control': 'no-store', [OWN]: 'max-age=60,' } },
+    'NO-STORE',
+    { plugin: { targetedField: OWN } },
+  ),
 ]
 
 // --- Age (RFC 9111 §4.2.3, §5.1) -----------------------------------------------------------------
@@ -710,6 +896,33 @@ const age: Case[] = [
     only: 'proxy',
     script: [{ headers: { ...cc('max-age=60'), age: 'abc' } }],
     steps: [storedMiss, get(hitOf(1, { ttl: [56, 60] }))],
+  },
+  {
+    id: 'age-list-first',
+    group: 'age',
+    rfc: "RFC 9111 §5.1 (Age is one delta-seconds; of a list, the first value is the sender's)",
+    title: 'Age: 7200, 0 makes a max-age=3600 response stale on arrival',
+    only: 'proxy',
+    script: [{ headers: { ...cc('max-age=3600'), age: '7200, 0' } }],
+    steps: [get({ cached: false, servedBy: 1 }), get(missOf(2))],
+  },
+  {
+    id: 'age-two-lines-first',
+    group: 'age',
+    rfc: "RFC 9111 §5.1 (of two Age lines, the first is the sender's)",
+    title: 'Age: 7200 then Age: 0 makes a max-age=3600 response stale on arrival',
+    only: 'proxy',
+    script: [{ headers: { ...cc('max-age=3600'), age: ['7200', '0'] } }],
+    steps: [get({ cached: false, servedBy: 1 }), get(missOf(2))],
+  },
+  {
+    id: 'age-list-first-fresh',
+    group: 'age',
+    rfc: 'RFC 9111 §5.1',
+    title: 'Age: 0, 7200 is fresh',
+    only: 'proxy',
+    script: [{ headers: { ...cc('max-age=3600'), age: '0, 7200' } }],
+    steps: [storedMiss, get(hitOf(1, { ttl: [3596, 3600] }))],
   },
 ]
 
@@ -1391,6 +1604,22 @@ const stale: Case[] = [
     ],
   },
   {
+    id: 'swr-error-does-not-replace',
+    group: 'stale',
+    rfc: 'CPDoS (an error never replaces a stored response), RFC 5861 §3',
+    title: 'a refresh answered by a 500 with its own max-age leaves the stale entry in place',
+    script: [
+      { headers: cc('max-age=2, stale-while-revalidate=30') },
+      { status: 500, headers: cc('max-age=60') },
+      { status: 500, headers: cc('max-age=60') },
+    ],
+    steps: [
+      storedMiss,
+      get(staleServed(1, { cacheStatus: cs.swr, originCalls: 2, settleMs: 500 }), { waitMs: STALE_WAIT_MS }),
+      get(staleServed(1, { cacheStatus: cs.swr, settleMs: 500 })),
+    ],
+  },
+  {
     id: 'swr-one-refresh',
     group: 'stale',
     rfc: 'RFC 5861 §3 (one background revalidation, not one per request)',
@@ -1901,6 +2130,7 @@ export const cases: readonly Case[] = [
   ...storability,
   ...requestBypass,
   ...freshness,
+  ...targeted,
   ...age,
   ...vary,
   ...key,

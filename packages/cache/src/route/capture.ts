@@ -112,6 +112,8 @@ export class Lookup implements SlotView {
   staleFreshUntil = 0
   /** Proxy mode: the stale entry being revalidated with a conditional request. */
   revalidate: CachedResponse | undefined = undefined
+  /** A background refresh (stale-while-revalidate): a stored response is being replaced. */
+  refresh = false
   /** strict + request `no-store`: go to the handler and store nothing. */
   requestNoStore = false
 

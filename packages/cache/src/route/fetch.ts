@@ -6,7 +6,7 @@
 // `stored` is only ever said of a complete body written to a working store.
 import type { OutgoingHttpHeaders } from 'node:http'
 import { type CacheRouteEvent, channels } from '../channels.js'
-import { type CacheControl, parseCacheControl } from './cache-control.js'
+import { type CacheControl, responseDirectives } from './cache-control.js'
 import { cacheGroupTags, parseGroups, requestOrigin } from './cache-groups.js'
 import { ttlSeconds } from './cache-status.js'
 import { headerString, type MissState, replaceHead } from './capture.js'
@@ -18,9 +18,11 @@ import { parseHttpDate } from './http-date.js'
 import {
   ERROR_STATUSES,
   HOP_BY_HOP,
+  heuristicAllowed,
   NOT_UPDATED_BY_304,
   type NotStoredReason,
   notStoredReason,
+  STORABLE_STATUSES,
 } from './policy.js'
 import { CachedResponse, FLAG_ETAG_GENERATED, type ResponseParts } from './response-codec.js'
 import type { RouteCache } from './route-cache.js'
@@ -89,6 +91,16 @@ export function onResponseHead(
   const { cc, freshness } = judged
   let reason = judged.reason
   if (ctx.requestNoStore) reason = 'NO-STORE'
+  // An error never replaces a stored response (CPDoS): one stored with its own freshness
+  // (policy.ts) only when the lookup found nothing for this key, not when a client forced the
+  // request past the stored response or the handler answered its refresh or revalidation.
+  if (
+    reason === undefined &&
+    status >= 400 &&
+    !STORABLE_STATUSES.has(status) &&
+    (ctx.fwd === 'request' || ctx.refresh || ctx.stale !== undefined || ctx.revalidate !== undefined)
+  )
+    reason = 'STATUS'
   // The route's declared dimensions are part of what the response varies on: say so downstream
   // (a CDN in front must not mix users' or languages' responses either).
   let names = vary.names
@@ -200,11 +212,23 @@ function judge(
   varyStar: boolean,
 ): { cc: CacheControl; freshness: Freshness; reason: NotStoredReason | undefined } {
   const route = state.ctx.route
-  const cc = parseCacheControl(headers['cache-control'] as string | undefined)
+  const own = rc.options.targetedField
+  const { cc, targeted } = responseDirectives(headers, own)
+  // Consumed here: the own targeted field is addressed to this cache alone (route-options.ts).
+  if (own !== undefined) delete headers[own]
+  // A route's ttl is for its good responses: other statuses need their own freshness (policy.ts).
+  const ttlMs = STORABLE_STATUSES.has(status) ? (state.ttlMs ?? route.ttlMs) : undefined
   const freshness = computeFreshness(
     headers,
     cc,
-    { ttlMs: state.ttlMs ?? route.ttlMs, swrMs: route.swrMs, sieMs: route.sieMs, proxy: rc.options.proxy },
+    {
+      ttlMs,
+      swrMs: route.swrMs,
+      sieMs: route.sieMs,
+      proxy: rc.options.proxy,
+      targeted,
+      heuristic: heuristicAllowed(status, cc),
+    },
     state.respondedAt,
   )
   let reason = notStoredReason(
@@ -215,6 +239,7 @@ function judge(
       varyStar,
       size,
       hasFreshness: freshness.hasFreshness,
+      freshnessSource: freshness.source,
     },
     { maxEntrySize: rc.options.maxEntrySize, proxy: rc.options.proxy },
     state.bypassed,
@@ -256,6 +281,7 @@ function standIn(
     }
   }
   Object.assign(headers, response.headers)
+  if (rc.options.targetedField !== undefined) delete headers[rc.options.targetedField]
   headers['content-length'] = String(response.body.length)
   headers.age = String(ageSec)
   if (rc.options.cacheStatus) headers['cache-status'] = response.cacheStatusPrefix + cacheStatus
@@ -271,9 +297,11 @@ function merge304(
   headers: Record<string, unknown>,
 ): void {
   const ctx = state.ctx
+  const own = rc.options.targetedField
   const fresh = new Map<string, string[]>()
   for (const [name, value] of Object.entries(headers)) {
-    if (NOT_UPDATED_BY_304.has(name) || value === undefined || name === 'cache-status') continue
+    if (NOT_UPDATED_BY_304.has(name) || value === undefined || name === 'cache-status' || name === own)
+      continue
     fresh.set(name, Array.isArray(value) ? value.map(String) : [String(value)])
   }
   const pairs: Array<readonly [string, string]> = []
@@ -284,6 +312,8 @@ function merge304(
     merged[name] = merged[name] === undefined ? value : `${merged[name]}, ${value}`
   // The 304's Age and Date describe the refreshed response.
   if (headers.age !== undefined) merged.age = headers.age
+  // The own targeted field is judged, never stored (judge() consumes it).
+  if (own !== undefined && headers[own] !== undefined) merged[own] = headers[own]
   const { cc, freshness, reason } = judge(
     rc,
     state,

@@ -1,20 +1,50 @@
 import type { IncomingHttpHeaders } from 'node:http'
 import type { CacheControl } from './cache-control.js'
+import type { FreshnessSource } from './freshness.js'
 
 // What the route cache stores, serves and refuses, as explicit lists. Each rule names the RFC
 // section it follows, or says where we are deliberately stricter than the RFC (safe by default).
 
 /**
- * Statuses we store. RFC 9110 §15.1 lists the heuristically cacheable ones (200, 203, 204, 206,
- * 300, 301, 308, 404, 405, 410, 414, 501); we never use heuristics, so each of these still needs
- * an explicit freshness (a route `ttl`, `s-maxage`, `max-age` or `Expires`). Left out on purpose:
+ * Statuses stored on any freshness: a route's `ttl`, the response's own `s-maxage`, `max-age`,
+ * `Expires` or targeted field, or a heuristic (RFC 9111 §4.2.2). They are the heuristically
+ * cacheable statuses of RFC 9110 §15.1 (200, 203, 204, 206, 300, 301, 308, 404, 405, 410, 414,
+ * 501) but:
  * - 206: we never store partial content (RFC 9111 §3.3 allows it; we do not combine ranges);
  * - 405, 414, 501: they depend on the request's method, URL length or features, the classic
- *   cache-poisoned denial of service carriers (CPDoS, Nguyen et al. 2019);
- * - 304: it is a revalidation answer, merged into a stored response, never stored itself;
- * - every other 4xx and every 5xx: an error must never replace a good stored response.
+ *   cache-poisoned denial of service carriers (CPDoS, Nguyen et al. 2019).
+ * Any other final status (405, 414, 501, 302, 400, 500...) is stored only when the response itself
+ * says it may be (RFC 9111 §3: "explicit freshness"): its own `s-maxage`, `max-age`, `Expires` or
+ * targeted field, or `public` with a `Last-Modified` (heuristic freshness, §4.2.2). Never from the
+ * route's `ttl` or `reply.cache.ttl()` alone: those are set for the route's good responses, and an
+ * error page must not be stored because its route has a ttl. See {@link statusAllows}.
  */
 export const STORABLE_STATUSES: ReadonlySet<number> = new Set([200, 203, 204, 300, 301, 308, 404, 410])
+
+/**
+ * Whether the status of a response may be stored with freshness from `source` (freshness.ts):
+ * - 1xx are not final; 206 is partial content; 304 is a revalidation answer, merged into a stored
+ *   response (fetch.ts), never stored itself: none of them ever;
+ * - `must-understand` (RFC 9111 §5.2.2.3): only a status whose caching rules we know, the
+ *   {@link STORABLE_STATUSES} (there it lifts `no-store`, see {@link notStoredReason});
+ * - {@link STORABLE_STATUSES}: on any freshness;
+ * - any other: the response's own explicit freshness, or a heuristic when it says `public`.
+ */
+export function statusAllows(status: number, source: FreshnessSource, cc: CacheControl): boolean {
+  if (status < 200 || status > 999 || status === 206 || status === 304) return false
+  if (STORABLE_STATUSES.has(status)) return true
+  if (cc.mustUnderstand) return false
+  return source === 'response' || (source === 'heuristic' && cc.public)
+}
+
+/**
+ * Whether heuristic freshness (RFC 9111 §4.2.2) may apply to a response without explicit
+ * freshness: a status of {@link STORABLE_STATUSES}, or any final one marked `public` (§4.2.2:
+ * "marked as explicitly cacheable"). The route's `ttl` takes precedence over it.
+ */
+export function heuristicAllowed(status: number, cc: CacheControl): boolean {
+  return STORABLE_STATUSES.has(status) || (cc.public && statusAllows(status, 'heuristic', cc))
+}
 
 /**
  * Statuses that make a stale entry stand in for a failing handler: RFC 5861 §4 says an "error"
@@ -173,8 +203,10 @@ export interface ResponseFacts {
   readonly varyStar: boolean
   /** Declared or known body size, when known. */
   readonly size: number | undefined
-  /** Whether freshness (route ttl, s-maxage, max-age or a valid Expires) gives the response a lifetime > 0. */
+  /** Whether freshness (route ttl, s-maxage, max-age, a valid Expires, heuristic) gives the response a lifetime > 0. */
   readonly hasFreshness: boolean
+  /** Where the freshness came from (freshness.ts). */
+  readonly freshnessSource: FreshnessSource
 }
 
 /** Settings that change storability. */
@@ -188,18 +220,19 @@ export interface StorePolicy {
  * Response rules, checked in this order once the status and headers are known. The first match
  * is the reason given in `Cache-Status`:
  * 1. `reply.cache.bypass()` was called: the application said so.
- * 2. `no-store` (RFC 9111 §3, §5.2.2.5).
+ * 2. `no-store` (RFC 9111 §3, §5.2.2.5), unless with `must-understand` on a status of
+ *    {@link STORABLE_STATUSES} (§5.2.2.3: a cache that understands the status ignores `no-store`).
  * 3. `private` (RFC 9111 §5.2.2.7: a shared cache must not store it).
  * 4. `no-cache` in-app (RFC 9111 §5.2.2.4: it would need revalidation before every use, which an
  *    in-app cache cannot do against its own handler); in proxy mode it is stored and revalidated.
  * 5. `Set-Cookie` (stricter than RFC 9111 §7.3; see {@link NEVER_STORED}).
  * 6. `Vary: *` (RFC 9111 §4.1: it never matches a later request).
- * 7. A status outside {@link STORABLE_STATUSES}.
+ * 7. A status {@link statusAllows} refuses with this freshness.
  * 8. A body larger than `maxEntrySize` (known from `Content-Length`, or found while teeing).
- * 9. No freshness: no route ttl, no `s-maxage`/`max-age`/valid `Expires` (we never use
- *    heuristic freshness, RFC 9111 §4.2.2, so a `Last-Modified` alone gives none; a response
- *    stale on arrival, such as one with an invalid `Expires`, is not stored either). In proxy
- *    mode a `no-cache` response is stored anyway: it is revalidated before each use.
+ * 9. No freshness: no route ttl, no `s-maxage`/`max-age`/valid `Expires`, no heuristic (RFC
+ *    9111 §4.2.2: a `Last-Modified` without any of them, see {@link heuristicAllowed}); a response
+ *    stale on arrival, such as one with an invalid `Expires`, is not stored either. In proxy mode
+ *    a `no-cache` response is stored anyway: it is revalidated before each use.
  */
 export function notStoredReason(
   facts: ResponseFacts,
@@ -208,12 +241,12 @@ export function notStoredReason(
 ): NotStoredReason | undefined {
   const cc = facts.cacheControl
   if (bypassed) return 'BYPASS'
-  if (cc.noStore) return 'NO-STORE'
+  if (cc.noStore && !(cc.mustUnderstand && STORABLE_STATUSES.has(facts.status))) return 'NO-STORE'
   if (cc.private) return 'PRIVATE'
   if (cc.noCache && !policy.proxy) return 'NO-CACHE'
   if (facts.hasSetCookie) return 'SET-COOKIE'
   if (facts.varyStar) return 'VARY-STAR'
-  if (!STORABLE_STATUSES.has(facts.status)) return 'STATUS'
+  if (!statusAllows(facts.status, facts.freshnessSource, cc)) return 'STATUS'
   if (facts.size !== undefined && facts.size > policy.maxEntrySize) return 'TOO-LARGE'
   if (!facts.hasFreshness && !(policy.proxy && cc.noCache)) return 'NO-FRESHNESS'
   return undefined

@@ -97,6 +97,7 @@ export function takeRefresh(
   rc.refreshes.delete(token as string)
   const ctx = new Lookup(route, refresh.urlKey, refresh.dims, NO_DIRECTIVES)
   ctx.revalidate = refresh.revalidate
+  ctx.refresh = true
   ctx.fwd = refresh.revalidate === undefined ? 'uri-miss' : 'stale'
   const flightKey = rc.prefix + ctx.urlKey + ctx.dims
   const flight = rc.flights.has(flightKey) ? undefined : createFlight()

@@ -54,6 +54,14 @@ export interface RouteCacheOptions {
   staleWhileRevalidate?: Duration
   /** Default stale-if-error window of every cached route. */
   staleIfError?: Duration
+  /**
+   * A targeted cache-control field (RFC 9213) for this cache alone, e.g.
+   * `'Fastify-Perf-Cache-Control'`: it takes precedence over `CDN-Cache-Control`, which takes
+   * precedence over `Cache-Control`, so one response can give this cache, a CDN and browsers three
+   * policies. Removed from the responses the cache handles (it is addressed to this cache only).
+   * A name ending in `-Cache-Control`, other than `CDN-Cache-Control`. @default false
+   */
+  targetedField?: false | string
 }
 
 /**
@@ -111,6 +119,8 @@ export interface ResolvedRouteOptions {
   readonly ttlMs: number | undefined
   readonly staleWhileRevalidateMs: number | undefined
   readonly staleIfErrorMs: number | undefined
+  /** The own targeted field's name, lowercased, or `undefined` when off. */
+  readonly targetedField: string | undefined
 }
 
 /** One route's settings after validation, merged with the plugin-level defaults. */
@@ -149,6 +159,7 @@ const ROUTES_KNOWN = new Set([
   'ttl',
   'staleWhileRevalidate',
   'staleIfError',
+  'targetedField',
 ])
 const ROUTE_KNOWN = new Set([
   'ttl',
@@ -227,6 +238,20 @@ export function resolveRouteOptions(options: RouteCacheOptions | undefined): Res
   if (surrogate !== false && !Object.hasOwn(SURROGATE_RULES, surrogate)) {
     invalid('routes.surrogateKeys', 'use false, "fastly", "cloudflare", "akamai" or "bunny"')
   }
+  const targeted = o.targetedField ?? false
+  if (
+    targeted !== false &&
+    (typeof targeted !== 'string' ||
+      !FIELD_NAME.test(targeted) ||
+      !/.-cache-control$/i.test(targeted) ||
+      targeted.toLowerCase() === 'cdn-cache-control')
+  ) {
+    // The field is removed from responses: a name of the RFC 9213 form cannot remove another header.
+    invalid(
+      'routes.targetedField',
+      'use false or a header name ending in "-Cache-Control", other than CDN-Cache-Control',
+    )
+  }
   const maxEntrySize = toBytes(o.maxEntrySize ?? '1MB', 'routes.maxEntrySize')
   if (maxEntrySize < 1) invalid('routes.maxEntrySize', 'must be at least 1 byte')
   return Object.freeze({
@@ -244,6 +269,7 @@ export function resolveRouteOptions(options: RouteCacheOptions | undefined): Res
     ttlMs: optionalDuration(o.ttl, 'routes.ttl', true),
     staleWhileRevalidateMs: optionalDuration(o.staleWhileRevalidate, 'routes.staleWhileRevalidate', false),
     staleIfErrorMs: optionalDuration(o.staleIfError, 'routes.staleIfError', false),
+    targetedField: targeted === false ? undefined : targeted.toLowerCase(),
   })
 }
 
