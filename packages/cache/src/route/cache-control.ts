@@ -259,7 +259,13 @@ const SF_TOKEN_START = /[A-Za-z*]/
 const SF_TOKEN_CHAR = /[A-Za-z0-9!#$%&'*+\-.^_`|~:/]/
 const SF_BASE64 = /[A-Za-z0-9+/=]/
 
-/** A small RFC 8941 parser: the members of a Dictionary, or `undefined` when the text is not one. */
+/**
+ * A small RFC 8941 parser: the members of a Dictionary, or `undefined` when the text is not one.
+ * Written here rather than taken from `structured-headers` (which the Cache Groups fields use): that
+ * library returns Integers and Decimals alike as JS numbers, so `max-age=60.0` would pass as 60,
+ * where RFC 9213 §2.1 wants a directive of the wrong type to count as invalid (cache-tests
+ * `cdn-cc-invalid-sh-type-wrong`). Only what a cache directive needs is kept.
+ */
 class SfParser {
   private i = 0
   constructor(private readonly text: string) {}
