@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import { entrySize } from './entry.js'
+import { Slabs } from './slabs.js'
 import type { CacheStore, StoredEntry, StoreLock } from './store.js'
 import { type Size, toBytes } from './units.js'
 
@@ -31,6 +32,10 @@ export class MemoryStore implements CacheStore {
   #lru: LRUCache<string, StoredEntry>
   // Locks for caches sharing this store in one process (`getOrSet({ lock: true })`).
   readonly #locks = new Map<string, { token: object; expiresAt: number }>()
+  // Memory for the route cache's stored responses (see slabs.ts), and who to tell when one moves.
+  readonly #slabs: Slabs
+  readonly #relocationListeners: Array<(entry: StoredEntry) => void> = []
+  #clearing = false
 
   constructor(options: MemoryStoreOptions = {}) {
     this.maxSize = toBytes(options.maxSize ?? '64MB', 'maxSize')
@@ -42,12 +47,16 @@ export class MemoryStore implements CacheStore {
       ),
       this.maxSize,
     )
+    this.#slabs = new Slabs(this.maxSize, (entry) => {
+      for (const listener of this.#relocationListeners) listener(entry)
+    })
     this.#lru = new LRUCache<string, StoredEntry>({
       maxSize: this.maxSize,
       maxEntrySize: this.maxEntrySize,
       sizeCalculation: (entry, key) => entrySize(key, entry),
       // Expired entries are dropped when read or evicted; no timer per entry.
       ttlAutopurge: false,
+      dispose: (entry) => this.#slabs.release(entry, !this.#clearing),
     })
   }
 
@@ -59,6 +68,28 @@ export class MemoryStore implements CacheStore {
   /** Number of entries held (expired ones not yet evicted included). */
   get entries(): number {
     return this.#lru.size
+  }
+
+  /**
+   * @internal Memory for a value this store will hold: a view on a shared chunk (see slabs.ts).
+   * Used by the route cache for the responses it stores.
+   */
+  allocate(size: number): Buffer {
+    return this.#slabs.allocate(size)
+  }
+
+  /**
+   * @internal `listener` is called with each held entry whose value this store moved to other
+   * memory (in place: `entry.value` is a new view with the same bytes). Whoever keeps views on the
+   * old value (a decoded form) should take them from the new one.
+   */
+  onRelocate(listener: (entry: StoredEntry) => void): void {
+    this.#relocationListeners.push(listener)
+  }
+
+  /** @internal Bytes copied so far to compact the chunks values live in. */
+  get relocatedBytes(): number {
+    return this.#slabs.relocatedBytes
   }
 
   get(key: string): StoredEntry | undefined {
@@ -74,6 +105,8 @@ export class MemoryStore implements CacheStore {
   set(key: string, entry: StoredEntry, ttlMs: number): void {
     // lru-cache skips (and evicts any older value of) entries over maxEntrySize by itself.
     this.#lru.set(key, entry, { ttl: Math.max(1, Math.ceil(ttlMs)) })
+    // Not held when over maxEntrySize: lru-cache did not take it.
+    if (this.#lru.peek(key) === entry) this.#slabs.track(entry)
   }
 
   add(key: string, entry: StoredEntry, ttlMs: number): boolean {
@@ -95,7 +128,7 @@ export class MemoryStore implements CacheStore {
 
   clear(prefix: string): void {
     if (prefix === '') {
-      this.#lru.clear()
+      this.#clearAll()
       return
     }
     for (const key of [...this.#lru.keys()]) if (key.startsWith(prefix)) this.#lru.delete(key)
@@ -118,7 +151,18 @@ export class MemoryStore implements CacheStore {
   }
 
   close(): void {
-    this.#lru.clear()
+    this.#clearAll()
     this.#locks.clear()
+  }
+
+  #clearAll(): void {
+    // Nothing to compact when everything goes.
+    this.#clearing = true
+    try {
+      this.#lru.clear()
+    } finally {
+      this.#clearing = false
+    }
+    this.#slabs.reset()
   }
 }

@@ -152,7 +152,7 @@ async function write(
     if (placement === undefined || fenced()) return
     const stored: ResponseParts = placement.variant === '' ? parts : { ...parts, variant: placement.variant }
     const tagged = versions.length === tags.length * 2
-    const value = encodeResponse(stored)
+    const value = encodeResponse(stored, rc.backend.allocate)
     const entry: StoredEntry = {
       value,
       createdAt: state.respondedAt,
