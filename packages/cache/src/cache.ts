@@ -280,6 +280,8 @@ export class Cache {
   #closed = false
   #started = false
   #routeBackend: RouteBackend | undefined
+  /** Run by `close()`: listeners this cache put on a store it may share. */
+  readonly #onClose: Array<() => void> = []
   readonly #ownsStore: boolean
   #counters = {
     hits: 0,
@@ -775,6 +777,7 @@ export class Cache {
   async close(waitMs = 2000): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    for (const off of this.#onClose.splice(0)) off()
     // One last chance for invalidations the store did not take, within the same wait.
     const replay = this.#tiers.debt.replayNow()
     if (replay !== undefined) this.#track(replay)
@@ -822,7 +825,10 @@ export class Cache {
       track: (promise) => this.#track(promise),
       allocate:
         memory === undefined ? (size) => Buffer.allocUnsafeSlow(size) : (size) => memory.allocate(size),
-      onRelocate: (listener) => memory?.onRelocate(listener),
+      onRelocate: (listener) => {
+        const off = memory?.onRelocate(listener)
+        if (off !== undefined) this.#onClose.push(off)
+      },
     }
     this.#routeBackend = backend
     return backend

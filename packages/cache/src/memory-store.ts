@@ -10,7 +10,9 @@ export interface MemoryStoreOptions {
    * Upper bound of the memory the entries hold, as counted by the store: each value (a text value
    * twice, for the decoded object the engine keeps beside it), its key and tags, and a measured
    * fixed cost per entry (~0.5 KB for a data value, ~1.8 KB for a route response with its decoded
-   * head). Measured, the process holds 0.85-1.0x this (docs/caching.md). @default '64MB'
+   * head). Measured, the process holds 0.85-1.0x this, and its RSS grows by about 1.2x this on
+   * Node 20 (more on Node 24, whose V8 keeps a larger young generation; docs/caching.md).
+   * @default '64MB'
    */
   maxSize?: Size
   /** Entries counted larger than this are not stored. @default a quarter of `maxSize`, at most '8MB' */
@@ -34,7 +36,7 @@ export class MemoryStore implements CacheStore {
   readonly #locks = new Map<string, { token: object; expiresAt: number }>()
   // Memory for the route cache's stored responses (see slabs.ts), and who to tell when one moves.
   readonly #slabs: Slabs
-  readonly #relocationListeners: Array<(entry: StoredEntry) => void> = []
+  readonly #relocationListeners = new Set<(entry: StoredEntry) => void>()
   #clearing = false
 
   constructor(options: MemoryStoreOptions = {}) {
@@ -81,10 +83,13 @@ export class MemoryStore implements CacheStore {
   /**
    * @internal `listener` is called with each held entry whose value this store moved to other
    * memory (in place: `entry.value` is a new view with the same bytes). Whoever keeps views on the
-   * old value (a decoded form) should take them from the new one.
+   * old value (a decoded form) should take them from the new one. Answers the function that
+   * removes the listener (a store shared by several apps outlives each of them).
    */
-  onRelocate(listener: (entry: StoredEntry) => void): void {
-    this.#relocationListeners.push(listener)
+  onRelocate(listener: (entry: StoredEntry) => void): () => void {
+    const own = (entry: StoredEntry) => listener(entry)
+    this.#relocationListeners.add(own)
+    return () => this.#relocationListeners.delete(own)
   }
 
   /** @internal Bytes copied so far to compact the chunks values live in. */

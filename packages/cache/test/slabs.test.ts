@@ -2,7 +2,8 @@
 // that a moved entry keeps its bytes and is announced to the owner of its decoded form.
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import { MemoryStore } from '../src/index.js'
+import Fastify from 'fastify'
+import { fastifyPerfCache, MemoryStore } from '../src/index.js'
 import { CHUNK } from '../src/slabs.js'
 import type { StoredEntry } from '../src/store.js'
 
@@ -76,4 +77,33 @@ test('clear() and close() copy nothing', () => {
   assert.equal((store.get('after')!.value as Uint8Array)[0], 2)
   store.close()
   assert.equal(store.relocatedBytes, before)
+})
+
+test('route cache: hot responses moved by compaction are still hits, with their bytes and ETag', async (t) => {
+  const store = new MemoryStore({ maxSize: '4MB' })
+  const app = Fastify()
+  await app.register(fastifyPerfCache, { store })
+  app.get('/p/:id', { config: { cache: { ttl: '10m' } } }, async (request, reply) => {
+    const id = (request.params as { id: string }).id
+    return reply.type('text/plain').send(`${id}:`.padEnd(3000, id.slice(-1)))
+  })
+  t.after(() => app.close())
+  await app.ready()
+  const moved: StoredEntry[] = []
+  store.onRelocate((e) => moved.push(e))
+  const hot = ['hot1', 'hot2', 'hot3']
+  const etags = new Map<string, string>()
+  for (const id of hot) etags.set(id, String((await app.inject(`/p/${id}`)).headers.etag))
+  for (let i = 0; i < 6000; i++) {
+    await app.inject(`/p/c${i}`)
+    // Written a tick after the response; then read often enough to stay in the LRU.
+    if (i % 50 === 0) for (const id of hot) await app.inject(`/p/${id}`)
+  }
+  assert.ok(moved.length > 0, 'compaction moved hot entries')
+  for (const id of hot) {
+    const res = await app.inject(`/p/${id}`)
+    assert.match(String(res.headers['cache-status']), /hit/)
+    assert.equal(res.body, `${id}:`.padEnd(3000, id.slice(-1)))
+    assert.equal(res.headers.etag, etags.get(id))
+  }
 })
