@@ -40,7 +40,13 @@ function usage() {
   gc!()
   gc!()
   const u = process.memoryUsage()
-  return { heap: u.heapUsed, buffers: u.arrayBuffers, external: u.external, rss: u.rss }
+  return {
+    heap: u.heapUsed,
+    heapTotal: u.heapTotal,
+    buffers: u.arrayBuffers,
+    external: u.external,
+    rss: u.rss,
+  }
 }
 
 const store = new MemoryStore({ maxSize: values['max-size'] as Size })
@@ -112,6 +118,7 @@ const report = {
   grownBuffersMB: +(grown.buffers / MB).toFixed(1),
   grownExternalMB: +(grown.external / MB).toFixed(1),
   grownHeapPlusExternalMB: +((grown.heap + grown.external) / MB).toFixed(1),
+  grownHeapTotalMB: +((after.heapTotal - before.heapTotal) / MB).toFixed(1),
   grownRssMB: +(grown.rss / MB).toFixed(1),
   // External, not array buffers: the memory store's chunks (slabs.ts) are mapped by V8 itself, so
   // Node's allocator, which arrayBuffers comes from, does not see them; external counts both.
