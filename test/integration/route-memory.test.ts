@@ -2,7 +2,10 @@
 // that (array buffers +105-127 MB, RSS +187-228 MB for 100,000 URLs): each response body was held
 // twice, the encoded entry and the decoded copy the route cache keeps beside it, and small
 // entries kept alive whole 8 KB slabs of Buffer's shared pool; only one copy was counted, with a
-// fixed 1 KB per entry where ~1.8 KB is used. Now what is held is what is counted.
+// fixed 1 KB per entry where ~1.8 KB is used. Then what was held was what was counted (heap +
+// buffers 0.95x maxSize), but RSS still grew by 150-170 MB: one malloc per stored response, and
+// glibc's heap, grown to live entries plus the evicted ones V8 had not collected yet, could not
+// shrink under the newest entries. The responses now live in chunks V8 maps itself (slabs.ts).
 //
 // The server is its own process (forked with --expose-gc), so the load generator's memory is not
 // in the figures; the load comes from this process over real sockets.
@@ -22,6 +25,7 @@ interface Measure {
   rss: number
   heapTotal: number
   external: number
+  mallocHeap: number
   storeSize: number
   storeEntries: number
   maxSize: number
@@ -32,7 +36,7 @@ function measure(child: ChildProcess): Promise<Measure> {
   return once(child, 'message').then(([message]) => message as Measure)
 }
 
-test('100,000 distinct URLs on a 64 MB memory store grow the process by at most 1.25x maxSize', async (t) => {
+test('100,000 distinct URLs on a 64 MB memory store: held at most 1.25x maxSize, malloc heap flat, RSS under 2x (Node 20)', async (t) => {
   // Not the runner's NODE_TEST_CONTEXT: the server is a program, not a test file.
   const { NODE_TEST_CONTEXT: _, ...env } = process.env
   const child = fork(SERVER, { execArgv: [...process.execArgv, '--expose-gc'], env, stdio: 'inherit' })
@@ -67,20 +71,39 @@ test('100,000 distinct URLs on a 64 MB memory store grow the process by at most 
   const after = await measure(child)
   child.send({ close: true })
 
-  const held = after.heapUsed + after.arrayBuffers - (before.heapUsed + before.arrayBuffers)
+  // The stored responses are in external memory (chunks V8 maps itself are not in arrayBuffers).
+  const held = after.heapUsed + after.external - (before.heapUsed + before.external)
   const ratio = held / after.maxSize
+  const rss = after.rss - before.rss
+  const malloc = after.mallocHeap - before.mallocHeap
+  const mb = (n: number) => (n / MB).toFixed(1)
   t.diagnostic(
-    `100,000 URLs in ${seconds.toFixed(1)} s: store ${(after.storeSize / MB).toFixed(1)} MB counted, ` +
-      `${after.storeEntries} entries; heap +${((after.heapUsed - before.heapUsed) / MB).toFixed(1)} MB, ` +
-      `array buffers +${((after.arrayBuffers - before.arrayBuffers) / MB).toFixed(1)} MB ` +
-      `(${ratio.toFixed(2)}x maxSize), RSS +${((after.rss - before.rss) / MB).toFixed(1)} MB, ` +
-      `heap total +${((after.heapTotal - before.heapTotal) / MB).toFixed(1)} MB, external +${((after.external - before.external) / MB).toFixed(1)} MB`,
+    `Node ${process.versions.node}, 100,000 URLs in ${seconds.toFixed(1)} s: store ${mb(after.storeSize)} MB counted, ` +
+      `${after.storeEntries} entries; heap +${mb(after.heapUsed - before.heapUsed)} MB, ` +
+      `external +${mb(after.external - before.external)} MB (${ratio.toFixed(2)}x maxSize), ` +
+      `RSS +${mb(rss)} MB (${(rss / after.maxSize).toFixed(2)}x), heap total +${mb(after.heapTotal - before.heapTotal)} MB, ` +
+      `malloc heap +${mb(malloc)} MB`,
   )
   assert.equal(failed, 0)
   assert.ok(after.storeSize <= after.maxSize, 'the store counts more than its maxSize')
   assert.ok(after.storeEntries < 50_000, `${after.storeEntries} entries: older ones must have been evicted`)
-  assert.ok(
-    ratio <= 1.25,
-    `the process holds ${(held / MB).toFixed(1)} MB more: ${ratio.toFixed(2)}x maxSize`,
-  )
+  assert.ok(ratio <= 1.25, `the process holds ${mb(held)} MB more: ${ratio.toFixed(2)}x maxSize`)
+  // Held is not resident: what the allocators keep counts too. The malloc heap (Linux, glibc):
+  // +100-117 MB when each response was a malloc of its own, +2-14 MB now (Node 20 and 24).
+  if (before.mallocHeap >= 0) {
+    assert.ok(malloc <= 0.3 * after.maxSize, `the malloc heap grew by ${mb(malloc)} MB`)
+  }
+  // RSS: +150-167 MB (2.3-2.6x) before; now +77 to +114 MB (1.2-1.8x) right after the load on
+  // Node 20 (heap total +43 to +48 MB for +22 MB used: V8's young generation; the rest of the
+  // spread follows the machine's load), and 0.98x once idle. So 2x, which the previous layout never met, not 1.25x, which this one meets
+  // only on a quiet machine. Asserted on Node 20 only: Node 24's V8 grows the young generation to
+  // several times Node 20's under any load that retains objects, and keeps those pages after
+  // collections (a bare lru-cache holding Buffers: heap used +6 MB, heap total +120 MB, RSS
+  // +224 MB; docs/caching.md, "Memory and size limits").
+  if (Number(process.versions.node.split('.')[0]) === 20) {
+    assert.ok(
+      rss <= 2 * after.maxSize,
+      `RSS grew by ${mb(rss)} MB: ${(rss / after.maxSize).toFixed(2)}x maxSize`,
+    )
+  }
 })

@@ -8,6 +8,7 @@ import {
   FST_PERF_CACHE_UNDEFINED_VALUE,
 } from './errors.js'
 import type { DebtStats } from './invalidation-debt.js'
+import { MemoryStore } from './memory-store.js'
 import type { ResolvedCacheOptions } from './options.js'
 import { positiveMs } from './options.js'
 import { isPromise, type MaybePromise, type StoredEntry, type StoreLock } from './store.js'
@@ -80,6 +81,14 @@ export interface RouteBackend {
   unlock(lock: StoreLock): void
   /** Keeps a background task alive across `close()` (up to its wait). */
   track(promise: Promise<unknown>): void
+  /**
+   * Memory for an entry value about to be stored: from the memory store that will hold the entry
+   * object (the store itself, or L1), which keeps such values in shared chunks (see slabs.ts);
+   * otherwise a Buffer of its own.
+   */
+  allocate(size: number): Buffer
+  /** Calls `listener` for each entry whose value that memory store moved (see `MemoryStore.onRelocate`). */
+  onRelocate(listener: (entry: StoredEntry) => void): void
 }
 
 /** Per-call options of `set`. Each falls back to the plugin option of the same name. */
@@ -271,6 +280,8 @@ export class Cache {
   #closed = false
   #started = false
   #routeBackend: RouteBackend | undefined
+  /** Run by `close()`: listeners this cache put on a store it may share. */
+  readonly #onClose: Array<() => void> = []
   readonly #ownsStore: boolean
   #counters = {
     hits: 0,
@@ -766,6 +777,7 @@ export class Cache {
   async close(waitMs = 2000): Promise<void> {
     if (this.#closed) return
     this.#closed = true
+    for (const off of this.#onClose.splice(0)) off()
     // One last chance for invalidations the store did not take, within the same wait.
     const replay = this.#tiers.debt.replayNow()
     if (replay !== undefined) this.#track(replay)
@@ -789,6 +801,7 @@ export class Cache {
   [kRouteBackend](): RouteBackend {
     if (this.#routeBackend !== undefined) return this.#routeBackend
     const tiers = this.#tiers
+    const memory = tiers.safe.store instanceof MemoryStore ? tiers.safe.store : tiers.l1
     const backend: RouteBackend = {
       prefix: `${this.namespace}:r:`,
       closed: () => this.#closed,
@@ -810,6 +823,12 @@ export class Cache {
         tiers.unlock(lock)
       },
       track: (promise) => this.#track(promise),
+      allocate:
+        memory === undefined ? (size) => Buffer.allocUnsafeSlow(size) : (size) => memory.allocate(size),
+      onRelocate: (listener) => {
+        const off = memory?.onRelocate(listener)
+        if (off !== undefined) this.#onClose.push(off)
+      },
     }
     this.#routeBackend = backend
     return backend

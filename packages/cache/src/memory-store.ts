@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import { entrySize } from './entry.js'
+import { Slabs } from './slabs.js'
 import type { CacheStore, StoredEntry, StoreLock } from './store.js'
 import { type Size, toBytes } from './units.js'
 
@@ -9,7 +10,9 @@ export interface MemoryStoreOptions {
    * Upper bound of the memory the entries hold, as counted by the store: each value (a text value
    * twice, for the decoded object the engine keeps beside it), its key and tags, and a measured
    * fixed cost per entry (~0.5 KB for a data value, ~1.8 KB for a route response with its decoded
-   * head). Measured, the process holds 0.85-1.0x this (docs/caching.md). @default '64MB'
+   * head). Measured, the process holds 0.85-1.0x this, and its RSS grows by about 1.2x this on
+   * Node 20 (more on Node 24, whose V8 keeps a larger young generation; docs/caching.md).
+   * @default '64MB'
    */
   maxSize?: Size
   /** Entries counted larger than this are not stored. @default a quarter of `maxSize`, at most '8MB' */
@@ -31,6 +34,10 @@ export class MemoryStore implements CacheStore {
   #lru: LRUCache<string, StoredEntry>
   // Locks for caches sharing this store in one process (`getOrSet({ lock: true })`).
   readonly #locks = new Map<string, { token: object; expiresAt: number }>()
+  // Memory for the route cache's stored responses (see slabs.ts), and who to tell when one moves.
+  readonly #slabs: Slabs
+  readonly #relocationListeners = new Set<(entry: StoredEntry) => void>()
+  #clearing = false
 
   constructor(options: MemoryStoreOptions = {}) {
     this.maxSize = toBytes(options.maxSize ?? '64MB', 'maxSize')
@@ -42,12 +49,16 @@ export class MemoryStore implements CacheStore {
       ),
       this.maxSize,
     )
+    this.#slabs = new Slabs(this.maxSize, (entry) => {
+      for (const listener of this.#relocationListeners) listener(entry)
+    })
     this.#lru = new LRUCache<string, StoredEntry>({
       maxSize: this.maxSize,
       maxEntrySize: this.maxEntrySize,
       sizeCalculation: (entry, key) => entrySize(key, entry),
       // Expired entries are dropped when read or evicted; no timer per entry.
       ttlAutopurge: false,
+      dispose: (entry) => this.#slabs.release(entry, !this.#clearing),
     })
   }
 
@@ -59,6 +70,31 @@ export class MemoryStore implements CacheStore {
   /** Number of entries held (expired ones not yet evicted included). */
   get entries(): number {
     return this.#lru.size
+  }
+
+  /**
+   * @internal Memory for a value this store will hold: a view on a shared chunk (see slabs.ts).
+   * Used by the route cache for the responses it stores.
+   */
+  allocate(size: number): Buffer {
+    return this.#slabs.allocate(size)
+  }
+
+  /**
+   * @internal `listener` is called with each held entry whose value this store moved to other
+   * memory (in place: `entry.value` is a new view with the same bytes). Whoever keeps views on the
+   * old value (a decoded form) should take them from the new one. Answers the function that
+   * removes the listener (a store shared by several apps outlives each of them).
+   */
+  onRelocate(listener: (entry: StoredEntry) => void): () => void {
+    const own = (entry: StoredEntry) => listener(entry)
+    this.#relocationListeners.add(own)
+    return () => this.#relocationListeners.delete(own)
+  }
+
+  /** @internal Bytes copied so far to compact the chunks values live in. */
+  get relocatedBytes(): number {
+    return this.#slabs.relocatedBytes
   }
 
   get(key: string): StoredEntry | undefined {
@@ -74,6 +110,8 @@ export class MemoryStore implements CacheStore {
   set(key: string, entry: StoredEntry, ttlMs: number): void {
     // lru-cache skips (and evicts any older value of) entries over maxEntrySize by itself.
     this.#lru.set(key, entry, { ttl: Math.max(1, Math.ceil(ttlMs)) })
+    // Not held when over maxEntrySize: lru-cache did not take it.
+    if (this.#lru.peek(key) === entry) this.#slabs.track(entry)
   }
 
   add(key: string, entry: StoredEntry, ttlMs: number): boolean {
@@ -95,7 +133,7 @@ export class MemoryStore implements CacheStore {
 
   clear(prefix: string): void {
     if (prefix === '') {
-      this.#lru.clear()
+      this.#clearAll()
       return
     }
     for (const key of [...this.#lru.keys()]) if (key.startsWith(prefix)) this.#lru.delete(key)
@@ -118,7 +156,18 @@ export class MemoryStore implements CacheStore {
   }
 
   close(): void {
-    this.#lru.clear()
+    this.#clearAll()
     this.#locks.clear()
+  }
+
+  #clearAll(): void {
+    // Nothing to compact when everything goes.
+    this.#clearing = true
+    try {
+      this.#lru.clear()
+    } finally {
+      this.#clearing = false
+    }
+    this.#slabs.reset()
   }
 }

@@ -1,8 +1,11 @@
 // A route-cache server for memory measurements, run as its own process (forked with
 // `--expose-gc` by route-memory.test.ts): only the server's memory is measured, not the load
 // generator's. Answers the parent's IPC messages:
-//   { measure: true } -> { heapUsed, arrayBuffers, rss, storeSize, storeEntries, maxSize }
-// after two full collections, and sends { port } once it listens.
+//   { measure: true } -> { heapUsed, arrayBuffers, rss, heapTotal, external, mallocHeap,
+//                          storeSize, storeEntries, maxSize }
+// after two full collections, and sends { port } once it listens. `mallocHeap`: the resident
+// bytes of the process's `[heap]` mapping (glibc's main malloc arena), on Linux; -1 elsewhere.
+import { readFileSync } from 'node:fs'
 import fastifyPerfCache, { MemoryStore, type Size } from '@fastify-perf/cache'
 import Fastify from 'fastify'
 
@@ -41,9 +44,23 @@ process.on('message', (message: { measure?: boolean; close?: boolean }) => {
     rss: usage.rss,
     heapTotal: usage.heapTotal,
     external: usage.external,
+    mallocHeap: mallocHeap(),
     storeSize: store.size,
     storeEntries: store.entries,
     maxSize: store.maxSize,
   })
 })
 send({ port: Number(new URL(address).port) })
+
+function mallocHeap(): number {
+  let smaps: string
+  try {
+    smaps = readFileSync('/proc/self/smaps', 'utf8')
+  } catch {
+    return -1
+  }
+  const at = smaps.indexOf(' [heap]\n')
+  if (at < 0) return 0
+  const rss = /\nRss:\s+(\d+) kB/.exec(smaps.slice(at))
+  return rss === null ? -1 : Number(rss[1]) * 1024
+}

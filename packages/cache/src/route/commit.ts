@@ -143,7 +143,7 @@ async function write(
     const tagged = versions.length === tags.length * 2
     const build = (variant: string) => {
       const stored: ResponseParts = variant === '' ? parts : { ...parts, variant }
-      const value = encodeResponse(stored)
+      const value = encodeResponse(stored, rc.backend.allocate)
       const entry: StoredEntry = {
         value,
         createdAt: state.respondedAt,

@@ -133,6 +133,16 @@ export class CachedResponse implements ResponseParts {
     this.lastModifiedMs = typeof lastModified === 'string' ? parseHttpDate(lastModified) : Number.NaN
   }
 
+  /**
+   * The same response with its body a view on `value`, the stored bytes it was decoded from, now
+   * elsewhere (the memory store moved them, see slabs.ts): the body is their tail.
+   */
+  withBody(value: Uint8Array): CachedResponse {
+    const length = this.body.length
+    const body = Buffer.from(value.buffer, value.byteOffset + value.byteLength - length, length)
+    return new CachedResponse({ ...this, body })
+  }
+
   /** The ETag to send upstream when revalidating: only one the origin made. */
   get originEtag(): string | undefined {
     return (this.flags & FLAG_ETAG_GENERATED) === 0 ? this.etag : undefined
@@ -163,16 +173,22 @@ export class VariantRecord {
   }
 }
 
-/** Encodes a response for a StoredEntry value. */
-export function encodeResponse(parts: ResponseParts): Uint8Array {
+/**
+ * Encodes a response for a StoredEntry value, into memory from `allocate` (the memory store's
+ * chunks, see slabs.ts, when the entry will live there).
+ */
+export function encodeResponse(
+  parts: ResponseParts,
+  allocate: (size: number) => Buffer = Buffer.allocUnsafeSlow,
+): Uint8Array {
   const variant = parts.variant ?? ''
   const variantBytes = variant === '' ? 0 : Buffer.byteLength(variant)
   const head = variant === '' ? 0 : 5 + variantBytes
   let size = head + FIXED + parts.body.length
   for (const [name, value] of parts.pairs) size += 6 + name.length + value.length
-  // Its own memory, not a slice of Node's shared 8 KB pool: an entry kept for minutes would keep
-  // a whole pool block (and every short-lived buffer in it) alive (measured: 1.66x maxSize held).
-  const whole = Buffer.allocUnsafeSlow(size)
+  // Never a slice of Node's shared 8 KB pool: an entry kept for minutes would keep a whole pool
+  // block (and every short-lived buffer in it) alive (measured: 1.66x maxSize held).
+  const whole = allocate(size)
   if (head !== 0) {
     whole[0] = VARIANT
     whole.writeUInt32BE(variantBytes, 1)

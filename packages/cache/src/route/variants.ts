@@ -122,6 +122,13 @@ export class VariantStore {
     this.prefix = backend.prefix
     this.maxVariants = maxVariants
     this.maxVaryValueLength = maxVaryValueLength
+    // The memory store moved an entry's bytes (slabs.ts): the decoded form's body must be a view
+    // on the new ones, or it would keep the old chunk alive. Rebuilt now, on the store's write
+    // path, so the next hit still decodes nothing.
+    backend.onRelocate((entry) => {
+      const known = this.#decoded.get(entry)
+      if (known instanceof CachedResponse) this.#decoded.set(entry, known.withBody(entry.value as Uint8Array))
+    })
   }
 
   // --- layout ---------------------------------------------------------------------------------
