@@ -1523,11 +1523,13 @@ const stale: Case[] = [
 // response to an unsafe request method", which binds the in-app cache as well, so these cases
 // run in both modes.
 const invalidation: Case[] = [
-  ...(['POST', 'PUT', 'PATCH', 'DELETE'] as const).map(
+  // QUERY and M-SEARCH: every method but GET, HEAD, OPTIONS and TRACE is unsafe (RFC 9110
+  // §9.2.1), known to the cache or not.
+  ...(['POST', 'PUT', 'PATCH', 'DELETE', 'QUERY', 'M-SEARCH'] as const).map(
     (method): Case => ({
       id: `invalidate-${method.toLowerCase()}`,
       group: 'invalidation',
-      rfc: 'RFC 9111 §4.4 (a successful unsafe method invalidates the target URI)',
+      rfc: 'RFC 9111 §4.4 (a successful unsafe method, known or not, invalidates the target URI)',
       title: `a successful ${method} invalidates the stored GET`,
       script: [fresh, { status: 200 }, fresh],
       steps: [
@@ -1540,18 +1542,16 @@ const invalidation: Case[] = [
       ],
     }),
   ),
-  {
-    id: 'invalidate-failed-post',
-    group: 'invalidation',
-    rfc: 'RFC 9111 §4.4 (only a non-error status invalidates)',
-    title: 'a failed POST leaves the entry',
-    script: [fresh, { status: 500 }],
-    steps: [
-      storedMiss,
-      get({ status: 500 }, { method: 'POST', body: 'abc', headers: textBody }),
-      get(hitOf(1)),
-    ],
-  },
+  ...(['POST', 'M-SEARCH'] as const).map(
+    (method): Case => ({
+      id: method === 'POST' ? 'invalidate-failed-post' : `invalidate-failed-${method.toLowerCase()}`,
+      group: 'invalidation',
+      rfc: 'RFC 9111 §4.4 (only a non-error status invalidates)',
+      title: `a failed ${method} leaves the entry`,
+      script: [fresh, { status: 500 }],
+      steps: [storedMiss, get({ status: 500 }, { method, body: 'abc', headers: textBody }), get(hitOf(1))],
+    }),
+  ),
   {
     id: 'invalidate-target-only',
     group: 'invalidation',

@@ -7,7 +7,7 @@ import { commitCaptured, settle } from './commit.js'
 import { onResponseHead, releasedStatus } from './fetch.js'
 import { hitsMayComeFirst } from './hook-order.js'
 import { invalidateOnUnsafe } from './invalidate.js'
-import { type NotStoredReason, UNSAFE_METHODS } from './policy.js'
+import { isUnsafeMethod, type NotStoredReason } from './policy.js'
 import { recv } from './recv.js'
 import type { PendingRefresh } from './refresh.js'
 import { type ResolvedRouteOptions, resolveRouteConfig } from './route-options.js'
@@ -66,7 +66,7 @@ export class RouteCache {
       (m) => String(m).toUpperCase(),
     )
     const self = this
-    if (methods.some((m) => UNSAFE_METHODS.has(m))) {
+    if (methods.some(isUnsafeMethod)) {
       addRouteHook(
         routeOptions,
         'onSend',
