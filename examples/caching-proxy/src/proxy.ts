@@ -1,10 +1,11 @@
 // A caching reverse proxy: @fastify/reply-from forwards every method and path to one origin,
 // and the route cache of @fastify-perf/cache in proxy mode acts as an RFC 9111 shared cache
 // for the origin's responses. See ../README.md.
-import { type IncomingHttpHeaders, METHODS } from 'node:http'
+import { type IncomingHttpHeaders, METHODS, type ServerResponse } from 'node:http'
 import replyFrom from '@fastify/reply-from'
 import { type CacheStore, fastifyPerfCache, type RouteCacheOptions, type Size } from '@fastify-perf/cache'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import { type InterimSink, kInterimSink, upstreamDispatcher } from './upstream.js'
 
 /**
  * The route cache options a proxy may set: `routes` of `@fastify-perf/cache` without `proxy`
@@ -91,6 +92,25 @@ function appendVia(headers: Headers, via: string | false): void {
 }
 
 /**
+ * Forwards an interim response of the origin to the client (RFC 9110 §15.2: a proxy forwards
+ * 1xx responses unless it asked for them itself): 102 Processing, and 103 Early Hints with its
+ * fields, hop-by-hop ones removed. Other 1xx codes have no response API in Node and are dropped
+ * (100 Continue is undici's own business). Never after the final head; never stored (they do not
+ * go through the route cache's capture).
+ */
+function forwardInterim(res: ServerResponse, status: number, headers: IncomingHttpHeaders): void {
+  if (res.headersSent || res.writableEnded) return
+  if (status === 102) {
+    if (typeof res.writeProcessing === 'function') res.writeProcessing()
+  } else if (status === 103 && typeof res.writeEarlyHints === 'function') {
+    const hints: Headers = { ...headers }
+    removeHopByHop(hints)
+    // Node writes a 103 only with a Link field (what Early Hints are for).
+    if (hints.link !== undefined) res.writeEarlyHints(hints as Record<string, string | string[]>)
+  }
+}
+
+/**
  * Builds the proxy: every method Node's parser knows (CONNECT aside) and every path are
  * forwarded to `upstream`; GET and HEAD responses are cached per RFC 9111 as a shared cache.
  * The instance is not listening; `await app.listen(...)` it, `await app.close()` it.
@@ -129,14 +149,15 @@ export async function buildProxy(options: CachingProxyOptions): Promise<FastifyI
 
   await app.register(replyFrom, {
     base: upstream.origin,
-    undici: {
+    // Our own Agent (upstream.ts): interim responses reach the client, a 304 with Content-Length
+    // is not an error. reply-from uses it as given and destroys it when the app closes.
+    undici: upstreamDispatcher({
       headersTimeout: timeout,
       bodyTimeout: timeout,
-      // reply-from before 12.7.0 turns certificate checks off by default (CVE-2026-107318, its
-      // `tls` default); `connect` is applied after it, so an https upstream is verified here
-      // whatever the installed version does.
+      // Certificate checks stay on for an https upstream (reply-from before 12.7.0 turned them
+      // off by default in the options it builds, CVE-2026-107318; this Agent is built here).
       connect: { rejectUnauthorized: true },
-    },
+    }),
   })
 
   // Bodies are streamed to the origin as received, whatever their type: no parsing, no limit
@@ -165,8 +186,14 @@ export async function buildProxy(options: CachingProxyOptions): Promise<FastifyI
   }
 
   app.all('/*', { config: { cache: true } }, (request, reply) => {
+    const res = reply.raw
+    const interim: InterimSink = (status, headers) => forwardInterim(res, status, headers)
     return reply.from(request.url, {
-      rewriteRequestHeaders,
+      rewriteRequestHeaders: (forwarded, headers) => {
+        const out = rewriteRequestHeaders(forwarded, headers)
+        ;(out as Record<symbol, InterimSink>)[kInterimSink] = interim
+        return out
+      },
       rewriteHeaders,
       // reply-from retries a GET answered 503 up to ten times by default: a cache in front of a
       // failing origin must not multiply its load (stale-if-error is the answer to a 503).
