@@ -4,7 +4,7 @@
 import { type IncomingHttpHeaders, METHODS, type ServerResponse } from 'node:http'
 import replyFrom from '@fastify/reply-from'
 import { type CacheStore, fastifyPerfCache, type RouteCacheOptions, type Size } from '@fastify-perf/cache'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
 import { type InterimSink, kInterimSink, upstreamDispatcher } from './upstream.js'
 
 /**
@@ -111,6 +111,22 @@ function forwardInterim(res: ServerResponse, status: number, headers: IncomingHt
 }
 
 /**
+ * The origin could not be reached or did not answer: connection refused or closed before a
+ * response, reset, timed out. The proxy answers as a gateway (RFC 9110 §15.6.3, §15.6.5): 504
+ * for a timeout, 502 otherwise; and tells the route cache it is disconnected (RFC 9111 §4.2.4),
+ * so a stored response stands in, stale, unless its Cache-Control forbids it (`must-revalidate`,
+ * `proxy-revalidate`, `s-maxage`, `no-cache`).
+ */
+function originFailed(reply: FastifyReply, error: Error & { statusCode?: number }): void {
+  reply.cache.originUnreachable()
+  const status = error.statusCode === 504 ? 504 : 502
+  reply
+    .code(status)
+    .type('text/plain; charset=utf-8')
+    .send(status === 504 ? 'Gateway Timeout' : 'Bad Gateway')
+}
+
+/**
  * Builds the proxy: every method Node's parser knows (CONNECT aside) and every path are
  * forwarded to `upstream`; GET and HEAD responses are cached per RFC 9111 as a shared cache.
  * The instance is not listening; `await app.listen(...)` it, `await app.close()` it.
@@ -198,6 +214,7 @@ export async function buildProxy(options: CachingProxyOptions): Promise<FastifyI
       // reply-from retries a GET answered 503 up to ten times by default: a cache in front of a
       // failing origin must not multiply its load (stale-if-error is the answer to a 503).
       retryDelay: () => null,
+      onError: (failed, { error }) => originFailed(failed as FastifyReply, error),
     })
   })
 

@@ -1506,6 +1506,37 @@ const stale: Case[] = [
       get(staleServed(1, { cached: false, cacheStatus: cs.sie(500) }), { waitMs: STALE_WAIT_MS }),
     ],
   },
+  // RFC 9111 §4.2.4: "A cache MUST NOT generate a stale response unless it is disconnected or
+  // doing so is explicitly permitted by the client or origin server". An origin that closes the
+  // connection leaves the cache disconnected. The entry must still be kept: in-app that is strict
+  // mode's retention (proxy mode always keeps entries for revalidation).
+  {
+    id: 'stale-origin-unreachable',
+    group: 'stale',
+    rfc: 'RFC 9111 §4.2.4 (a disconnected cache may serve stale)',
+    title: 'an unreachable origin is replaced by the stale entry',
+    plugin: { strict: true },
+    script: [{ headers: cc('max-age=2') }, { disconnect: true }],
+    steps: [
+      storedMiss,
+      get(staleServed(1, { cached: false, cacheStatus: cs.unreachable(502) }), { waitMs: STALE_WAIT_MS }),
+    ],
+  },
+  ...(['must-revalidate', 'proxy-revalidate', 's-maxage=2', 'no-cache'] as const).map(
+    (directive): Case => ({
+      id: `stale-origin-unreachable-${directive.replace('=2', '')}`,
+      group: 'stale',
+      rfc: 'RFC 9111 §4.2.4, §5.2.2 (must-revalidate, proxy-revalidate, s-maxage, no-cache: never stale)',
+      title: `${directive}: an unreachable origin gives a 502, never the stale entry`,
+      plugin: { strict: true },
+      script: [{ headers: cc(`max-age=2, ${directive}`) }, { disconnect: true }],
+      // In-app a no-cache response is not stored at all; either way nothing stale is served.
+      steps: [
+        get({ status: 200, cached: false, servedBy: 1 }),
+        get({ status: 502, cached: false }, { waitMs: STALE_WAIT_MS }),
+      ],
+    }),
+  ),
   {
     id: 'stale-needs-permission',
     group: 'stale',

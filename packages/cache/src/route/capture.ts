@@ -28,6 +28,15 @@ export interface RouteCacheControl {
   ttl(ttl: Duration): RouteCacheControl
   /** Does not store this response (`Cache-Status: …; detail=BYPASS`). */
   bypass(): RouteCacheControl
+  /**
+   * Says that this response is an error of the app's own making because what it depends on (the
+   * origin, in a proxy) could not be reached: connection refused, closed, reset or timed out. The
+   * cache is then "disconnected" (RFC 9111 §4.2.4) and a stored response of the URL stands in for
+   * the error, stale, unless its `Cache-Control` forbids serving it stale (`must-revalidate`,
+   * `proxy-revalidate`, `s-maxage`, `no-cache`). Only for a 500, 502, 503 or 504, and only while
+   * the stored response is kept (in proxy and strict modes, `RETENTION` past its freshness).
+   */
+  originUnreachable(): RouteCacheControl
 }
 
 const NOOP_CONTROL: RouteCacheControl = Object.freeze({
@@ -38,6 +47,9 @@ const NOOP_CONTROL: RouteCacheControl = Object.freeze({
     return NOOP_CONTROL
   },
   bypass() {
+    return NOOP_CONTROL
+  },
+  originUnreachable() {
     return NOOP_CONTROL
   },
 })
@@ -107,7 +119,12 @@ export class Lookup implements SlotView {
   fwd: Forward = 'uri-miss'
   /** A stale entry that may stand in if the handler fails (stale-if-error). */
   stale: CachedResponse | undefined = undefined
-  /** When that stale entry was stored and stopped being fresh, epoch ms. */
+  /**
+   * The stale entry, when its `Cache-Control` allows serving it stale at all: it stands in for
+   * an error the handler marks as the origin being unreachable (`reply.cache.originUnreachable`).
+   */
+  servable: CachedResponse | undefined = undefined
+  /** When that stale entry (either) was stored and stopped being fresh, epoch ms. */
   staleCreatedAt = 0
   staleFreshUntil = 0
   /** Proxy mode: the stale entry being revalidated with a conditional request. */
@@ -190,6 +207,8 @@ export class MissState implements RouteCacheControl {
   readonly versionReads: Array<Promise<readonly string[]>> = []
   ttlMs: number | undefined
   bypassed = false
+  /** `reply.cache.originUnreachable()` was called. */
+  unreachable = false
   // capture
   decided = false
   storing = false
@@ -265,6 +284,11 @@ export class MissState implements RouteCacheControl {
 
   bypass(): RouteCacheControl {
     this.bypassed = true
+    return this
+  }
+
+  originUnreachable(): RouteCacheControl {
+    this.unreachable = true
     return this
   }
 
