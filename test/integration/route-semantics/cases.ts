@@ -1733,6 +1733,30 @@ const revalidation: Case[] = [
     ],
   },
   {
+    id: 'revalidate-304-content-length',
+    group: 'revalidation',
+    rfc: 'RFC 9110 §8.6 (a 304 may carry the Content-Length the 200 would have), RFC 9111 §4.3.4 (it updates nothing)',
+    title: 'a 304 with Content-Length is merged, and the stored body keeps its own length',
+    only: 'proxy',
+    script: [
+      etagged('"cl"', { 'cache-control': 'max-age=2' }),
+      { status: 304, headers: { ...cc('max-age=60'), etag: '"cl"', 'content-length': '1234' } },
+    ],
+    steps: [
+      storedMiss,
+      get(
+        missOf(1, {
+          status: 200,
+          cacheStatus: cs.revalidated(304),
+          bodyLength: 'revalidate-304-content-length call=1'.length,
+          headers: { 'content-length': String('revalidate-304-content-length call=1'.length) },
+        }),
+        { waitMs: STALE_WAIT_MS },
+      ),
+      get(hitOf(1)),
+    ],
+  },
+  {
     id: 'revalidate-200-replaces',
     group: 'revalidation',
     rfc: 'RFC 9111 §4.3.3 (a full response replaces the stored one)',
