@@ -26,6 +26,7 @@ export type Group =
   | 'coalescing'
   | 'revalidation'
   | 'request-directives'
+  | 'range'
 
 /** What a step's header function and a matcher may look at. */
 export interface StepContext {

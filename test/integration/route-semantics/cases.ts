@@ -20,6 +20,7 @@ import {
   notMatching,
   present,
   type RequestStep,
+  type StepContext,
   sameAsStep,
 } from './case-types.js'
 import { httpDate, type ScriptHeaderValue, type ScriptResponse } from './origin.js'
@@ -1909,6 +1910,170 @@ const requestDirectives: Case[] = [
   },
 ]
 
+// --- ranges (RFC 9110 §14, §13.1.5) -------------------------------------------------------------
+
+/** The default body of origin call 1 of case `id`, for range expectations. */
+const body1 = (id: string): string => `${id} call=1`
+const WEAK_OR_STRONG = '"r1"'
+
+const rangeCase = (
+  id: string,
+  title: string,
+  rfc: string,
+  requestHeaders: Record<string, string | ((ctx: StepContext) => string)>,
+  expect: (body: string) => Expectation,
+  script: ScriptResponse[] = [etagged(WEAK_OR_STRONG, { 'last-modified': LAST_MODIFIED })],
+): Case => ({
+  id,
+  group: 'range',
+  rfc,
+  title,
+  script,
+  steps: [storedMiss, get({ cached: true, ...expect(body1(id)) }, { headers: requestHeaders })],
+})
+
+const ranges: Case[] = [
+  rangeCase(
+    'range-from-stored',
+    'a single byte range is a 206 from the stored complete response',
+    'RFC 9110 §14.1.2, §15.3.7 (206 with Content-Range); RFC 9111 §3.4',
+    { range: 'bytes=0-4' },
+    (body) => ({
+      status: 206,
+      body: body.slice(0, 5),
+      cacheStatus: cs.hit,
+      headers: {
+        'content-range': `bytes 0-4/${body.length}`,
+        'content-length': '5',
+        'accept-ranges': 'bytes',
+        etag: WEAK_OR_STRONG,
+      },
+    }),
+  ),
+  rangeCase(
+    'range-open-ended',
+    'bytes=N- runs to the end',
+    'RFC 9110 §14.1.2 (absent last-pos: to the end)',
+    { range: 'bytes=3-' },
+    (body) => ({
+      status: 206,
+      body: body.slice(3),
+      headers: { 'content-range': `bytes 3-${body.length - 1}/${body.length}` },
+    }),
+  ),
+  rangeCase(
+    'range-suffix',
+    'bytes=-N is the last N bytes',
+    'RFC 9110 §14.1.2 (suffix-range)',
+    { range: 'bytes=-4' },
+    (body) => ({
+      status: 206,
+      body: body.slice(-4),
+      headers: { 'content-range': `bytes ${body.length - 4}-${body.length - 1}/${body.length}` },
+    }),
+  ),
+  rangeCase(
+    'range-past-end-clipped',
+    'a last-pos past the end is clipped to the length',
+    'RFC 9110 §14.1.2 (last-pos past the end: up to the last byte)',
+    { range: 'bytes=2-100000' },
+    (body) => ({
+      status: 206,
+      body: body.slice(2),
+      headers: { 'content-range': `bytes 2-${body.length - 1}/${body.length}` },
+    }),
+  ),
+  rangeCase(
+    'range-unsatisfiable',
+    'a range past the end is a 416 with the length',
+    'RFC 9110 §15.5.17 (416, Content-Range: bytes */length)',
+    { range: 'bytes=100000-' },
+    (body) => ({
+      status: 416,
+      emptyBody: true,
+      headers: { 'content-range': `bytes */${body.length}`, etag: null, 'cache-control': null },
+    }),
+  ),
+  rangeCase(
+    'range-multiple-whole',
+    'several ranges get the whole stored response',
+    'RFC 9110 §14.2 (a server MAY ignore Range)',
+    { range: 'bytes=0-1,3-4' },
+    (body) => ({ status: 200, body, headers: { 'content-range': null } }),
+  ),
+  rangeCase(
+    'range-other-unit-whole',
+    'an unknown range unit gets the whole stored response',
+    'RFC 9110 §14.2 (an unknown unit is ignored)',
+    { range: 'items=0-1' },
+    (body) => ({ status: 200, body }),
+  ),
+  rangeCase(
+    'range-if-range-etag',
+    'If-Range with the stored strong ETag: the range',
+    'RFC 9110 §13.1.5 (If-Range matches a strong entity-tag)',
+    { range: 'bytes=0-1', 'if-range': WEAK_OR_STRONG },
+    (body) => ({ status: 206, body: body.slice(0, 2) }),
+  ),
+  rangeCase(
+    'range-if-range-other-etag',
+    'If-Range with another ETag: the whole stored response',
+    'RFC 9110 §13.1.5 (no match: the Range is ignored)',
+    { range: 'bytes=0-1', 'if-range': '"other"' },
+    (body) => ({ status: 200, body }),
+  ),
+  rangeCase(
+    'range-if-range-weak',
+    'If-Range never matches a weak ETag',
+    'RFC 9110 §13.1.5 (strong comparison only)',
+    { range: 'bytes=0-1', 'if-range': 'W/"w1"' },
+    (body) => ({ status: 200, body }),
+    [etagged('W/"w1"')],
+  ),
+  rangeCase(
+    'range-if-range-date',
+    'If-Range with the stored Last-Modified: the range',
+    'RFC 9110 §13.1.5 (an HTTP-date matching a strong Last-Modified)',
+    { range: 'bytes=0-1', 'if-range': LAST_MODIFIED },
+    (body) => ({ status: 206, body: body.slice(0, 2) }),
+  ),
+  {
+    id: 'range-head-whole',
+    group: 'range',
+    rfc: 'RFC 9110 §14.2 (range handling is defined for GET only)',
+    title: 'a HEAD with Range gets the whole response head',
+    script: [fresh],
+    steps: [
+      storedMiss,
+      get(
+        { status: 200, cached: true, emptyBody: true, headers: { 'content-range': null } },
+        {
+          method: 'HEAD',
+          headers: { range: 'bytes=0-1' },
+        },
+      ),
+    ],
+  },
+  {
+    id: 'range-partial-not-stored',
+    group: 'range',
+    rfc: 'RFC 9111 §3.3 (a partial response is never stored as a complete one)',
+    title: "the origin's 206 to a Range miss passes through and is not stored",
+    script: [
+      { status: 206, headers: { ...cc('max-age=60'), 'content-range': 'bytes 0-4/10' }, body: '01234' },
+      { ...fresh, body: '0123456789' },
+    ],
+    steps: [
+      get(
+        { status: 206, cached: false, body: '01234', cacheStatus: cs.notStored('STATUS') },
+        { headers: { range: 'bytes=0-4' } },
+      ),
+      get({ status: 200, cached: false, body: '0123456789', cacheStatus: cs.stored }),
+      get({ status: 206, cached: true, body: '56789' }, { headers: { range: 'bytes=5-' } }),
+    ],
+  },
+]
+
 /** Every case, in report order. */
 export const cases: readonly Case[] = [
   ...storability,
@@ -1926,6 +2091,7 @@ export const cases: readonly Case[] = [
   ...coalescing,
   ...revalidation,
   ...requestDirectives,
+  ...ranges,
 ]
 
 /** The cases of one mode. */
