@@ -205,6 +205,9 @@ export async function buildProxy(options: CachingProxyOptions): Promise<FastifyI
     const res = reply.raw
     const interim: InterimSink = (status, headers) => forwardInterim(res, status, headers)
     return reply.from(request.url, {
+      // A HEAD the cache captures goes upstream as a GET: its body is stored for later GETs and
+      // HEADs (Node sends the client none), as Varnish does on a miss.
+      ...(request.method === 'HEAD' && reply.cache.capturing ? { method: 'GET' as const } : {}),
       rewriteRequestHeaders: (forwarded, headers) => {
         const out = rewriteRequestHeaders(forwarded, headers)
         ;(out as Record<symbol, InterimSink>)[kInterimSink] = interim

@@ -1353,15 +1353,29 @@ const head: Case[] = [
     ],
   },
   {
-    id: 'head-does-not-fill-get',
+    id: 'head-fills-get',
     group: 'head',
-    rfc: 'RFC 9110 §9.3.2 (a HEAD response has no content); RFC 9111 §4 (GET needs a full stored response)',
-    title: 'a HEAD miss never leaves an empty entry that a GET would get',
+    rfc: 'RFC 9110 §9.3.2 (HEAD is GET without the content); RFC 9111 §4 (a stored GET response answers both)',
+    title: "a HEAD miss stores the GET response (the handler's body, or the origin's to a GET), so GETs hit",
     script: [fresh],
     steps: [
-      get({ status: 200, emptyBody: true }, { method: 'HEAD' }),
-      get({ status: 200, body: /^head-does-not-fill-get call=\d$/ }),
-      get({ status: 200, cached: true, body: /^head-does-not-fill-get call=\d$/ }),
+      get({ status: 200, cached: false, emptyBody: true, cacheStatus: cs.stored }, { method: 'HEAD' }),
+      get(hitOf(1, { headers: { 'content-length': String('head-fills-get call=1'.length) } })),
+      get({ status: 200, cached: true, emptyBody: true, cacheStatus: cs.hit }, { method: 'HEAD' }),
+    ],
+  },
+  {
+    id: 'head-empty-not-stored',
+    group: 'head',
+    rfc: 'RFC 9110 §9.3.2 (a HEAD response has no content); RFC 9111 §4 (GET needs a full stored response)',
+    title: 'a HEAD miss whose handler writes no body never leaves an empty entry',
+    script: [{ ...fresh, body: '' }, fresh],
+    steps: [
+      get(
+        { status: 200, cached: false, emptyBody: true, cacheStatus: cs.notStored('NO-BODY') },
+        { method: 'HEAD' },
+      ),
+      get({ status: 200, cached: false, servedBy: 2, cacheStatus: cs.stored }),
     ],
   },
 ]

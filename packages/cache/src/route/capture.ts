@@ -37,6 +37,12 @@ export interface RouteCacheControl {
    * the stored response is kept (in proxy and strict modes, `RETENTION` past its freshness).
    */
   originUnreachable(): RouteCacheControl
+  /**
+   * `true` when the route cache captures this response to store it (a cacheable miss), `false`
+   * otherwise (a hit, a bypass, an uncached route, another method). A proxy forwards a HEAD it
+   * captures as a GET, so the response's body can be stored for later GETs.
+   */
+  readonly capturing: boolean
 }
 
 const NOOP_CONTROL: RouteCacheControl = Object.freeze({
@@ -52,6 +58,7 @@ const NOOP_CONTROL: RouteCacheControl = Object.freeze({
   originUnreachable() {
     return NOOP_CONTROL
   },
+  capturing: false,
 })
 
 /**
@@ -209,6 +216,8 @@ export class MissState implements RouteCacheControl {
   bypassed = false
   /** `reply.cache.originUnreachable()` was called. */
   unreachable = false
+  /** HEAD: the body the GET handler sent, taken before Fastify's HEAD route drops it (route-cache.ts). */
+  headBody: Buffer | undefined
   // capture
   decided = false
   storing = false
@@ -290,6 +299,20 @@ export class MissState implements RouteCacheControl {
   originUnreachable(): RouteCacheControl {
     this.unreachable = true
     return this
+  }
+
+  get capturing(): boolean {
+    return true
+  }
+
+  /**
+   * A HEAD's captured body is the GET's only when the handler wrote one, of the length its head
+   * announced: an explicit HEAD route that writes none must not leave an empty entry for GETs.
+   */
+  headBodyUsable(): boolean {
+    if (!this.isHead) return true
+    const length = this.headers['content-length']
+    return this.size > 0 && (length === undefined || Number(length) === this.size)
   }
 
   get allTags(): readonly string[] {
@@ -463,6 +486,16 @@ export class MissState implements RouteCacheControl {
       this.ending = true
       try {
         if (this.held === undefined) return end.call(res, cb ?? undefined)
+        if (this.isHead && this.size === 0 && this.headBody !== undefined) {
+          // Node sends no body for a HEAD: the GET's body is only kept.
+          this.chunks = [this.headBody]
+          this.size = this.headBody.length
+        }
+        if (!this.headBodyUsable()) {
+          this.release(false, 'NO-BODY')
+          this.abandon()
+          return end.call(res, cb ?? undefined)
+        }
         // Complete: the head goes out with the body's length and `stored`, the body in one piece.
         this.release(true)
         if (this.replacement !== undefined || this.chunks.length === 0) return end.call(res, cb ?? undefined)

@@ -131,6 +131,8 @@ export type NotStoredReason =
    * out before the cache could know whether it would be stored (it is, if it completes).
    */
   | 'UNKNOWN-LENGTH'
+  /** A HEAD whose handler wrote no body (or not the length it announced): nothing for GETs. */
+  | 'NO-BODY'
   /**
    * The URL was invalidated (by this instance) while the response was produced: it may predate
    * the write that caused the invalidation.
