@@ -1,7 +1,7 @@
 // A caching reverse proxy: @fastify/reply-from forwards every method and path to one origin,
 // and the route cache of @fastify-perf/cache in proxy mode acts as an RFC 9111 shared cache
 // for the origin's responses. See ../README.md.
-import { type IncomingHttpHeaders, METHODS } from 'node:http'
+import { type IncomingHttpHeaders, METHODS, type ServerResponse } from 'node:http'
 import replyFrom from '@fastify/reply-from'
 import {
   type CacheStore,
@@ -10,7 +10,8 @@ import {
   type RouteCacheOptions,
   type Size,
 } from '@fastify-perf/cache'
-import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
+import Fastify, { type FastifyInstance, type FastifyReply, type FastifyServerOptions } from 'fastify'
+import { type InterimSink, kInterimSink, upstreamDispatcher } from './upstream.js'
 
 /**
  * The route cache options a proxy may set: `routes` of `@fastify-perf/cache` without `proxy`
@@ -103,6 +104,41 @@ function appendVia(headers: Headers, via: string | false): void {
 }
 
 /**
+ * Forwards an interim response of the origin to the client (RFC 9110 §15.2: a proxy forwards
+ * 1xx responses unless it asked for them itself): 102 Processing, and 103 Early Hints with its
+ * fields, hop-by-hop ones removed. Other 1xx codes have no response API in Node and are dropped
+ * (100 Continue is undici's own business). Never after the final head; never stored (they do not
+ * go through the route cache's capture).
+ */
+function forwardInterim(res: ServerResponse, status: number, headers: IncomingHttpHeaders): void {
+  if (res.headersSent || res.writableEnded) return
+  if (status === 102) {
+    if (typeof res.writeProcessing === 'function') res.writeProcessing()
+  } else if (status === 103 && typeof res.writeEarlyHints === 'function') {
+    const hints: Headers = { ...headers }
+    removeHopByHop(hints)
+    // Node writes a 103 only with a Link field (what Early Hints are for).
+    if (hints.link !== undefined) res.writeEarlyHints(hints as Record<string, string | string[]>)
+  }
+}
+
+/**
+ * The origin could not be reached or did not answer: connection refused or closed before a
+ * response, reset, timed out. The proxy answers as a gateway (RFC 9110 §15.6.3, §15.6.5): 504
+ * for a timeout, 502 otherwise; and tells the route cache it is disconnected (RFC 9111 §4.2.4),
+ * so a stored response stands in, stale, unless its Cache-Control forbids it (`must-revalidate`,
+ * `proxy-revalidate`, `s-maxage`, `no-cache`).
+ */
+function originFailed(reply: FastifyReply, error: Error & { statusCode?: number }): void {
+  reply.cache.originUnreachable()
+  const status = error.statusCode === 504 ? 504 : 502
+  reply
+    .code(status)
+    .type('text/plain; charset=utf-8')
+    .send(status === 504 ? 'Gateway Timeout' : 'Bad Gateway')
+}
+
+/**
  * Builds the proxy: every method Node's parser knows (CONNECT aside) and every path are
  * forwarded to `upstream`; GET and HEAD responses are cached per RFC 9111 as a shared cache.
  * The instance is not listening; `await app.listen(...)` it, `await app.close()` it.
@@ -142,14 +178,15 @@ export async function buildProxy(options: CachingProxyOptions): Promise<FastifyI
 
   await app.register(replyFrom, {
     base: upstream.origin,
-    undici: {
+    // Our own Agent (upstream.ts): interim responses reach the client, a 304 with Content-Length
+    // is not an error. reply-from uses it as given and destroys it when the app closes.
+    undici: upstreamDispatcher({
       headersTimeout: timeout,
       bodyTimeout: timeout,
-      // reply-from before 12.7.0 turns certificate checks off by default (CVE-2026-107318, its
-      // `tls` default); `connect` is applied after it, so an https upstream is verified here
-      // whatever the installed version does.
+      // Certificate checks stay on for an https upstream (reply-from before 12.7.0 turned them
+      // off by default in the options it builds, CVE-2026-107318; this Agent is built here).
       connect: { rejectUnauthorized: true },
-    },
+    }),
   })
 
   // Bodies are streamed to the origin as received, whatever their type: no parsing, no limit
@@ -178,12 +215,22 @@ export async function buildProxy(options: CachingProxyOptions): Promise<FastifyI
   }
 
   app.all('/*', { config: { cache: true } }, (request, reply) => {
+    const res = reply.raw
+    const interim: InterimSink = (status, headers) => forwardInterim(res, status, headers)
     return reply.from(request.url, {
-      rewriteRequestHeaders,
+      // A HEAD the cache captures goes upstream as a GET: its body is stored for later GETs and
+      // HEADs (Node sends the client none), as Varnish does on a miss.
+      ...(request.method === 'HEAD' && reply.cache.capturing ? { method: 'GET' as const } : {}),
+      rewriteRequestHeaders: (forwarded, headers) => {
+        const out = rewriteRequestHeaders(forwarded, headers)
+        ;(out as Record<symbol, InterimSink>)[kInterimSink] = interim
+        return out
+      },
       rewriteHeaders,
       // reply-from retries a GET answered 503 up to ten times by default: a cache in front of a
       // failing origin must not multiply its load (stale-if-error is the answer to a 503).
       retryDelay: () => null,
+      onError: (failed, { error }) => originFailed(failed as FastifyReply, error),
     })
   })
 

@@ -4,7 +4,12 @@
 import assert from 'node:assert/strict'
 import { type ChildProcess, spawn } from 'node:child_process'
 import { once } from 'node:events'
-import { request as httpRequest, type IncomingMessage } from 'node:http'
+import {
+  createServer,
+  request as httpRequest,
+  type IncomingHttpHeaders,
+  type IncomingMessage,
+} from 'node:http'
 import { createServer as createHttpsServer } from 'node:https'
 import type { AddressInfo } from 'node:net'
 import { after, before, describe, test } from 'node:test'
@@ -158,18 +163,119 @@ describe('buildProxy in front of an origin', () => {
   })
 })
 
-test('an unreachable origin gives a 5xx quickly, never a hang', async () => {
+test('an unreachable origin gives a 502 quickly, never a hang', async () => {
   const port = await freePort()
   const proxy = await buildProxy({ upstream: `http://127.0.0.1:${port}` })
   const base = await proxy.listen({ host: '127.0.0.1', port: 0 })
   try {
     const started = Date.now()
     const res = await request(`${base}/anything`)
-    assert.ok(res.status >= 500 && res.status < 600, `status ${res.status}`)
+    assert.equal(res.status, 502)
     assert.ok(Date.now() - started < 5000)
   } finally {
     await proxy.close()
   }
+})
+
+interface Interim {
+  status: number
+  headers: IncomingHttpHeaders
+}
+
+/** A GET that also records the interim (1xx) responses, which fetch-style clients drop. */
+function getWithInterim(
+  url: string,
+): Promise<{ status: number; headers: IncomingHttpHeaders; body: string; interim: Interim[] }> {
+  return new Promise((resolve, reject) => {
+    const interim: Interim[] = []
+    const req = httpRequest(url, { agent: false })
+    req.on('information', (info) => interim.push({ status: info.statusCode, headers: info.headers }))
+    req.on('response', (res) => {
+      let body = ''
+      res.setEncoding('utf8')
+      res.on('data', (chunk: string) => {
+        body += chunk
+      })
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body, interim }))
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+describe('interim responses, timeouts: a raw origin over real sockets', () => {
+  let origin: ReturnType<typeof createServer>
+  let proxy: FastifyInstance
+  let base: string
+  const calls = new Map<string, number>()
+
+  before(async () => {
+    origin = createServer((req, res) => {
+      const path = req.url ?? '/'
+      calls.set(path, (calls.get(path) ?? 0) + 1)
+      const final = (body: string) => {
+        res.writeHead(200, { 'cache-control': 'max-age=60', 'content-type': 'text/plain' })
+        res.end(body)
+      }
+      if (path === '/hints') {
+        res.writeEarlyHints({ link: '</style.css>; rel=preload; as=style', 'x-hint': 'early' })
+        setTimeout(() => final('hinted'), 20)
+      } else if (path === '/processing') {
+        res.writeProcessing()
+        setTimeout(() => final('processed'), 20)
+      } else if (path === '/slow') {
+        setTimeout(() => final('too late'), 2000)
+      } else {
+        final('plain')
+      }
+    })
+    origin.listen(0, '127.0.0.1')
+    await once(origin, 'listening')
+    const { port } = origin.address() as AddressInfo
+    proxy = await buildProxy({ upstream: `http://127.0.0.1:${port}`, upstreamTimeout: 300 })
+    base = await proxy.listen({ host: '127.0.0.1', port: 0 })
+  })
+  after(async () => {
+    await proxy?.close()
+    origin?.closeAllConnections()
+    await new Promise((resolve) => origin?.close(resolve))
+  })
+
+  test('a 103 Early Hints reaches the client with its fields, and is neither stored nor replayed', async () => {
+    const miss = await getWithInterim(`${base}/hints`)
+    assert.equal(miss.status, 200)
+    assert.equal(miss.body, 'hinted')
+    assert.equal(miss.interim.length, 1)
+    assert.equal(miss.interim[0]!.status, 103)
+    assert.equal(miss.interim[0]!.headers.link, '</style.css>; rel=preload; as=style')
+    assert.equal(miss.interim[0]!.headers['x-hint'], 'early')
+    assert.equal(miss.headers['x-hint'], undefined, "the 103's fields are not the final response's")
+    assert.equal(miss.headers['cache-status'], 'fastify-perf; fwd=uri-miss; stored')
+
+    const hit = await getWithInterim(`${base}/hints`)
+    assert.match(String(hit.headers['cache-status']), /; hit; ttl=/)
+    assert.equal(hit.body, 'hinted')
+    assert.deepEqual(hit.interim, [], 'a hit sends no interim response')
+    assert.equal(hit.headers['x-hint'], undefined)
+    assert.equal(calls.get('/hints'), 1)
+  })
+
+  test('a 102 Processing reaches the client', async () => {
+    const res = await getWithInterim(`${base}/processing`)
+    assert.equal(res.status, 200)
+    assert.equal(res.body, 'processed')
+    assert.deepEqual(
+      res.interim.map((i) => i.status),
+      [102],
+    )
+  })
+
+  test('an origin slower than upstreamTimeout gives a 504', async () => {
+    const res = await request(`${base}/slow`)
+    assert.equal(res.status, 504)
+    assert.notEqual(res.headers['cache-status'], undefined)
+  })
 })
 
 test("an https upstream's certificate is verified (CVE-2026-107318 in reply-from < 12.7.0)", async (t) => {

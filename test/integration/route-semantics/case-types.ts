@@ -26,6 +26,7 @@ export type Group =
   | 'coalescing'
   | 'revalidation'
   | 'request-directives'
+  | 'range'
 
 /** What a step's header function and a matcher may look at. */
 export interface StepContext {
@@ -146,6 +147,9 @@ export const cs = {
   /** Stale served because the origin failed with `status`. */
   sie: (status: number) =>
     new RegExp(`^${CACHE_NAME}; fwd=stale; fwd-status=${status}; ttl=-\\d+; detail=STALE-IF-ERROR$`),
+  /** Stale served because the origin could not be reached (`reply.cache.originUnreachable()`). */
+  unreachable: (status: number) =>
+    new RegExp(`^${CACHE_NAME}; fwd=stale; fwd-status=${status}; ttl=-\\d+; detail=ORIGIN-UNREACHABLE$`),
   /** Miss, not stored, and why. */
   notStored: (reason: string) => `${CACHE_NAME}; fwd=uri-miss; detail=${reason}`,
   /** The request bypassed the cache, and why. */

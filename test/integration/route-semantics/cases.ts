@@ -20,6 +20,7 @@ import {
   notMatching,
   present,
   type RequestStep,
+  type StepContext,
   sameAsStep,
 } from './case-types.js'
 import { httpDate, type ScriptHeaderValue, type ScriptResponse } from './origin.js'
@@ -1565,15 +1566,29 @@ const head: Case[] = [
     ],
   },
   {
-    id: 'head-does-not-fill-get',
+    id: 'head-fills-get',
     group: 'head',
-    rfc: 'RFC 9110 §9.3.2 (a HEAD response has no content); RFC 9111 §4 (GET needs a full stored response)',
-    title: 'a HEAD miss never leaves an empty entry that a GET would get',
+    rfc: 'RFC 9110 §9.3.2 (HEAD is GET without the content); RFC 9111 §4 (a stored GET response answers both)',
+    title: "a HEAD miss stores the GET response (the handler's body, or the origin's to a GET), so GETs hit",
     script: [fresh],
     steps: [
-      get({ status: 200, emptyBody: true }, { method: 'HEAD' }),
-      get({ status: 200, body: /^head-does-not-fill-get call=\d$/ }),
-      get({ status: 200, cached: true, body: /^head-does-not-fill-get call=\d$/ }),
+      get({ status: 200, cached: false, emptyBody: true, cacheStatus: cs.stored }, { method: 'HEAD' }),
+      get(hitOf(1, { headers: { 'content-length': String('head-fills-get call=1'.length) } })),
+      get({ status: 200, cached: true, emptyBody: true, cacheStatus: cs.hit }, { method: 'HEAD' }),
+    ],
+  },
+  {
+    id: 'head-empty-not-stored',
+    group: 'head',
+    rfc: 'RFC 9110 §9.3.2 (a HEAD response has no content); RFC 9111 §4 (GET needs a full stored response)',
+    title: 'a HEAD miss whose handler writes no body never leaves an empty entry',
+    script: [{ ...fresh, body: '' }, fresh],
+    steps: [
+      get(
+        { status: 200, cached: false, emptyBody: true, cacheStatus: cs.notStored('NO-BODY') },
+        { method: 'HEAD' },
+      ),
+      get({ status: 200, cached: false, servedBy: 2, cacheStatus: cs.stored }),
     ],
   },
 ]
@@ -1735,6 +1750,37 @@ const stale: Case[] = [
       get(staleServed(1, { cached: false, cacheStatus: cs.sie(500) }), { waitMs: STALE_WAIT_MS }),
     ],
   },
+  // RFC 9111 §4.2.4: "A cache MUST NOT generate a stale response unless it is disconnected or
+  // doing so is explicitly permitted by the client or origin server". An origin that closes the
+  // connection leaves the cache disconnected. The entry must still be kept: in-app that is strict
+  // mode's retention (proxy mode always keeps entries for revalidation).
+  {
+    id: 'stale-origin-unreachable',
+    group: 'stale',
+    rfc: 'RFC 9111 §4.2.4 (a disconnected cache may serve stale)',
+    title: 'an unreachable origin is replaced by the stale entry',
+    plugin: { strict: true },
+    script: [{ headers: cc('max-age=2') }, { disconnect: true }],
+    steps: [
+      storedMiss,
+      get(staleServed(1, { cached: false, cacheStatus: cs.unreachable(502) }), { waitMs: STALE_WAIT_MS }),
+    ],
+  },
+  ...(['must-revalidate', 'proxy-revalidate', 's-maxage=2', 'no-cache'] as const).map(
+    (directive): Case => ({
+      id: `stale-origin-unreachable-${directive.replace('=2', '')}`,
+      group: 'stale',
+      rfc: 'RFC 9111 §4.2.4, §5.2.2 (must-revalidate, proxy-revalidate, s-maxage, no-cache: never stale)',
+      title: `${directive}: an unreachable origin gives a 502, never the stale entry`,
+      plugin: { strict: true },
+      script: [{ headers: cc(`max-age=2, ${directive}`) }, { disconnect: true }],
+      // In-app a no-cache response is not stored at all; either way nothing stale is served.
+      steps: [
+        get({ status: 200, cached: false, servedBy: 1 }),
+        get({ status: 502, cached: false }, { waitMs: STALE_WAIT_MS }),
+      ],
+    }),
+  ),
   {
     id: 'stale-needs-permission',
     group: 'stale',
@@ -1752,11 +1798,13 @@ const stale: Case[] = [
 // response to an unsafe request method", which binds the in-app cache as well, so these cases
 // run in both modes.
 const invalidation: Case[] = [
-  ...(['POST', 'PUT', 'PATCH', 'DELETE'] as const).map(
+  // QUERY and M-SEARCH: every method but GET, HEAD, OPTIONS and TRACE is unsafe (RFC 9110
+  // §9.2.1), known to the cache or not.
+  ...(['POST', 'PUT', 'PATCH', 'DELETE', 'QUERY', 'M-SEARCH'] as const).map(
     (method): Case => ({
       id: `invalidate-${method.toLowerCase()}`,
       group: 'invalidation',
-      rfc: 'RFC 9111 §4.4 (a successful unsafe method invalidates the target URI)',
+      rfc: 'RFC 9111 §4.4 (a successful unsafe method, known or not, invalidates the target URI)',
       title: `a successful ${method} invalidates the stored GET`,
       script: [fresh, { status: 200 }, fresh],
       steps: [
@@ -1769,18 +1817,16 @@ const invalidation: Case[] = [
       ],
     }),
   ),
-  {
-    id: 'invalidate-failed-post',
-    group: 'invalidation',
-    rfc: 'RFC 9111 §4.4 (only a non-error status invalidates)',
-    title: 'a failed POST leaves the entry',
-    script: [fresh, { status: 500 }],
-    steps: [
-      storedMiss,
-      get({ status: 500 }, { method: 'POST', body: 'abc', headers: textBody }),
-      get(hitOf(1)),
-    ],
-  },
+  ...(['POST', 'M-SEARCH'] as const).map(
+    (method): Case => ({
+      id: method === 'POST' ? 'invalidate-failed-post' : `invalidate-failed-${method.toLowerCase()}`,
+      group: 'invalidation',
+      rfc: 'RFC 9111 §4.4 (only a non-error status invalidates)',
+      title: `a failed ${method} leaves the entry`,
+      script: [fresh, { status: 500 }],
+      steps: [storedMiss, get({ status: 500 }, { method, body: 'abc', headers: textBody }), get(hitOf(1))],
+    }),
+  ),
   {
     id: 'invalidate-target-only',
     group: 'invalidation',
@@ -1973,6 +2019,30 @@ const revalidation: Case[] = [
     ],
   },
   {
+    id: 'revalidate-304-content-length',
+    group: 'revalidation',
+    rfc: 'RFC 9110 §8.6 (a 304 may carry the Content-Length the 200 would have), RFC 9111 §4.3.4 (it updates nothing)',
+    title: 'a 304 with Content-Length is merged, and the stored body keeps its own length',
+    only: 'proxy',
+    script: [
+      etagged('"cl"', { 'cache-control': 'max-age=2' }),
+      { status: 304, headers: { ...cc('max-age=60'), etag: '"cl"', 'content-length': '1234' } },
+    ],
+    steps: [
+      storedMiss,
+      get(
+        missOf(1, {
+          status: 200,
+          cacheStatus: cs.revalidated(304),
+          bodyLength: 'revalidate-304-content-length call=1'.length,
+          headers: { 'content-length': String('revalidate-304-content-length call=1'.length) },
+        }),
+        { waitMs: STALE_WAIT_MS },
+      ),
+      get(hitOf(1)),
+    ],
+  },
+  {
     id: 'revalidate-200-replaces',
     group: 'revalidation',
     rfc: 'RFC 9111 §4.3.3 (a full response replaces the stored one)',
@@ -2125,6 +2195,170 @@ const requestDirectives: Case[] = [
   },
 ]
 
+// --- ranges (RFC 9110 §14, §13.1.5) -------------------------------------------------------------
+
+/** The default body of origin call 1 of case `id`, for range expectations. */
+const body1 = (id: string): string => `${id} call=1`
+const WEAK_OR_STRONG = '"r1"'
+
+const rangeCase = (
+  id: string,
+  title: string,
+  rfc: string,
+  requestHeaders: Record<string, string | ((ctx: StepContext) => string)>,
+  expect: (body: string) => Expectation,
+  script: ScriptResponse[] = [etagged(WEAK_OR_STRONG, { 'last-modified': LAST_MODIFIED })],
+): Case => ({
+  id,
+  group: 'range',
+  rfc,
+  title,
+  script,
+  steps: [storedMiss, get({ cached: true, ...expect(body1(id)) }, { headers: requestHeaders })],
+})
+
+const ranges: Case[] = [
+  rangeCase(
+    'range-from-stored',
+    'a single byte range is a 206 from the stored complete response',
+    'RFC 9110 §14.1.2, §15.3.7 (206 with Content-Range); RFC 9111 §3.4',
+    { range: 'bytes=0-4' },
+    (body) => ({
+      status: 206,
+      body: body.slice(0, 5),
+      cacheStatus: cs.hit,
+      headers: {
+        'content-range': `bytes 0-4/${body.length}`,
+        'content-length': '5',
+        'accept-ranges': 'bytes',
+        etag: WEAK_OR_STRONG,
+      },
+    }),
+  ),
+  rangeCase(
+    'range-open-ended',
+    'bytes=N- runs to the end',
+    'RFC 9110 §14.1.2 (absent last-pos: to the end)',
+    { range: 'bytes=3-' },
+    (body) => ({
+      status: 206,
+      body: body.slice(3),
+      headers: { 'content-range': `bytes 3-${body.length - 1}/${body.length}` },
+    }),
+  ),
+  rangeCase(
+    'range-suffix',
+    'bytes=-N is the last N bytes',
+    'RFC 9110 §14.1.2 (suffix-range)',
+    { range: 'bytes=-4' },
+    (body) => ({
+      status: 206,
+      body: body.slice(-4),
+      headers: { 'content-range': `bytes ${body.length - 4}-${body.length - 1}/${body.length}` },
+    }),
+  ),
+  rangeCase(
+    'range-past-end-clipped',
+    'a last-pos past the end is clipped to the length',
+    'RFC 9110 §14.1.2 (last-pos past the end: up to the last byte)',
+    { range: 'bytes=2-100000' },
+    (body) => ({
+      status: 206,
+      body: body.slice(2),
+      headers: { 'content-range': `bytes 2-${body.length - 1}/${body.length}` },
+    }),
+  ),
+  rangeCase(
+    'range-unsatisfiable',
+    'a range past the end is a 416 with the length',
+    'RFC 9110 §15.5.17 (416, Content-Range: bytes */length)',
+    { range: 'bytes=100000-' },
+    (body) => ({
+      status: 416,
+      emptyBody: true,
+      headers: { 'content-range': `bytes */${body.length}`, etag: null, 'cache-control': null },
+    }),
+  ),
+  rangeCase(
+    'range-multiple-whole',
+    'several ranges get the whole stored response',
+    'RFC 9110 §14.2 (a server MAY ignore Range)',
+    { range: 'bytes=0-1,3-4' },
+    (body) => ({ status: 200, body, headers: { 'content-range': null } }),
+  ),
+  rangeCase(
+    'range-other-unit-whole',
+    'an unknown range unit gets the whole stored response',
+    'RFC 9110 §14.2 (an unknown unit is ignored)',
+    { range: 'items=0-1' },
+    (body) => ({ status: 200, body }),
+  ),
+  rangeCase(
+    'range-if-range-etag',
+    'If-Range with the stored strong ETag: the range',
+    'RFC 9110 §13.1.5 (If-Range matches a strong entity-tag)',
+    { range: 'bytes=0-1', 'if-range': WEAK_OR_STRONG },
+    (body) => ({ status: 206, body: body.slice(0, 2) }),
+  ),
+  rangeCase(
+    'range-if-range-other-etag',
+    'If-Range with another ETag: the whole stored response',
+    'RFC 9110 §13.1.5 (no match: the Range is ignored)',
+    { range: 'bytes=0-1', 'if-range': '"other"' },
+    (body) => ({ status: 200, body }),
+  ),
+  rangeCase(
+    'range-if-range-weak',
+    'If-Range never matches a weak ETag',
+    'RFC 9110 §13.1.5 (strong comparison only)',
+    { range: 'bytes=0-1', 'if-range': 'W/"w1"' },
+    (body) => ({ status: 200, body }),
+    [etagged('W/"w1"')],
+  ),
+  rangeCase(
+    'range-if-range-date',
+    'If-Range with the stored Last-Modified: the range',
+    'RFC 9110 §13.1.5 (an HTTP-date matching a strong Last-Modified)',
+    { range: 'bytes=0-1', 'if-range': LAST_MODIFIED },
+    (body) => ({ status: 206, body: body.slice(0, 2) }),
+  ),
+  {
+    id: 'range-head-whole',
+    group: 'range',
+    rfc: 'RFC 9110 §14.2 (range handling is defined for GET only)',
+    title: 'a HEAD with Range gets the whole response head',
+    script: [fresh],
+    steps: [
+      storedMiss,
+      get(
+        { status: 200, cached: true, emptyBody: true, headers: { 'content-range': null } },
+        {
+          method: 'HEAD',
+          headers: { range: 'bytes=0-1' },
+        },
+      ),
+    ],
+  },
+  {
+    id: 'range-partial-not-stored',
+    group: 'range',
+    rfc: 'RFC 9111 §3.3 (a partial response is never stored as a complete one)',
+    title: "the origin's 206 to a Range miss passes through and is not stored",
+    script: [
+      { status: 206, headers: { ...cc('max-age=60'), 'content-range': 'bytes 0-4/10' }, body: '01234' },
+      { ...fresh, body: '0123456789' },
+    ],
+    steps: [
+      get(
+        { status: 206, cached: false, body: '01234', cacheStatus: cs.notStored('STATUS') },
+        { headers: { range: 'bytes=0-4' } },
+      ),
+      get({ status: 200, cached: false, body: '0123456789', cacheStatus: cs.stored }),
+      get({ status: 206, cached: true, body: '56789' }, { headers: { range: 'bytes=5-' } }),
+    ],
+  },
+]
+
 /** Every case, in report order. */
 export const cases: readonly Case[] = [
   ...storability,
@@ -2143,6 +2377,7 @@ export const cases: readonly Case[] = [
   ...coalescing,
   ...revalidation,
   ...requestDirectives,
+  ...ranges,
 ]
 
 /** The cases of one mode. */

@@ -27,6 +27,12 @@ export interface ScriptResponse {
   delayMs?: number
   /** Throw from the handler instead of answering (the route's error handler then sends a 500). */
   fail?: boolean
+  /**
+   * The origin cannot be reached. Proxy mode: the origin closes the connection without answering.
+   * In-app: the handler, a gateway to a backend that is down, calls
+   * `reply.cache.originUnreachable()` and answers 502.
+   */
+  disconnect?: boolean
   /** In-app only: `reply.cache.bypass()` for this response. */
   bypass?: boolean
   /** In-app only: `reply.cache.tags(...tags)` for this response. */
@@ -88,6 +94,15 @@ export class Origin {
 
     // Undefined on the proxy's origin, which does not register the cache.
     const cacheApi = reply.cache as RouteCacheControl | undefined
+    if (step.disconnect) {
+      if (cacheApi === undefined) {
+        reply.hijack()
+        request.raw.socket.destroy()
+        return reply
+      }
+      cacheApi.originUnreachable()
+      return reply.code(502).type('text/plain; charset=utf-8').send('Bad Gateway')
+    }
     if (step.bypass) {
       if (cacheApi === undefined) throw new Error(`case ${id}: reply.cache.bypass() needs the route cache`)
       cacheApi.bypass()

@@ -14,8 +14,17 @@ export interface StartedTarget extends Target {
   close(): Promise<void>
 }
 
-/** The methods of the in-app case routes (HEAD comes from Fastify's automatic HEAD route). */
-const CASE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE']
+/**
+ * The methods of the case routes (HEAD comes from Fastify's automatic HEAD route). `M-SEARCH` is
+ * one Fastify does not know: the apps add it (see {@link addCaseMethods}).
+ */
+const CASE_METHODS = ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'QUERY', 'M-SEARCH']
+
+function addCaseMethods(app: FastifyInstance): void {
+  for (const method of CASE_METHODS) {
+    if (!app.supportedMethods.includes(method)) app.addHttpMethod(method, { hasBody: true })
+  }
+}
 
 function groupByPluginOptions(cases: readonly Case[]): Map<string, Case[]> {
   const groups = new Map<string, Case[]>()
@@ -40,6 +49,7 @@ export async function startInApp(cases: readonly Case[], origin: Origin): Promis
     for (const group of groupByPluginOptions(cases).values()) {
       const app = Fastify({ logger: false })
       apps.push(app)
+      addCaseMethods(app)
       await registerRouteCache(app, group[0]!.plugin ?? {})
       for (const c of group) {
         origin.register(c.id, c.script)
@@ -82,6 +92,7 @@ export async function startProxy(cases: readonly Case[], origin: Origin): Promis
   try {
     const upstream = Fastify({ logger: false })
     apps.push(upstream)
+    addCaseMethods(upstream)
     // The origin accepts any body and ignores it.
     upstream.removeAllContentTypeParsers()
     upstream.addContentTypeParser('*', { parseAs: 'buffer' }, (_request, body, done) => done(null, body))

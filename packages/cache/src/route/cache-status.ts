@@ -39,9 +39,16 @@ export class CacheStatus {
     return `${this.#hit}${ttl}; detail=STALE-WHILE-REVALIDATE`
   }
 
-  /** A stale response standing in for a failing handler (RFC 5861 §4). */
-  staleIfError(status: number, ttl: number): string {
-    return `${this.#name}; fwd=stale; fwd-status=${status}; ttl=${ttl}; detail=STALE-IF-ERROR`
+  /**
+   * A stale response standing in for a failing handler: within stale-if-error (RFC 5861 §4,
+   * `STALE-IF-ERROR`) or because the origin could not be reached (`ORIGIN-UNREACHABLE`).
+   */
+  staleIfError(
+    status: number,
+    ttl: number,
+    detail: 'STALE-IF-ERROR' | 'ORIGIN-UNREACHABLE' = 'STALE-IF-ERROR',
+  ): string {
+    return `${this.#name}; fwd=stale; fwd-status=${status}; ttl=${ttl}; detail=${detail}`
   }
 
   /** A response from the handler (or origin) that was stored. */

@@ -28,6 +28,21 @@ export interface RouteCacheControl {
   ttl(ttl: Duration): RouteCacheControl
   /** Does not store this response (`Cache-Status: …; detail=BYPASS`). */
   bypass(): RouteCacheControl
+  /**
+   * Says that this response is an error of the app's own making because what it depends on (the
+   * origin, in a proxy) could not be reached: connection refused, closed, reset or timed out. The
+   * cache is then "disconnected" (RFC 9111 §4.2.4) and a stored response of the URL stands in for
+   * the error, stale, unless its `Cache-Control` forbids serving it stale (`must-revalidate`,
+   * `proxy-revalidate`, `s-maxage`, `no-cache`). Only for a 500, 502, 503 or 504, and only while
+   * the stored response is kept (in proxy and strict modes, `RETENTION` past its freshness).
+   */
+  originUnreachable(): RouteCacheControl
+  /**
+   * `true` when the route cache captures this response to store it (a cacheable miss), `false`
+   * otherwise (a hit, a bypass, an uncached route, another method). A proxy forwards a HEAD it
+   * captures as a GET, so the response's body can be stored for later GETs.
+   */
+  readonly capturing: boolean
 }
 
 const NOOP_CONTROL: RouteCacheControl = Object.freeze({
@@ -40,6 +55,10 @@ const NOOP_CONTROL: RouteCacheControl = Object.freeze({
   bypass() {
     return NOOP_CONTROL
   },
+  originUnreachable() {
+    return NOOP_CONTROL
+  },
+  capturing: false,
 })
 
 /**
@@ -107,7 +126,12 @@ export class Lookup implements SlotView {
   fwd: Forward = 'uri-miss'
   /** A stale entry that may stand in if the handler fails (stale-if-error). */
   stale: CachedResponse | undefined = undefined
-  /** When that stale entry was stored and stopped being fresh, epoch ms. */
+  /**
+   * The stale entry, when its `Cache-Control` allows serving it stale at all: it stands in for
+   * an error the handler marks as the origin being unreachable (`reply.cache.originUnreachable`).
+   */
+  servable: CachedResponse | undefined = undefined
+  /** When that stale entry (either) was stored and stopped being fresh, epoch ms. */
   staleCreatedAt = 0
   staleFreshUntil = 0
   /** Proxy mode: the stale entry being revalidated with a conditional request. */
@@ -192,6 +216,10 @@ export class MissState implements RouteCacheControl {
   readonly versionReads: Array<Promise<readonly string[]>> = []
   ttlMs: number | undefined
   bypassed = false
+  /** `reply.cache.originUnreachable()` was called. */
+  unreachable = false
+  /** HEAD: the body the GET handler sent, taken before Fastify's HEAD route drops it (route-cache.ts). */
+  headBody: Buffer | undefined
   // capture
   decided = false
   storing = false
@@ -268,6 +296,25 @@ export class MissState implements RouteCacheControl {
   bypass(): RouteCacheControl {
     this.bypassed = true
     return this
+  }
+
+  originUnreachable(): RouteCacheControl {
+    this.unreachable = true
+    return this
+  }
+
+  get capturing(): boolean {
+    return true
+  }
+
+  /**
+   * A HEAD's captured body is the GET's only when the handler wrote one, of the length its head
+   * announced: an explicit HEAD route that writes none must not leave an empty entry for GETs.
+   */
+  headBodyUsable(): boolean {
+    if (!this.isHead) return true
+    const length = this.headers['content-length']
+    return this.size > 0 && (length === undefined || Number(length) === this.size)
   }
 
   get allTags(): readonly string[] {
@@ -441,6 +488,16 @@ export class MissState implements RouteCacheControl {
       this.ending = true
       try {
         if (this.held === undefined) return end.call(res, cb ?? undefined)
+        if (this.isHead && this.size === 0 && this.headBody !== undefined) {
+          // Node sends no body for a HEAD: the GET's body is only kept.
+          this.chunks = [this.headBody]
+          this.size = this.headBody.length
+        }
+        if (!this.headBodyUsable()) {
+          this.release(false, 'NO-BODY')
+          this.abandon()
+          return end.call(res, cb ?? undefined)
+        }
         // Complete: the head goes out with the body's length and `stored`, the body in one piece.
         this.release(true)
         if (this.replacement !== undefined || this.chunks.length === 0) return end.call(res, cb ?? undefined)

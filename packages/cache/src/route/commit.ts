@@ -47,6 +47,10 @@ const EMPTY_BODY = Buffer.alloc(0)
 
 /** The captured response finished without error: store it. */
 export function commitCaptured(rc: RouteCache, state: MissState): void {
+  if (!state.headBodyUsable()) {
+    state.abandon()
+    return
+  }
   const chunks = state.chunks
   const body = chunks.length === 0 ? EMPTY_BODY : chunks.length === 1 ? chunks[0]! : Buffer.concat(chunks)
   state.chunks = []

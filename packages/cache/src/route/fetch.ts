@@ -69,14 +69,20 @@ export function onResponseHead(
     merge304(rc, state, ctx.revalidate!, headers)
     return
   }
-  if (ERROR_STATUSES.has(status) && ctx.stale !== undefined && now < ctx.stale.sieUntil) {
-    // RFC 5861 §4: the last good response stands in for the failing handler.
-    abandonFlight(rc, state)
-    const ttl = Math.min(ttlSeconds(ctx.staleFreshUntil, now), -1)
-    publish(state.request, 'stale-if-error', false, 'STALE-IF-ERROR')
-    const age = Math.max(0, Math.floor((now - ctx.staleCreatedAt) / 1000)) + ctx.stale.initialAgeSec
-    standIn(rc, state, ctx.stale, rc.status.staleIfError(status, ttl), age)
-    return
+  if (ERROR_STATUSES.has(status)) {
+    // RFC 5861 §4: the last good response stands in for the failing handler; RFC 9111 §4.2.4:
+    // so does any response that may be served stale while the origin cannot be reached.
+    const sie = ctx.stale !== undefined && now < ctx.stale.sieUntil ? ctx.stale : undefined
+    const stale = sie ?? (state.unreachable ? ctx.servable : undefined)
+    if (stale !== undefined) {
+      abandonFlight(rc, state)
+      const ttl = Math.min(ttlSeconds(ctx.staleFreshUntil, now), -1)
+      const detail = sie === undefined ? 'ORIGIN-UNREACHABLE' : 'STALE-IF-ERROR'
+      publish(state.request, 'stale-if-error', false, detail)
+      const age = Math.max(0, Math.floor((now - ctx.staleCreatedAt) / 1000)) + stale.initialAgeSec
+      standIn(rc, state, stale, rc.status.staleIfError(status, ttl, detail), age)
+      return
+    }
   }
   const vary = parseVary(headers.vary as string | undefined)
   const length = headers['content-length']

@@ -67,8 +67,11 @@ export function decide(
     scheduleRefresh(rc, ctx, request, response)
     return
   }
-  if (!noStale && now < response.sieUntil) {
-    ctx.stale = response
+  if (!noStale && !mustValidate) {
+    // Kept to stand in for a failing handler: within stale-if-error, or whenever the origin
+    // cannot be reached (RFC 9111 §4.2.4), unless the client asked for a fresher response.
+    if (now < response.sieUntil) ctx.stale = response
+    if (ctx.fwd !== 'request') ctx.servable = response
     ctx.staleCreatedAt = entry.createdAt
     ctx.staleFreshUntil = entry.freshUntil
   }

@@ -1,15 +1,15 @@
-// Invalidation by unsafe methods (RFC 9111 §4.4): a successful (2xx/3xx) POST, PUT, PATCH or
-// DELETE invalidates the stored responses of its URL, and of a same-origin `Location` or
-// `Content-Location`, and the stored responses of the groups its `Cache-Group-Invalidation`
-// names (RFC 9875 §3, see cache-groups.ts). Done in `onSend`, before the response goes out, so a client that reads the
-// URL right after its write never sees the old entry. Each URL is one delete (variants.ts); one
-// the store cannot take is kept by the engine as a debt, honoured at once by this instance and
-// replayed when the store answers again.
+// Invalidation by unsafe methods (RFC 9111 §4.4): a successful (2xx/3xx) response to any method
+// but GET, HEAD, OPTIONS and TRACE (POST, PUT, PATCH, DELETE, and unknown ones) invalidates the
+// stored responses of its URL, of a same-origin `Location` or `Content-Location`, and of the groups
+// its `Cache-Group-Invalidation` names (RFC 9875 §3, see cache-groups.ts). Done in `onSend`, before
+// the response goes out, so a client that reads the URL right after its write never sees the old
+// entry. Each URL is one delete (variants.ts); one the store cannot take is kept by the engine as a
+// debt, honoured at once by this instance and replayed when the store answers again.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { isPromise, type MaybePromise } from '../store.js'
 import { cacheGroupTags, parseGroups, requestOrigin } from './cache-groups.js'
 import { sameOriginTarget, urlKey } from './key.js'
-import { UNSAFE_METHODS } from './policy.js'
+import { isUnsafeMethod } from './policy.js'
 import type { RouteCache } from './route-cache.js'
 
 /** The `onSend` hook of routes with an unsafe method. */
@@ -25,7 +25,7 @@ export function invalidateOnUnsafe(
     rc.cachedRoutes === 0 ||
     status < 200 ||
     status >= 400 ||
-    !UNSAFE_METHODS.has(request.raw.method ?? '') ||
+    !isUnsafeMethod(request.raw.method ?? 'GET') ||
     rc.backend.closed()
   ) {
     done(null, payload)

@@ -3,6 +3,11 @@
 // (up to `lockTimeout`) and get it only if their own request may receive it. With `lock`, one
 // instance in the fleet leads (the store's lock). The leader's response is captured on its way to
 // the socket (capture.ts) and judged when its head is written (fetch.ts).
+//
+// A HEAD miss is captured like a GET one: Fastify's generated HEAD route runs the GET handler and
+// writes its body, which Node drops on the wire but the capture sees; the caching proxy forwards
+// such a HEAD upstream as a GET (`reply.cache.capturing`). So a HEAD-only client warms the cache.
+// A HEAD whose handler writes no body (an explicit HEAD route) is not stored (capture.ts).
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import type { StoredEntry, StoreLock } from '../store.js'
 import {
@@ -13,7 +18,7 @@ import {
   type Lookup,
   MissState,
 } from './capture.js'
-import { failed, publish, serveCollapsed } from './deliver.js'
+import { failed, serveCollapsed } from './deliver.js'
 import { CachedResponse, FLAG_ALWAYS_REVALIDATE, VariantRecord } from './response-codec.js'
 import type { RouteCache } from './route-cache.js'
 import { VARY_TOO_LARGE, varySuffix } from './vary.js'
@@ -31,13 +36,6 @@ export function miss(
     // RFC 9111 §5.2.1.7: nothing usable is stored, so 504 without contacting the handler. A
     // response the cache generates itself carries no Cache-Status member (RFC 9211 §2).
     reply.code(504).send()
-    return
-  }
-  if (request.raw.method === 'HEAD') {
-    // HEAD responses have no body to store; HEAD is answered from GET's entries once they exist.
-    if (rc.options.cacheStatus) reply.header('cache-status', rc.status.notStored(ctx.fwd, undefined))
-    publish(request, 'miss', false)
-    done()
     return
   }
   const flightKey = rc.prefix + ctx.urlKey + (ctx.suffix ?? ctx.dims)

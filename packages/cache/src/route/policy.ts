@@ -128,8 +128,17 @@ export const NOT_UPDATED_BY_304: ReadonlySet<string> = new Set([
   'content-range',
 ])
 
-/** Unsafe methods whose success invalidates the stored responses of their URL (RFC 9111 §4.4). */
-export const UNSAFE_METHODS: ReadonlySet<string> = new Set(['POST', 'PUT', 'PATCH', 'DELETE'])
+/**
+ * The safe methods (RFC 9110 §9.2.1). Every other method, known or not (POST, PUT, PATCH, DELETE,
+ * PURGE, M-SEARCH, QUERY...), is unsafe: its success invalidates the stored responses of its URL
+ * (RFC 9111 §4.4).
+ */
+export const SAFE_METHODS: ReadonlySet<string> = new Set(['GET', 'HEAD', 'OPTIONS', 'TRACE'])
+
+/** Whether a method is unsafe (not in {@link SAFE_METHODS}); `method` is upper case. */
+export function isUnsafeMethod(method: string): boolean {
+  return !SAFE_METHODS.has(method)
+}
 
 /** Why a request does not use the cache at all (RFC 9211 `fwd=bypass; detail=…`). */
 export type BypassReason = 'AUTHORIZATION' | 'COOKIE' | 'BODY' | 'METHOD-OVERRIDE' | 'VARY-TOO-LARGE'
@@ -152,6 +161,8 @@ export type NotStoredReason =
    * out before the cache could know whether it would be stored (it is, if it completes).
    */
   | 'UNKNOWN-LENGTH'
+  /** A HEAD whose handler wrote no body (or not the length it announced): nothing for GETs. */
+  | 'NO-BODY'
   /**
    * The URL was invalidated (by this instance) while the response was produced: it may predate
    * the write that caused the invalidation.

@@ -2,12 +2,12 @@ import type { FastifyInstance, FastifyReply, FastifyRequest, RouteOptions } from
 import { type Cache, kRouteBackend, type RouteBackend } from '../cache.js'
 import { AcceptEncodingKey } from './accept-encoding.js'
 import { CacheStatus } from './cache-status.js'
-import type { Flight, FlightResult, MissState } from './capture.js'
+import { type Flight, type FlightResult, kRouteState, type MissState } from './capture.js'
 import { commitCaptured, settle } from './commit.js'
 import { onResponseHead, releasedStatus } from './fetch.js'
 import { hitsMayComeFirst } from './hook-order.js'
 import { invalidateOnUnsafe } from './invalidate.js'
-import { type NotStoredReason, UNSAFE_METHODS } from './policy.js'
+import { isUnsafeMethod, type NotStoredReason } from './policy.js'
 import { recv } from './recv.js'
 import type { PendingRefresh } from './refresh.js'
 import { type ResolvedRouteOptions, resolveRouteConfig } from './route-options.js'
@@ -69,7 +69,7 @@ export class RouteCache {
       (m) => String(m).toUpperCase(),
     )
     const self = this
-    if (methods.some((m) => UNSAFE_METHODS.has(m))) {
+    if (methods.some(isUnsafeMethod)) {
       addRouteHook(
         routeOptions,
         'onSend',
@@ -96,6 +96,7 @@ export class RouteCache {
     )
     if (!methods.includes('GET') && !methods.includes('HEAD')) return
     this.cachedRoutes++
+    if (methods.includes('HEAD')) keepHeadBody(routeOptions)
     // Once per route: Fastify's generated HEAD route comes through here too. Hits are served after
     // every hook that applies to the route, unless it has none (see hook-order.ts): the early
     // lookup in `onRequest` decides on the route's first request and stands aside otherwise; the
@@ -147,6 +148,37 @@ type HookName = 'onRequest' | 'preHandler' | 'onSend'
 /** The names of the route cache's two lookup hooks, by which hook-order.ts knows them. */
 const EARLY = 'fastifyPerfRouteCacheLookup'
 const LATE = 'fastifyPerfRouteCacheLateLookup'
+
+/**
+ * Fastify's generated HEAD route runs the GET handler and drops its payload in a last `onSend`
+ * hook of its own (`headRouteOnSendHandler`). Just before it, a string or Buffer payload is kept
+ * for the capture (capture.ts), so a HEAD miss stores the GET response; a stream payload is not
+ * kept (the miss is then not stored, `NO-BODY`).
+ */
+function keepHeadBody(routeOptions: RouteOptions): void {
+  const hooks = (routeOptions as unknown as { onSend?: unknown }).onSend
+  const list = Array.isArray(hooks) ? [...hooks] : hooks === undefined || hooks === null ? [] : [hooks]
+  const last = list.length - 1
+  if (last < 0 || (list[last] as { name?: string }).name !== 'headRouteOnSendHandler') return
+  list.splice(
+    last,
+    0,
+    function routeCacheKeepHeadBody(
+      _request: FastifyRequest,
+      reply: FastifyReply,
+      payload: unknown,
+      done: (err: null, payload: unknown) => void,
+    ) {
+      const state = (reply as unknown as Record<symbol, MissState | null | undefined>)[kRouteState]
+      if (state?.isHead === true) {
+        if (typeof payload === 'string') state.headBody = Buffer.from(payload)
+        else if (Buffer.isBuffer(payload)) state.headBody = payload
+      }
+      done(null, payload)
+    },
+  )
+  ;(routeOptions as unknown as { onSend: unknown }).onSend = list
+}
 
 /**
  * Appends a hook to one route. A new array every time: the caller's array may be shared by
