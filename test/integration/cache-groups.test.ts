@@ -181,6 +181,7 @@ async function twoInstances(t: TestContext): Promise<{ a: string; b: string }> {
   defer(() => redis.stop())
   const prefix = testKeyPrefix('cache-groups')
   const bases: string[] = []
+  const apps: FastifyInstance[] = []
   for (let i = 0; i < 2; i++) {
     const store = new RedisStore({ url: redis.url, prefix })
     defer(() => store.close())
@@ -188,6 +189,14 @@ async function twoInstances(t: TestContext): Promise<{ a: string; b: string }> {
     defer(() => bus.close())
     const app = await groupsApp(defer, store, { l1: { maxSize: '8MB', bus, fallbackTtl: '10s' } })
     bases.push(await listen(app))
+    apps.push(app)
+  }
+  // Until its bus subscribes, an instance trusts its L1 for fallbackTtl: wait for both, as a
+  // deployment's readiness check would.
+  const deadline = performance.now() + 5000
+  while (!apps.every((app) => app.cache.stats().l1?.bus === 'up')) {
+    assert.ok(performance.now() < deadline, 'both buses up within 5 s')
+    await sleep(10)
   }
   return { a: bases[0]!, b: bases[1]! }
 }
