@@ -462,6 +462,18 @@ describe('maxVariants under concurrency', () => {
       assert.equal(first.text, 'lang=en-US')
       const hit = await untilHit(url, headers)
       assert.equal(hit.text, 'lang=en-US')
+
+      // A variant real clients keep asking for is the last one junk pushes out: en-US is asked for
+      // between junk values, and stays a hit however many junk values follow.
+      for (let i = 0; i < 4 * MAX_VARIANTS; i++) {
+        const res = await request(url, { headers })
+        assert.ok(HIT.test(statusOf(res)), `en-US after ${i} more junk values: ${statusOf(res)}`)
+        assert.equal(res.text, 'lang=en-US')
+        const junk = await request(url, { headers: { 'accept-language': `late-junk-${i}` } })
+        assert.equal(junk.text, `lang=late-junk-${i}`)
+        // Its write (and eviction) lands before the next round.
+        await untilHit(url, { 'accept-language': `late-junk-${i}` })
+      }
     })
   }
 })

@@ -29,8 +29,9 @@ import { VARY_TOO_LARGE, varySuffix } from './vary.js'
 //   concurrent writer was still adding; the old generation's slots are deleted in the background
 //   as a courtesy and otherwise expire;
 // - `maxVariants` is a hard bound on every store under any concurrency: a generation has that
-//   many variant slots and no more. A full set of slots evicts the older of a new variant's two
-//   candidates, so junk values cannot switch caching off for real clients.
+//   many variant slots and no more. A full set of slots evicts the least recently used of a new
+//   variant's two candidates (used: served by this process, or else written), so junk values
+//   cannot switch caching off for real clients, nor push out a variant they keep asking for.
 // Two-choice placement is what keeps a few live variants from colliding: with one hash, 4
 // variants in 32 slots collide 18 % of the time and then evict each other forever; with the
 // better of two slots, a collision needs three variants on the same pair.
@@ -92,6 +93,9 @@ export interface Landing {
   readonly response: CachedResponse
 }
 
+/** Variant slots whose last use is remembered; the oldest is forgotten first (it then counts as written). */
+const USED_SIZE = 10_000
+
 /** Landings kept at most: past it, new ones are not kept (a miss, never a wrong answer). */
 const LANDING_SIZE = 4096
 
@@ -112,6 +116,9 @@ export class VariantStore {
   #sequence = 0
   readonly #fences = new Map<string, number>()
   #fenceFloor = 0
+  // When this process last served each variant slot (epoch ms), most recent last: a full variant
+  // set evicts the least recently used of a new variant's two candidates (see `pick`).
+  readonly #used = new Map<string, number>()
   // Read your own writes: responses committed here whose store write is still on its way, by slot.
   readonly #landing = new Map<string, Landing[]>()
   /** How many landings are kept: lookups that found nothing consult them only while there are some. */
@@ -160,7 +167,8 @@ export class VariantStore {
 
   /**
    * Of the two entries a lookup found in a variant's slots, the one answering `variant`, and
-   * otherwise the slot a new response for it goes to: a free one, else the older occupant.
+   * otherwise the slot a new response for it goes to: a free one, else the least recently used
+   * occupant.
    */
   pick(
     slots: readonly [string, string],
@@ -177,11 +185,32 @@ export class VariantStore {
       }
       const response = this.response(slots[i]!, entry, remote)
       if (response !== undefined && response.variant === variant) {
+        this.#touch(slots[i]!)
         return { found: entry, response, target: slots[i]! }
       }
     }
-    const target = free ?? ((entries[1]?.createdAt ?? 0) < (entries[0]?.createdAt ?? 0) ? slots[1] : slots[0])
+    const target =
+      free ??
+      (this.#lastUse(slots[1]!, entries[1]!) < this.#lastUse(slots[0]!, entries[0]!) ? slots[1] : slots[0])
     return { found: undefined, response: undefined, target }
+  }
+
+  /**
+   * A variant slot served a request. Recency is this process's own: no store keeps it, since an LRU
+   * order in Redis or Memcached would cost a write per hit. Behind a load balancer each instance
+   * protects the variants it serves; a variant that is hot anywhere is hot on most instances.
+   */
+  #touch(slot: string): void {
+    const used = this.#used
+    used.delete(slot)
+    used.set(slot, Date.now())
+    if (used.size > USED_SIZE) used.delete(used.keys().next().value!)
+  }
+
+  /** When a slot's variant was last used: served here, or else written. */
+  #lastUse(slot: string, entry: StoredEntry): number {
+    const used = this.#used.get(slot)
+    return used === undefined || used < entry.createdAt ? entry.createdAt : used
   }
 
   // --- decoding -------------------------------------------------------------------------------
