@@ -132,6 +132,7 @@ async function write(
 ): Promise<void> {
   const ctx = state.ctx
   let landing: Landing | undefined
+  let written = false
   try {
     // Closed meanwhile (the app is shutting down): the store is no longer ours to write.
     if (rc.backend.closed()) return
@@ -188,9 +189,9 @@ async function write(
     if (placement === undefined || fenced()) return
     if (built === undefined || built.variant !== placement.variant) built = build(placement.variant)
     const entry = built.entry
-    await rc.backend.set(placement.key, entry, keepUntil - Date.now())
+    written = await rc.backend.set(placement.key, entry, keepUntil - Date.now())
   } finally {
-    if (landing !== undefined) rc.store.landed(landing)
+    if (landing !== undefined) rc.store.landed(landing, written)
     if (state.lock !== undefined) {
       rc.backend.unlock(state.lock)
       state.lock = undefined

@@ -91,6 +91,8 @@ export interface Landing {
   readonly variant: string
   readonly entry: StoredEntry
   readonly response: CachedResponse
+  /** `performance.now()` until which it answers: Infinity while its write is on its way. */
+  until: number
 }
 
 /** Variant slots whose last use is remembered; the oldest is forgotten first (it then counts as written). */
@@ -121,6 +123,8 @@ export class VariantStore {
   readonly #used = new Map<string, number>()
   // Read your own writes: responses committed here whose store write is still on its way, by slot.
   readonly #landing = new Map<string, Landing[]>()
+  // Landings whose write settled, in the order they settled (and so of their `until`).
+  readonly #settled: Landing[] = []
   /** How many landings are kept: lookups that found nothing consult them only while there are some. */
   landingCount = 0
 
@@ -328,7 +332,8 @@ export class VariantStore {
     response: CachedResponse,
   ): Landing | undefined {
     if (this.landingCount >= LANDING_SIZE) return undefined
-    const landing: Landing = { slotKey, names, variant, entry, response }
+    this.#dropDue(performance.now())
+    const landing: Landing = { slotKey, names, variant, entry, response, until: Number.POSITIVE_INFINITY }
     const list = this.#landing.get(slotKey)
     if (list === undefined) this.#landing.set(slotKey, [landing])
     else list.push(landing)
@@ -336,8 +341,31 @@ export class VariantStore {
     return landing
   }
 
-  /** The store write of `landing` settled (written, refused or failed): the store answers from now on. */
-  landed(landing: Landing): void {
+  /**
+   * The store write of `landing` settled. Written, it stays answerable for one more store budget: a lookup whose read went out before the write landed can still answer "not
+   * there" after it settled, and must find the landing then. What it holds is what was written, and
+   * an invalidation of the URL drops it as before.
+   */
+  landed(landing: Landing, written: boolean): void {
+    // Not written (fenced, refused, the store failed): the store will not answer with it.
+    if (!written) {
+      this.#drop(landing)
+      return
+    }
+    landing.until = this.backend.deadline()
+    this.#settled.push(landing)
+    this.#dropDue(performance.now())
+  }
+
+  /** Drops the settled landings whose time is up (they settle in order, with one budget each). */
+  #dropDue(now: number): void {
+    const settled = this.#settled
+    let due = 0
+    while (due < settled.length && settled[due]!.until <= now) due++
+    if (due > 0) for (const old of settled.splice(0, due)) this.#drop(old)
+  }
+
+  #drop(landing: Landing): void {
     const list = this.#landing.get(landing.slotKey)
     const index = list === undefined ? -1 : list.indexOf(landing)
     if (index === -1) return
@@ -355,8 +383,10 @@ export class VariantStore {
   ): Landing | undefined {
     const list = this.#landing.get(slotKey)
     if (list === undefined) return undefined
+    const now = performance.now()
     for (let i = list.length - 1; i >= 0; i--) {
       const landing = list[i]!
+      if (landing.until <= now) continue
       if (this.localVariant(landing.names, route, dims, headers) === landing.variant) return landing
     }
     return undefined
