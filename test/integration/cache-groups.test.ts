@@ -49,10 +49,15 @@ async function untilHit(url: string, headers: Record<string, string> = {}): Prom
  * each answering with a body that counts its renders; `/purge` answers any method with the
  * `Cache-Group-Invalidation` and status the query asks for.
  */
+let appCount = 0
+
 async function groupsApp(defer: Defer, store: CacheStore, engine: object = {}): Promise<FastifyInstance> {
   const app = Fastify()
   defer(() => app.close())
   await app.register(fastifyPerfCache, { store, storeTimeout: '500ms', ...engine, routes: { ttl: '1m' } })
+  // Bodies name their app: two instances' first renders must not read alike (a test comparing
+  // bodies would take one instance's fresh render for the other's old one).
+  const id = ++appCount
   const renders = new Map<string, number>()
   const groups: Record<string, string> = { a: '"products", "home"', b: '"products"', c: '"other"' }
   app.get('/:page', cacheRoute(true), async (req, reply) => {
@@ -60,7 +65,7 @@ async function groupsApp(defer: Defer, store: CacheStore, engine: object = {}): 
     const n = (renders.get(`${req.host}${page}`) ?? 0) + 1
     renders.set(`${req.host}${page}`, n)
     if (groups[page] !== undefined) reply.header('cache-groups', groups[page])
-    return `${req.host} ${page} render ${n}`
+    return `${req.host} ${page} app ${id} render ${n}`
   })
   app.route({
     method: ['GET', 'POST', 'DELETE'],
@@ -174,8 +179,14 @@ describe('Cache Groups (RFC 9875) on every store', () => {
   }
 })
 
-/** Two instances of one service on a private Redis, each with an L1 tier kept by a RedisBus. */
-async function twoInstances(t: TestContext): Promise<{ a: string; b: string }> {
+/**
+ * Two instances of one service on a private Redis: without an L1 tier, or each with an L1 tier kept
+ * by a RedisBus (`fallbackTtl` set to FALLBACK_TTL_MS).
+ */
+async function twoInstances(
+  t: TestContext,
+  l1: boolean,
+): Promise<{ a: string; b: string; bApp: FastifyInstance }> {
   const redis = await startRedis()
   const defer = closer(t)
   defer(() => redis.stop())
@@ -185,55 +196,69 @@ async function twoInstances(t: TestContext): Promise<{ a: string; b: string }> {
   for (let i = 0; i < 2; i++) {
     const store = new RedisStore({ url: redis.url, prefix })
     defer(() => store.close())
-    const bus = new RedisBus({ url: redis.url })
-    defer(() => bus.close())
-    const app = await groupsApp(defer, store, { l1: { maxSize: '8MB', bus, fallbackTtl: '10s' } })
+    let engine = {}
+    if (l1) {
+      const bus = new RedisBus({ url: redis.url })
+      defer(() => bus.close())
+      engine = { l1: { maxSize: '8MB', bus, fallbackTtl: FALLBACK_TTL_MS } }
+    }
+    const app = await groupsApp(defer, store, engine)
     bases.push(await listen(app))
     apps.push(app)
   }
-  // Until its bus subscribes, an instance trusts its L1 for fallbackTtl: wait for both, as a
-  // deployment's readiness check would.
-  const deadline = performance.now() + 5000
-  while (!apps.every((app) => app.cache.stats().l1?.bus === 'up')) {
-    assert.ok(performance.now() < deadline, 'both buses up within 5 s')
-    await sleep(10)
+  if (l1) {
+    // Until its bus subscribes, an instance trusts its L1 for fallbackTtl: wait for both, as a
+    // deployment's readiness check would.
+    const deadline = performance.now() + 5000
+    while (!apps.every((app) => app.cache.stats().l1?.bus === 'up')) {
+      assert.ok(performance.now() < deadline, 'both buses up within 5 s')
+      await sleep(10)
+    }
   }
-  return { a: bases[0]!, b: bases[1]! }
+  return { a: bases[0]!, b: bases[1]!, bApp: apps[1]! }
 }
 
-test('two instances sharing Redis, each with an L1 tier: a Cache-Group-Invalidation on one removes the group from both', async (t) => {
-  const { a, b } = await twoInstances(t)
-  // One host name for both, as behind a load balancer: the same origin, the same groups.
-  const host = { host: 'shop.example' }
-  await primed(a, ['a', 'c'], 'shop.example')
-  const onB = await primed(b, ['a', 'c'], 'shop.example')
-  // B serves from its own L1 now.
-  assert.ok(isHit(await request(`${b}/a`, { headers: host })))
+/** `l1.fallbackTtl` of the L1 case: far above the bound, so only the bus can explain a change within it. */
+const FALLBACK_TTL_MS = 10_000
 
-  const purge = await request(`${a}/purge?field=${encodeURIComponent('"home"')}`, {
-    method: 'POST',
-    headers: host,
+for (const l1 of [false, true]) {
+  const label = l1 ? 'each with an L1 tier and a RedisBus' : 'no L1 tier'
+  test(`two instances sharing Redis (${label}): a Cache-Group-Invalidation on one removes the group from both`, async (t) => {
+    const { a, b, bApp } = await twoInstances(t, l1)
+    // One host name for both, as behind a load balancer: the same origin, the same groups.
+    const host = { host: 'shop.example' }
+    await primed(a, ['a', 'c'], 'shop.example')
+    const onB = await primed(b, ['a', 'c'], 'shop.example')
+    assert.ok(isHit(await request(`${b}/a`, { headers: host })))
+
+    const purge = await request(`${a}/purge?field=${encodeURIComponent('"home"')}`, {
+      method: 'POST',
+      headers: host,
+    })
+    assert.equal(purge.status, 204)
+    const onA = await request(`${a}/a`, { headers: host })
+    assert.ok(!isHit(onA), 'A: /a invalidated at once')
+    assert.notEqual(onA.text, onB.get('a'))
+
+    // B may serve a new render of /a (its own, or A's from the shared store), never the old one: at
+    // once without L1 (the group's version is read from Redis on every hit); with L1, as soon as
+    // the bus message arrives.
+    const bound = l1 ? PROPAGATION_BOUND_MS : 0
+    const started = performance.now()
+    for (;;) {
+      const res = await request(`${b}/a`, { headers: host })
+      if (res.text !== onB.get('a')) break
+      const elapsed = performance.now() - started
+      assert.ok(
+        elapsed <= bound,
+        `B still served the group's old response after ${elapsed.toFixed(0)} ms (${statusOf(res)}; B's L1 ${JSON.stringify(bApp.cache.stats().l1)})`,
+      )
+      await sleep(5)
+    }
+    const c = await request(`${b}/c`, { headers: host })
+    assert.ok(isHit(c), `B: /c is in no invalidated group (${statusOf(c)})`)
   })
-  assert.equal(purge.status, 204)
-  const onA = await request(`${a}/a`, { headers: host })
-  assert.ok(!isHit(onA), 'A: /a invalidated at once')
-  assert.notEqual(onA.text, onB.get('a'))
-
-  // B may serve A's new render of /a (a hit from the shared store), never the old one.
-  const started = performance.now()
-  for (;;) {
-    const res = await request(`${b}/a`, { headers: host })
-    if (res.text !== onB.get('a')) break
-    const elapsed = performance.now() - started
-    assert.ok(
-      elapsed < PROPAGATION_BOUND_MS,
-      `B still served the group's old response after ${elapsed.toFixed(0)} ms`,
-    )
-    await sleep(2)
-  }
-  const c = await request(`${b}/c`, { headers: host })
-  assert.ok(isHit(c), `B: /c is in no invalidated group (${statusOf(c)})`)
-})
+}
 
 test('through the caching proxy: the origin groups its responses and purges them with a POST', async (t) => {
   const defer = closer(t)
