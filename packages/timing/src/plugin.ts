@@ -12,7 +12,11 @@ import fp from 'fastify-plugin'
 import type { Registry } from 'prom-client'
 import { enterArrival, leaveArrival, subscribe, traceHandlers, wrapHandler } from './channels.js'
 import { serveRegistryToPrimary } from './cluster.js'
-import { FST_PERF_TIMING_FORBIDDEN, FST_PERF_TIMING_INVALID_OPTION } from './errors.js'
+import {
+  FST_PERF_TIMING_ALREADY_REGISTERED,
+  FST_PERF_TIMING_FORBIDDEN,
+  FST_PERF_TIMING_INVALID_OPTION,
+} from './errors.js'
 import { Measurements, type PrometheusRegistration, registerPrometheus } from './metrics.js'
 import {
   DEFAULT_BUCKETS,
@@ -57,6 +61,14 @@ const kObserved = Symbol('fastify-perf.timing.observed')
 type MarkedResponse = ServerResponse & { [kObserved]?: TimedRequest }
 
 async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTimingOptions): Promise<void> {
+  // Before the metrics are registered (a second registration would also clash on the metric
+  // names in a shared registry), with a coded error rather than FST_ERR_DEC_ALREADY_PRESENT.
+  if (fastify.hasReplyDecorator('timing')) {
+    throw new FST_PERF_TIMING_ALREADY_REGISTERED('reply.timing is already decorated')
+  }
+  if (fastify.hasDecorator('metrics')) {
+    throw new FST_PERF_TIMING_ALREADY_REGISTERED('fastify.metrics is already decorated')
+  }
   const options = resolveOptions(rawOptions)
   const { serverTiming, metrics, slowThresholdMs } = options
   const measurements = new Measurements(metrics === false ? DEFAULT_BUCKETS : metrics.buckets)
