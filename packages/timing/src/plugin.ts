@@ -37,7 +37,7 @@ import {
   type TimedReply,
   type TimedRequest,
 } from './request-state.js'
-import { ReplyTiming, serverTimingValue } from './server-timing.js'
+import { DroppedTimings, ReplyTiming, serverTimingValue } from './server-timing.js'
 import { logSlowRequest, slowRequestRecord } from './slow-log.js'
 import { createStatsdExporter } from './statsd.js'
 
@@ -93,12 +93,13 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
   // Shape first: every field is on every request and reply from construction.
   for (const [key, value] of REQUEST_FIELDS) fastify.decorateRequest(key, value as null)
   fastify.decorateReply(kFacade, null)
+  const dropped = new DroppedTimings()
   fastify.decorateReply('timing', {
     getter(this: FastifyReply): ReplyTiming {
       const reply = this as TimedReply
       let facade = reply[kFacade]
       if (facade === null) {
-        facade = new ReplyTiming(reply.request as TimedRequest)
+        facade = new ReplyTiming(reply.request as TimedRequest, dropped)
         reply[kFacade] = facade
       }
       return facade
