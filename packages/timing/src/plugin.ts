@@ -9,7 +9,7 @@ import type {
   HookHandlerDoneFunction,
 } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Registry } from 'prom-client'
+import { Registry } from 'prom-client'
 import { enterArrival, leaveArrival, subscribe, traceHandlers, wrapHandler } from './channels.js'
 import { serveRegistryToPrimary } from './cluster.js'
 import {
@@ -43,8 +43,13 @@ import { createStatsdExporter } from './statsd.js'
 
 /** What `fastify.metrics` holds. */
 export interface TimingMetrics {
-  /** The prom-client registry the metrics are in (serve it yourself with `registry.metrics()`), or `null` with `metrics: false`. */
-  readonly registry: Registry | null
+  /**
+   * The prom-client registry the metrics are in (serve it yourself with `registry.metrics()`):
+   * `metrics.registry` if you passed one, else a new one per app. Never `null`, so no check is
+   * needed: with `metrics: false` it is an empty registry of its own (nothing is ever registered
+   * in it, `metrics()` resolves to `''`), which costs nothing per request.
+   */
+  readonly registry: Registry
   /** The StatsD client in use, or `null` without the `statsd` option. */
   readonly statsd: StatsdClient | null
 }
@@ -106,7 +111,8 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
     },
   })
   fastify.decorate('metrics', {
-    registry: (prometheus?.registry as Registry | undefined) ?? null,
+    // prom-client is loaded anyway (metrics.ts): an empty Registry keeps the type non-null.
+    registry: (prometheus?.registry as Registry | undefined) ?? new Registry(),
     statsd: statsd?.client ?? null,
   } satisfies TimingMetrics)
 
