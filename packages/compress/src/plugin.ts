@@ -77,7 +77,8 @@ function checkNotRegistered(fastify: FastifyInstance): void {
   if (fastify.hasDecorator(kRegistered)) {
     throw new FST_PERF_COMPRESS_ALREADY_REGISTERED('@fastify-perf/compress')
   }
-  if (fastify.hasReplyDecorator('compress') || fastify.hasRequestDecorator('decompress')) {
+  // @fastify/compress's one decorator (index.js: `fastify.decorateReply('compress', null)`).
+  if (fastify.hasReplyDecorator('compress')) {
     throw new FST_PERF_COMPRESS_ALREADY_REGISTERED(
       '@fastify/compress (or a plugin decorating reply.compress)',
     )
