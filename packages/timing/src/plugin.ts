@@ -47,7 +47,7 @@ export interface TimingMetrics {
    * The prom-client registry the metrics are in (serve it yourself with `registry.metrics()`):
    * `metrics.registry` if you passed one, else a new one per app. Never `null`, so no check is
    * needed: with `metrics: false` it is an empty registry of its own (nothing is ever registered
-   * in it, `metrics()` resolves to `''`), which costs nothing per request.
+   * in it, `metrics()` resolves to an empty text), which costs nothing per request.
    */
   readonly registry: Registry
   /** The StatsD client in use, or `null` without the `statsd` option. */

@@ -75,7 +75,8 @@ test('with metrics and Server-Timing off, fastify.metrics.registry is an empty r
   assert.deepEqual(strip(actual.headers), strip(expected.headers))
   // Issue 17: a Registry, not null (the type is non-null), with nothing in it.
   assert.ok(withPlugin.metrics.registry instanceof Registry)
-  assert.equal(await withPlugin.metrics.registry.metrics(), '')
+  assert.equal((await withPlugin.metrics.registry.metrics()).trim(), '')
+  assert.deepEqual(withPlugin.metrics.registry.getMetricsAsArray(), [])
   assert.equal((await withPlugin.inject('/metrics')).statusCode, 404)
 })
 
