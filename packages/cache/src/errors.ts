@@ -88,3 +88,17 @@ export const FST_PERF_CACHE_INVALID_STORE = createError<'FST_PERF_CACHE_INVALID_
   500,
   TypeError,
 )
+
+/**
+ * `@fastify-perf/cache` is registered twice in one context (or something else already decorated
+ * `fastify.cache`). Thrown while the plugin registers, so `register()` / `app.ready()` rejects.
+ */
+export const FST_PERF_CACHE_ALREADY_REGISTERED = createError<
+  'FST_PERF_CACHE_ALREADY_REGISTERED',
+  500,
+  [string]
+>(
+  'FST_PERF_CACHE_ALREADY_REGISTERED',
+  '@fastify-perf/cache is already registered in this context (%s): register it once',
+  500,
+)

@@ -1,6 +1,7 @@
 import type { FastifyInstance } from 'fastify'
 import fp from 'fastify-plugin'
 import { buildCache } from './create-cache.js'
+import { FST_PERF_CACHE_ALREADY_REGISTERED } from './errors.js'
 import { type FastifyPerfCacheOptions, resolveOptions } from './options.js'
 import { kRouteState, replyCacheControl } from './route/capture.js'
 import { RouteCache } from './route/route-cache.js'
@@ -9,6 +10,14 @@ async function fastifyPerfCachePlugin(
   fastify: FastifyInstance,
   options: FastifyPerfCacheOptions,
 ): Promise<void> {
+  // Before anything is built (a second cache would open store connections for nothing), and with
+  // a coded error rather than Fastify's generic FST_ERR_DEC_ALREADY_PRESENT.
+  if (fastify.hasDecorator('cache')) {
+    throw new FST_PERF_CACHE_ALREADY_REGISTERED('fastify.cache is already decorated')
+  }
+  if (fastify.hasReplyDecorator('cache')) {
+    throw new FST_PERF_CACHE_ALREADY_REGISTERED('reply.cache is already decorated')
+  }
   const resolved = resolveOptions(options)
   const cache = buildCache(resolved, fastify.log.child({ plugin: '@fastify-perf/cache' }))
   fastify.decorate('cache', cache)

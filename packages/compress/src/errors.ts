@@ -29,3 +29,18 @@ export const FST_PERF_COMPRESS_INVALID_DIRECTORY = createError<
   500,
   [string, string]
 >('FST_PERF_COMPRESS_INVALID_DIRECTORY', 'Cannot precompress "%s": %s', 500, TypeError)
+
+/**
+ * `@fastify-perf/compress` is already registered in this context, or `@fastify/compress` is (the
+ * plugin registers @fastify/compress itself: register one or the other, once). Thrown while the
+ * plugin registers, so `register()` / `app.ready()` rejects with it. The message names which.
+ */
+export const FST_PERF_COMPRESS_ALREADY_REGISTERED = createError<
+  'FST_PERF_COMPRESS_ALREADY_REGISTERED',
+  500,
+  [string]
+>(
+  'FST_PERF_COMPRESS_ALREADY_REGISTERED',
+  '%s is already registered in this context: register @fastify-perf/compress once, and not next to @fastify/compress (it registers @fastify/compress itself)',
+  500,
+)

@@ -3,6 +3,7 @@ import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { Codecs } from './codec.js'
 import { type CompressHookSettings, wrapCompressOnSend, wrapReplyCompress } from './compress-hook.js'
+import { FST_PERF_COMPRESS_ALREADY_REGISTERED } from './errors.js'
 import { CompressionMemo } from './memo.js'
 import { type CompressParams, kContentCoding, Negotiation } from './negotiation.js'
 import { type FastifyPerfCompressOptions, type ResolvedCompressOptions, resolveOptions } from './options.js'
@@ -61,10 +62,34 @@ function fastifyCompressOptions(options: ResolvedCompressOptions, codecs: Codecs
   }
 }
 
+// Set on the instance the plugin is registered on (fastify-plugin: the parent context, and every
+// context inside it), to tell "registered twice" from "next to @fastify/compress".
+const kRegistered = Symbol('fastify-perf.compress.registered')
+
+/**
+ * A second @fastify/compress in one context throws its `FST_ERR_DEC_ALREADY_PRESENT` from a
+ * callback-style plugin, which avvio does not catch: the process dies of an uncaught exception.
+ * Checked first, in this async plugin, so `register()` / `ready()` rejects instead. (Registering
+ * @fastify/compress *after* this plugin still crashes inside @fastify/compress: nothing of ours
+ * runs then.)
+ */
+function checkNotRegistered(fastify: FastifyInstance): void {
+  if (fastify.hasDecorator(kRegistered)) {
+    throw new FST_PERF_COMPRESS_ALREADY_REGISTERED('@fastify-perf/compress')
+  }
+  // @fastify/compress's one decorator (index.js: `fastify.decorateReply('compress', null)`).
+  if (fastify.hasReplyDecorator('compress')) {
+    throw new FST_PERF_COMPRESS_ALREADY_REGISTERED(
+      '@fastify/compress (or a plugin decorating reply.compress)',
+    )
+  }
+}
+
 async function compressPlugin(
   fastify: FastifyInstance,
   rawOptions: FastifyPerfCompressOptions,
 ): Promise<void> {
+  checkNotRegistered(fastify)
   const options = resolveOptions(rawOptions)
   const memo =
     options.memo === null ? null : new CompressionMemo(options.memo.maxSize, options.memo.maxEntrySize)
@@ -100,6 +125,7 @@ async function compressPlugin(
     })
   })
 
+  fastify.decorate(kRegistered, true)
   await fastify.register(fastifyCompress, compressOptions)
 
   fastify.addHook('onRoute', function fastifyPerfCompressRouteHook(routeOptions) {

@@ -58,3 +58,17 @@ export const FST_PERF_STATIC_FORBIDDEN_PATH = createError<'FST_PERF_STATIC_FORBI
   'Forbidden path',
   403,
 )
+
+/**
+ * `@fastify-perf/static` is registered twice with the same prefix in one context (two roots need
+ * two prefixes). Thrown while the plugin registers, so `register()` / `app.ready()` rejects.
+ */
+export const FST_PERF_STATIC_ALREADY_REGISTERED = createError<
+  'FST_PERF_STATIC_ALREADY_REGISTERED',
+  500,
+  [string]
+>(
+  'FST_PERF_STATIC_ALREADY_REGISTERED',
+  '@fastify-perf/static already serves the prefix "%s" in this context: register it once per root, each with its own prefix',
+  500,
+)

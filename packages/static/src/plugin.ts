@@ -2,13 +2,17 @@ import { statSync } from 'node:fs'
 import fastifyStatic from '@fastify/static'
 import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { FST_PERF_STATIC_INVALID_ROOT } from './errors.js'
+import { FST_PERF_STATIC_ALREADY_REGISTERED, FST_PERF_STATIC_INVALID_ROOT } from './errors.js'
 import { createFileRoute, headersFor, kServeState } from './file-route.js'
 import { HotFileCache } from './hot-cache.js'
 import { type FastifyPerfStaticOptions, resolveOptions } from './options.js'
 
 async function staticPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfStaticOptions): Promise<void> {
   const options = resolveOptions(rawOptions)
+  // Twice with two prefixes (two roots) is fine; twice with the same prefix would be a duplicate
+  // route, refused by Fastify with a generic message: refused here with a coded one.
+  const url = `${fastify.prefix}${options.prefix}*`
+  if (fastify.hasRoute({ method: 'GET', url })) throw new FST_PERF_STATIC_ALREADY_REGISTERED(url.slice(0, -1))
   checkRoot(options.root)
 
   const cache =

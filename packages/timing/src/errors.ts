@@ -40,6 +40,21 @@ export const FST_PERF_TIMING_INVALID_ENTRY = createError<'FST_PERF_TIMING_INVALI
   TypeError,
 )
 
+/**
+ * `@fastify-perf/timing` is registered twice in one context (or something else already decorated
+ * `reply.timing` or `fastify.metrics`). Thrown while the plugin registers, so `register()` /
+ * `app.ready()` rejects with it.
+ */
+export const FST_PERF_TIMING_ALREADY_REGISTERED = createError<
+  'FST_PERF_TIMING_ALREADY_REGISTERED',
+  500,
+  [string]
+>(
+  'FST_PERF_TIMING_ALREADY_REGISTERED',
+  '@fastify-perf/timing is already registered in this context (%s): register it once',
+  500,
+)
+
 /** `setupClusterMetrics()` was called in a process that is not the `node:cluster` primary. */
 export const FST_PERF_TIMING_NOT_PRIMARY = createError<'FST_PERF_TIMING_NOT_PRIMARY', 500, []>(
   'FST_PERF_TIMING_NOT_PRIMARY',

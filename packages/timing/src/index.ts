@@ -5,6 +5,7 @@ import type { ReplyTiming } from './server-timing.js'
 export { channelNames } from './channels.js'
 export { type ClusterMetricsOptions, type ClusterMetricsServer, setupClusterMetrics } from './cluster.js'
 export {
+  FST_PERF_TIMING_ALREADY_REGISTERED,
   FST_PERF_TIMING_FORBIDDEN,
   FST_PERF_TIMING_INVALID_ENTRY,
   FST_PERF_TIMING_INVALID_OPTION,

@@ -9,10 +9,14 @@ import type {
   HookHandlerDoneFunction,
 } from 'fastify'
 import fp from 'fastify-plugin'
-import type { Registry } from 'prom-client'
+import { Registry } from 'prom-client'
 import { enterArrival, leaveArrival, subscribe, traceHandlers, wrapHandler } from './channels.js'
 import { serveRegistryToPrimary } from './cluster.js'
-import { FST_PERF_TIMING_FORBIDDEN, FST_PERF_TIMING_INVALID_OPTION } from './errors.js'
+import {
+  FST_PERF_TIMING_ALREADY_REGISTERED,
+  FST_PERF_TIMING_FORBIDDEN,
+  FST_PERF_TIMING_INVALID_OPTION,
+} from './errors.js'
 import { Measurements, type PrometheusRegistration, registerPrometheus } from './metrics.js'
 import {
   DEFAULT_BUCKETS,
@@ -33,14 +37,19 @@ import {
   type TimedReply,
   type TimedRequest,
 } from './request-state.js'
-import { ReplyTiming, serverTimingValue } from './server-timing.js'
+import { DroppedTimings, ReplyTiming, serverTimingValue } from './server-timing.js'
 import { logSlowRequest, slowRequestRecord } from './slow-log.js'
 import { createStatsdExporter } from './statsd.js'
 
 /** What `fastify.metrics` holds. */
 export interface TimingMetrics {
-  /** The prom-client registry the metrics are in (serve it yourself with `registry.metrics()`), or `null` with `metrics: false`. */
-  readonly registry: Registry | null
+  /**
+   * The prom-client registry the metrics are in (serve it yourself with `registry.metrics()`):
+   * `metrics.registry` if you passed one, else a new one per app. Never `null`, so no check is
+   * needed: with `metrics: false` it is an empty registry of its own (nothing is ever registered
+   * in it, `metrics()` resolves to an empty text), which costs nothing per request.
+   */
+  readonly registry: Registry
   /** The StatsD client in use, or `null` without the `statsd` option. */
   readonly statsd: StatsdClient | null
 }
@@ -57,6 +66,14 @@ const kObserved = Symbol('fastify-perf.timing.observed')
 type MarkedResponse = ServerResponse & { [kObserved]?: TimedRequest }
 
 async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTimingOptions): Promise<void> {
+  // Before the metrics are registered (a second registration would also clash on the metric
+  // names in a shared registry), with a coded error rather than FST_ERR_DEC_ALREADY_PRESENT.
+  if (fastify.hasReplyDecorator('timing')) {
+    throw new FST_PERF_TIMING_ALREADY_REGISTERED('reply.timing is already decorated')
+  }
+  if (fastify.hasDecorator('metrics')) {
+    throw new FST_PERF_TIMING_ALREADY_REGISTERED('fastify.metrics is already decorated')
+  }
   const options = resolveOptions(rawOptions)
   const { serverTiming, metrics, slowThresholdMs } = options
   const measurements = new Measurements(metrics === false ? DEFAULT_BUCKETS : metrics.buckets)
@@ -81,19 +98,21 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
   // Shape first: every field is on every request and reply from construction.
   for (const [key, value] of REQUEST_FIELDS) fastify.decorateRequest(key, value as null)
   fastify.decorateReply(kFacade, null)
+  const dropped = new DroppedTimings()
   fastify.decorateReply('timing', {
     getter(this: FastifyReply): ReplyTiming {
       const reply = this as TimedReply
       let facade = reply[kFacade]
       if (facade === null) {
-        facade = new ReplyTiming(reply.request as TimedRequest)
+        facade = new ReplyTiming(reply.request as TimedRequest, dropped)
         reply[kFacade] = facade
       }
       return facade
     },
   })
   fastify.decorate('metrics', {
-    registry: (prometheus?.registry as Registry | undefined) ?? null,
+    // prom-client is loaded anyway (metrics.ts): an empty Registry keeps the type non-null.
+    registry: (prometheus?.registry as Registry | undefined) ?? new Registry(),
     statsd: statsd?.client ?? null,
   } satisfies TimingMetrics)
 

@@ -63,10 +63,50 @@ function nearest(ms: number): string {
   return micros(Math.round(ms * 1000))
 }
 
+/** How often, at most, dropped `reply.timing` calls are logged: one warning per app per interval. */
+export const DROPPED_WARNING_INTERVAL_MS = 10_000
+
+/**
+ * The rate-limited warning for `reply.timing` calls with bad arguments, one per app. A timing
+ * entry is diagnostics: a bad one is dropped, never a failed request, and a route that makes the
+ * same bad call on every request logs one line per interval (with the count of the others).
+ * @internal
+ */
+export class DroppedTimings {
+  readonly #intervalMs: number
+  #last = Number.NEGATIVE_INFINITY
+  #suppressed = 0
+
+  constructor(intervalMs: number = DROPPED_WARNING_INTERVAL_MS) {
+    this.#intervalMs = intervalMs
+  }
+
+  /** Drops `call` (such as `add("db", -3)`) for `reason`: a warning on the request's logger unless one went out less than an interval ago. */
+  drop(request: TimedRequest, call: string, reason: string): void {
+    const now = performance.now()
+    if (now - this.#last < this.#intervalMs) {
+      this.#suppressed++
+      return
+    }
+    this.#last = now
+    const suppressed = this.#suppressed
+    this.#suppressed = 0
+    const more = suppressed === 0 ? '' : ` (${suppressed} more dropped since the last warning)`
+    request.log.warn(
+      { err: new FST_PERF_TIMING_INVALID_ENTRY(`${call}: ${reason}`), droppedSinceLastWarning: suppressed },
+      `@fastify-perf/timing: dropped reply.timing.${call}: ${reason}${more}; at most one such warning every ${this.#intervalMs / 1000} s`,
+    )
+  }
+}
+
 /**
  * The per-request API, `reply.timing`: your own entries in `Server-Timing` and in the slow-request
  * log. Durations are in milliseconds. Modeled on Hono's timing middleware (`startTime`,
  * `endTime`, `setMetric`, `wrapTime`).
+ *
+ * Timings never fail a request: a call with bad arguments (a name that is not a non-empty string,
+ * a description that is not a string, a duration that is not a finite number >= 0, a `measure()`
+ * without a function) adds no entry and logs a warning, at most one per app every 10 s.
  *
  * @example
  * reply.timing.start('db', 'products query')
@@ -77,19 +117,24 @@ function nearest(ms: number): string {
  */
 export class ReplyTiming {
   readonly #request: TimedRequest
+  readonly #dropped: DroppedTimings
 
   /** @internal Created by the `reply.timing` getter. */
-  constructor(request: TimedRequest) {
+  constructor(request: TimedRequest, dropped: DroppedTimings) {
     this.#request = request
+    this.#dropped = dropped
   }
 
   /**
    * Starts a timer. Ending it adds an entry; a timer still open when the response is sent is
-   * ended then. Starting a name again restarts it.
+   * ended then. Starting a name again restarts it. Bad arguments: dropped, with a warning.
    */
   start(name: string, description?: string): void {
-    checkName(name)
-    checkDescription(description)
+    const reason = nameProblem(name) ?? descriptionProblem(description)
+    if (reason !== null) {
+      this.#dropped.drop(this.#request, `start(${show(name)})`, reason)
+      return
+    }
     const user = userTimings(this.#request)
     if (user.timers === null) user.timers = new Map()
     user.timers.set(name, { start: performance.now(), description })
@@ -108,13 +153,16 @@ export class ReplyTiming {
 
   /**
    * Runs `fn` and adds an entry for the time it took, also when it throws or its promise rejects.
-   * Returns what `fn` returns: its value, or its promise for an async function.
+   * Returns what `fn` returns: its value, or its promise for an async function. With a bad name
+   * or description `fn` still runs, without an entry; a `fn` that is not a function is returned
+   * as it is (so `await measure('db', promise)` still awaits the promise), without an entry.
    */
   measure<T>(name: string, fn: () => T, description?: string): T {
-    checkName(name)
-    checkDescription(description)
-    if (typeof fn !== 'function') {
-      throw new FST_PERF_TIMING_INVALID_ENTRY(`measure("${name}", fn) needs a function, got ${typeof fn}`)
+    let reason = nameProblem(name) ?? descriptionProblem(description)
+    if (typeof fn !== 'function') reason = `fn must be a function, got ${typeof fn}`
+    if (reason !== null) {
+      this.#dropped.drop(this.#request, `measure(${show(name)})`, reason)
+      return typeof fn === 'function' ? fn() : (fn as T)
     }
     const start = performance.now()
     let result: T
@@ -132,14 +180,21 @@ export class ReplyTiming {
     return result
   }
 
-  /** Adds an entry measured elsewhere, in milliseconds (an upstream's own timing, for instance). */
+  /**
+   * Adds an entry measured elsewhere, in milliseconds (an upstream's own timing, for instance).
+   * Bad arguments (such as a negative or `NaN` duration): dropped, with a warning.
+   */
   add(name: string, durationMs: number, description?: string): void {
-    checkName(name)
-    checkDescription(description)
-    if (typeof durationMs !== 'number' || !Number.isFinite(durationMs) || durationMs < 0) {
-      throw new FST_PERF_TIMING_INVALID_ENTRY(
-        `add("${name}", durationMs): durationMs must be a finite number >= 0`,
-      )
+    let reason = nameProblem(name) ?? descriptionProblem(description)
+    if (
+      reason === null &&
+      (typeof durationMs !== 'number' || !Number.isFinite(durationMs) || durationMs < 0)
+    ) {
+      reason = `durationMs must be a finite number >= 0, got ${show(durationMs)}`
+    }
+    if (reason !== null) {
+      this.#dropped.drop(this.#request, `add(${show(name)}, ${show(durationMs)})`, reason)
+      return
     }
     this.#push(name, durationMs, description)
   }
@@ -158,18 +213,23 @@ function userTimings(request: TimedRequest): UserTimings {
   return user
 }
 
-function checkName(name: unknown): void {
-  if (typeof name !== 'string' || name === '') {
-    throw new FST_PERF_TIMING_INVALID_ENTRY(`a timing name must be a non-empty string, got ${typeof name}`)
-  }
+function nameProblem(name: unknown): string | null {
+  return typeof name === 'string' && name !== ''
+    ? null
+    : `the name must be a non-empty string, got ${show(name)}`
 }
 
-function checkDescription(description: unknown): void {
-  if (description !== undefined && typeof description !== 'string') {
-    throw new FST_PERF_TIMING_INVALID_ENTRY(
-      `a timing description must be a string, got ${typeof description}`,
-    )
-  }
+function descriptionProblem(description: unknown): string | null {
+  return description === undefined || typeof description === 'string'
+    ? null
+    : `the description must be a string, got ${typeof description}`
+}
+
+/** An argument for the warning: short, and never the whole of a long string. */
+function show(value: unknown): string {
+  if (typeof value === 'string') return JSON.stringify(value.length > 40 ? `${value.slice(0, 40)}…` : value)
+  if (typeof value === 'number' || typeof value === 'boolean' || value == null) return String(value)
+  return typeof value
 }
 
 function isThenable(value: unknown): value is PromiseLike<unknown> {

@@ -280,8 +280,8 @@ test('path: false registers no route; fastify.metrics.registry serves the same t
   await app.register(fastifyPerfTiming, { metrics: { path: false, registry, defaultMetrics: false } })
   app.get('/', async () => 'ok')
   app.get('/custom-metrics', async (_request, reply) => {
-    reply.type(app.metrics.registry!.contentType)
-    return app.metrics.registry!.metrics()
+    reply.type(app.metrics.registry.contentType)
+    return app.metrics.registry.metrics()
   })
   const base = await listen(app)
   assert.equal(app.metrics.registry, registry)

@@ -61,7 +61,7 @@ test('decorates reply.timing (one object per reply) and fastify.metrics', async 
   assert.equal(app.metrics.statsd, null)
 })
 
-test('with metrics and Server-Timing off, fastify.metrics.registry is null and responses are untouched', async (t) => {
+test('with metrics and Server-Timing off, fastify.metrics.registry is an empty registry and responses are untouched', async (t) => {
   const bare = buildApp(t)
   const withPlugin = buildApp(t)
   await withPlugin.register(fastifyPerfTiming, { metrics: false, serverTiming: false })
@@ -73,7 +73,10 @@ test('with metrics and Server-Timing off, fastify.metrics.registry is null and r
   const actual = await withPlugin.inject('/items')
   assert.equal(actual.body, payload)
   assert.deepEqual(strip(actual.headers), strip(expected.headers))
-  assert.equal(withPlugin.metrics.registry, null)
+  // Issue 17: a Registry, not null (the type is non-null), with nothing in it.
+  assert.ok(withPlugin.metrics.registry instanceof Registry)
+  assert.equal((await withPlugin.metrics.registry.metrics()).trim(), '')
+  assert.deepEqual(withPlugin.metrics.registry.getMetricsAsArray(), [])
   assert.equal((await withPlugin.inject('/metrics')).statusCode, 404)
 })
 

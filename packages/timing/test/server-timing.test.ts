@@ -178,35 +178,98 @@ test('reply.timing: start/end, measure (sync, async, throwing) and add, in order
   assert.ok(byName(metrics, 'left-open').dur! >= 0, 'a timer still open is ended with the response')
 })
 
-test('reply.timing rejects names, descriptions and durations it cannot send, with a coded TypeError', async (t) => {
-  const app = buildApp(t)
+/** A Fastify logger writing its JSON lines into `lines`. */
+function captureLogs(lines: Record<string, unknown>[]) {
+  return {
+    level: 'warn',
+    stream: { write: (line: string) => lines.push(JSON.parse(line) as Record<string, unknown>) },
+  }
+}
+
+// Issue 17: `reply.timing.add('ok', -3)` used to throw FST_PERF_TIMING_INVALID_ENTRY into the
+// handler, a 500 for the user's request. Bad timing calls are dropped with a rate-limited warning.
+test('reply.timing.add with a negative duration drops the entry and never fails the request', async (t) => {
+  const lines: Record<string, unknown>[] = []
+  const app = buildApp(t, { logger: captureLogs(lines) })
   await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false })
-  const errors: unknown[] = []
   app.get('/', async (_request, reply) => {
-    const calls = [
-      () => reply.timing.start(''),
-      () => reply.timing.start(42 as never),
-      () => reply.timing.add('x', -1),
-      () => reply.timing.add('x', Number.NaN),
-      () => reply.timing.add('x', 1, 5 as never),
-      () => reply.timing.measure('x', 'not a function' as never),
-    ]
-    for (const call of calls) {
-      try {
-        call()
-      } catch (error) {
-        errors.push(error)
-      }
-    }
+    reply.timing.add('ok', -3)
+    reply.timing.add('fine', 2)
     return 'ok'
   })
   const response = await app.inject('/')
   assert.equal(response.statusCode, 200)
-  assert.equal(errors.length, 6)
-  for (const error of errors) {
-    assert.ok(error instanceof TypeError)
-    assert.ok(error instanceof FST_PERF_TIMING_INVALID_ENTRY)
+  assert.equal(response.body, 'ok')
+  const names = parseServerTiming(header(response as never)).map((m) => m.name)
+  assert.ok(names.includes('fine'))
+  assert.ok(!names.includes('ok'), 'the bad entry is dropped')
+  const warnings = lines.filter((line) => String(line.msg).includes('reply.timing'))
+  assert.equal(warnings.length, 1)
+  assert.equal(warnings[0]!.level, 40)
+  assert.match(
+    String(warnings[0]!.msg),
+    /dropped reply\.timing\.add\("ok", -3\): durationMs must be a finite number >= 0/,
+  )
+  assert.equal((warnings[0]!.err as { code?: string }).code, 'FST_PERF_TIMING_INVALID_ENTRY')
+})
+
+test('bad reply.timing arguments are all dropped, with one warning per interval', async (t) => {
+  const lines: Record<string, unknown>[] = []
+  const app = buildApp(t, { logger: captureLogs(lines) })
+  await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false })
+  const results: unknown[] = []
+  app.get('/', async (_request, reply) => {
+    reply.timing.start('')
+    reply.timing.start(42 as never)
+    reply.timing.start('t', 5 as never)
+    reply.timing.add('x', -1)
+    reply.timing.add('x', Number.NaN)
+    reply.timing.add('x', Number.POSITIVE_INFINITY)
+    reply.timing.add('x', '3' as never)
+    reply.timing.add('x', 1, 5 as never)
+    reply.timing.add(null as never, 1)
+    // A bad name: `fn` still runs, without an entry. Not a function: returned as it is.
+    results.push(reply.timing.measure('', () => 'ran'))
+    results.push(await reply.timing.measure('db', Promise.resolve('awaited') as never))
+    reply.timing.add('good', 1)
+    return 'ok'
+  })
+  for (let i = 0; i < 3; i++) {
+    const response = await app.inject('/')
+    assert.equal(response.statusCode, 200)
+    const names = parseServerTiming(header(response as never)).map((m) => m.name)
+    assert.deepEqual(
+      names.filter((name) => !['total', 'handler'].includes(name)),
+      ['good'],
+    )
   }
+  assert.deepEqual(results.slice(0, 2), ['ran', 'awaited'])
+  const warnings = lines.filter((line) => String(line.msg).includes('reply.timing'))
+  assert.equal(warnings.length, 1, 'one warning for 33 dropped calls within 10 s')
+  assert.match(
+    String(warnings[0]!.msg),
+    /dropped reply\.timing\.start\(""\): the name must be a non-empty string/,
+  )
+})
+
+test('the dropped-call warning comes again after the interval, with the count of the others', async (t) => {
+  const { DroppedTimings } = await import('../src/server-timing.js')
+  const warnings: [Record<string, unknown>, string][] = []
+  const request = {
+    log: { warn: (object: Record<string, unknown>, msg: string) => warnings.push([object, msg]) },
+  }
+  const dropped = new DroppedTimings(20)
+  dropped.drop(request as never, 'add("a", -1)', 'negative')
+  dropped.drop(request as never, 'add("b", -1)', 'negative')
+  dropped.drop(request as never, 'add("c", -1)', 'negative')
+  assert.equal(warnings.length, 1)
+  await sleep(30)
+  dropped.drop(request as never, 'add("d", -1)', 'negative')
+  assert.equal(warnings.length, 2)
+  assert.match(warnings[1]![1], /add\("d", -1\): negative \(2 more dropped since the last warning\)/)
+  assert.equal(warnings[1]![0].droppedSinceLastWarning, 2)
+  assert.ok(warnings[1]![0].err instanceof FST_PERF_TIMING_INVALID_ENTRY)
+  t.diagnostic('rate limit checked with a 20 ms interval')
 })
 
 test('the automatic phases never add up to more than total', async (t) => {
