@@ -3,7 +3,7 @@
 // the background: placed by the variant storage (variants.ts), skipped when an invalidation of
 // its URL overtook its handler (the fence), with the cross-instance lock released afterwards.
 import { createHash } from 'node:crypto'
-import type { StoredEntry } from '../store.js'
+import { isPromise, type StoredEntry } from '../store.js'
 import type { FlightResult, MissState } from './capture.js'
 import { connectionListed, HOP_BY_HOP, NEVER_STORED } from './policy.js'
 import {
@@ -133,6 +133,7 @@ async function write(
   const ctx = state.ctx
   let landing: Landing | undefined
   let written = false
+  let remote = false
   try {
     // Closed meanwhile (the app is shutting down): the store is no longer ours to write.
     if (rc.backend.closed()) return
@@ -189,9 +190,12 @@ async function write(
     if (placement === undefined || fenced()) return
     if (built === undefined || built.variant !== placement.variant) built = build(placement.variant)
     const entry = built.entry
-    written = await rc.backend.set(placement.key, entry, keepUntil - Date.now())
+    const set = rc.backend.set(placement.key, entry, keepUntil - Date.now())
+    // A synchronous store (memory) has it now: no read of it can be overtaken, nothing to hold.
+    remote = isPromise(set)
+    written = remote ? await set : (set as boolean)
   } finally {
-    if (landing !== undefined) rc.store.landed(landing, written)
+    if (landing !== undefined) rc.store.landed(landing, written && remote)
     if (state.lock !== undefined) {
       rc.backend.unlock(state.lock)
       state.lock = undefined

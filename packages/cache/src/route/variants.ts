@@ -346,9 +346,10 @@ export class VariantStore {
    * there" after it settled, and must find the landing then. What it holds is what was written, and
    * an invalidation of the URL drops it as before.
    */
-  landed(landing: Landing, written: boolean): void {
-    // Not written (fenced, refused, the store failed): the store will not answer with it.
-    if (!written) {
+  landed(landing: Landing, hold: boolean): void {
+    // Not written (fenced, refused, the store failed): the store will not answer with it. Written to
+    // a synchronous store: no read can have been overtaken.
+    if (!hold) {
       this.#drop(landing)
       return
     }
