@@ -207,7 +207,9 @@ export class VariantStore {
   #touch(slot: string): void {
     const used = this.#used
     used.delete(slot)
-    used.set(slot, Date.now())
+    // Sub-millisecond: a write's `createdAt` is whole milliseconds, and a use in the same
+    // millisecond as the write it follows must still count as later (a tie evicted the used one).
+    used.set(slot, performance.timeOrigin + performance.now())
     if (used.size > USED_SIZE) used.delete(used.keys().next().value!)
   }
 
