@@ -3,7 +3,7 @@
 // - `Cache-Groups` on a stored response puts it in each named group (§2). A group is scoped to the
 //   response's origin: two responses share a group only when both name it and both have the same
 //   origin (§2.1), so each group becomes one tag of its host, `cache-group:<host>:<group>` (the
-//   scheme is left out, see `requestOrigin`).
+//   scheme is left out, see `groupTags`).
 // - `Cache-Group-Invalidation` on a successful response to an unsafe method invalidates every
 //   stored response of the same origin in the named groups (§3); on a safe method it is ignored
 //   (§3: a cache MUST ignore it there, or any GET could purge). The invalidation is the engine's
@@ -59,13 +59,9 @@ export function cacheGroupTag(origin: string, group: string): string {
   return `cache-group:${encodeURIComponent(origin)}:${group}`
 }
 
-/** The tags of `groups` of `origin`. */
-export function cacheGroupTags(origin: string, groups: readonly string[]): string[] {
-  return groups.map((group) => cacheGroupTag(origin, group))
-}
-
 /**
- * The scope of a request's groups: its host (and port), as Fastify derives it. RFC 9875 §2.1 scopes
+ * The tags of the groups a `Cache-Groups` or `Cache-Group-Invalidation` value names, scoped to the
+ * request's host. The scope of a request's groups: its host (and port), as Fastify derives it. RFC 9875 §2.1 scopes
  * a group to an origin, scheme included; the scheme is left out here because Fastify cannot always
  * tell it (its `protocol` is undefined once the request's socket reference is gone, as in `onSend` of
  * a proxied POST whose body was consumed), and a guess could make a store and an invalidation
@@ -73,6 +69,7 @@ export function cacheGroupTags(origin: string, groups: readonly string[]): strin
  * same group of `https://host` (more is invalidated, never less), like the URL keys, which hold the
  * host and not the scheme.
  */
-export function requestOrigin(request: FastifyRequest): string {
-  return request.host
+export function groupTags(request: FastifyRequest, field: unknown): string[] {
+  const host = request.host
+  return parseGroups(field).map((group) => cacheGroupTag(host, group))
 }

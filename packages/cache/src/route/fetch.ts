@@ -7,7 +7,7 @@
 import type { OutgoingHttpHeaders } from 'node:http'
 import { type CacheRouteEvent, channels } from '../channels.js'
 import { type CacheControl, responseDirectives } from './cache-control.js'
-import { cacheGroupTags, parseGroups, requestOrigin } from './cache-groups.js'
+import { groupTags } from './cache-groups.js'
 import { ttlSeconds } from './cache-status.js'
 import { headerString, type MissState, replaceHead } from './capture.js'
 import { abandonFlight, commit } from './commit.js'
@@ -178,8 +178,8 @@ export function onResponseHead(
   }
   // Cache Groups (RFC 9875 §2): the response joins its origin's groups, as tags whose versions are
   // read now, before the body is complete (see cache-groups.ts).
-  const groups = parseGroups(headers['cache-groups'])
-  if (groups.length > 0) state.tags(...cacheGroupTags(requestOrigin(state.request), groups))
+  const groups = groupTags(state.request, headers['cache-groups'])
+  if (groups.length > 0) state.tags(...groups)
   state.storing = true
   state.cacheControl = cc
   state.freshness = freshness

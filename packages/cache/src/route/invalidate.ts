@@ -7,7 +7,7 @@
 // debt, honoured at once by this instance and replayed when the store answers again.
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { isPromise, type MaybePromise } from '../store.js'
-import { cacheGroupTags, parseGroups, requestOrigin } from './cache-groups.js'
+import { groupTags } from './cache-groups.js'
 import { sameOriginTarget, urlKey } from './key.js'
 import { isUnsafeMethod } from './policy.js'
 import type { RouteCache } from './route-cache.js'
@@ -40,8 +40,8 @@ export function invalidateOnUnsafe(
   }
   const pending = targets.map((target) => invalidateUrl(rc, host, target))
   // Cache Groups (RFC 9875 §3): every stored response of this origin in the named groups.
-  const groups = parseGroups(reply.getHeader('cache-group-invalidation'))
-  if (groups.length > 0) pending.push(rc.invalidateTags(cacheGroupTags(requestOrigin(request), groups)))
+  const groups = groupTags(request, reply.getHeader('cache-group-invalidation'))
+  if (groups.length > 0) pending.push(rc.invalidateTags(groups))
   if (pending.every((p) => !isPromise(p))) {
     done(null, payload)
     return
