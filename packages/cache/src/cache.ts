@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { channels } from './channels.js'
+import { type CacheLookupEvent, channels } from './channels.js'
 import {
   FST_PERF_CACHE_FACTORY_TIMEOUT,
   FST_PERF_CACHE_INVALID_KEY,
@@ -327,9 +327,10 @@ export class Cache {
     if (options?.skip === true || this.#closed) return this.#bypass(key, factory)
     const k = this.#prefix + key
     if (options?.forceFresh === true)
-      return this.#getOrSetSlow(key, k, factory, options, undefined, this.#newDeadline())
+      return this.#getOrSetSlow(key, k, factory, options, undefined, this.#newDeadline(), this.#owner(key))
     const found = this.#tiers.get(k)
     if (isPromise(found)) {
+      const owner = this.#owner(key)
       // The operation's budget is the read's own deadline: every later store call of this getOrSet
       // (tag versions, new tags' records, the lock) must end by then. Taken from the read's call,
       // which the safe store just started, rather than from a clock read of ours, which a remote
@@ -339,10 +340,10 @@ export class Cache {
       // slow path's extra promise. Concurrent reads of a key share one store read (see
       // SafeStore#get), so they share its entry and decode it once.
       return found.then((entry) => {
-        const value = this.#freshValue(key, entry, false)
+        const value = this.#freshValue(key, entry, false, owner)
         return value !== NO_ENTRY
           ? (value as T)
-          : this.#getOrSetSlow(key, k, factory, options, entry, read.deadline)
+          : this.#getOrSetSlow(key, k, factory, options, entry, read.deadline, owner)
       })
     }
     // The hot path: a synchronous store, an untagged entry, fresh. One map read, one clock read,
@@ -350,16 +351,34 @@ export class Cache {
     const value = this.#freshValue(key, found, true)
     if (value !== NO_ENTRY) return Promise.resolve(value as T)
     // A synchronous answer took no time: the budget starts now.
-    return this.#getOrSetSlow(key, k, factory, options, found, this.#newDeadline())
+    return this.#getOrSetSlow(key, k, factory, options, found, this.#newDeadline(), this.#owner(key))
+  }
+
+  /**
+   * The `lookup` event of a getOrSet whose outcome is published later than its call (a remote
+   * store's answer, tags to check, a factory to wait for): published now, while the caller's code
+   * runs, so that a subscriber can name the request on it (the timing plugin does), and its
+   * outcome event carries that request. `undefined` when nobody listens.
+   */
+  #owner(key: string): CacheLookupEvent | undefined {
+    if (!channels.lookup.hasSubscribers) return undefined
+    const event: CacheLookupEvent = {
+      key,
+      store: this.#tiers.safe.store.name,
+      namespace: this.namespace,
+      request: undefined,
+    }
+    channels.lookup.publish(event)
+    return event
   }
 
   /** The value of an untagged fresh entry, counted as a hit; `NO_ENTRY` for anything else. */
-  #freshValue(key: string, entry: StoredEntry | undefined, memo: boolean): unknown {
+  #freshValue(key: string, entry: StoredEntry | undefined, memo: boolean, owner?: CacheLookupEvent): unknown {
     if (entry === undefined || entry.tags.length !== 0 || entry.freshUntil <= Date.now()) return NO_ENTRY
     const value = this.#decode(entry, memo)
     if (value !== NO_ENTRY) {
       this.#counters.hits++
-      if (channels.hit.hasSubscribers) this.#publish(channels.hit, key)
+      if (channels.hit.hasSubscribers) this.#publish(channels.hit, key, undefined, owner)
     }
     return value
   }
@@ -371,6 +390,7 @@ export class Cache {
     options: GetOrSetOptions | undefined,
     entry: StoredEntry | undefined,
     deadline: number,
+    owner: CacheLookupEvent | undefined,
   ): Promise<T> {
     const settings = this.#settings(options)
     let state = DEAD
@@ -382,12 +402,12 @@ export class Cache {
     }
     if (state === FRESH) {
       this.#counters.hits++
-      if (channels.hit.hasSubscribers) this.#publish(channels.hit, key)
+      if (channels.hit.hasSubscribers) this.#publish(channels.hit, key, undefined, owner)
       return value as T
     }
     if (state === STALE) {
       this.#counters.stale++
-      if (channels.stale.hasSubscribers) this.#publish(channels.stale, key, { reason: 'revalidate' })
+      if (channels.stale.hasSubscribers) this.#publish(channels.stale, key, { reason: 'revalidate' }, owner)
       if (!this.#loading.has(k) && !this.#backingOff(k)) {
         // Nobody waits for the refresh: its store calls get a budget of their own.
         const refresh = this.#load(key, k, factory, settings, value as T, this.#newDeadline())
@@ -397,18 +417,18 @@ export class Cache {
     }
 
     const graced = state === GRACE
-    if (graced && this.#backingOff(k)) return this.#serveStale(key, value, 'error') as T
+    if (graced && this.#backingOff(k)) return this.#serveStale(key, value, 'error', owner) as T
     let load = this.#loading.get(k)
     if (load !== undefined) {
       this.#counters.coalesced++
-      if (channels.coalesced.hasSubscribers) this.#publish(channels.coalesced, key)
+      if (channels.coalesced.hasSubscribers) this.#publish(channels.coalesced, key, undefined, owner)
     } else {
       this.#counters.misses++
-      if (channels.miss.hasSubscribers) this.#publish(channels.miss, key)
+      if (channels.miss.hasSubscribers) this.#publish(channels.miss, key, undefined, owner)
       load = this.#load(key, k, factory, settings, graced ? (value as T) : undefined, deadline)
     }
     if (!graced && settings.hardTimeoutMs === undefined) return (await load).value as T
-    return this.#race(key, load, settings, graced ? value : NO_ENTRY) as Promise<T>
+    return this.#race(key, load, settings, graced ? value : NO_ENTRY, owner) as Promise<T>
   }
 
   /**
@@ -567,7 +587,13 @@ export class Cache {
   }
 
   /** Waits for a load with a soft timeout (when a stale value exists) and a hard timeout. */
-  #race(key: string, load: Promise<Loaded>, settings: CallSettings, stale: unknown): Promise<unknown> {
+  #race(
+    key: string,
+    load: Promise<Loaded>,
+    settings: CallSettings,
+    stale: unknown,
+    owner: CacheLookupEvent | undefined,
+  ): Promise<unknown> {
     const hasStale = stale !== NO_ENTRY
     return new Promise((resolve, reject) => {
       let soft: NodeJS.Timeout | undefined
@@ -582,7 +608,7 @@ export class Cache {
         soft = setTimeout(() => {
           if (settled) return
           finish()
-          resolve(this.#serveStale(key, stale, 'timeout'))
+          resolve(this.#serveStale(key, stale, 'timeout', owner))
         }, settings.timeoutMs)
       }
       if (settings.hardTimeoutMs !== undefined) {
@@ -590,7 +616,7 @@ export class Cache {
           if (settled) return
           finish()
           this.#counters.factoryErrors++
-          if (hasStale) resolve(this.#serveStale(key, stale, 'timeout'))
+          if (hasStale) resolve(this.#serveStale(key, stale, 'timeout', owner))
           else reject(new FST_PERF_CACHE_FACTORY_TIMEOUT(key, settings.hardTimeoutMs!))
         }, settings.hardTimeoutMs)
       }
@@ -603,16 +629,21 @@ export class Cache {
         (error) => {
           if (settled) return
           finish()
-          if (hasStale) resolve(this.#serveStale(key, stale, 'error'))
+          if (hasStale) resolve(this.#serveStale(key, stale, 'error', owner))
           else reject(error)
         },
       )
     })
   }
 
-  #serveStale(key: string, value: unknown, reason: 'revalidate' | 'error' | 'timeout'): unknown {
+  #serveStale(
+    key: string,
+    value: unknown,
+    reason: 'revalidate' | 'error' | 'timeout',
+    owner?: CacheLookupEvent,
+  ): unknown {
     this.#counters.stale++
-    if (channels.stale.hasSubscribers) this.#publish(channels.stale, key, { reason })
+    if (channels.stale.hasSubscribers) this.#publish(channels.stale, key, { reason }, owner)
     return value
   }
 
@@ -1078,8 +1109,18 @@ export class Cache {
     return tags.length < 2 ? tags : [...new Set(tags)]
   }
 
-  #publish(channel: { publish(message: unknown): void }, key: string, extra?: object): void {
-    channel.publish({ key, store: this.#tiers.safe.store.name, namespace: this.namespace, ...extra })
+  #publish(
+    channel: { publish(message: unknown): void },
+    key: string,
+    extra?: object,
+    owner?: CacheLookupEvent,
+  ): void {
+    const request = owner?.request
+    channel.publish(
+      request === undefined
+        ? { key, store: this.#tiers.safe.store.name, namespace: this.namespace, ...extra }
+        : { key, store: this.#tiers.safe.store.name, namespace: this.namespace, ...extra, request },
+    )
   }
 
   #publishInvalidate(event: object): void {

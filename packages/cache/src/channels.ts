@@ -1,4 +1,5 @@
 import diagnostics from 'node:diagnostics_channel'
+import type { FastifyRequest } from 'fastify'
 
 // The cache reports what it does on `node:diagnostics_channel` channels, so the timing plugin
 // (or any subscriber) can count without the cache importing it. Publishing costs one
@@ -17,6 +18,7 @@ export const channelNames = {
   breaker: 'fastify-perf:cache:breaker',
   route: 'fastify-perf:cache:route',
   invalidationDebt: 'fastify-perf:cache:invalidation-debt',
+  lookup: 'fastify-perf:cache:lookup',
 } as const
 
 /** Payload of `hit`, `miss`, `coalesced` and `set`. */
@@ -27,6 +29,21 @@ export interface CacheKeyEvent {
   store: string
   /** The namespace the key lives in. */
   namespace: string
+}
+
+/**
+ * Payload of `lookup`: published synchronously, inside the caller's code, when a `getOrSet` will
+ * publish its outcome (`hit`, `miss`, `stale`, `coalesced`) later than its call: a remote store's
+ * answer, an entry with tags, a factory to run. A subscriber may set `request` on this object; the
+ * outcome event then carries it. Not published for a fresh untagged hit from memory or L1, whose
+ * outcome is published synchronously.
+ */
+export interface CacheLookupEvent {
+  key: string
+  store: string
+  namespace: string
+  /** Set by a subscriber: the request the lookup is made for (any object it recognises). */
+  request: unknown
 }
 
 /** Payload of `stale`: a stale value was returned. */
@@ -95,6 +112,11 @@ export interface CacheRouteEvent {
   stored?: boolean
   /** The RFC 9211 detail (a bypass or not-stored reason), when there is one. */
   detail?: string
+  /**
+   * The request this outcome is for, so that a subscriber attributes it whatever the store's
+   * timing (a Redis lookup answers after the request's synchronous code has run).
+   */
+  request?: FastifyRequest
 }
 
 export const channels = {
@@ -109,4 +131,5 @@ export const channels = {
   breaker: diagnostics.channel(channelNames.breaker),
   route: diagnostics.channel(channelNames.route),
   invalidationDebt: diagnostics.channel(channelNames.invalidationDebt),
+  lookup: diagnostics.channel(channelNames.lookup),
 }

@@ -20,6 +20,7 @@ export type {
   CacheInvalidateEvent,
   CacheInvalidationDebtEvent,
   CacheKeyEvent,
+  CacheLookupEvent,
   CacheRouteEvent,
   CacheStaleEvent,
   CacheStoreErrorEvent,

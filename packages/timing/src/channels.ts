@@ -25,7 +25,9 @@ import type { StatsdExporter } from './statsd.js'
 // Attribution to a request. The events carry no request, and AsyncLocalStorage (the general
 // answer) costs ~3 µs of CPU per request on Node 20, more than everything else this plugin does
 // (measured with the bench's paired mode, see docs/timing.md). So by default an event belongs to:
-//   1. the request named in its payload (`reply` or `request`), when the publisher knows it;
+//   1. the request named in its payload (`reply` or `request`), when the publisher knows it: the
+//      route cache names it on its outcome events, and the data cache carries the one we named on
+//      its synchronous `lookup` event, so lookups answered by a remote store are attributed too;
 //   2. else the request whose code is running synchronously right now: the server's `request`
 //      event (Fastify routes and runs onRequest hooks inside it: a route-cache hit), and the route
 //      handler, which is wrapped (see `wrapHandler`): everything a sync handler triggers
@@ -50,6 +52,11 @@ export const channelNames = {
   cacheInvalidationDebt: 'fastify-perf:cache:invalidation-debt',
   /** The route cache's outcome for one request: `{ route: 'GET /path', outcome, stored?, detail? }`. */
   cacheRoute: 'fastify-perf:cache:route',
+  /**
+   * Published by the data cache, synchronously in the caller's code, when a lookup's outcome will
+   * come later (a remote store): we name the request on it, and the outcome event carries it.
+   */
+  cacheLookup: 'fastify-perf:cache:lookup',
   compressEncoded: 'fastify-perf:compress:encoded',
   handlerStart: 'tracing:fastify.request.handler:start',
   handlerEnd: 'tracing:fastify.request.handler:end',
@@ -129,8 +136,13 @@ export interface ChannelSinks {
   readonly statsd: StatsdExporter | null
   /** Set with `asyncContext: true`. */
   readonly storage: AsyncLocalStorage<TimedRequest> | null
-  /** Called when a compression event arrives for a request whose `Server-Timing` was already set. */
-  readonly onLateCompression: (request: TimedRequest) => void
+  /** Whether a request is this app's (several apps in one process all hear every event). */
+  readonly owns: (request: TimedRequest) => boolean
+  /**
+   * Called when a compression or route-cache event arrives for a request whose `Server-Timing` may
+   * already be set (their onSend hooks can run after ours): rebuilds it while headers are unsent.
+   */
+  readonly onLateEvent: (request: TimedRequest) => void
 }
 
 type CacheResult = 'hit' | 'miss' | 'stale' | 'coalesced' | 'bypass'
@@ -157,7 +169,7 @@ export function subscribe(sinks: ChannelSinks): () => void {
   }
 
   const lookup = (result: CacheResult) => (message: Payload) => {
-    const request = requestOf(message, sinks.storage)
+    const request = requestOf(message, sinks)
     const store = label(message.store)
     const namespace = label(message.namespace)
     const route = request?.[kRoute]?.label ?? routeOfUnresolved(request, measurements)
@@ -178,6 +190,14 @@ export function subscribe(sinks: ChannelSinks): () => void {
       if (request !== null) nest(request, phases, durationMs)
     }
   }
+  // A lookup whose outcome comes after an await (Redis, Memcached): the request is known now (the
+  // handler's synchronous window, or AsyncLocalStorage), not when the store answers. Named on the
+  // event, which the outcome event carries back (rule 1 above), so no AsyncLocalStorage is needed.
+  on(channelNames.cacheLookup, (message) => {
+    if (message.request !== undefined) return
+    const request = requestOf(message, sinks)
+    if (request !== null) message.request = request
+  })
   on(channelNames.cacheHit, lookup('hit'))
   on(channelNames.cacheMiss, lookup('miss'))
   on(channelNames.cacheStale, lookup('stale'))
@@ -192,7 +212,7 @@ export function subscribe(sinks: ChannelSinks): () => void {
     const cell = measurements.routeCacheResponses.cell(method, route, outcome)
     cell.value++
     statsd?.increment('cache.route_responses', 1, cell.tags)
-    const request = requestOf(message, sinks.storage)
+    const request = requestOf(message, sinks)
     const holder = request !== null ? (request.raw as PhasesHolder) : arriving
     if (holder === null) return
     const phases = phasesIn(holder)
@@ -201,6 +221,9 @@ export function subscribe(sinks: ChannelSinks): () => void {
     else if (outcome === 'collapsed') phases.cacheCoalesced++
     else if (outcome === 'bypass') phases.cacheBypass++
     else phases.cacheMiss++
+    // A miss is known once the handler's response reaches the route cache's onSend hook, which
+    // runs after ours (route hooks run after the app's).
+    if (request !== null) sinks.onLateEvent(request)
   })
 
   on(channelNames.cacheStoreError, (message) => {
@@ -249,7 +272,7 @@ export function subscribe(sinks: ChannelSinks): () => void {
     const seconds = measurements.compressSeconds.cell(encoding)
     seconds.value += durationMs / 1000
     statsd?.compression(seconds.tags, bytesIn, bytesOut, durationMs)
-    const request = requestOf(message, sinks.storage)
+    const request = requestOf(message, sinks)
     const holder = request !== null ? (request.raw as PhasesHolder) : arriving
     if (holder === null) return
     const phases = phasesIn(holder)
@@ -257,7 +280,7 @@ export function subscribe(sinks: ChannelSinks): () => void {
     phases.compressEncoding = encoding
     if (request !== null) {
       nest(request, phases, durationMs)
-      sinks.onLateCompression(request)
+      sinks.onLateEvent(request)
     }
   })
 
@@ -269,13 +292,15 @@ export function subscribe(sinks: ChannelSinks): () => void {
 }
 
 /** The request an event belongs to, or `null`: see the order at the top of this file. */
-function requestOf(message: Payload, storage: AsyncLocalStorage<TimedRequest> | null): TimedRequest | null {
+function requestOf(message: Payload, sinks: ChannelSinks): TimedRequest | null {
   const named = (message.request ?? (message.reply as { request?: unknown } | undefined)?.request) as
     | TimedRequest
     | undefined
-  if (named !== undefined && named !== null && typeof named === 'object' && kStart in named) return named
-  if (current !== null) return current
-  return storage?.getStore() ?? null
+  let request: TimedRequest | null | undefined
+  if (named !== undefined && named !== null && typeof named === 'object' && kStart in named) request = named
+  else request = current ?? sinks.storage?.getStore() ?? null
+  // Every app's plugin hears every event: count it in the app whose server received the request.
+  return request !== null && sinks.owns(request) ? request : null
 }
 
 function routeOfUnresolved(request: TimedRequest | null, measurements: Measurements): string {

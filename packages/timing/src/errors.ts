@@ -42,7 +42,7 @@ export const FST_PERF_TIMING_INVALID_ENTRY = createError<'FST_PERF_TIMING_INVALI
 
 /**
  * `@fastify-perf/timing` is registered twice in one context (or something else already decorated
- * `reply.timing` or `fastify.metrics`). Thrown while the plugin registers, so `register()` /
+ * `reply.timing` or `fastify.timing`). Thrown while the plugin registers, so `register()` /
  * `app.ready()` rejects with it.
  */
 export const FST_PERF_TIMING_ALREADY_REGISTERED = createError<

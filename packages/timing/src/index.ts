@@ -22,6 +22,7 @@ export type {
   StatsdClient,
   StatsdOptions,
 } from './options.js'
+export { asyncContextFrameInUse } from './options.js'
 export type { TimingMetrics } from './plugin.js'
 export { ReplyTiming, toQuotedString, toToken } from './server-timing.js'
 export type { SlowRequestLog } from './slow-log.js'
@@ -39,7 +40,7 @@ declare module 'fastify' {
   }
   interface FastifyInstance {
     /** The Prometheus registry and StatsD client of `@fastify-perf/timing`. */
-    metrics: TimingMetrics
+    timing: TimingMetrics
   }
   interface FastifyContextConfig {
     /**

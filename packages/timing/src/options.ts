@@ -47,7 +47,7 @@ export interface MetricsOptions {
   /**
    * Where the metrics are registered. The plugin removes its metrics from it when the app closes,
    * so a registry you share between apps (or with `promClient.register`) stays usable.
-   * @default a new `Registry` per app, read from `fastify.metrics.registry`
+   * @default a new `Registry` per app, read from `fastify.timing.registry`
    */
   registry?: Registry
   /** Path of the route serving the metrics in Prometheus text format; `false` registers no route. @default '/metrics' */
@@ -134,10 +134,12 @@ export interface FastifyPerfTimingOptions {
   slowThreshold?: Duration | false
   /**
    * Attribute cache and compression events to their request through `AsyncLocalStorage`, also
-   * after an `await` (a remote cache store). Off by default: on Node 20 it costs ~3 µs of CPU per
-   * request, more than the rest of the plugin. Without it, events published while a request's code
-   * runs synchronously (memory store, L1 tier, compression in a hook) are still attributed.
-   * @default false
+   * when the lookup is made after an `await` in the handler. On by default where Node implements
+   * `AsyncLocalStorage` with AsyncContextFrame (Node 24 and later; cheap), off on Node 22, where
+   * it runs on async hooks and costs ~3 µs of CPU per request. Without it, a lookup made while the
+   * request's code runs synchronously (before the handler's first `await`) is still attributed,
+   * whatever the store, and route-cache outcomes always are.
+   * @default true on Node >= 24 (unless `--no-async-context-frame`), false on Node 22
    */
   asyncContext?: boolean
 }
@@ -236,7 +238,7 @@ export function resolveOptions(options: FastifyPerfTimingOptions | undefined = {
       options.slowThreshold === undefined || options.slowThreshold === false
         ? Number.POSITIVE_INFINITY
         : toMs(options.slowThreshold, 'slowThreshold'),
-    asyncContext: resolveBoolean(options.asyncContext, 'asyncContext', false),
+    asyncContext: resolveBoolean(options.asyncContext, 'asyncContext', asyncContextFrameInUse()),
   })
 }
 
@@ -472,4 +474,18 @@ function describe(value: unknown): string {
   if (typeof value === 'string') return JSON.stringify(value)
   if (typeof value === 'number' || typeof value === 'boolean') return String(value)
   return typeof value
+}
+
+/**
+ * Whether `AsyncLocalStorage` runs on AsyncContextFrame here: the default since Node 24 (unless
+ * turned off with `--no-async-context-frame`), behind `--experimental-async-context-frame` on
+ * Node 22. There it costs a frame swap per `run()`, not a promise hook on every promise.
+ */
+export function asyncContextFrameInUse(
+  version: string = process.versions.node,
+  flags: readonly string[] = [...process.execArgv, ...(process.env.NODE_OPTIONS ?? '').split(/\s+/)],
+): boolean {
+  const major = Number(version.split('.')[0])
+  if (major >= 24) return !flags.includes('--no-async-context-frame')
+  return flags.includes('--experimental-async-context-frame')
 }

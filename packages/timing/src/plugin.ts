@@ -41,7 +41,10 @@ import { DroppedTimings, ReplyTiming, serverTimingValue } from './server-timing.
 import { logSlowRequest, slowRequestRecord } from './slow-log.js'
 import { createStatsdExporter } from './statsd.js'
 
-/** What `fastify.metrics` holds. */
+/**
+ * What `fastify.timing` holds. The name is ours: `fastify.metrics` is fastify-metrics' decorator,
+ * and users migrating from it register both plugins on one app for a while.
+ */
 export interface TimingMetrics {
   /**
    * The prom-client registry the metrics are in (serve it yourself with `registry.metrics()`):
@@ -60,7 +63,10 @@ export interface TimingMetrics {
 // is still measured. (An onRequest hook of ours would also cost ~0.3 µs per request: see
 // docs/timing.md for the measurements behind the hook layout.)
 const kArrival = Symbol('fastify-perf.timing.arrival')
-type MarkedMessage = IncomingMessage & PhasesHolder & { [kArrival]?: number }
+// The app whose server received a request: every app's plugin hears every channel event, and
+// counts only its own requests (an injected request has no mark, and any app may count it).
+const kArrivalApp = Symbol('fastify-perf.timing.arrival-app')
+type MarkedMessage = IncomingMessage & PhasesHolder & { [kArrival]?: number; [kArrivalApp]?: object }
 // The request a response belongs to, set in onSend, read when the response closes.
 const kObserved = Symbol('fastify-perf.timing.observed')
 type MarkedResponse = ServerResponse & { [kObserved]?: TimedRequest }
@@ -71,11 +77,18 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
   if (fastify.hasReplyDecorator('timing')) {
     throw new FST_PERF_TIMING_ALREADY_REGISTERED('reply.timing is already decorated')
   }
-  if (fastify.hasDecorator('metrics')) {
-    throw new FST_PERF_TIMING_ALREADY_REGISTERED('fastify.metrics is already decorated')
+  if (fastify.hasDecorator('timing')) {
+    throw new FST_PERF_TIMING_ALREADY_REGISTERED('fastify.timing is already decorated')
   }
   const options = resolveOptions(rawOptions)
   const { serverTiming, metrics, slowThresholdMs } = options
+  if (metrics !== false && metrics.path !== false && fastify.hasRoute({ method: 'GET', url: metrics.path })) {
+    // fastify-metrics serves `/metrics` too: say which option moves ours, rather than Fastify's
+    // FST_ERR_DUPLICATED_ROUTE. (Registered after us, it is Fastify's error that names the path.)
+    throw new FST_PERF_TIMING_INVALID_OPTION(
+      `metrics.path: GET ${metrics.path} is already a route (fastify-metrics?); set metrics.path to another path, or false`,
+    )
+  }
   const measurements = new Measurements(metrics === false ? DEFAULT_BUCKETS : metrics.buckets)
 
   let prometheus: PrometheusRegistration | null = null
@@ -110,7 +123,7 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
       return facade
     },
   })
-  fastify.decorate('metrics', {
+  fastify.decorate('timing', {
     // prom-client is loaded anyway (metrics.ts): an empty Registry keeps the type non-null.
     registry: (prometheus?.registry as Registry | undefined) ?? new Registry(),
     statsd: statsd?.client ?? null,
@@ -153,8 +166,10 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
     const request = this[kObserved]
     if (request !== undefined) finish(request, this.statusCode)
   }
+  const appToken = {}
   function markArrival(message: MarkedMessage, response: ServerResponse): void {
     message[kArrival] = performance.now()
+    message[kArrivalApp] = appToken
     enterArrival(message)
     if (observe) {
       if (countInFlight) measurements.inFlight++
@@ -236,10 +251,14 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
     measurements,
     statsd,
     storage,
-    onLateCompression: rewriteServerTiming,
+    owns: (request) => {
+      const app = (request.raw as MarkedMessage)[kArrivalApp]
+      return app === undefined || app === appToken
+    },
+    onLateEvent: rewriteServerTiming,
   })
 
-  /** A compression event after onSend (a compress hook registered after ours): rebuild the header if it is not sent yet. */
+  /** A compression or route-cache event after our onSend: rebuild the header if it is not sent yet. */
   function rewriteServerTiming(request: TimedRequest): void {
     const reply = request[kReply]
     if (!request[kExposed] || reply === null || reply.raw.headersSent) return

@@ -274,17 +274,17 @@ test('the metrics route: configurable path, guard answering 404 by default or 40
   assert.equal(response.json<{ code: string }>().code, 'FST_PERF_TIMING_FORBIDDEN')
 })
 
-test('path: false registers no route; fastify.metrics.registry serves the same text elsewhere', async (t) => {
+test('path: false registers no route; fastify.timing.registry serves the same text elsewhere', async (t) => {
   const registry = new Registry()
   const app = buildApp(t)
   await app.register(fastifyPerfTiming, { metrics: { path: false, registry, defaultMetrics: false } })
   app.get('/', async () => 'ok')
   app.get('/custom-metrics', async (_request, reply) => {
-    reply.type(app.metrics.registry.contentType)
-    return app.metrics.registry.metrics()
+    reply.type(app.timing.registry.contentType)
+    return app.timing.registry.metrics()
   })
   const base = await listen(app)
-  assert.equal(app.metrics.registry, registry)
+  assert.equal(app.timing.registry, registry)
   assert.equal((await request(`${base}/metrics`)).status, 404)
   await request(`${base}/`)
   const families = await scrape(base, '/custom-metrics')

@@ -2,7 +2,12 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { Registry } from 'prom-client'
 import { FST_PERF_TIMING_INVALID_OPTION } from '../src/errors.js'
-import { DEFAULT_BUCKETS, type FastifyPerfTimingOptions, resolveOptions } from '../src/options.js'
+import {
+  asyncContextFrameInUse,
+  DEFAULT_BUCKETS,
+  type FastifyPerfTimingOptions,
+  resolveOptions,
+} from '../src/options.js'
 
 test('resolveOptions returns a new frozen object and leaves the input alone', () => {
   const input = { prefix: '/v1', metrics: { path: '/m' }, slowThreshold: '1.5s' } as const
@@ -32,7 +37,7 @@ test('defaults: Server-Timing gated by NODE_ENV, metrics on /metrics, no StatsD,
     assert.equal(resolved.metrics.cluster, false)
     assert.equal(resolved.statsd, false)
     assert.equal(resolved.slowThresholdMs, Number.POSITIVE_INFINITY)
-    assert.equal(resolved.asyncContext, false)
+    assert.equal(resolved.asyncContext, asyncContextFrameInUse())
     process.env.NODE_ENV = 'development'
     const dev = resolveOptions({})
     assert.ok(dev.serverTiming !== false && dev.serverTiming.expose({} as never) === true)
@@ -118,3 +123,13 @@ for (const [name, options, message] of REJECTED) {
     )
   })
 }
+
+test('asyncContext defaults to on where AsyncLocalStorage runs on AsyncContextFrame (Node >= 24)', () => {
+  assert.equal(asyncContextFrameInUse('22.23.5', []), false)
+  assert.equal(asyncContextFrameInUse('22.23.5', ['--experimental-async-context-frame']), true)
+  assert.equal(asyncContextFrameInUse('24.11.0', []), true)
+  assert.equal(asyncContextFrameInUse('24.11.0', ['--no-async-context-frame']), false)
+  assert.equal(asyncContextFrameInUse('26.12.1', ['']), true)
+  assert.equal(resolveOptions({ asyncContext: false }).asyncContext, false)
+  assert.equal(resolveOptions({ asyncContext: true }).asyncContext, true)
+})

@@ -45,7 +45,7 @@ test('Fastify registration options such as prefix are accepted', async (t) => {
   await app.ready()
 })
 
-test('decorates reply.timing (one object per reply) and fastify.metrics', async (t) => {
+test('decorates reply.timing (one object per reply) and fastify.timing', async (t) => {
   const app = buildApp(t)
   await app.register(fastifyPerfTiming, { metrics: { defaultMetrics: false } })
   let same = false
@@ -57,11 +57,11 @@ test('decorates reply.timing (one object per reply) and fastify.metrics', async 
   const response = await app.inject('/')
   assert.equal(response.statusCode, 200)
   assert.ok(same)
-  assert.ok(app.metrics.registry instanceof Registry)
-  assert.equal(app.metrics.statsd, null)
+  assert.ok(app.timing.registry instanceof Registry)
+  assert.equal(app.timing.statsd, null)
 })
 
-test('with metrics and Server-Timing off, fastify.metrics.registry is an empty registry and responses are untouched', async (t) => {
+test('with metrics and Server-Timing off, fastify.timing.registry is an empty registry and responses are untouched', async (t) => {
   const bare = buildApp(t)
   const withPlugin = buildApp(t)
   await withPlugin.register(fastifyPerfTiming, { metrics: false, serverTiming: false })
@@ -74,9 +74,9 @@ test('with metrics and Server-Timing off, fastify.metrics.registry is an empty r
   assert.equal(actual.body, payload)
   assert.deepEqual(strip(actual.headers), strip(expected.headers))
   // Issue 17: a Registry, not null (the type is non-null), with nothing in it.
-  assert.ok(withPlugin.metrics.registry instanceof Registry)
-  assert.equal((await withPlugin.metrics.registry.metrics()).trim(), '')
-  assert.deepEqual(withPlugin.metrics.registry.getMetricsAsArray(), [])
+  assert.ok(withPlugin.timing.registry instanceof Registry)
+  assert.equal((await withPlugin.timing.registry.metrics()).trim(), '')
+  assert.deepEqual(withPlugin.timing.registry.getMetricsAsArray(), [])
   assert.equal((await withPlugin.inject('/metrics')).statusCode, 404)
 })
 

@@ -274,7 +274,7 @@ test('the dropped-call warning comes again after the interval, with the count of
 
 test('the automatic phases never add up to more than total', async (t) => {
   const app = buildApp(t)
-  await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false })
+  await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false, asyncContext: false })
   const hit = diagnostics.channel('fastify-perf:cache:hit')
   const encoded = diagnostics.channel('fastify-perf:compress:encoded')
   app.get('/work', async (_request, reply) => {

@@ -119,7 +119,7 @@ test('statsd.client: a client you pass is used and never closed by the plugin', 
   const app = buildApp(t)
   await app.register(fastifyPerfTiming, { metrics: false, statsd: { client } })
   app.get('/', async () => 'ok')
-  assert.equal(app.metrics.statsd, client)
+  assert.equal(app.timing.statsd, client)
   await app.inject('/')
   await app.close()
   assert.ok(

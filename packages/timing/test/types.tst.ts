@@ -74,9 +74,9 @@ app.get('/', async (_request, reply) => {
 app.get('/health', { config: { timing: false } }, async () => 'ok')
 // @ts-expect-error config.timing is a boolean
 app.get('/bad', { config: { timing: 'off' } }, async () => 'ok')
-// Issue 17: never null, so `app.metrics.registry.metrics()` needs no check.
-expectTypeOf(app.metrics.registry).toEqualTypeOf<Registry>()
-expectTypeOf(app.metrics.statsd).toEqualTypeOf<StatsdClient | null>()
+// Issue 17: never null, so `app.timing.registry.metrics()` needs no check.
+expectTypeOf(app.timing.registry).toEqualTypeOf<Registry>()
+expectTypeOf(app.timing.statsd).toEqualTypeOf<StatsdClient | null>()
 
 // The cluster helper.
 expectTypeOf(setupClusterMetrics({ port: 9464 }))

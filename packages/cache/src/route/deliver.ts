@@ -151,13 +151,22 @@ export function bypass(
   done: () => void,
 ): void {
   if (rc.options.cacheStatus) reply.header('cache-status', rc.status.bypass(reason))
-  publishBypass(route, reason)
+  publishBypass(route, reason, reply.request)
   done()
 }
 
-export function publishBypass(route: ResolvedRouteConfig, reason: BypassReason): void {
+export function publishBypass(
+  route: ResolvedRouteConfig,
+  reason: BypassReason,
+  request?: FastifyRequest,
+): void {
   if (!channels.route.hasSubscribers) return
-  channels.route.publish({ route: route.label, outcome: 'bypass', detail: reason } satisfies CacheRouteEvent)
+  channels.route.publish({
+    route: route.label,
+    outcome: 'bypass',
+    detail: reason,
+    request,
+  } satisfies CacheRouteEvent)
 }
 
 export function publish(
@@ -168,7 +177,7 @@ export function publish(
 ): void {
   if (!channels.route.hasSubscribers) return
   const route = `${request.routeOptions.method} ${request.routeOptions.url}`
-  channels.route.publish({ route, outcome, stored, detail } satisfies CacheRouteEvent)
+  channels.route.publish({ route, outcome, stored, detail, request } satisfies CacheRouteEvent)
 }
 
 /**

@@ -161,11 +161,16 @@ export function onResponseHead(
         route: state.ctx.route.label,
         outcome: 'bypass',
         detail: 'VARY-TOO-LARGE',
+        request: state.request,
       } satisfies CacheRouteEvent)
     }
   } else {
     publish(state.request, 'miss', reason === undefined, reason)
   }
+  // A subscriber of the event may have rewritten Server-Timing (the timing plugin adds the miss to
+  // it); the reply's headers were copied before, so take its value over.
+  const timing = state.reply.getHeader('server-timing')
+  if (timing !== undefined) headers['server-timing'] = timing
   if (reason !== undefined || tooLarge) {
     abandonFlight(rc, state)
     replaceHead(state.reply.raw, state.writeHead, status, headers as OutgoingHttpHeaders, state.reason)
