@@ -2,12 +2,18 @@
 // both for a while, and @fastify/otel is the other instrumentation a Fastify app commonly has.
 // `fastify.metrics` is fastify-metrics' decorator, so ours is `fastify.timing`.
 import assert from 'node:assert/strict'
+import { createRequire } from 'node:module'
 import { test } from 'node:test'
 import { FastifyOtelInstrumentation } from '@fastify/otel'
 import { listen, request } from '@fastify-perf/test-helpers'
 import fastifyPerfTiming, { FST_PERF_TIMING_INVALID_OPTION } from '@fastify-perf/timing'
-import Fastify from 'fastify'
-import fastifyMetrics from 'fastify-metrics'
+import Fastify, { type FastifyPluginAsync } from 'fastify'
+
+// CommonJS with its plugin on `default`, as a user's `require('fastify-metrics').default`.
+const fastifyMetrics = createRequire(import.meta.url)('fastify-metrics').default as FastifyPluginAsync<{
+  endpoint: string
+  clearRegisterOnInit: boolean
+}>
 
 for (const order of ['fastify-metrics first', 'timing first'] as const) {
   test(`next to fastify-metrics (${order}): both decorators, both scrapes count the request`, async (t) => {
