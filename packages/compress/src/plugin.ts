@@ -127,6 +127,7 @@ async function compressPlugin(
 
   fastify.decorate(kRegistered, true)
   await fastify.register(fastifyCompress, compressOptions)
+  guardLaterDecoration(fastify)
 
   fastify.addHook('onRoute', function fastifyPerfCompressRouteHook(routeOptions) {
     const before = hooksBefore.get(routeOptions)
@@ -175,6 +176,38 @@ async function compressPlugin(
       done()
     })
   }
+}
+
+/**
+ * A @fastify/compress registered *after* this plugin (in this context or one inside it, awaited
+ * or queued) throws FST_ERR_DEC_ALREADY_PRESENT from its callback-style plugin function, which
+ * avvio does not catch: the process would die of an uncaught exception. So `decorateReply` is
+ * wrapped on this instance (contexts created later inherit it): decorating `reply.compress` again
+ * is recorded instead of thrown, and `ready()` rejects with our coded error before the server can
+ * listen (the second copy's hooks are never used). Nothing per request.
+ */
+function guardLaterDecoration(fastify: FastifyInstance): void {
+  const decorateReply = fastify.decorateReply
+  let again = false
+  const guarded = function guardedDecorateReply(
+    this: FastifyInstance,
+    name: string | symbol,
+    ...rest: unknown[]
+  ) {
+    if (name === 'compress') {
+      again = true
+      return this
+    }
+    return (decorateReply as (...args: unknown[]) => FastifyInstance).call(this, name, ...rest)
+  }
+  fastify.decorateReply = guarded as typeof fastify.decorateReply
+  fastify.addHook('onReady', async function fastifyPerfCompressGuard() {
+    if (again) {
+      throw new FST_PERF_COMPRESS_ALREADY_REGISTERED(
+        '@fastify-perf/compress (it registers @fastify/compress itself; something decorated reply.compress again)',
+      )
+    }
+  })
 }
 
 type ReplyCompressHook = (request: unknown, reply: { compress?: unknown }, next: () => void) => void

@@ -41,6 +41,26 @@ test('registered after @fastify/compress: ready() rejects with FST_PERF_COMPRESS
   )
 })
 
+for (const where of ['same context', 'a context inside it'] as const) {
+  test(`@fastify/compress registered after it (${where}): ready() rejects with FST_PERF_COMPRESS_ALREADY_REGISTERED, no crash`, async (t) => {
+    const app = Fastify()
+    t.after(() => app.close())
+    app.register(fastifyPerfCompress)
+    if (where === 'same context') app.register(fastifyCompress)
+    else app.register(async (scope) => scope.register(fastifyCompress))
+    await assert.rejects(
+      async () => {
+        await app.ready()
+      },
+      (error: Error & { code?: string }) => {
+        assert.equal(error.code, 'FST_PERF_COMPRESS_ALREADY_REGISTERED')
+        assert.match(error.message, /not next to @fastify\/compress/)
+        return true
+      },
+    )
+  })
+}
+
 test('once per encapsulated context is fine', async (t) => {
   const app = Fastify()
   t.after(() => app.close())
