@@ -27,7 +27,7 @@ test('resolveOptions applies the defaults, returns a new frozen object and leave
   const resolved = resolveOptions(input)
   assert.ok(Object.isFrozen(resolved))
   assert.deepEqual(input, { root: `${ROOT}/`, logLevel: 'warn' })
-  assert.equal(resolved.root, ROOT)
+  assert.deepEqual(resolved.roots, [ROOT])
   assert.equal(resolved.prefix, '/')
   assert.deepEqual(resolved.encodings, ['br', 'zstd', 'gzip'])
   assert.equal(resolved.hotCache, undefined)
@@ -64,7 +64,7 @@ test('prefix, index, spaFallback, precompressed and root URL are normalised', ()
     spaFallback: '/app/index.html',
     precompressed: ['gzip'],
   })
-  assert.equal(resolved.root, ROOT)
+  assert.deepEqual(resolved.roots, [ROOT])
   assert.equal(resolved.prefix, '/static/')
   assert.deepEqual(resolved.index, ['default.htm'])
   assert.equal(resolved.spaFallback, '/app/index.html')
