@@ -27,7 +27,7 @@ async function staticPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfSta
   const url = `${urlPrefix}*`
   if (fastify.hasRoute({ method: 'GET', url })) throw new FST_PERF_STATIC_ALREADY_REGISTERED(urlPrefix)
   for (const [i, root] of options.roots.entries())
-    checkRoot(root, options.roots.length === 1 ? 'root' : `root[${i}]`)
+    checkRoot(root, options.roots.length === 1 ? '' : `(root[${i}]) `)
 
   const cache =
     options.hotCache === undefined
@@ -140,14 +140,15 @@ async function staticPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfSta
   })
 }
 
-function checkRoot(root: string, name: string): void {
+/** @param which `''` for a single root, `'(root[1]) '` for an entry of a list */
+function checkRoot(root: string, which: string): void {
   let isDirectory: boolean
   try {
     isDirectory = statSync(root).isDirectory()
   } catch (error) {
-    throw new FST_PERF_STATIC_INVALID_ROOT(root, `(${name}) cannot be read: ${(error as Error).message}`)
+    throw new FST_PERF_STATIC_INVALID_ROOT(root, `${which}cannot be read: ${(error as Error).message}`)
   }
-  if (!isDirectory) throw new FST_PERF_STATIC_INVALID_ROOT(root, `(${name}) is not a directory`)
+  if (!isDirectory) throw new FST_PERF_STATIC_INVALID_ROOT(root, `${which}is not a directory`)
 }
 
 /**
