@@ -152,3 +152,20 @@ test('root list: every root is checked at register; a bad one is named', async (
     )
   }
 })
+
+test('root list with watch: each root is watched, a change in the second root is seen at once', async (t) => {
+  const { first, second } = twoSites(t)
+  const { base } = await serve(t, {
+    root: [first.root, second.root],
+    hotCache: { checkInterval: '1h', watch: true },
+  })
+  assert.equal((await rawRequest(base, '/second-only.txt')).text, 'only in the second root')
+  second.write('second-only.txt', 'changed in the second root')
+  const deadline = Date.now() + 5000
+  let served = await rawRequest(base, '/second-only.txt')
+  while (served.text !== 'changed in the second root' && Date.now() < deadline) {
+    await sleep(20)
+    served = await rawRequest(base, '/second-only.txt')
+  }
+  assert.equal(served.text, 'changed in the second root')
+})
