@@ -4,11 +4,14 @@ import createError from '@fastify/error'
 // code and docs in step. The option errors are thrown while the plugin registers, so `app.ready()`
 // rejects before the app serves a single file.
 
-/** An option is unknown, has the wrong type or an impossible value. */
+/**
+ * An option is unknown, has the wrong type or an impossible value; also a bad argument to
+ * `reply.sendFile` (answered as a 500, since the app's code is wrong, not the request).
+ */
 export const FST_PERF_STATIC_INVALID_OPTION = createError<
   'FST_PERF_STATIC_INVALID_OPTION',
   500,
-  [string, string]
+  [option: string, problem: string, options?: { cause: unknown }]
 >('FST_PERF_STATIC_INVALID_OPTION', 'Invalid @fastify-perf/static option "%s": %s', 500, TypeError)
 
 /** A cache rule (`rules[i]`) is malformed: no matcher, a bad glob, a bad Cache-Control value. */
@@ -42,7 +45,7 @@ export const FST_PERF_STATIC_INVALID_SIZE = createError<
   TypeError,
 )
 
-/** `root` does not exist or is not a directory (checked once, when the plugin registers). */
+/** A `root` (or an entry of a `root` list) does not exist or is not a directory (checked once, when the plugin registers). */
 export const FST_PERF_STATIC_INVALID_ROOT = createError<
   'FST_PERF_STATIC_INVALID_ROOT',
   500,

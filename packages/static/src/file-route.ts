@@ -11,7 +11,7 @@ import {
   parseRange,
   UNSATISFIABLE,
 } from './conditional.js'
-import { FST_PERF_STATIC_FORBIDDEN_PATH } from './errors.js'
+import { FST_PERF_STATIC_FORBIDDEN_PATH, FST_PERF_STATIC_INVALID_OPTION } from './errors.js'
 import {
   type EntryHeaders,
   type HotEntry,
@@ -22,11 +22,13 @@ import {
 import { ENCODING_EXTENSION, type Encoding, EncodingNegotiator } from './negotiate.js'
 import type { ResolvedStaticOptions } from './options.js'
 import type { ResolvedPolicy } from './policy.js'
-import { NOT_FOUND, resolveRequestPath } from './request-path.js'
+import { NOT_FOUND, resolveFilePath, resolveRequestPath } from './request-path.js'
+import { resolveCallRoot, resolveSendFileOptions } from './send-file.js'
 
-// The one route the plugin adds (`<prefix>*`, GET and HEAD) and the header hook it gives
-// @fastify/static. A request goes: path checks -> memory (when the hot cache is on) -> disk through
-// @fastify/static's `reply.sendFile`, with the precompressed sibling chosen here.
+// The one route the plugin adds (`<prefix>*`, GET and HEAD), `reply.sendFile` for the app's routes,
+// and the header hook it gives @fastify/static. Both go: path checks -> memory (when the hot cache
+// is on) -> disk through @fastify/static's `sendFile`, with the root (first of the roots that has
+// the file) and the precompressed sibling chosen here.
 //
 // Precedence of Cache-Control (docs/static.md): @fastify/static is registered with
 // `cacheControl: false`, so @fastify/send writes none, and the policy is written in `setHeaders`,
@@ -34,26 +36,43 @@ import { NOT_FOUND, resolveRequestPath } from './request-path.js'
 // file is actually sent (200, 206, 304). Nothing @fastify/static does can replace it, and a 404 or
 // an error never carries a file's year-long lifetime.
 
-/** Per-reply state read by `setHeaders`: the disk path is sending a file, as this encoding. */
+/** Per-reply state read by `setHeaders`: the disk path is sending a file of this root, as this encoding. */
 export const kServeState = Symbol('fastify-perf.static.serve-state')
 
 interface ServeState {
   readonly encoding: Encoding | undefined
+  readonly root: string
+  /** A `sendFile` call's Cache-Control instead of the policy's (`false`: none). */
+  readonly cacheControl: string | false | undefined
 }
 
-type StaticReply = FastifyReply & { [kServeState]: ServeState | null }
+type StaticReply = FastifyReply & { [kServeState]: ServeState | null | undefined }
+
+/** @fastify/static's `reply.sendFile`, called with the reply as `this` (see plugin.ts). */
+export type StaticSendFile = (
+  this: FastifyReply,
+  filename: string,
+  rootPath: string,
+  options: object,
+) => FastifyReply
+
+/** Where a path is looked for: roots in order of precedence, and the hot cache answering for them. */
+interface Lookup {
+  readonly roots: readonly string[]
+  readonly cache: HotFileCache | undefined
+}
+
+/** A path found on disk: the first root that has it. */
+interface Located {
+  readonly root: string
+  readonly directory: boolean
+}
 
 // @fastify/send's own content type for a `.br` file would be wrong: for a sibling the type is the
 // original file's, set in setHeaders. Frozen objects, so the disk path allocates no options.
 const SEND_IDENTITY = Object.freeze({ contentType: true })
 const SEND_ENCODED = Object.freeze({ contentType: false })
 const NO_ENCODINGS: readonly Encoding[] = Object.freeze([])
-const IDENTITY_STATE: ServeState = Object.freeze({ encoding: undefined })
-const ENCODED_STATE: Readonly<Record<Encoding, ServeState>> = Object.freeze({
-  br: Object.freeze({ encoding: 'br' as const }),
-  zstd: Object.freeze({ encoding: 'zstd' as const }),
-  gzip: Object.freeze({ encoding: 'gzip' as const }),
-})
 
 /** The content type of a path: bare (for `type` rules) and as a header value (with charset). */
 export interface ContentType {
@@ -83,69 +102,167 @@ export function headersFor(
   }
 }
 
-/** The handler of the static route and the `setHeaders` hook for @fastify/static. */
-export function createFileRoute(options: ResolvedStaticOptions, cache: HotFileCache | undefined) {
-  const { root, prefix, dotfiles, index, spaFallback } = options
+/**
+ * The handler of the static route, `reply.sendFile`, and the `setHeaders` hook for
+ * @fastify/static. `urlPrefix` is the route's full prefix (the Fastify context's prefix included),
+ * ending with `/`.
+ */
+export function createFileRoute(
+  options: ResolvedStaticOptions,
+  cache: HotFileCache | undefined,
+  staticSendFile: StaticSendFile,
+  urlPrefix: string,
+) {
+  const { roots, dotfiles, index, spaFallback, redirect } = options
   const negotiator = new EncodingNegotiator(options.encodings)
   const vary = options.encodings.length > 0
+  const registered: Lookup = { roots, cache }
+  // `sendFile(name, oneOfTheRoots)` among several: that root alone, from disk (the hot cache
+  // answers for the whole search, whose first root may be another one).
+  const pinned = new Map<string, Lookup>(
+    roots.map((root) => [root, roots.length === 1 ? registered : { roots: [root], cache: undefined }]),
+  )
+  // One frozen state per registered root and encoding: the disk path of the route allocates none.
+  const states = new Map<string, Readonly<Record<Encoding | 'identity', ServeState>>>(
+    roots.map((root) => [
+      root,
+      Object.freeze({
+        identity: Object.freeze({ encoding: undefined, root, cacheControl: undefined }),
+        br: Object.freeze({ encoding: 'br' as const, root, cacheControl: undefined }),
+        zstd: Object.freeze({ encoding: 'zstd' as const, root, cacheControl: undefined }),
+        gzip: Object.freeze({ encoding: 'gzip' as const, root, cacheControl: undefined }),
+      }),
+    ]),
+  )
 
   function serveStaticFile(request: FastifyRequest, reply: FastifyReply): unknown {
-    const target = resolveRequestPath(request.raw.url ?? '/', prefix, dotfiles)
+    const target = resolveRequestPath(request.raw.url ?? '/', urlPrefix, dotfiles)
     if (typeof target === 'number') return refuse(reply, target)
-    if (!target.endsWith('/')) return serve(request, reply, target, true)
-    if (index.length === 0) return notFound(request, reply, target, true)
-    if (index.length === 1) return serve(request, reply, target + index[0], true)
-    return findIndex(target).then((path) =>
+    if (!target.endsWith('/')) return serve(request, reply, registered, target, true, redirect, undefined)
+    return serveDirectory(request, reply, registered, target, true, undefined)
+  }
+
+  /**
+   * `reply.sendFile(filename, rootPath?, options?)`, with @fastify/static's argument forms: the
+   * same checks, memory, disk and policy as the route, no SPA fallback and no redirect; a missing
+   * file goes to the app's 404 handler.
+   */
+  function sendFile(
+    reply: FastifyReply,
+    filename: unknown,
+    rootPath: unknown,
+    callOptions: unknown,
+  ): FastifyReply {
+    let lookup = registered
+    let override: string | false | undefined
+    try {
+      if (typeof filename !== 'string')
+        throw new FST_PERF_STATIC_INVALID_OPTION('sendFile filename', 'must be a string')
+      const call = resolveSendFileOptions(
+        typeof rootPath === 'object' && rootPath !== null ? rootPath : callOptions,
+      )
+      override = call.cacheControl
+      const root = typeof rootPath === 'string' ? resolveCallRoot(rootPath) : call.root
+      if (root !== undefined) lookup = pinned.get(root) ?? { roots: [root], cache: undefined }
+    } catch (error) {
+      reply.send(error)
+      return reply
+    }
+    const target = resolveFilePath(filename, dotfiles)
+    if (typeof target === 'number') return refuse(reply, target)
+    const request = reply.request
+    const result = target.endsWith('/')
+      ? serveDirectory(request, reply, lookup, target, false, override)
+      : serve(request, reply, lookup, target, false, false, override)
+    if (result instanceof Promise) result.catch((error: unknown) => reply.send(error))
+    return reply
+  }
+
+  function serveDirectory(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    lookup: Lookup,
+    directory: string,
+    mayFallBack: boolean,
+    override: string | false | undefined,
+  ): unknown {
+    if (index.length === 0) return notFound(request, reply, lookup, directory, mayFallBack, override)
+    // One name: the search over the roots for `<dir>/index.html` is the answer already.
+    if (index.length === 1)
+      return serve(request, reply, lookup, directory + index[0], mayFallBack, false, override)
+    return findIndex(lookup.roots, directory).then((path) =>
       path === undefined
-        ? notFound(request, reply, target, true)
-        : (serve(request, reply, path, true) ?? reply),
+        ? notFound(request, reply, lookup, directory, mayFallBack, override)
+        : (serve(request, reply, lookup, path, mayFallBack, false, override) ?? reply),
     )
   }
 
-  function serve(request: FastifyRequest, reply: FastifyReply, path: string, mayFallBack: boolean): unknown {
+  function serve(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    lookup: Lookup,
+    path: string,
+    mayFallBack: boolean,
+    mayRedirect: boolean,
+    override: string | false | undefined,
+  ): unknown {
+    const cache = lookup.cache
     if (cache !== undefined) {
       const entry = cache.fresh(path)
       // The hit path: synchronous, no I/O, nothing allocated but what Fastify needs to answer.
-      if (entry !== undefined) return sendEntry(request, reply, entry)
+      if (entry !== undefined) return sendEntry(request, reply, entry, override)
       return cache.load(path).then((result) => {
         if (typeof result === 'object') {
           // Returning the reply (a thenable) makes Fastify wait for the response to finish, even
           // when an async onSend hook (compression...) delays it past this callback.
-          return sendEntry(request, reply, result) ?? reply
+          return sendEntry(request, reply, result, override) ?? reply
         }
-        if (result === MISSING) return notFound(request, reply, path, mayFallBack)
-        return sendFromDisk(request, reply, path)
+        if (result === MISSING) return notFound(request, reply, lookup, path, mayFallBack, override)
+        // A directory, a special file, or a file too large to keep.
+        return sendFromDisk(request, reply, lookup, path, mayRedirect, override, undefined)
       })
     }
     if (mayFallBack && spaFallback !== undefined && wantsFallback(request, path)) {
       // Without the hot cache nobody has looked at the disk yet, and @fastify/static answers a
       // missing file with the app's 404 handler, not with a value this code could act on.
-      return isFile(join(root, path)).then((exists) =>
-        exists ? sendFromDisk(request, reply, path) : notFound(request, reply, path, true),
+      return locate(lookup.roots, path).then((found) =>
+        found === undefined
+          ? notFound(request, reply, lookup, path, true, override)
+          : sendFromDisk(request, reply, lookup, path, mayRedirect, override, found),
       )
     }
-    return sendFromDisk(request, reply, path)
+    return sendFromDisk(request, reply, lookup, path, mayRedirect, override, undefined)
   }
 
   function notFound(
     request: FastifyRequest,
     reply: FastifyReply,
+    lookup: Lookup,
     path: string,
     mayFallBack: boolean,
+    override: string | false | undefined,
   ): unknown {
     if (mayFallBack && spaFallback !== undefined && path !== spaFallback && wantsFallback(request, path)) {
-      return serve(request, reply, spaFallback, false)
+      return serve(request, reply, lookup, spaFallback, false, false, override)
     }
     reply.callNotFound()
     return reply
   }
 
-  function sendEntry(request: FastifyRequest, reply: FastifyReply, entry: HotEntry): unknown {
+  function sendEntry(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    entry: HotEntry,
+    override: string | false | undefined,
+  ): unknown {
     const headers = request.headers
     // RFC 9110 §13.2.2: If-Match and If-Unmodified-Since are evaluated before If-None-Match. They
     // are rare on GET; @fastify/send implements them (412), so such requests go to disk.
     if (headers['if-match'] !== undefined || headers['if-unmodified-since'] !== undefined) {
-      return sendFromDisk(request, reply, entry.path)
+      return sendFromDisk(request, reply, registered, entry.path, false, override, {
+        root: entry.root,
+        directory: false,
+      })
     }
     const range = headers.range
     // A range is a range of the file itself: partial content is never served precompressed.
@@ -160,13 +277,15 @@ export function createFileRoute(options: ResolvedStaticOptions, cache: HotFileCa
     ) {
       reply.code(304)
       reply.headers(representation.notModifiedHeaders)
+      if (override !== undefined) overrideCacheControl(reply, override)
       if (vary) addVary(reply)
       publishServe(entry.path, 'memory', representation.encoding, 304)
       reply.send()
       return undefined
     }
-    if (range !== undefined) return sendRange(request, reply, entry, range)
+    if (range !== undefined) return sendRange(request, reply, entry, range, override)
     reply.headers(representation.headers)
+    if (override !== undefined) overrideCacheControl(reply, override)
     if (vary) addVary(reply)
     publishServe(entry.path, 'memory', representation.encoding, 200)
     reply.send(representation.body)
@@ -178,6 +297,7 @@ export function createFileRoute(options: ResolvedStaticOptions, cache: HotFileCa
     reply: FastifyReply,
     entry: HotEntry,
     range: string,
+    override: string | false | undefined,
   ): undefined {
     const identity = entry.identity
     const size = identity.body.length
@@ -187,6 +307,7 @@ export function createFileRoute(options: ResolvedStaticOptions, cache: HotFileCa
         ? parseRange(range, size)
         : undefined
     reply.headers(identity.headers)
+    if (override !== undefined) overrideCacheControl(reply, override)
     if (vary) addVary(reply)
     if (byteRange === undefined) {
       publishServe(entry.path, 'memory', undefined, 200)
@@ -219,7 +340,32 @@ export function createFileRoute(options: ResolvedStaticOptions, cache: HotFileCa
     return entry.identity
   }
 
-  async function sendFromDisk(request: FastifyRequest, reply: FastifyReply, path: string): Promise<unknown> {
+  /**
+   * @param located the root already known to have `path` (the hot cache's entry, the SPA check);
+   *   otherwise it is looked for here when there are several roots or a directory may redirect,
+   *   and left to @fastify/static for one root (no extra `stat`).
+   */
+  async function sendFromDisk(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    lookup: Lookup,
+    path: string,
+    mayRedirect: boolean,
+    override: string | false | undefined,
+    located: Located | undefined,
+  ): Promise<unknown> {
+    let root: string
+    if (located === undefined && lookup.roots.length === 1 && !mayRedirect) {
+      root = lookup.roots[0]!
+    } else {
+      const found = located ?? (await locate(lookup.roots, path))
+      if (found === undefined) {
+        reply.callNotFound()
+        return reply
+      }
+      if (mayRedirect && found.directory) return redirectToDirectory(request, reply)
+      root = found.root
+    }
     const headers = request.headers
     const ranked = headers.range === undefined ? negotiator.rank(headers['accept-encoding']) : NO_ENCODINGS
     let encoding: Encoding | undefined
@@ -233,15 +379,21 @@ export function createFileRoute(options: ResolvedStaticOptions, cache: HotFileCa
         break
       }
     }
-    ;(reply as StaticReply)[kServeState] = encoding === undefined ? IDENTITY_STATE : ENCODED_STATE[encoding]
+    ;(reply as StaticReply)[kServeState] =
+      override === undefined && states.has(root)
+        ? states.get(root)![encoding ?? 'identity']
+        : { encoding, root, cacheControl: override }
     publishServe(path, 'disk', encoding, undefined)
     const sent = encoding === undefined ? path : path + ENCODING_EXTENSION[encoding]
-    return reply.sendFile(sent, root, encoding === undefined ? SEND_IDENTITY : SEND_ENCODED)
+    return staticSendFile.call(reply, sent, root, encoding === undefined ? SEND_IDENTITY : SEND_ENCODED)
   }
 
-  async function findIndex(directory: string): Promise<string | undefined> {
-    for (const name of index) {
-      if (await isFile(join(root, directory, name))) return directory + name
+  async function findIndex(searched: readonly string[], directory: string): Promise<string | undefined> {
+    // Root by root, then name by name, as @fastify/static with several roots.
+    for (const root of searched) {
+      for (const name of index) {
+        if (await isFile(join(root, directory, name))) return directory + name
+      }
     }
     return undefined
   }
@@ -261,12 +413,17 @@ export function createFileRoute(options: ResolvedStaticOptions, cache: HotFileCa
    */
   function applyPolicyHeaders(reply: FastifyReply, file: string, _stats: Stats): void {
     const state = (reply as StaticReply)[kServeState]
-    if (state === null) return
-    const encoding = state.encoding
-    let path = file.slice(root.length).split(sep).join('/')
+    if (state === null || state === undefined) return
+    const { encoding, root } = state
+    let path = file
+      .slice(root.endsWith(sep) ? root.length - 1 : root.length)
+      .split(sep)
+      .join('/')
     if (encoding !== undefined) path = path.slice(0, -ENCODING_EXTENSION[encoding].length)
     const { policy, contentType } = headersFor(options, path)
-    reply.header('cache-control', policy.cacheControl)
+    const cacheControl = state.cacheControl ?? policy.cacheControl
+    if (cacheControl === false) reply.removeHeader('cache-control')
+    else reply.header('cache-control', cacheControl)
     if (policy.cdnCacheControl !== undefined) reply.header('cdn-cache-control', policy.cdnCacheControl)
     if (vary) addVary(reply)
     if (reply.statusCode === 304) return
@@ -277,7 +434,22 @@ export function createFileRoute(options: ResolvedStaticOptions, cache: HotFileCa
     }
   }
 
-  return { serveStaticFile, applyPolicyHeaders }
+  return { serveStaticFile, sendFile, applyPolicyHeaders }
+}
+
+/**
+ * `/docs` is a directory: `301` to `/docs/`, query string kept, as @fastify/static's `redirect`.
+ * The Location is the request's own path (still percent-encoded), which the path checks accepted:
+ * no empty segment and no backslash, so it cannot start with `//` or `/\`, which a browser would
+ * read as another host. Leading slashes are collapsed again here so that stays true whatever the
+ * checks become.
+ */
+export function redirectToDirectory(request: FastifyRequest, reply: FastifyReply): FastifyReply {
+  const url = request.raw.url ?? '/'
+  const query = url.indexOf('?')
+  const pathname = query === -1 ? url : url.slice(0, query)
+  const location = `/${pathname.replace(/^[/\\]+/, '')}/${query === -1 ? '' : url.slice(query)}`
+  return reply.redirect(location, 301)
 }
 
 const EMPTY = Buffer.alloc(0)
@@ -303,6 +475,26 @@ function addVary(reply: FastifyReply): void {
   const value = Array.isArray(current) ? current.join(', ') : String(current)
   if (/(?:^|,)\s*(?:accept-encoding|\*)\s*(?:,|$)/i.test(value)) return
   reply.header('vary', `${value}, accept-encoding`)
+}
+
+/** The Cache-Control of a `sendFile` call instead of the policy's. */
+function overrideCacheControl(reply: FastifyReply, value: string | false): void {
+  if (value === false) reply.removeHeader('cache-control')
+  else reply.header('cache-control', value)
+}
+
+/** The first root that has `path` (a file or a directory). */
+async function locate(roots: readonly string[], path: string): Promise<Located | undefined> {
+  for (const root of roots) {
+    try {
+      return { root, directory: (await stat(join(root, path))).isDirectory() }
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code
+      // Anything but "not there" (EACCES...) is this root's file: @fastify/send reports it.
+      if (code !== 'ENOENT' && code !== 'ENOTDIR') return { root, directory: false }
+    }
+  }
+  return undefined
 }
 
 async function isFile(file: string): Promise<boolean> {

@@ -40,6 +40,8 @@ export interface Representation {
 export interface HotEntry {
   /** Path relative to the root, with a leading `/`. */
   readonly path: string
+  /** The root the file was found in (the first of the roots that has it). */
+  readonly root: string
   readonly identity: Representation
   readonly encoded: Readonly<Partial<Record<Encoding, Representation>>>
   /** HTTP date of the file's mtime. */
@@ -48,7 +50,7 @@ export interface HotEntry {
   readonly lastModifiedMs: number
   /** What the LRU bound counts: bodies plus an estimate of the headers. */
   readonly bytes: number
-  /** `stat` fingerprint of the file and of each sibling (or their absence). */
+  /** Which root, and the `stat` fingerprint of the file and of each sibling (or their absence). */
   readonly signature: string
   /** `performance.now()`-style clock (ms) of the last successful check. */
   checkedAt: number
@@ -79,7 +81,8 @@ interface StatResult {
 }
 
 export interface HotFileCacheOptions extends ResolvedHotCacheOptions {
-  root: string
+  /** Searched in order: a path is the file of the first root that has it, as on the disk path. */
+  roots: readonly string[]
   /** Enabled encodings, server order. */
   encodings: readonly Encoding[]
   headersFor(path: string): EntryHeaders
@@ -94,7 +97,7 @@ export class HotFileCache {
   readonly #entries: LRUCache<string, HotEntry>
   readonly #loading = new Map<string, Promise<LoadResult>>()
   readonly #now: () => number
-  #watcher: FSWatcher | undefined
+  #watchers: FSWatcher[] = []
   /**
    * Bumped by every watcher event. A load that started before an event may have read the old
    * content; it is then stored as already due for a check instead of trusted for a full interval.
@@ -111,7 +114,7 @@ export class HotFileCache {
       maxEntrySize: options.maxSize,
       sizeCalculation: (entry) => entry.bytes,
     })
-    if (options.watch) this.#startWatcher()
+    if (options.watch) for (const root of options.roots) this.#startWatcher(root)
   }
 
   /** The entry if it is cached and was checked less than an interval ago, else `undefined`. Synchronous. */
@@ -142,17 +145,26 @@ export class HotFileCache {
   }
 
   close(): void {
-    this.#watcher?.close()
-    this.#watcher = undefined
+    for (const watcher of this.#watchers) watcher.close()
+    this.#watchers = []
     this.#entries.clear()
   }
 
   async #load(path: string): Promise<LoadResult> {
-    const { root, encodings, maxFileSize } = this.#options
+    const { roots, encodings, maxFileSize } = this.#options
     const generation = this.#generation
-    const file = join(root, path)
-    // The file and each possible sibling, in parallel: one round of stat per check.
-    const stats = await Promise.all([file, ...encodings.map((e) => file + ENCODING_EXTENSION[e])].map(statOf))
+    // The file and each possible sibling, in parallel: one round of stat per check and per root
+    // searched. The key is the path, the entry records the root that answered: the search runs
+    // again at every check, so a file that appears in an earlier root takes over within an
+    // interval, and two roots never share an entry.
+    let rootIndex = 0
+    let file = join(roots[0]!, path)
+    let stats = await statAll(file, encodings)
+    while (stats[0]!.missing && rootIndex + 1 < roots.length) {
+      rootIndex++
+      file = join(roots[rootIndex]!, path)
+      stats = await statAll(file, encodings)
+    }
     const main = stats[0]!
     const previous = this.#entries.peek(path)
     if (main.missing || main.stats === undefined || !main.stats.isFile() || main.stats.size > maxFileSize) {
@@ -162,7 +174,7 @@ export class HotFileCache {
       }
       return main.missing ? MISSING : UNCACHEABLE
     }
-    const signature = stats.map(signatureOf).join('|')
+    const signature = `${rootIndex}|${stats.map(signatureOf).join('|')}`
     if (previous !== undefined && previous.signature === signature) {
       previous.checkedAt = this.#now()
       return previous
@@ -177,7 +189,14 @@ export class HotFileCache {
           : undefined
       }),
     ])
-    const entry = this.#buildEntry(path, body as Buffer, siblingBodies, main.stats, signature)
+    const entry = this.#buildEntry(
+      path,
+      roots[rootIndex]!,
+      body as Buffer,
+      siblingBodies,
+      main.stats,
+      signature,
+    )
     // A watcher event during the reads: keep what was read, but check it on the next request.
     if (generation !== this.#generation) entry.checkedAt = Number.NEGATIVE_INFINITY
     this.#entries.set(path, entry)
@@ -187,6 +206,7 @@ export class HotFileCache {
 
   #buildEntry(
     path: string,
+    root: string,
     body: Buffer,
     siblingBodies: readonly (Buffer | undefined)[],
     stats: Stats,
@@ -228,6 +248,7 @@ export class HotFileCache {
     })
     return {
       path,
+      root,
       identity: represent(undefined, body),
       encoded,
       lastModified,
@@ -238,29 +259,28 @@ export class HotFileCache {
     }
   }
 
-  #startWatcher(): void {
+  #startWatcher(root: string): void {
     try {
-      this.#watcher = watch(
-        this.#options.root,
-        { recursive: true, persistent: false },
-        (_event, filename) => {
-          this.#generation++
-          if (filename === null) {
-            this.#dropAll()
-            return
-          }
-          this.#dropFromWatch(`/${filename.toString().split(sep).join('/')}`)
-        },
-      )
-      this.#watcher.on('error', (error) => this.#watchFailed(error))
+      const watcher = watch(root, { recursive: true, persistent: false }, (_event, filename) => {
+        this.#generation++
+        if (filename === null) {
+          this.#dropAll()
+          return
+        }
+        this.#dropFromWatch(`/${filename.toString().split(sep).join('/')}`)
+      })
+      this.#watchers.push(watcher)
+      watcher.on('error', (error) => this.#watchFailed(watcher, error))
     } catch (error) {
-      this.#watchFailed(error)
+      this.#watchFailed(undefined, error)
     }
   }
 
-  #watchFailed(error: unknown): void {
-    this.#watcher?.close()
-    this.#watcher = undefined
+  #watchFailed(watcher: FSWatcher | undefined, error: unknown): void {
+    if (watcher !== undefined) {
+      watcher.close()
+      this.#watchers = this.#watchers.filter((other) => other !== watcher)
+    }
     this.#options.onWatchError(error)
   }
 
@@ -282,6 +302,13 @@ export class HotFileCache {
     for (const key of [...this.#entries.keys()]) publishInvalidate(key, 'watch')
     this.#entries.clear()
   }
+}
+
+function statAll(file: string, encodings: readonly Encoding[]): Promise<StatResult[]> {
+  return Promise.all([
+    statOf(file),
+    ...encodings.map((encoding) => statOf(file + ENCODING_EXTENSION[encoding])),
+  ])
 }
 
 async function statOf(file: string): Promise<StatResult> {

@@ -37,8 +37,12 @@ export interface HotCacheOptions {
  * is milliseconds as a number, like every non-header duration of the suite. Prefer strings.
  */
 export interface FastifyPerfStaticOptions {
-  /** The directory to serve: an absolute path or a `file:` URL. Must exist. */
-  root: string | URL
+  /**
+   * The directory to serve: an absolute path or a `file:` URL, or a list of them searched in
+   * order (the first root that has the file serves it, as with `@fastify/static`). Each must exist
+   * and be a directory; the same directory twice is refused.
+   */
+  root: string | URL | readonly (string | URL)[]
   /** URL prefix the files are served under. @default '/' */
   prefix?: string
   /**
@@ -58,6 +62,20 @@ export interface FastifyPerfStaticOptions {
   hotCache?: boolean | HotCacheOptions
   /** File(s) served for a directory URL ending in `/`. `false`: none (404). @default 'index.html' */
   index?: string | readonly string[] | false
+  /**
+   * A directory URL without its trailing slash (`/docs`) answers `301` to `/docs/` (query string
+   * kept); `/docs/` then serves the `index` file. With a `prefix`, the prefix without its slash
+   * (`/static`) redirects to `/static/` too. `false`: `/docs` is answered with the index of
+   * `/docs/` directly (404 without one), as `@fastify/static` does. @default false
+   */
+  redirect?: boolean
+  /**
+   * Decorate `reply.sendFile(filename, rootPath?, options?)` in the context the plugin is
+   * registered in, serving files of `root` with the same policy, validators and hot cache as the
+   * route. `false` for a second registration in the same context (or when the app registers
+   * `@fastify/static` there itself). @default true
+   */
+  decorateReply?: boolean
   /**
    * Paths with a segment starting with `.` (`/.env`, `/.git/config`): `'ignore'` answers 404,
    * `'deny'` 403, `'allow'` serves them. @default 'ignore'
@@ -80,8 +98,8 @@ export interface ResolvedHotCacheOptions {
 
 /** The validated, frozen form of {@link FastifyPerfStaticOptions} the plugin works from. */
 export interface ResolvedStaticOptions {
-  /** Absolute path, without a trailing separator. */
-  readonly root: string
+  /** Absolute paths without a trailing separator, in order of precedence; at least one. */
+  readonly roots: readonly string[]
   /** Starts and ends with `/`. */
   readonly prefix: string
   readonly policy: PolicyEngine
@@ -92,6 +110,8 @@ export interface ResolvedStaticOptions {
   readonly dotfiles: DotfilesPolicy
   /** Path relative to the root, with a leading `/`. */
   readonly spaFallback: string | undefined
+  readonly redirect: boolean
+  readonly decorateReply: boolean
 }
 
 export const HOT_CACHE_DEFAULTS = {
@@ -114,6 +134,8 @@ const OPTION_KEYS: ReadonlySet<string> = new Set<keyof FastifyPerfStaticOptions>
   'index',
   'dotfiles',
   'spaFallback',
+  'redirect',
+  'decorateReply',
 ])
 
 const CACHE_HINT =
@@ -156,7 +178,7 @@ export function resolveOptions(options: FastifyPerfStaticOptions): ResolvedStati
   if (!Array.isArray(rules)) throw new FST_PERF_STATIC_INVALID_OPTION('rules', 'must be an array of rules')
 
   return Object.freeze({
-    root: resolveRoot(options.root),
+    roots: resolveRoots(options.root),
     prefix: resolvePrefix(options.prefix),
     policy: createPolicyEngine(rules, resolveDefaults(options.defaults)),
     encodings: resolveEncodings(options.precompressed),
@@ -164,25 +186,39 @@ export function resolveOptions(options: FastifyPerfStaticOptions): ResolvedStati
     index: resolveIndex(options.index),
     dotfiles: resolveDotfiles(options.dotfiles),
     spaFallback: resolveSpaFallback(options.spaFallback),
+    redirect: resolveBoolean(options.redirect, 'redirect', false),
+    decorateReply: resolveBoolean(options.decorateReply, 'decorateReply', true),
   })
 }
 
-function resolveRoot(root: unknown): string {
+function resolveRoots(root: unknown): readonly string[] {
+  if (!Array.isArray(root)) return Object.freeze([resolveRoot(root, 'root')])
+  if (root.length === 0)
+    throw new FST_PERF_STATIC_INVALID_OPTION('root', 'is an empty list: give at least one directory')
+  const roots = root.map((entry, i) => resolveRoot(entry, `root[${i}]`))
+  // As @fastify/static: a duplicate is a mistake (the second copy could never serve anything).
+  roots.forEach((path, i) => {
+    if (roots.indexOf(path) !== i)
+      throw new FST_PERF_STATIC_INVALID_OPTION(`root[${i}]`, `lists "${path}" a second time`)
+  })
+  return Object.freeze(roots)
+}
+
+function resolveRoot(root: unknown, name: string): string {
   let path: string
   if (root instanceof URL) {
-    if (root.protocol !== 'file:')
-      throw new FST_PERF_STATIC_INVALID_OPTION('root', 'a URL must be a file: URL')
+    if (root.protocol !== 'file:') throw new FST_PERF_STATIC_INVALID_OPTION(name, 'a URL must be a file: URL')
     path = fileURLToPath(root)
   } else if (typeof root === 'string' && root !== '') {
     path = root
   } else {
     throw new FST_PERF_STATIC_INVALID_OPTION(
-      'root',
-      `is required: an absolute path or a file: URL, got ${describe(root)}`,
+      name,
+      `is required: an absolute path or a file: URL (or a list of them), got ${describe(root)}`,
     )
   }
   if (!isAbsolute(path))
-    throw new FST_PERF_STATIC_INVALID_OPTION('root', `must be an absolute path, got "${path}"`)
+    throw new FST_PERF_STATIC_INVALID_OPTION(name, `must be an absolute path, got "${path}"`)
   return resolve(path)
 }
 
@@ -317,6 +353,13 @@ function resolveSpaFallback(spaFallback: unknown): string | undefined {
     )
   }
   return path
+}
+
+function resolveBoolean(value: unknown, name: string, fallback: boolean): boolean {
+  if (value === undefined) return fallback
+  if (typeof value !== 'boolean')
+    throw new FST_PERF_STATIC_INVALID_OPTION(name, `must be a boolean, got ${describe(value)}`)
+  return value
 }
 
 function isPlainFileName(name: unknown): boolean {

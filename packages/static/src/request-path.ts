@@ -45,6 +45,22 @@ export function resolveRequestPath(url: string, prefix: string, dotfiles: Dotfil
     }
     if (path.includes('%')) return FORBIDDEN
   }
+  return checkPath(path, dotfiles)
+}
+
+/**
+ * The same rules for a file name an app passes to `reply.sendFile`: a path inside the root, not
+ * URL-encoded (`'a%20b.txt'` is a file with a `%` in its name), with or without a leading `/`.
+ * A name ending in `/` is a directory (its index file is served).
+ *
+ * @returns the path relative to the root, with a leading `/`, or an HTTP status to refuse with
+ */
+export function resolveFilePath(filename: string, dotfiles: DotfilesPolicy): string | number {
+  if (filename === '') return FORBIDDEN
+  return checkPath(filename.charCodeAt(0) === SLASH ? filename : `/${filename}`, dotfiles)
+}
+
+function checkPath(path: string, dotfiles: DotfilesPolicy): string | number {
   if (path.includes('\\') || path.includes('\0')) return FORBIDDEN
   if (IS_WINDOWS && path.includes(':')) return FORBIDDEN // drive letters, alternate data streams
 

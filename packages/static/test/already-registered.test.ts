@@ -1,6 +1,9 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import fastifyPerfStatic, { FST_PERF_STATIC_ALREADY_REGISTERED } from '@fastify-perf/static'
+import fastifyPerfStatic, {
+  FST_PERF_STATIC_ALREADY_REGISTERED,
+  FST_PERF_STATIC_INVALID_OPTION,
+} from '@fastify-perf/static'
 import Fastify from 'fastify'
 import { makeSite } from './fixtures.js'
 
@@ -23,13 +26,31 @@ test('registered twice with the same prefix: register() rejects with FST_PERF_ST
   )
 })
 
-test('twice with two prefixes (two roots) is fine', async (t) => {
+test('twice with two prefixes is fine, the second with decorateReply: false (reply.sendFile belongs to one)', async (t) => {
   const site = makeSite(t)
   const app = Fastify()
   t.after(() => app.close())
   await app.register(fastifyPerfStatic, { root: site.root, prefix: '/a/' })
-  await app.register(fastifyPerfStatic, { root: site.root, prefix: '/b/' })
+  await app.register(fastifyPerfStatic, { root: site.root, prefix: '/b/', decorateReply: false })
   await app.ready()
+})
+
+test('twice in one context, both decorating reply.sendFile: register() rejects with a coded error that says what to do', async (t) => {
+  const site = makeSite(t)
+  const app = Fastify()
+  t.after(() => app.close())
+  await app.register(fastifyPerfStatic, { root: site.root, prefix: '/a/' })
+  await assert.rejects(
+    async () => {
+      await app.register(fastifyPerfStatic, { root: site.root, prefix: '/b/' })
+    },
+    (error: Error & { code?: string; cause?: { code?: string } }) => {
+      assert.ok(error instanceof FST_PERF_STATIC_INVALID_OPTION)
+      assert.match(error.message, /"decorateReply".*decorateReply: false/)
+      assert.equal(error.cause?.code, 'FST_ERR_DEC_ALREADY_PRESENT')
+      return true
+    },
+  )
 })
 
 test('the same prefix under two Fastify prefixes is fine', async (t) => {

@@ -27,13 +27,24 @@ test('resolveOptions applies the defaults, returns a new frozen object and leave
   const resolved = resolveOptions(input)
   assert.ok(Object.isFrozen(resolved))
   assert.deepEqual(input, { root: `${ROOT}/`, logLevel: 'warn' })
-  assert.equal(resolved.root, ROOT)
+  assert.deepEqual(resolved.roots, [ROOT])
   assert.equal(resolved.prefix, '/')
   assert.deepEqual(resolved.encodings, ['br', 'zstd', 'gzip'])
   assert.equal(resolved.hotCache, undefined)
   assert.deepEqual(resolved.index, ['index.html'])
   assert.equal(resolved.dotfiles, 'ignore')
   assert.equal(resolved.spaFallback, undefined)
+  assert.equal(resolved.redirect, false)
+  assert.equal(resolved.decorateReply, true)
+  const listed = resolveOptions({
+    root: [new URL('file:///srv/b/'), '/srv/a/'],
+    redirect: true,
+    decorateReply: false,
+  })
+  assert.deepEqual(listed.roots, ['/srv/b', '/srv/a'])
+  assert.ok(Object.isFrozen(listed.roots))
+  assert.equal(listed.redirect, true)
+  assert.equal(listed.decorateReply, false)
 })
 
 test('hotCache: true takes the documented bounds; strings and numbers are read with their units', () => {
@@ -64,7 +75,7 @@ test('prefix, index, spaFallback, precompressed and root URL are normalised', ()
     spaFallback: '/app/index.html',
     precompressed: ['gzip'],
   })
-  assert.equal(resolved.root, ROOT)
+  assert.deepEqual(resolved.roots, [ROOT])
   assert.equal(resolved.prefix, '/static/')
   assert.deepEqual(resolved.index, ['default.htm'])
   assert.equal(resolved.spaFallback, '/app/index.html')
@@ -98,6 +109,19 @@ test('bad options are refused with FST_PERF_STATIC_INVALID_OPTION naming the opt
   rejects({ root: ROOT, index: ['..'] }, FST_PERF_STATIC_INVALID_OPTION, /"index"/)
   rejects({ root: ROOT, dotfiles: 'hide' }, FST_PERF_STATIC_INVALID_OPTION, /"dotfiles"/)
   rejects({ root: ROOT, spaFallback: '../index.html' }, FST_PERF_STATIC_INVALID_OPTION, /"spaFallback"/)
+  rejects({ root: ROOT, redirect: 'yes' }, FST_PERF_STATIC_INVALID_OPTION, /"redirect": must be a boolean/)
+  rejects(
+    { root: ROOT, decorateReply: 0 },
+    FST_PERF_STATIC_INVALID_OPTION,
+    /"decorateReply": must be a boolean/,
+  )
+  rejects({ root: [ROOT, 'www'] }, FST_PERF_STATIC_INVALID_OPTION, /"root\[1\]": must be an absolute path/)
+  rejects({ root: [] }, FST_PERF_STATIC_INVALID_OPTION, /"root": is an empty list/)
+  rejects(
+    { root: [ROOT, `${ROOT}/`] },
+    FST_PERF_STATIC_INVALID_OPTION,
+    /"root\[1\]": lists "\/srv\/www" a second time/,
+  )
   rejects({ root: ROOT, spaFallback: true }, FST_PERF_STATIC_INVALID_OPTION, /"spaFallback"/)
   rejects({ root: ROOT, defaults: { html: 'no-cache' } }, FST_PERF_STATIC_INVALID_OPTION, /"defaults.html"/)
   rejects({ root: ROOT, defaults: { other: false } }, FST_PERF_STATIC_INVALID_OPTION, /"defaults.other"/)

@@ -237,11 +237,13 @@ test('a root given as a file: URL works', async (t) => {
 test('two registrations (two roots) and an app-level @fastify/static coexist, each with its own headers', async (t) => {
   const site = makeSite(t)
   const other = makeSite(t, { 'other.txt': 'other' })
-  const { base } = await serve(t, { root: site.root, prefix: '/a' }, async (app) => {
+  // The app's @fastify/static owns reply.sendFile here: both registrations leave it alone.
+  const { base } = await serve(t, { root: site.root, prefix: '/a', decorateReply: false }, async (app) => {
     await app.register(fastifyStatic, { root: other.root, prefix: '/plain/' })
     await app.register(fastifyPerfStatic, {
       root: other.root,
       prefix: '/b',
+      decorateReply: false,
       rules: [{ match: '*.txt', cacheControl: 'public, max-age=5' }],
     })
     app.get('/send', (_request, reply) => reply.sendFile('other.txt'))

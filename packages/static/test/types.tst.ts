@@ -1,5 +1,6 @@
 // Type tests: type-checked by `pnpm typecheck` (tsconfig.test.json), never run.
 import fastifyPerfStatic, {
+  type CacheControlValue,
   type CacheRule,
   channelNames,
   type FastifyPerfStaticOptions,
@@ -11,10 +12,11 @@ import fastifyPerfStatic, {
   FST_PERF_STATIC_INVALID_SIZE,
   isFingerprinted,
   fastifyPerfStatic as named,
+  type SendFileOptions,
   type StaticServeEvent,
 } from '@fastify-perf/static'
 import { expectTypeOf } from 'expect-type'
-import Fastify, { type FastifyPluginAsync } from 'fastify'
+import Fastify, { type FastifyPluginAsync, type FastifyReply } from 'fastify'
 
 const app = Fastify()
 
@@ -52,6 +54,12 @@ app.register(fastifyPerfStatic, {
   spaFallback: 'index.html',
 })
 app.register(fastifyPerfStatic, { root: '/srv/www', precompressed: false, hotCache: true, index: false })
+// Several roots, redirects, no decorator.
+app.register(fastifyPerfStatic, {
+  root: ['/srv/www', new URL('file:///srv/shared/')],
+  redirect: true,
+  decorateReply: false,
+})
 
 // Rejected.
 // @ts-expect-error root is required
@@ -72,6 +80,30 @@ app.register(fastifyPerfStatic, { root: '/srv/www', hotCache: { checkInterval: '
 app.register(fastifyPerfStatic, { root: '/srv/www', dotfiles: 'hide' })
 // @ts-expect-error spaFallback is a path or false
 app.register(fastifyPerfStatic, { root: '/srv/www', spaFallback: true })
+// @ts-expect-error a root list holds paths or URLs
+app.register(fastifyPerfStatic, { root: ['/srv/www', 5] })
+// @ts-expect-error redirect is a boolean
+app.register(fastifyPerfStatic, { root: '/srv/www', redirect: 'always' })
+// @ts-expect-error decorateReply is a boolean
+app.register(fastifyPerfStatic, { root: '/srv/www', decorateReply: 1 })
+
+// reply.sendFile: @fastify/static's argument forms, this plugin's cacheControl.
+app.get('/', (_request, reply) => {
+  expectTypeOf(reply.sendFile('index.html')).toEqualTypeOf<FastifyReply>()
+  expectTypeOf(reply.sendFile('index.html', '/srv/other')).toEqualTypeOf<FastifyReply>()
+  reply.sendFile('index.html', { cacheControl: 'no-store' })
+  reply.sendFile('index.html', { cacheControl: { maxAge: '1d', immutable: true }, root: '/srv/other' })
+  reply.sendFile('index.html', '/srv/other', { cacheControl: false })
+  reply.sendFile('index.html', undefined, { cacheControl: { noCache: true } })
+  // @ts-expect-error the file name is a string
+  reply.sendFile(5)
+  // @ts-expect-error unknown Cache-Control directive
+  reply.sendFile('index.html', { cacheControl: { forever: true } })
+  // @ts-expect-error a duration needs a known unit
+  reply.sendFile('index.html', '/srv/other', { cacheControl: { maxAge: '1 eon' } })
+  return reply
+})
+expectTypeOf<SendFileOptions['cacheControl']>().toEqualTypeOf<CacheControlValue | false | undefined>()
 
 // Rules: cacheControl is required; match is a glob, a RegExp or a list; directives are typed.
 // @ts-expect-error cacheControl is required
