@@ -71,4 +71,3 @@ export function ensureNode(major) {
   console.log(`installed ${version} into .cache/${name}`)
   return bin
 }
-

@@ -42,7 +42,6 @@ const PASS_TIMEOUT_MS = 12 * 60_000
 const TEST_TIMEOUT_MS = 120_000
 const STEP_TIMEOUT_MS = 10 * 60_000
 
-
 const USAGE = 'usage: node scripts/test.mjs [--quick | --node <major,...>] [path-prefix ...]'
 const args = process.argv.slice(2)
 let quick = false

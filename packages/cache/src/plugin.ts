@@ -24,8 +24,10 @@ async function fastifyPerfCachePlugin(
 
   // The route cache: its hooks are attached in `onRoute`, to cached routes only (and an
   // invalidation hook to routes with unsafe methods), so every other route pays nothing.
-  // Routes registered before this plugin are not seen: register it first.
+  // Routes declared before this plugin loaded are not seen there; when there are any, an app-level
+  // hook attaches the same functions on their first request (RouteCache#attachEarlyRoutes).
   const routes = new RouteCache(fastify, cache, resolved.routes)
+  if (!/^\(empty tree\)\s*$/.test(fastify.printRoutes())) routes.attachEarlyRoutes(fastify)
   // Declared up front (null, then a getter) so every reply object keeps one shape.
   fastify.decorateReply(kRouteState, null)
   fastify.decorateReply('cache', { getter: replyCacheControl })

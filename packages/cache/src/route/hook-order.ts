@@ -17,7 +17,7 @@ const LATER = ['preParsing', 'preValidation', 'preHandler'] as const
 
 let contextSymbol: symbol | null | undefined
 
-function routeContext(request: FastifyRequest): Record<string, unknown> | undefined {
+export function routeContext(request: FastifyRequest): Record<string, unknown> | undefined {
   if (contextSymbol === undefined) {
     contextSymbol =
       Object.getOwnPropertySymbols(request).find((s) => s.description === 'fastify.context') ?? null

@@ -5,7 +5,7 @@ import { CacheStatus } from './cache-status.js'
 import { type Flight, type FlightResult, kRouteState, type MissState } from './capture.js'
 import { commitCaptured, settle } from './commit.js'
 import { onResponseHead, releasedStatus } from './fetch.js'
-import { hitsMayComeFirst } from './hook-order.js'
+import { hitsMayComeFirst, routeContext } from './hook-order.js'
 import { invalidateOnUnsafe } from './invalidate.js'
 import { isUnsafeMethod, type NotStoredReason } from './policy.js'
 import { recv } from './recv.js'
@@ -65,6 +65,9 @@ export class RouteCache {
 
   /** The `onRoute` hook: attaches the lookup to cached routes and invalidation to unsafe ones. */
   onRoute(routeOptions: RouteOptions): void {
+    // Fastify copies the config, symbols included, into the route's context: the early-route hooks
+    // below know this route is handled.
+    routeOptions.config = { ...routeOptions.config, [kSeen]: true } as typeof routeOptions.config
     const methods = (Array.isArray(routeOptions.method) ? routeOptions.method : [routeOptions.method]).map(
       (m) => String(m).toUpperCase(),
     )
@@ -115,6 +118,94 @@ export class RouteCache {
     addRouteHook(routeOptions, 'preHandler', fastifyPerfRouteCacheLateLookup)
   }
 
+  /**
+   * Routes declared before the plugin loaded (`app.get()` before `app.register(cache)`, or after a
+   * `register()` that was not awaited) were never seen by `onRoute`, so nothing of ours is attached
+   * to them: a cached route would not be cached, and an unsafe route would not invalidate, which
+   * leaves old bodies in the cache after a write. Installed only when such routes exist, this
+   * app-level hook finds them on their first request and attaches the same functions to the
+   * route's composed hook lists (the context object hook-order.ts reads): the lookup last among its
+   * `preHandler`s (after every access check), the invalidation among its `onSend`s. Each such route
+   * is reported once at `info`. Routes of an encapsulated plugin loaded before this one get no
+   * app-level hook of ours at all (Fastify copied its hook lists when that plugin loaded): the
+   * README says to register the cache first. Costs one property read per request, in such apps
+   * only.
+   */
+  attachEarlyRoutes(fastify: FastifyInstance): void {
+    const self = this
+    const checked = new WeakSet<object>()
+    fastify.addHook('preHandler', function fastifyPerfRouteCacheEarlyRoutes(request, _reply, done) {
+      const config = request.routeOptions.config as unknown as Record<PropertyKey, unknown>
+      if (config[kSeen] === true || checked.has(config)) return done()
+      checked.add(config)
+      // A 404 has no route; Fastify's generated HEAD route shares its GET's handling.
+      if (request.is404 || request.routeOptions.url === undefined) return done()
+      try {
+        self.attachEarly(request, config)
+      } catch (error) {
+        // An invalid `config.cache`, found only now: the route stays uncached, the request goes on.
+        fastify.log.error(
+          { err: error, route: `${request.method} ${request.routeOptions.url}` },
+          '@fastify-perf/cache: a route declared before the plugin has an invalid config.cache; it is not cached',
+        )
+      }
+      done()
+    })
+  }
+
+  /** See {@link attachEarlyRoutes}: attaches our hooks to one route's context. */
+  private attachEarly(request: FastifyRequest, config: Record<PropertyKey, unknown>): void {
+    const context = routeContext(request)
+    if (context === undefined) return
+    const self = this
+    const label = `${request.routeOptions.method} ${request.routeOptions.url}`
+    const methods = [request.routeOptions.method].flat().map((m) => String(m).toUpperCase())
+    const append = (kind: HookName, hook: unknown) => {
+      const list = context[kind]
+      context[kind] = Array.isArray(list) ? [...list, hook] : [hook]
+    }
+    if (methods.some(isUnsafeMethod)) {
+      append(
+        'onSend',
+        function routeCacheInvalidateOnUnsafe(
+          req: FastifyRequest,
+          reply: FastifyReply,
+          payload: unknown,
+          done: (err: null, payload: unknown) => void,
+        ) {
+          invalidateOnUnsafe(self, req, reply, payload, done)
+        },
+      )
+      this.app.log.info(
+        { route: label },
+        '@fastify-perf/cache: route declared before the plugin, invalidation attached on its first request',
+      )
+    }
+    const cache = config.cache
+    // GET only: a HEAD miss stores the GET response through a hook that must sit before Fastify's
+    // own last HEAD hook, which only `onRoute` can place (keepHeadBody); HEAD requests of such a
+    // route are answered by the handler.
+    if (cache === undefined || cache === false || !methods.includes('GET')) return
+    const route = resolveRouteConfig(
+      cache as Parameters<typeof resolveRouteConfig>[0],
+      this.options,
+      label,
+      this.backend.assertTags,
+      new AcceptEncodingKey(undefined),
+    )
+    this.cachedRoutes++
+    append(
+      'preHandler',
+      function fastifyPerfRouteCacheLateLookup(req: FastifyRequest, reply: FastifyReply, done: () => void) {
+        recv(self, route, req, reply, done)
+      },
+    )
+    this.app.log.info(
+      { route: label },
+      '@fastify-perf/cache: route declared before the plugin, cache attached on its first request (declare routes after `await app.register()` to skip this)',
+    )
+  }
+
   /** Called by the capture once per miss with the final status and headers (fetch.ts). */
   onHead(state: MissState, status: number, headers: Record<string, unknown>): void {
     onResponseHead(this, state, status, headers)
@@ -144,6 +235,9 @@ export class RouteCache {
 }
 
 type HookName = 'onRequest' | 'preHandler' | 'onSend'
+
+/** On the config of every route `onRoute` saw (see {@link RouteCache.attachEarlyRoutes}). */
+const kSeen = Symbol('fastify-perf.cache.route-seen')
 
 /** The names of the route cache's two lookup hooks, by which hook-order.ts knows them. */
 const EARLY = 'fastifyPerfRouteCacheLookup'

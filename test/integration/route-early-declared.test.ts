@@ -1,0 +1,122 @@
+// Issue 17, "right by default": a route declared before @fastify-perf/cache loaded (`app.get()`
+// before `app.register()`, or after a `register()` that was not awaited, Fastify's common style)
+// was silently not cached, and its unsafe methods did not invalidate, so a write left the old body
+// in the cache. Such routes now get the route cache's hooks on their first request: cached from
+// then on, invalidating, with every access check of the route still in front of a hit. On the
+// memory store, Redis and Memcached, over real sockets.
+import assert from 'node:assert/strict'
+import { describe, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
+import { type CacheStore, fastifyPerfCache } from '@fastify-perf/cache'
+import { listen, request } from '@fastify-perf/test-helpers'
+import Fastify, { type FastifyInstance } from 'fastify'
+import { closer, type Defer, DIRECT, openStore, storeLabel } from './support/stores.js'
+
+const STORED_TO_HIT_MS = 2000
+
+type Mode = 'declared before register()' | 'register() not awaited'
+
+async function earlyApp(defer: Defer, store: CacheStore, mode: Mode): Promise<FastifyInstance> {
+  const app = Fastify()
+  defer(() => app.close())
+  let version = 1
+  const declare = () => {
+    app.get('/item', { config: { cache: true } }, async () => `item v${version}`)
+    app.put('/item', async () => {
+      version++
+      return 'saved'
+    })
+    // A route-level access check: a hit must never be served before it.
+    app.get(
+      '/private',
+      {
+        config: { cache: { vary: ['authorization'], allowAuthorization: true } },
+        preHandler: async (req, reply) => {
+          if (req.headers.authorization !== 'Bearer good') await reply.code(401).send('no')
+        },
+      },
+      async () => 'secret',
+    )
+  }
+  const options = { store, storeTimeout: '500ms', routes: { ttl: '1m' } }
+  if (mode === 'declared before register()') {
+    declare()
+    await app.register(fastifyPerfCache, options)
+  } else {
+    app.register(fastifyPerfCache, options)
+    declare()
+  }
+  return app
+}
+
+function status(res: { headers: Record<string, unknown> }): string {
+  return String(res.headers['cache-status'] ?? '')
+}
+
+async function untilHit(url: string, headers: Record<string, string> = {}) {
+  const deadline = performance.now() + STORED_TO_HIT_MS
+  for (;;) {
+    const res = await request(url, { headers })
+    if (/; hit/.test(status(res))) return res
+    if (performance.now() > deadline)
+      assert.fail(`${url}: no hit within ${STORED_TO_HIT_MS} ms (${status(res)})`)
+    await sleep(10)
+  }
+}
+
+describe('routes declared before the cache plugin loaded', () => {
+  for (const setup of DIRECT) {
+    for (const mode of ['declared before register()', 'register() not awaited'] as const) {
+      test(`${storeLabel(setup)}, ${mode}: cached, invalidated by a write, access checks first`, async (t) => {
+        const defer = closer(t)
+        const { store } = await openStore(setup, defer)
+        const app = await earlyApp(defer, store, mode)
+        const base = await listen(app)
+        // The first request attaches the hooks and goes to the handler.
+        assert.equal((await request(`${base}/item`)).text, 'item v1')
+        const hit = await untilHit(`${base}/item`)
+        assert.equal(hit.text, 'item v1')
+        // A write through a route declared just as early invalidates: never the old body after it.
+        assert.equal((await request(`${base}/item`, { method: 'PUT' })).status, 200)
+        const after = await request(`${base}/item`)
+        assert.equal(after.text, 'item v2', `after the write: ${status(after)}`)
+        // The route's own preHandler refuses before any hit is served.
+        await untilHit(`${base}/private`, { authorization: 'Bearer good' })
+        const refused = await request(`${base}/private`, { headers: { authorization: 'Bearer bad' } })
+        assert.equal(refused.status, 401)
+        assert.equal(refused.text, 'no')
+      })
+    }
+  }
+
+  test('an invalid config.cache on an early route: logged, the route answers uncached', async (t) => {
+    const defer = closer(t)
+    const lines: string[] = []
+    const app = Fastify({
+      logger: { level: 'info', stream: { write: (line: string) => lines.push(line) } },
+    })
+    defer(() => app.close())
+    app.get('/bad', { config: { cache: { ttl: 'soon' } as never } }, async () => 'fine')
+    await app.register(fastifyPerfCache, { routes: { ttl: '1m' } })
+    const base = await listen(app)
+    for (let i = 0; i < 3; i++) {
+      const res = await request(`${base}/bad`)
+      assert.equal(res.status, 200)
+      assert.equal(res.text, 'fine')
+      assert.equal(res.headers['cache-status'], undefined)
+    }
+    const errors = lines.filter((line) => line.includes('invalid config.cache'))
+    assert.equal(errors.length, 1, lines.join(''))
+  })
+
+  test('routes declared after an awaited register() get no app-level hook', async (t) => {
+    const defer = closer(t)
+    const app = Fastify()
+    defer(() => app.close())
+    await app.register(fastifyPerfCache, { routes: { ttl: '1m' } })
+    app.get('/x', { config: { cache: true } }, async () => 'x')
+    await app.ready()
+    assert.doesNotMatch(app.printRoutes({ includeHooks: true }), /fastifyPerfRouteCacheEarlyRoutes/)
+    assert.match(app.printRoutes({ includeHooks: true }), /fastifyPerfRouteCacheLateLookup/)
+  })
+})
