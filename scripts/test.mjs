@@ -18,7 +18,6 @@
 // Full documentation: docs/testing.md.
 import { spawn, spawnSync } from 'node:child_process'
 import {
-  chmodSync,
   closeSync,
   existsSync,
   mkdirSync,

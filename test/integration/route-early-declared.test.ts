@@ -7,7 +7,7 @@
 import assert from 'node:assert/strict'
 import { describe, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { type CacheStore, fastifyPerfCache } from '@fastify-perf/cache'
+import { type CacheStore, type FastifyPerfCacheOptions, fastifyPerfCache } from '@fastify-perf/cache'
 import { listen, request } from '@fastify-perf/test-helpers'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { closer, type Defer, DIRECT, openStore, storeLabel } from './support/stores.js'
@@ -38,7 +38,7 @@ async function earlyApp(defer: Defer, store: CacheStore, mode: Mode): Promise<Fa
       async () => 'secret',
     )
   }
-  const options = { store, storeTimeout: '500ms', routes: { ttl: '1m' } }
+  const options: FastifyPerfCacheOptions = { store, storeTimeout: '500ms', routes: { ttl: '1m' } }
   if (mode === 'declared before register()') {
     declare()
     await app.register(fastifyPerfCache, options)
