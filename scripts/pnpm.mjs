@@ -6,8 +6,9 @@
 // without npm's signatures, and corepack then refuses every download ("No compatible
 // signature found in package metadata"). Corepack still checks the tarball's integrity
 // hash from the metadata; only the signature check is skipped, and only after it failed.
-import { spawnSync } from 'node:child_process'
+import { spawn, spawnSync } from 'node:child_process'
 import { mkdirSync } from 'node:fs'
+import { constants } from 'node:os'
 import { dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
 
@@ -40,5 +41,35 @@ if (probe.status !== 0) {
 }
 corepack(['enable', '--install-directory', shimDir, 'pnpm'])
 
-const run = spawnSync('corepack', ['pnpm', ...args], { cwd: root, env, stdio: 'inherit' })
-process.exit(run.status ?? 1)
+// Signals. `kill <pid>` of this script, or a process manager stopping it, must stop what
+// pnpm runs (the demo server), and Ctrl-C must end with the script's own exit code.
+// - Not on a terminal (process managers, CI, tests): pnpm runs in a process group of its own,
+//   and SIGINT, SIGTERM and SIGHUP sent to this script go to that whole group, so a script's
+//   children stop too, even behind a shell that does not pass signals on.
+// - On a terminal: pnpm stays in the terminal's foreground group, so an interactive prompt
+//   (`pnpm approve-builds`) can read the keyboard (a background group would be stopped by
+//   SIGTTIN). Ctrl-C already reaches every process of that group from the terminal, so SIGINT
+//   is not passed on again (pnpm turns a second SIGINT into a SIGTERM of its script); SIGTERM and
+//   SIGHUP go to pnpm, which passes them to the script it runs.
+// This script waits for pnpm either way and exits with its code (128 + the signal's number if
+// pnpm was killed by one).
+const ownGroup = !process.stdin.isTTY
+const child = spawn('corepack', ['pnpm', ...args], { cwd: root, env, stdio: 'inherit', detached: ownGroup })
+child.on('error', (error) => {
+  console.error(`[pnpm.mjs] could not start corepack: ${error.message}`)
+  process.exit(1)
+})
+for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP']) {
+  process.on(signal, () => {
+    if (child.exitCode !== null || child.signalCode !== null) return
+    try {
+      if (ownGroup) process.kill(-child.pid, signal)
+      else if (signal !== 'SIGINT') child.kill(signal)
+    } catch {
+      // ESRCH: the group ended between the check and the kill.
+    }
+  })
+}
+child.on('exit', (code, signal) => {
+  process.exit(code ?? 128 + (constants.signals[signal] ?? 0))
+})

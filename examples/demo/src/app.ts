@@ -1,13 +1,15 @@
 import { fileURLToPath } from 'node:url'
-import fastifyStatic from '@fastify/static'
 import fastifyPerfCache from '@fastify-perf/cache'
 import fastifyPerfCompress from '@fastify-perf/compress'
-import type { FastifyInstance, FastifyServerOptions } from 'fastify'
+import fastifyPerfStatic from '@fastify-perf/static'
+import fastifyPerfTiming from '@fastify-perf/timing'
+import type { FastifyInstance, FastifyRequest, FastifyServerOptions } from 'fastify'
 import Fastify from 'fastify'
 import { adminRoutes } from './admin-routes.js'
-import { CATEGORIES, CatalogDb } from './db.js'
+import { CatalogDb } from './db.js'
 import { productRoutes } from './product-routes.js'
 import { QuietRequestLog } from './request-log.js'
+import { RouteCacheCounter } from './route-cache-counter.js'
 
 /** Options of {@link buildDemo}. */
 export interface DemoOptions {
@@ -18,36 +20,26 @@ export interface DemoOptions {
 }
 
 /**
- * The folder served under `/static/`. Resolved from this module so it is the same
- * whether the code runs from `src/` (tsx) or `dist/` (built): both sit next to `public/`.
+ * The folder served at `/` (the page, its script and style sheet). Resolved from this module so
+ * it is the same whether the code runs from `src/` (tsx) or `dist/` (built): both sit next to
+ * `public/`.
  */
 export const PUBLIC_DIR = fileURLToPath(new URL('../public/', import.meta.url))
 
-/** What `GET /` lists: every route, with an example URL a reader can paste into curl. */
-const ROUTES = [
-  { method: 'GET', path: '/products', example: '/products?category=books', about: 'product list (cached)' },
-  {
-    method: 'GET',
-    path: '/products/:id',
-    example: '/products/1',
-    about: 'product detail, 404 if unknown (cached)',
-  },
-  { method: 'GET', path: '/health', example: '/health', about: 'liveness' },
-  { method: 'GET', path: '/static/*', example: '/static/', about: 'a small web page over the API' },
-  { method: 'GET', path: '/admin/cache-stats', example: '/admin/cache-stats', about: 'data cache counters' },
-  {
-    method: 'POST',
-    path: '/admin/invalidate',
-    example: '/admin/invalidate',
-    about: "drop every 'products' entry",
-  },
-] as const
+/**
+ * Whether a request comes from this machine (`127.0.0.0/8`, `::1`, or IPv4 loopback mapped into
+ * IPv6). Server-Timing and `/metrics` are shown only to such clients: timings and counters tell a
+ * stranger which URLs are cached and how slow the database is.
+ */
+export function isLoopback(request: FastifyRequest): boolean {
+  const ip = request.ip
+  return ip === '::1' || ip.startsWith('127.') || ip.startsWith('::ffff:127.')
+}
 
 /**
- * Builds the demo catalog service: products behind a deliberately slow in-memory
- * database, read through `@fastify-perf/cache` with the default memory store, and a
- * static folder. Returns the app without listening, so tests can `inject` into it or
- * `listen` on a port of their choice. The caller closes it.
+ * Builds the demo catalog service: products behind a deliberately slow in-memory database, with
+ * the four plugins of the suite. Returns the app without listening, so tests can `inject` into
+ * it or `listen` on a port of their choice. The caller closes it.
  *
  * @example
  * const app = await buildDemo({ dbLatencyMs: 50, logger: { level: 'info' } })
@@ -61,32 +53,34 @@ export async function buildDemo(options: DemoOptions = {}): Promise<FastifyInsta
   })
 
   // --- fastify-perf plugins -------------------------------------------------------
-  // The demo shows each plugin of the suite once it exists. Plugins never depend on
-  // each other's registration order, so each one lands in its own line here.
+  // Plugins never depend on each other's registration order; each one lands on its own line.
   //
-  // Data cache (issue 3): memory store, the default; nothing external to start.
+  // Cache: `app.cache` (the data cache, used by GET /products/:id) and the route cache
+  // (`config: { cache }`, used by GET /products). Memory store, the default: nothing to start.
   await app.register(fastifyPerfCache)
-  // Route cache (issue 5): the product routes will opt in with `config: { cache }`.
-  // Compression (issue 6): measured defaults (brotli 3, gzip 5, zstd 3 where Node has it), a memo
-  // of compressed bodies, and the route cache stores the compressed bytes per encoding.
+  // Compression: brotli / gzip (zstd where Node has it) above 1 KB; the route cache stores the
+  // compressed bytes per encoding, so a hit is not compressed again.
   await app.register(fastifyPerfCompress)
-  // Timing (issue 8): `@fastify-perf/timing` registers here (Server-Timing, /metrics).
-
-  // Static assets. Issue 7 replaces this plain `@fastify/static` registration with
-  // `@fastify-perf/static`, which adds cache policies on top of the same folder.
-  await app.register(fastifyStatic, { root: PUBLIC_DIR, prefix: '/static/' })
+  // Timing: Server-Timing (total, handler, cache, compress, and the routes' own `db` entries)
+  // for clients on this machine only, and Prometheus metrics on GET /metrics, same rule.
+  await app.register(fastifyPerfTiming, {
+    serverTiming: { expose: isLoopback },
+    metrics: { guard: isLoopback },
+  })
+  // Static files with cache policies: index.html `no-cache` (revalidated, 304 from memory),
+  // style.css and app.js `public, max-age=300, must-revalidate`; small files kept in memory.
+  await app.register(fastifyPerfStatic, { root: PUBLIC_DIR, hotCache: true })
 
   // --- routes ---------------------------------------------------------------------
-  app.get('/', async function index() {
-    return { service: 'fastify-perf demo catalog', categories: CATEGORIES, routes: ROUTES }
-  })
-
-  app.get('/health', async function health() {
+  app.get('/health', { config: { timing: false } }, async function health() {
     return { status: 'ok', dbQueries: db.queryCount, uptimeSeconds: Math.round(process.uptime()) }
   })
 
+  const routeCacheCounter = new RouteCacheCounter()
+  app.addHook('onClose', async () => routeCacheCounter.close())
+
   await app.register(productRoutes, { db })
-  await app.register(adminRoutes)
+  await app.register(adminRoutes, { routeCacheCounter })
 
   return app
 }

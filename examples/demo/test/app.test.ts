@@ -16,12 +16,26 @@ afterEach(async () => {
   await app.close()
 })
 
-test('GET / lists the routes', async () => {
+test('GET / is the demo page: links to the endpoints and the live hit-ratio panel', async () => {
   const response = await app.inject('/')
   assert.equal(response.statusCode, 200)
-  const paths = (response.json() as { routes: { path: string }[] }).routes.map((r) => r.path)
-  assert.ok(paths.includes('/products'))
-  assert.ok(paths.includes('/products/:id'))
+  assert.match(String(response.headers['content-type']), /^text\/html/)
+  for (const link of [
+    '/products',
+    '/products/1',
+    '/metrics',
+    '/admin/cache-stats',
+    '/admin/route-cache-stats',
+  ]) {
+    assert.ok(response.body.includes(`href="${link}"`), `the page links ${link}`)
+  }
+  assert.match(response.body, /id="data-ratio"/)
+  assert.match(response.body, /<script type="module" src="\/app.js">/)
+  const script = await app.inject('/app.js')
+  assert.equal(script.statusCode, 200)
+  // The page polls both stats routes every second.
+  assert.match(script.body, /'\/admin\/cache-stats', '\/admin\/route-cache-stats'/)
+  assert.match(script.body, /setInterval\(refreshRatios, 1000\)/)
 })
 
 test('GET /products?category= filters, and rejects unknown categories instead of caching them', async () => {
@@ -63,11 +77,35 @@ test('a repeated read is served from the cache until POST /admin/invalidate drop
   assert.equal(third.body, first.body)
 })
 
-test('GET /static/ serves the web page', async () => {
-  const response = await app.inject('/static/')
-  assert.equal(response.statusCode, 200)
-  assert.match(String(response.headers['content-type']), /^text\/html/)
-  assert.match(response.body, /<script type="module" src="\/static\/app.js">/)
+test('GET /products is route-cached, and POST /admin/invalidate drops it too', async () => {
+  const miss = await app.inject('/products?category=games')
+  assert.match(String(miss.headers['cache-status']), /fwd=uri-miss; stored/)
+  const hit = await app.inject('/products?category=games')
+  assert.match(String(hit.headers['cache-status']), /; hit/)
+  assert.equal(hit.body, miss.body)
+  const counts = (await app.inject('/admin/route-cache-stats')).json() as Record<string, number>
+  assert.equal(counts.hit, 1)
+  assert.equal(counts.miss, 1)
+
+  await app.inject({ method: 'POST', url: '/admin/invalidate' })
+  const after = await app.inject('/products?category=games')
+  assert.equal(after.headers['cache-status'], 'fastify-perf; fwd=uri-miss; stored')
+})
+
+test('Server-Timing and /metrics are for clients on this machine only', async () => {
+  for (const remoteAddress of ['127.0.0.1', '::1', '::ffff:127.0.0.1']) {
+    const local = await app.inject({ url: '/products/2', remoteAddress })
+    assert.match(String(local.headers['server-timing']), /^total;dur=/, remoteAddress)
+    const metrics = await app.inject({ url: '/metrics', remoteAddress })
+    assert.equal(metrics.statusCode, 200, remoteAddress)
+  }
+  for (const remoteAddress of ['10.0.0.7', '2001:db8::1', '128.0.0.1']) {
+    const remote = await app.inject({ url: '/products/2', remoteAddress })
+    assert.equal(remote.statusCode, 200)
+    assert.equal(remote.headers['server-timing'], undefined, remoteAddress)
+    const metrics = await app.inject({ url: '/metrics', remoteAddress })
+    assert.equal(metrics.statusCode, 404, remoteAddress)
+  }
 })
 
 test('the database is slow on every query and counts them', async () => {

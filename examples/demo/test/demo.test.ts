@@ -1,11 +1,14 @@
 // The README's first command, as a process: start the real demo server, read the URL
-// it prints, talk to it over HTTP, stop it with SIGTERM.
+// it prints, talk to it over HTTP (undici, bodies as sent on the wire), stop it with SIGTERM.
+// The full `node scripts/pnpm.mjs demo` chain and its signals are in process.test.ts.
 import assert from 'node:assert/strict'
 import type { ChildProcess } from 'node:child_process'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { after, before, describe, test } from 'node:test'
 import { fileURLToPath } from 'node:url'
+import { brotliDecompressSync } from 'node:zlib'
+import { request } from '@fastify-perf/test-helpers'
 
 const repoRoot = fileURLToPath(new URL('../../../', import.meta.url))
 const serverSource = fileURLToPath(new URL('../src/server.ts', import.meta.url))
@@ -129,11 +132,68 @@ describe('demo server (the README quick start)', () => {
     assert.match(body.message, /9999/)
   })
 
-  test('GET /static/style.css serves the static folder', async () => {
-    const response = await fetch(`${demo.baseUrl}/static/style.css`)
+  test('GET / is the demo page, revalidated (no-cache) and compressed', async () => {
+    const response = await request(`${demo.baseUrl}/`, { headers: { 'accept-encoding': 'br' } })
     assert.equal(response.status, 200)
-    assert.match(response.headers.get('content-type') ?? '', /^text\/css/)
-    assert.match(await response.text(), /font-family/)
+    assert.match(String(response.headers['content-type']), /^text\/html/)
+    assert.equal(response.headers['cache-control'], 'no-cache')
+    assert.equal(response.headers['content-encoding'], 'br')
+    const html = brotliDecompressSync(response.body).toString('utf8')
+    assert.match(html, /href="\/products"/)
+    assert.match(html, /href="\/metrics"/)
+  })
+
+  test('GET /products: the route cache answers the second request (Cache-Status, Age), compressed, with Server-Timing', async () => {
+    const url = `${demo.baseUrl}/products?category=music`
+    const headers = { 'accept-encoding': 'br' }
+    const first = await request(url, { headers })
+    assert.equal(first.status, 200)
+    assert.equal(first.headers['cache-status'], 'fastify-perf; fwd=uri-miss; stored')
+    assert.equal(first.headers['content-encoding'], 'br')
+    assert.equal(first.headers.vary, 'accept-encoding')
+    assert.equal(first.headers.age, undefined)
+    // The handler's own `db` entry and the compression phase; the client is on loopback.
+    assert.match(String(first.headers['server-timing']), /^total;dur=[\d.]+, handler;dur=[\d.]+, /)
+    assert.match(String(first.headers['server-timing']), /compress;dur=[\d.]+;desc="br"/)
+    assert.match(String(first.headers['server-timing']), /db;dur=[\d.]+;desc="catalog query"/)
+    const body = JSON.parse(brotliDecompressSync(first.body).toString('utf8')) as { count: number }
+    assert.equal(body.count, 10)
+
+    const second = await request(url, { headers })
+    assert.equal(second.status, 200)
+    assert.match(String(second.headers['cache-status']), /^fastify-perf; hit; ttl=\d+$/)
+    assert.match(String(second.headers.age), /^\d+$/)
+    assert.equal(second.headers['content-encoding'], 'br')
+    assert.deepEqual(second.body, first.body, 'the stored compressed bytes are sent as they are')
+    assert.match(String(second.headers['server-timing']), /^total;dur=[\d.]+, cache;desc="hit"$/)
+  })
+
+  test('GET /style.css has the cache policy of @fastify-perf/static and a 304 from memory', async () => {
+    const response = await request(`${demo.baseUrl}/style.css`)
+    assert.equal(response.status, 200)
+    assert.match(String(response.headers['content-type']), /^text\/css/)
+    assert.equal(response.headers['cache-control'], 'public, max-age=300, must-revalidate')
+    assert.match(response.text, /font-family/)
+    const etag = String(response.headers.etag)
+    assert.match(etag, /^"[\w-]+"$/)
+    const again = await request(`${demo.baseUrl}/style.css`, { headers: { 'if-none-match': etag } })
+    assert.equal(again.status, 304)
+    assert.equal(again.headers['cache-control'], 'public, max-age=300, must-revalidate')
+  })
+
+  test('GET /metrics serves Prometheus text with the requests, route-cache outcomes and compression', async () => {
+    const response = await request(`${demo.baseUrl}/metrics`)
+    assert.equal(response.status, 200)
+    assert.match(String(response.headers['content-type']), /^text\/plain; version=0\.0\.4/)
+    assert.match(
+      response.text,
+      /^http_request_duration_seconds_count\{method="GET",route="\/products",status_code="200"\} \d+$/m,
+    )
+    assert.match(
+      response.text,
+      /^fastify_perf_route_cache_responses_total\{method="GET",route="\/products",outcome="hit"\} [1-9]/m,
+    )
+    assert.match(response.text, /^fastify_perf_compress_responses_total\{encoding="br"\} [1-9]/m)
   })
 
   test('SIGTERM closes the server and exits with code 0', async () => {
