@@ -56,8 +56,8 @@ const bin = (name) => join(root, 'node_modules', '.bin', name)
 // `module: node20`/`nodenext`). attw 0.18 bundles TypeScript 5.6, so it still reports
 // "CJSResolvesToESM" for a CommonJS importer: for our engine range that one rule is a false
 // positive. We use the `node16` profile (ESM and CJS importers under node16/nodenext, plus
-// bundler; it leaves out `node10`, TypeScript's resolution from before `exports`, which cannot
-// see subpaths such as `./testing`) and ignore only that rule, rather than `esm-only`, which
+// bundler; it leaves out `node10`, TypeScript's resolution from before `exports`, which the
+// types stage below compiles a consumer under instead) and ignore only that rule, rather than `esm-only`, which
 // drops the CJS resolution from the analysis altogether and so would also hide real problems
 // such as a missing `types` for `require`. The smoke test's `require` column proves CJS
 // consumers work at runtime.
@@ -415,16 +415,17 @@ async function checkPackage(pkg, tempDir) {
 
 // The moduleResolution settings a consumer may have, each with the `module` it goes with.
 // `node10` (TypeScript's resolution from before `exports`, the default of `module: commonjs` up
-// to TypeScript 5) reads only `main`/`types`: it cannot see subpaths such as `./testing`, so its
-// consumer imports the main entry points only (`withSubpaths: false`). TypeScript 7 removed
-// `node10` (error TS5108); a tsconfig that had it now says `module: commonjs` and nothing else,
-// which TypeScript 7 resolves with `exports`: that is the fourth setting checked with 7.
+// to TypeScript 5) reads only `main`/`types`, and `typesVersions` for subpaths: a subpath export
+// such as `@fastify-perf/cache/testing` needs a `typesVersions` entry, or this check fails.
+// TypeScript 7 removed `node10` (error TS5108); a tsconfig that had it now says
+// `module: commonjs` and nothing else, which TypeScript 7 resolves with `exports`: that is the
+// fourth setting checked with 7.
 const RESOLUTIONS = [
-  { name: 'bundler', module: 'esnext', moduleResolution: 'bundler', withSubpaths: true },
-  { name: 'node16', module: 'node16', moduleResolution: 'node16', withSubpaths: true },
-  { name: 'nodenext', module: 'nodenext', moduleResolution: 'nodenext', withSubpaths: true },
-  { name: 'node10', module: 'commonjs', moduleResolution: 'node10', withSubpaths: false, untilMajor: 6 },
-  { name: 'commonjs', module: 'commonjs', moduleResolution: undefined, withSubpaths: true, sinceMajor: 7 },
+  { name: 'bundler', module: 'esnext', moduleResolution: 'bundler' },
+  { name: 'node16', module: 'node16', moduleResolution: 'node16' },
+  { name: 'nodenext', module: 'nodenext', moduleResolution: 'nodenext' },
+  { name: 'node10', module: 'commonjs', moduleResolution: 'node10', untilMajor: 6 },
+  { name: 'commonjs', module: 'commonjs', moduleResolution: undefined, sinceMajor: 7 },
 ]
 const resolutionsFor = (compiler) =>
   RESOLUTIONS.filter(
@@ -468,8 +469,8 @@ const CONSUMER = {
   type FastifyPerfCacheOptions,
   FST_PERF_CACHE_INVALID_OPTION,
   MemoryStore,
-} from '@fastify-perf/cache'`,
-    subpathImports: `import { ChaosStore, storeSuite } from '@fastify-perf/cache/testing'`,
+} from '@fastify-perf/cache'
+import { ChaosStore, storeSuite } from '@fastify-perf/cache/testing'`,
     code: `const cacheOptions: FastifyPerfCacheOptions = {
     ttl: '1m',
     staleWhileRevalidate: '5m',
@@ -495,8 +496,8 @@ const CONSUMER = {
   const cacheError = new FST_PERF_CACHE_INVALID_OPTION('ttl', 'must be positive')
   const cacheCode: 'FST_PERF_CACHE_INVALID_OPTION' = cacheError.code
   const cacheStatus: 500 = cacheError.statusCode
-  console.log(cacheCode, cacheStatus, cacheError instanceof FST_PERF_CACHE_INVALID_OPTION, cacheError.message)`,
-    subpathCode: `const chaos = new ChaosStore(new MemoryStore())
+  console.log(cacheCode, cacheStatus, cacheError instanceof FST_PERF_CACHE_INVALID_OPTION, cacheError.message)
+  const chaos = new ChaosStore(new MemoryStore())
   for (const suiteCase of storeSuite({ createStore: () => new MemoryStore() })) console.log(suiteCase.name)
   console.log(chaos.name)`,
   },
@@ -583,38 +584,22 @@ const CONSUMER = {
 }
 
 /**
- * The consumer's source: `withSubpaths` adds the subpath imports (not for node10). Returns the
- * text and, per package, the line ranges of its lines, to tell whose .d.ts an error in
- * index.ts comes from.
+ * The consumer's source. Returns the text and, per package, the line ranges of its lines, to tell
+ * whose .d.ts an error in index.ts comes from.
  */
-function consumerSource(names, withSubpaths) {
+function consumerSource(names) {
   const lines = ["import Fastify from 'fastify'"]
   const ranges = new Map(names.map((name) => [name, []]))
   const add = (name, text) => {
-    if (!text) return
     const from = lines.length + 1
     lines.push(...text.split('\n'))
     ranges.get(name).push([from, lines.length])
   }
-  for (const name of names) {
-    add(name, CONSUMER[name].imports)
-    if (withSubpaths) add(name, CONSUMER[name].subpathImports)
-  }
+  for (const name of names) add(name, CONSUMER[name].imports)
   lines.push('', 'async function main(): Promise<void> {', '  const app = Fastify({ logger: true })')
-  for (const name of names) {
-    add(name, `  ${CONSUMER[name].code}`)
-    if (withSubpaths && CONSUMER[name].subpathCode) add(name, `  ${CONSUMER[name].subpathCode}`)
-  }
-  lines.push(
-    '  await app.ready()',
-    '}',
-    '',
-    'main().catch((error: unknown) => {',
-    '  console.error(error)',
-    '  process.exitCode = 1',
-    '})',
-    '',
-  )
+  for (const name of names) add(name, `  ${CONSUMER[name].code}`)
+  lines.push('  await app.ready()', '}', '', 'main().catch((error: unknown) => {', '  console.error(error)')
+  lines.push('  process.exitCode = 1', '})', '')
   return { text: lines.join('\n'), ranges }
 }
 
@@ -686,21 +671,13 @@ async function checkTypes(packed, tempDir) {
     join(projectDir, 'package.json'),
     JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
   )
-  const sources = {}
-  for (const withSubpaths of [true, false]) {
-    const file = withSubpaths ? 'index.ts' : 'index-main-entries.ts'
-    sources[file] = consumerSource(
-      known.map(({ pkg }) => pkg.manifest.name),
-      withSubpaths,
-    )
-    writeFileSync(join(projectDir, file), sources[file].text)
-  }
+  const source = consumerSource(known.map(({ pkg }) => pkg.manifest.name))
+  writeFileSync(join(projectDir, 'index.ts'), source.text)
 
   const compilers = typescriptCompilers()
   const runs = []
   for (const compiler of compilers) {
     for (const resolution of resolutionsFor(compiler)) {
-      const file = resolution.withSubpaths ? 'index.ts' : 'index-main-entries.ts'
       const config = `tsconfig.${resolution.name}.ts${compiler.short}.json`
       writeFileSync(
         join(projectDir, config),
@@ -717,13 +694,13 @@ async function checkTypes(packed, tempDir) {
               esModuleInterop: true,
               noEmit: true,
             },
-            files: [file],
+            files: ['index.ts'],
           },
           null,
           2,
         ),
       )
-      runs.push({ compiler, resolution, config, file, label: `${resolution.name}/${compiler.label}` })
+      runs.push({ compiler, resolution, config, label: `${resolution.name}/${compiler.label}` })
     }
   }
   // The compiles are independent; TypeScript 5.9 uses one core, so run as many as there are.
@@ -738,8 +715,7 @@ async function checkTypes(packed, tempDir) {
     Math.max(2, availableParallelism()),
   )
 
-  // One error per line that starts with `<file>(line,col): error`; the lines after it until the
-  // next such line are its continuation.
+  // With --pretty false, each error starts a line `<file>(line,col): error TS...`.
   const failures = []
   const perPackage = new Map(known.map(({ pkg }) => [pkg.manifest.name, []]))
   for (const entry of results) {
@@ -756,8 +732,8 @@ async function checkTypes(packed, tempDir) {
     for (const line of errors) {
       const [, file, lineNumber] = /^(.*?)\((\d+),\d+\)/.exec(line)
       let owner = [...perPackage.keys()].find((name) => file.startsWith(`node_modules/${name}/`))
-      if (!owner && file === entry.file) {
-        for (const [name, ranges] of sources[entry.file].ranges) {
+      if (!owner && file === 'index.ts') {
+        for (const [name, ranges] of source.ranges) {
           if (ranges.some(([from, to]) => Number(lineNumber) >= from && Number(lineNumber) <= to))
             owner = name
         }
@@ -836,9 +812,7 @@ for (const row of rows) {
 }
 if (rows.some((row) => row.attw.ok && row.attw.text.includes('ignored'))) {
   console.log('\nattw ignores CJSResolvesToESM (a false positive for Node >=20.19) and node10 resolution')
-  console.log(
-    "(TypeScript's mode from before `exports`, which an ESM-only package cannot serve): see ATTW_ARGS.",
-  )
+  console.log("(TypeScript's mode from before `exports`; the types stage compiles under it): see ATTW_ARGS.")
 }
 // The compiler's own words, once per failing compile (the cells only count errors per package).
 const MAX_OUTPUT_LINES = 60
