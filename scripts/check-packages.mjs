@@ -204,6 +204,8 @@ function checkMeta(pkg, unpackedDir) {
   const problems = []
   const files = readdirSync(unpackedDir)
   if (!files.includes('LICENSE')) problems.push('no LICENSE file in the tarball')
+  else if (readFileSync(join(unpackedDir, 'LICENSE'), 'utf8') !== readFileSync(join(root, 'LICENSE'), 'utf8'))
+    problems.push('LICENSE differs from the repository LICENSE')
   const manifest = JSON.parse(readFileSync(join(unpackedDir, 'package.json'), 'utf8'))
   const directory = `packages/${pkg.folder}`
   const { repository, homepage, bugs } = manifest
