@@ -676,7 +676,14 @@ async function checkTypes(packed, tempDir) {
   const source = consumerSource(known.map(({ pkg }) => pkg.manifest.name))
   writeFileSync(join(projectDir, 'index.ts'), source.text)
 
-  const compilers = typescriptCompilers()
+  let compilers
+  try {
+    compilers = typescriptCompilers()
+  } catch (error) {
+    const cell = fail(`no compiler: ${error.message.split('\n')[0]} (run pnpm install)`)
+    for (const { row } of known) row.types = cell
+    return []
+  }
   const runs = []
   for (const compiler of compilers) {
     for (const resolution of resolutionsFor(compiler)) {
