@@ -13,6 +13,14 @@
 //   import   a child process on the current Node, WITHOUT the `fastify-perf-source` condition,
 //   require  loads the unpacked tarball with import() and with require(); a plugin is also
 //   register registered on a fresh Fastify that answers one injected request
+//   meta     what npm shows: the tarball has a LICENSE, package.json has `repository` (with
+//            `directory`), `homepage` and `bugs`, and no README in it links to a relative path
+//            (dead on npmjs.com, where there is no repository around the README)
+//   types    after all packages: ONE consumer project gets all the tarballs (so cross-package
+//            imports resolve to the packed copies), imports every package, registers every
+//            plugin with typical options and uses its decorators, and `tsc --noEmit` checks it
+//            with `strict` and `skipLibCheck: false` under each moduleResolution a TypeScript
+//            user may have (bundler, node16, nodenext, node10) with TypeScript 5.9 and 7
 // then prints a table and exits 1 if anything failed.
 //
 // Why the pnpm tarball and not `attw --pack <dir>` / `publint --pack npm`: `npm pack` keeps
@@ -31,7 +39,8 @@ import {
   symlinkSync,
   writeFileSync,
 } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { createRequire } from 'node:module'
+import { availableParallelism, tmpdir } from 'node:os'
 import { dirname, join, relative } from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { promisify } from 'node:util'
@@ -47,8 +56,8 @@ const bin = (name) => join(root, 'node_modules', '.bin', name)
 // `module: node20`/`nodenext`). attw 0.18 bundles TypeScript 5.6, so it still reports
 // "CJSResolvesToESM" for a CommonJS importer: for our engine range that one rule is a false
 // positive. We use the `node16` profile (ESM and CJS importers under node16/nodenext, plus
-// bundler; it leaves out `node10`, TypeScript's resolution from before `exports`, which cannot
-// see subpaths such as `./testing`) and ignore only that rule, rather than `esm-only`, which
+// bundler; it leaves out `node10`, TypeScript's resolution from before `exports`, which the
+// types stage below compiles a consumer under instead) and ignore only that rule, rather than `esm-only`, which
 // drops the CJS resolution from the analysis altogether and so would also hide real problems
 // such as a missing `types` for `require`. The smoke test's `require` column proves CJS
 // consumers work at runtime.
@@ -174,6 +183,48 @@ async function runAttw(tarball) {
   }
   const summary = [...counts].map(([label, count]) => `${count}× ${label}`).join(', ')
   return ok(`ok, ignored ${summary}`, lines)
+}
+
+const REPOSITORY_URL = 'git+https://github.com/fastify-perf/fastify-perf.git'
+
+/** Markdown link targets in `text` that are neither absolute http(s) URLs nor `#anchors`. */
+function relativeLinks(text) {
+  // Code is not prose: `a[i](x)` in a code block is no link.
+  const prose = text.replace(/^(```|~~~)[^\n]*\n[\s\S]*?^\1[^\n]*$/gm, '').replace(/`[^`\n]*`/g, '')
+  const targets = [
+    ...[...prose.matchAll(/\]\(\s*<?([^)\s>]*)/g)].map((match) => match[1]),
+    // reference definitions: `[label]: target`
+    ...[...prose.matchAll(/^ {0,3}\[[^\]\n]+\]:\s*<?(\S*?)>?(?:\s|$)/gm)].map((match) => match[1]),
+  ]
+  return targets.filter((target) => !/^(https?:\/\/|#)/.test(target))
+}
+
+/** What npmjs.com shows next to the README, read from the unpacked tarball. */
+function checkMeta(pkg, unpackedDir) {
+  const problems = []
+  const files = readdirSync(unpackedDir)
+  if (!files.includes('LICENSE')) problems.push('no LICENSE file in the tarball')
+  else if (readFileSync(join(unpackedDir, 'LICENSE'), 'utf8') !== readFileSync(join(root, 'LICENSE'), 'utf8'))
+    problems.push('LICENSE differs from the repository LICENSE')
+  const manifest = JSON.parse(readFileSync(join(unpackedDir, 'package.json'), 'utf8'))
+  const directory = `packages/${pkg.folder}`
+  const { repository, homepage, bugs } = manifest
+  if (typeof repository !== 'object' || repository === null)
+    problems.push('no repository { type, url, directory }')
+  else {
+    if (repository.type !== 'git' || repository.url !== REPOSITORY_URL)
+      problems.push(`repository is not { type: 'git', url: '${REPOSITORY_URL}' }`)
+    if (repository.directory !== directory) problems.push(`repository.directory is not '${directory}'`)
+  }
+  if (typeof homepage !== 'string' || !homepage.startsWith('https://')) problems.push('no homepage')
+  if (typeof bugs?.url !== 'string' || !bugs.url.startsWith('https://')) problems.push('no bugs.url')
+  for (const file of files.filter((name) => /\.md$/i.test(name))) {
+    const links = relativeLinks(readFileSync(join(unpackedDir, file), 'utf8'))
+    if (links.length > 0)
+      problems.push(`${file}: ${links.length} relative link(s), dead on npm: ${links.join(' ')}`)
+  }
+  if (problems.length === 0) return ok()
+  return fail(`${problems.length} problem(s)`, problems)
 }
 
 /**
@@ -318,11 +369,13 @@ async function checkPackage(pkg, tempDir) {
   row.exports = checkTargets(pkg.dir, pkg.manifest)
 
   const packed = await pack(pkg, join(tempDir, 'tarballs'))
+  row.types = skipped('pack')
   if (!packed.tarball) {
     Object.assign(row, { publint: packed.cell, attw: skipped('pack'), import: skipped('pack') })
-    Object.assign(row, { require: skipped('pack'), register: skipped('pack') })
+    Object.assign(row, { require: skipped('pack'), register: skipped('pack'), meta: skipped('pack') })
     return row
   }
+  row.tarball = packed.tarball
   // Unpacked straight into the consumer's node_modules (a real folder, not a link) so that
   // its own imports resolve from the consumer's node_modules, as after `npm install`.
   const consumerDir = join(tempDir, 'consumers', pkg.folder)
@@ -334,6 +387,9 @@ async function checkPackage(pkg, tempDir) {
       JSON.parse(readFileSync(join(unpackedDir, 'package.json'), 'utf8')),
     )
     if (!inTarball.ok) row.exports = fail(`${inTarball.text} in the tarball`)
+    row.meta = checkMeta(pkg, unpackedDir)
+  } else {
+    row.meta = skipped('tar')
   }
 
   row.publint = await runPublint(packed.tarball)
@@ -356,7 +412,356 @@ async function checkPackage(pkg, tempDir) {
   return row
 }
 
-const COLUMNS = ['build', 'exports', 'publint', 'attw', 'import', 'require', 'register']
+// ---------------------------------------------------------------------------------------------
+// types: the published .d.ts files, compiled by a TypeScript consumer of every package.
+
+// The moduleResolution settings a consumer may have, each with the `module` it goes with.
+// `node10` (TypeScript's resolution from before `exports`, the default of `module: commonjs` up
+// to TypeScript 5) reads only `main`/`types`, and `typesVersions` for subpaths: a subpath export
+// such as `@fastify-perf/cache/testing` needs a `typesVersions` entry, or this check fails.
+// TypeScript 7 removed `node10` (error TS5108); a tsconfig that had it now says
+// `module: commonjs` and nothing else, which TypeScript 7 resolves with `exports`: that is the
+// fourth setting checked with 7.
+const RESOLUTIONS = [
+  { name: 'bundler', module: 'esnext', moduleResolution: 'bundler' },
+  { name: 'node16', module: 'node16', moduleResolution: 'node16' },
+  { name: 'nodenext', module: 'nodenext', moduleResolution: 'nodenext' },
+  { name: 'node10', module: 'commonjs', moduleResolution: 'node10', untilMajor: 6 },
+  { name: 'commonjs', module: 'commonjs', moduleResolution: undefined, sinceMajor: 7 },
+]
+const resolutionsFor = (compiler) =>
+  RESOLUTIONS.filter(
+    ({ untilMajor = Number.POSITIVE_INFINITY, sinceMajor = 0 }) =>
+      compiler.major <= untilMajor && compiler.major >= sinceMajor,
+  )
+
+/**
+ * The TypeScript versions a consumer may use: the workspace's own (5.9) and TypeScript 7, the
+ * native compiler. TypeScript 7 is installed as `typescript7` (an npm alias) by the private
+ * test/repo package and not at the root, where its `tsc` bin would replace 5.9's in
+ * node_modules/.bin (pnpm lets the higher version win a bin name).
+ */
+function typescriptCompilers() {
+  const fromRepoTests = createRequire(join(root, 'test', 'repo', 'package.json'))
+  const compiler = (label, packageName, requireFrom) => {
+    const manifestPath = requireFrom.resolve(`${packageName}/package.json`)
+    const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'))
+    return {
+      label: `TS ${manifest.version}`,
+      major: Number(manifest.version.split('.')[0]),
+      tsc: join(dirname(manifestPath), manifest.bin.tsc),
+      short: label,
+    }
+  }
+  return [
+    compiler('5', 'typescript', createRequire(join(root, 'package.json'))),
+    compiler('7', 'typescript7', fromRepoTests),
+  ]
+}
+
+// What the consumer does with each package: imports (at the top of index.ts) and code (in an
+// async main(), so it is valid under `module: commonjs` too). Typical options, as in the READMEs,
+// the decorators each plugin adds, and its error classes (code and statusCode literal types,
+// `instanceof`). A package missing here fails the types check: a new package gets its lines.
+const CONSUMER = {
+  '@fastify-perf/cache': {
+    imports: `import fastifyPerfCache, {
+  type Cache,
+  createCache,
+  type FastifyPerfCacheOptions,
+  FST_PERF_CACHE_INVALID_OPTION,
+  MemoryStore,
+} from '@fastify-perf/cache'
+import { ChaosStore, storeSuite } from '@fastify-perf/cache/testing'`,
+    code: `const cacheOptions: FastifyPerfCacheOptions = {
+    ttl: '1m',
+    staleWhileRevalidate: '5m',
+    staleIfError: '1h',
+    routes: { ignoreQuery: ['utm_*', 'fbclid'] },
+  }
+  await app.register(fastifyPerfCache, cacheOptions)
+  app.get<{ Params: { id: string } }>('/products/:id', async (request) =>
+    app.cache.getOrSet(\`product:\${request.params.id}\`, async () => ({ id: request.params.id }), {
+      tags: ['products'],
+    }),
+  )
+  app.get('/listing', { config: { cache: { ttl: '1m', tags: ['products'] } } }, async (_request, reply) => {
+    reply.cache.tags('listing').ttl('30s')
+    return { ok: true }
+  })
+  app.get('/honour', { config: { cache: true } }, async () => 'ok')
+  const invalidated = await app.cache.invalidateTags(['products'])
+  console.log(invalidated, app.cache.stats())
+  const standalone: Cache = createCache({ store: new MemoryStore({ maxSize: '64MB' }), ttl: 1000 })
+  const value: number | undefined = await standalone.get<number>('key')
+  console.log(value)
+  const cacheError = new FST_PERF_CACHE_INVALID_OPTION('ttl', 'must be positive')
+  const cacheCode: 'FST_PERF_CACHE_INVALID_OPTION' = cacheError.code
+  const cacheStatus: 500 = cacheError.statusCode
+  console.log(cacheCode, cacheStatus, cacheError instanceof FST_PERF_CACHE_INVALID_OPTION, cacheError.message)
+  const chaos = new ChaosStore(new MemoryStore())
+  for (const suiteCase of storeSuite({ createStore: () => new MemoryStore() })) console.log(suiteCase.name)
+  console.log(chaos.name)`,
+  },
+  '@fastify-perf/cache-redis': {
+    imports: `import { FST_PERF_REDIS_INVALID_OPTION, RedisBus, RedisStore } from '@fastify-perf/cache-redis'`,
+    code: `const redisStore = new RedisStore({ url: 'redis://127.0.0.1:6379', prefix: 'shop:' })
+  const redisBus = new RedisBus({ url: 'redis://127.0.0.1:6379' })
+  const redisApp = Fastify()
+  await redisApp.register(fastifyPerfCache, {
+    store: redisStore,
+    l1: { maxSize: '32MB', bus: redisBus, fallbackTtl: '5s' },
+    lock: true,
+  })
+  redisApp.addHook('onClose', async () => {
+    await redisBus.close()
+    await redisStore.close()
+  })
+  await redisApp.cache.set('key', { at: Date.now() }, { ttl: '1m' })
+  const redisError = new FST_PERF_REDIS_INVALID_OPTION('url')
+  const redisCode: 'FST_PERF_REDIS_INVALID_OPTION' = redisError.code
+  console.log(redisCode, redisError instanceof FST_PERF_REDIS_INVALID_OPTION)`,
+  },
+  '@fastify-perf/cache-memcached': {
+    imports: `import { FST_PERF_MEMCACHED_TIMEOUT, MemcachedStore } from '@fastify-perf/cache-memcached'`,
+    code: `const memcachedStore = new MemcachedStore({ servers: '127.0.0.1:11211' })
+  const memcachedApp = Fastify()
+  await memcachedApp.register(fastifyPerfCache, { store: memcachedStore, ttl: '1m', staleIfError: '1h' })
+  memcachedApp.addHook('onClose', () => memcachedStore.close())
+  const memcachedError = new FST_PERF_MEMCACHED_TIMEOUT('get', 100)
+  const memcachedCode: 'FST_PERF_MEMCACHED_TIMEOUT' = memcachedError.code
+  console.log(memcachedCode, memcachedError instanceof FST_PERF_MEMCACHED_TIMEOUT)`,
+  },
+  '@fastify-perf/compress': {
+    imports: `import fastifyPerfCompress, {
+  type FastifyPerfCompressOptions,
+  FST_PERF_COMPRESS_INVALID_OPTION,
+  precompress,
+} from '@fastify-perf/compress'`,
+    code: `const compressOptions: FastifyPerfCompressOptions = {}
+  await app.register(fastifyPerfCompress, compressOptions)
+  app.get('/account/token', { config: { compress: false } }, async () => ({ token: 'secret' }))
+  const precompressed = await precompress('dist/public', { encodings: ['br', 'gzip'] })
+  console.log(precompressed.files, precompressed.bytesIn)
+  const compressError = new FST_PERF_COMPRESS_INVALID_OPTION('threshold', 'must be a size')
+  const compressCode: 'FST_PERF_COMPRESS_INVALID_OPTION' = compressError.code
+  console.log(compressCode, compressError instanceof FST_PERF_COMPRESS_INVALID_OPTION)`,
+  },
+  '@fastify-perf/static': {
+    imports: `import fastifyPerfStatic, { FST_PERF_STATIC_INVALID_ROOT, isFingerprinted } from '@fastify-perf/static'`,
+    code: `await app.register(fastifyPerfStatic, {
+    root: '/srv/www',
+    hotCache: { maxSize: '64MB', maxFileSize: '512KB' },
+    spaFallback: 'index.html',
+    rules: [
+      { match: '/downloads/**', cacheControl: 'no-store' },
+      { match: '*.pdf', cacheControl: { public: true, maxAge: '1d' } },
+      { type: 'image/*', cacheControl: { public: true, maxAge: '1h' }, cdnCacheControl: { maxAge: '30d' } },
+    ],
+  })
+  console.log(isFingerprinted('/assets/index-D1a2b3c4.css'))
+  const staticError = new FST_PERF_STATIC_INVALID_ROOT('/nowhere', 'does not exist')
+  const staticCode: 'FST_PERF_STATIC_INVALID_ROOT' = staticError.code
+  console.log(staticCode, staticError instanceof FST_PERF_STATIC_INVALID_ROOT)`,
+  },
+  '@fastify-perf/timing': {
+    imports: `import fastifyPerfTiming, { FST_PERF_TIMING_INVALID_ENTRY } from '@fastify-perf/timing'`,
+    code: `await app.register(fastifyPerfTiming, {
+    serverTiming: { expose: (request) => request.headers['x-timing-token'] === 'token' },
+    metrics: { guard: (request) => request.ip === '127.0.0.1' },
+    slowThreshold: '500ms',
+  })
+  app.get('/timed', async (_request, reply) => {
+    reply.timing.start('db', 'product query')
+    const elapsed: number | undefined = reply.timing.end('db')
+    reply.timing.add('upstream', 12.5)
+    return reply.timing.measure('render', () => ({ elapsed }))
+  })
+  const metricsText: string = await app.timing.registry.metrics()
+  console.log(metricsText)
+  const timingError = new FST_PERF_TIMING_INVALID_ENTRY('name')
+  const timingCode: 'FST_PERF_TIMING_INVALID_ENTRY' = timingError.code
+  console.log(timingCode, timingError instanceof FST_PERF_TIMING_INVALID_ENTRY)`,
+  },
+}
+
+/**
+ * The consumer's source. Returns the text and, per package, the line ranges of its lines, to tell
+ * whose .d.ts an error in index.ts comes from.
+ */
+function consumerSource(names) {
+  const lines = ["import Fastify from 'fastify'"]
+  const ranges = new Map(names.map((name) => [name, []]))
+  const add = (name, text) => {
+    const from = lines.length + 1
+    lines.push(...text.split('\n'))
+    ranges.get(name).push([from, lines.length])
+  }
+  for (const name of names) add(name, CONSUMER[name].imports)
+  lines.push('', 'async function main(): Promise<void> {', '  const app = Fastify({ logger: true })')
+  for (const name of names) add(name, `  ${CONSUMER[name].code}`)
+  lines.push('  await app.ready()', '}', '', 'main().catch((error: unknown) => {', '  console.error(error)')
+  lines.push('  process.exitCode = 1', '})', '')
+  return { text: lines.join('\n'), ranges }
+}
+
+/** Runs `tasks` (functions returning promises), at most `limit` at a time, in order of start. */
+async function pool(tasks, limit) {
+  const results = new Array(tasks.length)
+  let next = 0
+  const worker = async () => {
+    while (next < tasks.length) {
+      const index = next++
+      results[index] = await tasks[index]()
+    }
+  }
+  await Promise.all(Array.from({ length: Math.min(limit, tasks.length) }, worker))
+  return results
+}
+
+/**
+ * The types stage, for every packed package at once. Sets `row.types` on each row. A package's
+ * cell fails when a compile reports an error in its files (node_modules/<name>/...) or in its
+ * lines of index.ts; an error anywhere else (fastify's own types, the consumer's setup) fails
+ * every cell.
+ */
+async function checkTypes(packed, tempDir) {
+  const names = packed.map(({ pkg }) => pkg.manifest.name)
+  const unknown = names.filter((name) => !(name in CONSUMER))
+  for (const { pkg, row } of packed) {
+    if (unknown.includes(pkg.manifest.name))
+      row.types = fail('no consumer code: add it to CONSUMER in scripts/check-packages.mjs')
+  }
+  const known = packed.filter(({ pkg }) => !unknown.includes(pkg.manifest.name))
+  if (known.length === 0) return []
+
+  const projectDir = join(tempDir, 'types-consumer')
+  const modulesDir = join(projectDir, 'node_modules')
+  for (const { pkg, tarball } of known) {
+    const untar = await unpack(tarball, join(modulesDir, pkg.manifest.name))
+    if (untar.code !== 0) throw new Error(`tar failed for ${tarball}: ${untar.stderr}`)
+  }
+  // Dependencies and peers (optional ones too) from the workspace's installs, as for the smoke
+  // test; the @fastify-perf/* ones are the tarballs just unpacked.
+  const links = new Map([
+    ['fastify', join(root, 'test', 'repo', 'node_modules', 'fastify')],
+    ['@types/node', join(root, 'node_modules', '@types', 'node')],
+  ])
+  const missing = []
+  for (const { pkg } of known) {
+    const { dependencies = {}, peerDependencies = {}, peerDependenciesMeta = {} } = pkg.manifest
+    for (const name of [...Object.keys(dependencies), ...Object.keys(peerDependencies)]) {
+      if (name.startsWith('@fastify-perf/') || links.has(name)) continue
+      const installed = join(pkg.dir, 'node_modules', name)
+      if (existsSync(installed)) links.set(name, installed)
+      else if (!peerDependenciesMeta[name]?.optional) missing.push(`${name} (${pkg.manifest.name})`)
+    }
+  }
+  if (missing.length > 0) {
+    const cell = fail(`not installed in the workspace: ${missing.join(', ')} (run pnpm install)`)
+    for (const { row } of known) row.types = cell
+    return []
+  }
+  for (const [name, target] of links) {
+    const at = join(modulesDir, name)
+    mkdirSync(dirname(at), { recursive: true })
+    symlinkSync(realpathSync(target), at, 'dir')
+  }
+  // An ESM app ("type": "module", as the packages are ESM-only); under node10/commonjs the
+  // compiler does not look at it.
+  writeFileSync(
+    join(projectDir, 'package.json'),
+    JSON.stringify({ name: 'consumer', private: true, type: 'module' }),
+  )
+  const source = consumerSource(known.map(({ pkg }) => pkg.manifest.name))
+  writeFileSync(join(projectDir, 'index.ts'), source.text)
+
+  let compilers
+  try {
+    compilers = typescriptCompilers()
+  } catch (error) {
+    const cell = fail(`no compiler: ${error.message.split('\n')[0]} (run pnpm install)`)
+    for (const { row } of known) row.types = cell
+    return []
+  }
+  const runs = []
+  for (const compiler of compilers) {
+    for (const resolution of resolutionsFor(compiler)) {
+      const config = `tsconfig.${resolution.name}.ts${compiler.short}.json`
+      writeFileSync(
+        join(projectDir, config),
+        JSON.stringify(
+          {
+            compilerOptions: {
+              target: 'es2022',
+              lib: ['es2023'],
+              module: resolution.module,
+              moduleResolution: resolution.moduleResolution,
+              types: ['node'],
+              strict: true,
+              skipLibCheck: false,
+              esModuleInterop: true,
+              noEmit: true,
+            },
+            files: ['index.ts'],
+          },
+          null,
+          2,
+        ),
+      )
+      runs.push({ compiler, resolution, config, label: `${resolution.name}/${compiler.label}` })
+    }
+  }
+  // The compiles are independent; TypeScript 5.9 uses one core, so run as many as there are.
+  const results = await pool(
+    runs.map((entry) => async () => ({
+      ...entry,
+      result: await run(process.execPath, [entry.compiler.tsc, '-p', entry.config, '--pretty', 'false'], {
+        cwd: projectDir,
+        timeout: 300_000,
+      }),
+    })),
+    Math.max(2, availableParallelism()),
+  )
+
+  // With --pretty false, each error starts a line `<file>(line,col): error TS...`.
+  const failures = []
+  const perPackage = new Map(known.map(({ pkg }) => [pkg.manifest.name, []]))
+  for (const entry of results) {
+    const output = `${entry.result.stdout}${entry.result.stderr}`.trim()
+    if (entry.result.code === 0) continue
+    failures.push({ label: entry.label, config: entry.config, output })
+    const errors = output.split('\n').filter((line) => /^\S.*\(\d+,\d+\): error TS\d+/.test(line))
+    if (errors.length === 0) {
+      for (const list of perPackage.values())
+        list.push(`${entry.label}: tsc failed (exit ${entry.result.code})`)
+      continue
+    }
+    const owners = new Map()
+    for (const line of errors) {
+      const [, file, lineNumber] = /^(.*?)\((\d+),\d+\)/.exec(line)
+      let owner = [...perPackage.keys()].find((name) => file.startsWith(`node_modules/${name}/`))
+      if (!owner && file === 'index.ts') {
+        for (const [name, ranges] of source.ranges) {
+          if (ranges.some(([from, to]) => Number(lineNumber) >= from && Number(lineNumber) <= to))
+            owner = name
+        }
+      }
+      for (const name of owner ? [owner] : perPackage.keys()) owners.set(name, (owners.get(name) ?? 0) + 1)
+    }
+    for (const [name, count] of owners) perPackage.get(name).push(`${entry.label}: ${count} error(s)`)
+  }
+  for (const { pkg, row } of known) {
+    const problems = perPackage.get(pkg.manifest.name)
+    row.types =
+      problems.length === 0
+        ? ok(`ok, ${runs.length} compiles (${compilers.map((c) => c.label).join(', ')})`)
+        : fail(`${problems.length}/${runs.length} compile(s) with errors`, problems)
+  }
+  return failures
+}
+
+const COLUMNS = ['build', 'exports', 'publint', 'attw', 'import', 'require', 'register', 'meta', 'types']
 
 function printTable(rows) {
   const header = ['package', ...COLUMNS]
@@ -380,10 +785,20 @@ const tempDir = mkdtempSync(join(tmpdir(), 'fastify-perf-check-packages-'))
 console.log(`[check-packages] Node ${process.version}, ${packages.length} package(s), temp folder ${tempDir}`)
 
 const rows = []
+let typeFailures = []
+const started = Date.now()
 try {
   for (const pkg of packages) {
     rows.push(await checkPackage(pkg, tempDir))
   }
+  const typesStarted = Date.now()
+  const packed = packages
+    .map((pkg, index) => ({ pkg, row: rows[index], tarball: rows[index].tarball }))
+    .filter(({ tarball }) => tarball !== undefined)
+  typeFailures = await checkTypes(packed, tempDir)
+  console.log(
+    `[check-packages] ${((Date.now() - started) / 1000).toFixed(1)} s, of which types ${((Date.now() - typesStarted) / 1000).toFixed(1)} s`,
+  )
 } finally {
   if (!keep) rmSync(tempDir, { recursive: true, force: true })
 }
@@ -406,9 +821,16 @@ for (const row of rows) {
 }
 if (rows.some((row) => row.attw.ok && row.attw.text.includes('ignored'))) {
   console.log('\nattw ignores CJSResolvesToESM (a false positive for Node >=20.19) and node10 resolution')
-  console.log(
-    "(TypeScript's mode from before `exports`, which an ESM-only package cannot serve): see ATTW_ARGS.",
-  )
+  console.log("(TypeScript's mode from before `exports`; the types stage compiles under it): see ATTW_ARGS.")
+}
+// The compiler's own words, once per failing compile (the cells only count errors per package).
+const MAX_OUTPUT_LINES = 60
+for (const { label, config, output } of typeFailures) {
+  const lines = output.split('\n')
+  console.log(`\ntypes ${label} (tsc -p ${config}):`)
+  for (const line of lines.slice(0, MAX_OUTPUT_LINES)) console.log(`  ${line}`)
+  if (lines.length > MAX_OUTPUT_LINES)
+    console.log(`  ... ${lines.length - MAX_OUTPUT_LINES} more line(s) (--keep keeps the project)`)
 }
 console.log(failed ? '\n[check-packages] FAILED' : '\n[check-packages] all packages passed')
 process.exit(failed ? 1 : 0)
