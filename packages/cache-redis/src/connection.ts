@@ -1,10 +1,10 @@
 import { setTimeout as sleep } from 'node:timers/promises'
 import { Cluster, Redis } from 'ioredis'
+import type { RedisClient } from './client.js'
 import { FST_PERF_REDIS_NOT_READY } from './errors.js'
 import type { ResolvedConnection } from './options.js'
 
-/** An ioredis client of either kind; both have the same command methods. */
-export type RedisClient = Redis | Cluster
+export type { RedisClient }
 
 /** A client, whether we own it, and how many connection errors it reported. */
 export interface Connection {
@@ -24,7 +24,7 @@ export interface Connection {
 export function openConnection(connection: ResolvedConnection): Connection {
   const errors = { count: 0 }
   if (connection.kind === 'client') return { client: connection.client, owned: false, errors }
-  const client =
+  const client: RedisClient =
     connection.kind === 'cluster'
       ? // ioredis may write into the objects it is given: hand it copies of the frozen options.
         new Cluster([...connection.nodes], { ...connection.options })

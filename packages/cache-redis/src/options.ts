@@ -1,20 +1,21 @@
-import type { Cluster, ClusterNode, ClusterOptions, Redis, RedisOptions } from 'ioredis'
+import type { ClusterNode, ClusterOptions, RedisOptions } from 'ioredis'
+import type { RedisClient } from './client.js'
 import { FST_PERF_REDIS_INVALID_OPTION } from './errors.js'
 import { isWellFormed } from './keys.js'
 
 /**
  * Where the store (or bus) gets its Redis connection. Give exactly one of:
- * - `client`: an ioredis `Redis` or `Cluster` you created (Sentinel too: a `Redis` with
- *   `sentinels`). It is yours: `close()` never closes it, and its settings are used as they are;
- *   see {@link safeRedisOptions} for the ones we recommend.
+ * - `client`: an ioredis `Redis` or `Cluster` you created, of ioredis 5 or 6 (Sentinel too: a
+ *   `Redis` with `sentinels`). It is yours: `close()` never closes it, and its settings are used
+ *   as they are; see {@link safeRedisOptions} for the ones we recommend.
  * - `url` and/or `redis`: a `Redis` the store creates with {@link safeRedisOptions}, your `redis`
  *   options on top, and closes on `close()`.
  * - `cluster`: a `Cluster` the store creates with {@link safeClusterOptions}, your options on top,
  *   and closes on `close()`.
  */
 export interface RedisConnectionOptions {
-  /** An ioredis `Redis` or `Cluster` instance; never closed by us. */
-  client?: Redis | Cluster
+  /** An ioredis `Redis` or `Cluster` instance, of ioredis 5 or 6; never closed by us. */
+  client?: RedisClient
   /** `redis://[[user]:password@]host[:port][/db]` or `rediss://…` (TLS). */
   url?: string
   /** ioredis `RedisOptions` (host, port, password, tls, sentinels, …), applied over our defaults. */
@@ -48,7 +49,7 @@ export interface RedisBusOptions extends RedisConnectionOptions {
 
 /** How to reach Redis, resolved. */
 export type ResolvedConnection =
-  | Readonly<{ kind: 'client'; client: Redis | Cluster }>
+  | Readonly<{ kind: 'client'; client: RedisClient }>
   | Readonly<{ kind: 'redis'; url: string | undefined; options: RedisOptions }>
   | Readonly<{ kind: 'cluster'; nodes: readonly ClusterNode[]; options: ClusterOptions }>
 
@@ -65,6 +66,31 @@ export interface ResolvedRedisBusOptions {
 }
 
 /**
+ * What {@link safeRedisOptions} returns. Its own type, not ioredis's `RedisOptions`: those of
+ * ioredis 5 and 6 are distinct types, and these settings are spread into a client of either
+ * (`protocol` is an ioredis 6 option; ioredis 5, which speaks RESP2 only, ignores it).
+ */
+export interface SafeRedisOptions {
+  protocol: 2
+  enableOfflineQueue: boolean
+  maxRetriesPerRequest: number
+  autoResendUnfulfilledCommands: boolean
+  commandTimeout: number
+  connectTimeout: number
+  keepAlive: number
+  retryStrategy: (times: number) => number
+  enableAutoPipelining: boolean
+}
+
+/** What {@link safeClusterOptions} returns: the settings of a `Cluster`, for ioredis 5 or 6. */
+export interface SafeClusterOptions {
+  enableOfflineQueue: boolean
+  enableAutoPipelining: boolean
+  clusterRetryStrategy: (times: number) => number
+  redisOptions: Omit<SafeRedisOptions, 'enableOfflineQueue' | 'retryStrategy' | 'enableAutoPipelining'>
+}
+
+/**
  * The ioredis settings a client we create gets, so that nothing waits forever on a Redis that is
  * down, frozen or unreachable (measurements in this package's README).
  * The engine's own per-operation deadline (`storeTimeout`, 50 ms) and circuit breaker come on top;
@@ -74,8 +100,15 @@ export interface ResolvedRedisBusOptions {
  * Returns a new object each time: spread it under your own options when you create the client
  * yourself (`new Redis({ ...safeRedisOptions(), sentinels, name })`).
  */
-export function safeRedisOptions(): RedisOptions {
+export function safeRedisOptions(): SafeRedisOptions {
   return {
+    // RESP2, as ioredis 5 speaks, rather than ioredis 6's default RESP3. Nothing here needs RESP3,
+    // and RESP3 brings two ways to wait longer than the settings below say: a server or proxy
+    // that answers `HELLO 3` with an error other than "unknown command" fails every connection
+    // attempt (no RESP2 fallback then), and on a server sending maintenance notifications (Redis
+    // Cloud / Enterprise) ioredis 6 stretches `commandTimeout` to `maintRelaxedCommandTimeout`
+    // (10 s) during maintenance. With RESP2 the replies are the same shapes on both majors.
+    protocol: 2,
     // While disconnected, fail a command at once (a miss) instead of queueing it until the
     // connection is back: with the queue on, a GET against a dead Redis waited 10 s (ioredis 5) to
     // 73 s (ioredis 6) before failing, and the queue grows without bound meanwhile.
@@ -89,7 +122,8 @@ export function safeRedisOptions(): RedisOptions {
     // command timeout ends those commands. 1 s is a backstop for the client's own queue; the
     // engine gives up on the caller's behalf after `storeTimeout` already.
     commandTimeout: 1000,
-    // Deliberately no `socketTimeout`: in ioredis 5.11.1 its timer survives the socket it was
+    // Deliberately no `socketTimeout`: in ioredis 5.11.1 (fixed in 6.0, but these settings are
+    // for an ioredis 5 client too) its timer survives the socket it was
     // armed for, and when that socket died with a command pending (a crash), it fires on the
     // *new* connection seconds after the reconnect and destroys it (measured: a healthy
     // connection dropped 1.8 s after recovery). Hung commands end by `commandTimeout` instead.
@@ -111,7 +145,7 @@ export function safeRedisOptions(): RedisOptions {
  * (its node connections always queue), and `retryStrategy` there is replaced by
  * `clusterRetryStrategy`.
  */
-export function safeClusterOptions(): ClusterOptions {
+export function safeClusterOptions(): SafeClusterOptions {
   const { enableOfflineQueue, retryStrategy, enableAutoPipelining, ...node } = safeRedisOptions()
   return {
     enableOfflineQueue: false,

@@ -1,6 +1,7 @@
 import { randomUUID } from 'node:crypto'
 import type { BusMessage, InvalidationBus } from '@fastify-perf/cache'
-import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis'
+import type { RedisOptions } from 'ioredis'
+import type { RedisClusterClient, RedisNodeClient } from './client.js'
 import { type Connection, closeClient, countErrors, openConnection, type RedisClient } from './connection.js'
 import { type RedisBusOptions, reconnectDelay, resolveBusOptions } from './options.js'
 
@@ -168,8 +169,11 @@ export class RedisBus implements InvalidationBus {
     if (this.#subscriber) return this.#subscriber
     const publisher = this.#publisher.client
     const subscriber = publisher.isCluster
-      ? (publisher as Cluster).duplicate([], clusterSubscriberOptions(publisher as Cluster))
-      : (publisher as Redis).duplicate(SUBSCRIBER_OPTIONS)
+      ? (publisher as RedisClusterClient).duplicate(
+          [],
+          clusterSubscriberOptions(publisher as RedisClusterClient),
+        )
+      : (publisher as RedisNodeClient).duplicate(SUBSCRIBER_OPTIONS)
     this.#subscriber = subscriber
     countErrors(subscriber, this.#subscriberErrors)
     subscriber.on('message', (channel: string, text: string) => this.#receive(channel, text))
@@ -249,7 +253,7 @@ export class RedisBus implements InvalidationBus {
   }
 }
 
-function clusterSubscriberOptions(cluster: Cluster): ClusterOptions {
+function clusterSubscriberOptions(cluster: RedisClusterClient): Record<string, unknown> {
   const { retryStrategy, ...node } = SUBSCRIBER_OPTIONS
   return {
     enableOfflineQueue: true,

@@ -1,7 +1,7 @@
 import { createHash, randomUUID } from 'node:crypto'
 import type { CacheStore, StoredEntry, StoreLock } from '@fastify-perf/cache'
 import { decodeEntry, encodeEntry } from '@fastify-perf/cache'
-import type { Cluster, Redis } from 'ioredis'
+import type { RedisClusterClient, RedisNodeClient } from './client.js'
 import { type Connection, closeClient, openConnection, type RedisClient, waitReady } from './connection.js'
 import { redisKey } from './keys.js'
 import { type RedisStoreOptions, resolveOptions } from './options.js'
@@ -57,8 +57,11 @@ export class RedisStore implements CacheStore {
     this.#client = this.#connection.client
   }
 
-  /** The ioredis client the store uses (yours when you passed `client`). */
-  get client(): Redis | Cluster {
+  /**
+   * The ioredis client the store uses (yours when you passed `client`), typed by the methods the
+   * store calls (see {@link RedisClient}): cast it to your `Redis` or `Cluster` for other commands.
+   */
+  get client(): RedisClient {
     return this.#client
   }
 
@@ -126,11 +129,13 @@ export class RedisStore implements CacheStore {
     const pattern = `${escapeGlob(redisKey(this.prefix + prefix))}*`
     const client = this.#client
     // On Cluster every master holds part of the keyspace; replicas hold copies, not more keys.
-    const nodes: Redis[] = client.isCluster ? (client as Cluster).nodes('master') : [client as Redis]
+    const nodes = client.isCluster
+      ? (client as RedisClusterClient).nodes('master')
+      : [client as RedisNodeClient]
     await Promise.all(nodes.map((node) => this.#clearNode(node, pattern)))
   }
 
-  async #clearNode(node: Redis, pattern: string): Promise<void> {
+  async #clearNode(node: RedisNodeClient, pattern: string): Promise<void> {
     let cursor = '0'
     do {
       // Keys as Buffers, so a key is deleted byte-exact whatever bytes it holds.

@@ -6,7 +6,7 @@ import type { TestContext } from 'node:test'
 import { test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import fastifyPerfCache from '@fastify-perf/cache'
-import { RedisStore } from '@fastify-perf/cache-redis'
+import { type RedisClient, RedisStore, safeRedisOptions } from '@fastify-perf/cache-redis'
 import {
   buildApp,
   type LoadResult,
@@ -18,6 +18,8 @@ import {
   stallMeter,
   startRedis,
 } from '@fastify-perf/test-helpers'
+import { Redis } from 'ioredis'
+import { Redis as Redis5 } from 'ioredis5'
 
 // The engine's default `storeTimeout`; the issue's bound is that plus 50 ms.
 const STORE_TIMEOUT_MS = 50
@@ -39,11 +41,23 @@ interface Outage {
   keepsData: boolean
 }
 
+/** A user's own client (issue 17), or none: the store creates its own (ioredis 6, RESP2). */
+type UserClient = (url: string) => RedisClient
+
 /** An app on a private Redis with a getOrSet route, warmed up so every key is cached. */
-async function cachingApp(t: TestContext) {
+async function cachingApp(t: TestContext, userClient?: UserClient) {
   const redis = await startRedis()
   t.after(() => redis.stop())
-  const store = new RedisStore({ url: redis.url })
+  let store: RedisStore
+  if (userClient) {
+    const client = userClient(redis.url)
+    // An app's client has its own 'error' listener (ioredis prints errors to stderr without one).
+    client.on('error', () => {})
+    t.after(() => client.disconnect())
+    store = new RedisStore({ client })
+  } else {
+    store = new RedisStore({ url: redis.url })
+  }
   t.after(() => store.close())
   await store.ready()
   const app = buildApp(t)
@@ -75,8 +89,8 @@ function collectUnhandled(t: TestContext): unknown[] {
   return seen
 }
 
-async function runOutage(t: TestContext, outage: Outage): Promise<void> {
-  const { redis, app, url } = await cachingApp(t)
+async function runOutage(t: TestContext, outage: Outage, userClient?: UserClient): Promise<void> {
+  const { redis, app, url } = await cachingApp(t, userClient)
   const unhandled = collectUnhandled(t)
   const meter = stallMeter()
   t.after(() => meter.stop())
@@ -137,23 +151,35 @@ async function runOutage(t: TestContext, outage: Outage): Promise<void> {
   assert.deepEqual(unhandled, [])
 }
 
-test('outage (a): Redis SIGKILLed mid-run, then restarted', (t) =>
-  runOutage(t, {
-    down: (redis) => redis.kill(),
-    up: (redis) => redis.restart(),
-    keepsData: false,
-  }))
+const OUTAGES: ReadonlyArray<{ name: string; outage: Outage }> = [
+  {
+    name: '(a): Redis SIGKILLed mid-run, then restarted',
+    outage: { down: (redis) => redis.kill(), up: (redis) => redis.restart(), keepsData: false },
+  },
+  {
+    name: '(b): Redis frozen with SIGSTOP (sockets open, no answers), then thawed',
+    outage: { down: (redis) => redis.freeze(), up: (redis) => redis.thaw(), keepsData: true },
+  },
+  {
+    name: '(c): Redis restarted (graceful stop, start on the same port)',
+    outage: { down: () => {}, up: (redis) => redis.restart(), keepsData: false },
+  },
+]
 
-test('outage (b): Redis frozen with SIGSTOP (sockets open, no answers), then thawed', (t) =>
-  runOutage(t, {
-    down: (redis) => redis.freeze(),
-    up: (redis) => redis.thaw(),
-    keepsData: true,
-  }))
+// The store's own client, then an app's own client of each ioredis major made with the settings
+// the README recommends: ioredis 6 kept on RESP3 (its default, which an app may well keep), and
+// ioredis 5 (RESP2; it ignores `protocol`).
+const CLIENTS: ReadonlyArray<{ name: string; userClient?: UserClient }> = [
+  { name: '' },
+  {
+    name: " (a user's ioredis 6 client, RESP3)",
+    userClient: (url) => new Redis(url, { ...safeRedisOptions(), protocol: 3 }),
+  },
+  { name: " (a user's ioredis 5 client)", userClient: (url) => new Redis5(url, safeRedisOptions()) },
+]
 
-test('outage (c): Redis restarted (graceful stop, start on the same port)', (t) =>
-  runOutage(t, {
-    down: () => {},
-    up: (redis) => redis.restart(),
-    keepsData: false,
-  }))
+for (const { name: clientName, userClient } of CLIENTS) {
+  for (const { name, outage } of OUTAGES) {
+    test(`outage ${name}${clientName}`, (t) => runOutage(t, outage, userClient))
+  }
+}

@@ -1,11 +1,15 @@
 import assert from 'node:assert/strict'
+import { randomUUID } from 'node:crypto'
+import { once } from 'node:events'
 import { after, before, test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import type { BusMessage, StoredEntry } from '@fastify-perf/cache'
 import { storeSuite } from '@fastify-perf/cache/testing'
-import { RedisBus, RedisStore } from '@fastify-perf/cache-redis'
+import { RedisBus, type RedisClient, RedisStore } from '@fastify-perf/cache-redis'
 import { type RedisClusterHandle, redisCommand, startRedisCluster } from '@fastify-perf/test-helpers'
 import calculateSlot from 'cluster-key-slot'
 import { Cluster } from 'ioredis'
+import { Cluster as Cluster5 } from 'ioredis5'
 
 // One real 3-master Redis Cluster for the whole file.
 let cluster: RedisClusterHandle
@@ -35,6 +39,63 @@ async function clusterStore(prefix = 'fp:'): Promise<RedisStore> {
 
 for (const c of storeSuite({ createStore: () => clusterStore(), lock: true, add: true }))
   test(`conformance (cluster): ${c.name}`, c.run)
+
+// A user's own Cluster, of either ioredis major (issue 17): ioredis 6 on its default RESP3, and
+// ioredis 5. One client each for the suite, as an app holds one; never closed by the stores.
+const USER_CLUSTERS = [
+  { name: 'ioredis 6 Cluster, RESP3', connect: () => new Cluster([...cluster.nodes]) },
+  { name: 'ioredis 5 Cluster', connect: () => new Cluster5([...cluster.nodes]) },
+]
+for (const user of USER_CLUSTERS) {
+  let shared: Promise<RedisClient> | undefined
+  const client = () => {
+    shared ??= (async () => {
+      const own = user.connect()
+      if (own.status !== 'ready') await once(own, 'ready')
+      return own
+    })()
+    return shared
+  }
+  after(async () => (await shared)?.disconnect())
+  for (const c of storeSuite({
+    createStore: async () => new RedisStore({ client: await client(), prefix: `user-${randomUUID()}:` }),
+    lock: true,
+    add: true,
+  }))
+    test(`conformance (${user.name}): ${c.name}`, c.run)
+
+  test(`${user.name}: getMany, deleteMany and clear across every master`, async (t) => {
+    const store = new RedisStore({ client: await client(), prefix: `user-many-${randomUUID()}:` })
+    t.after(() => store.close())
+    const keys = Array.from({ length: 200 }, (_, i) => `k${i}`)
+    await Promise.all(keys.map((key) => store.set(key, entry(key), 60_000)))
+    assert.deepEqual(
+      (await store.getMany(keys)).map((e) => e?.value),
+      keys,
+    )
+    assert.equal(await store.deleteMany(keys.slice(0, 100)), 100)
+    await store.clear('')
+    assert.equal((await store.getMany(keys)).filter(Boolean).length, 0, 'clear() reached every master')
+  })
+
+  test(`${user.name}: the bus on it exchanges messages`, async (t) => {
+    const own = await client()
+    const bus = new RedisBus({ client: own })
+    t.after(() => bus.close())
+    const received: BusMessage[] = []
+    const channel = `user-bus-${randomUUID()}`
+    await bus.subscribe(
+      channel,
+      (message) => received.push(message),
+      () => {},
+    )
+    assert.equal(bus.up, true)
+    bus.publish(channel, { origin: 'x', keys: ['k'] })
+    const started = performance.now()
+    while (received.length === 0 && performance.now() - started < 2000) await sleep(5)
+    assert.deepEqual(received, [{ origin: 'x', keys: ['k'] }])
+  })
+}
 
 test('getMany, deleteMany and clear span every slot and every master without CROSSSLOT', async (t) => {
   const store = await clusterStore('many:')

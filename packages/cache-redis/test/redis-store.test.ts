@@ -118,6 +118,10 @@ test('a client the store creates gets the fail-fast settings, with the caller op
   })
   t.after(() => store.close())
   const options = (store.client as Redis).options
+  // RESP2 on ioredis 6 as on 5: no HELLO 3 to fail on, no maintenance-relaxed command timeout.
+  assert.equal(options.protocol, 2)
+  await store.ready()
+  assert.match(String(await (store.client as Redis).client('INFO')), / resp=2\b/, 'the server sees RESP2')
   assert.equal(options.enableOfflineQueue, false)
   assert.equal(options.maxRetriesPerRequest, 0)
   assert.equal(options.autoResendUnfulfilledCommands, false)

@@ -5,13 +5,18 @@ import {
   FST_PERF_REDIS_NOT_READY,
   RedisBus,
   type RedisBusOptions,
+  type RedisClient,
   RedisStore,
   type RedisStoreOptions,
+  type SafeClusterOptions,
+  type SafeRedisOptions,
   safeClusterOptions,
   safeRedisOptions,
 } from '@fastify-perf/cache-redis'
 import { expectTypeOf } from 'expect-type'
-import type { Cluster, ClusterOptions, Redis, RedisOptions } from 'ioredis'
+import { Cluster, Redis } from 'ioredis'
+// A user's own ioredis 5 (ioredis 6 is the package's dependency, so `ioredis` above is 6).
+import { Cluster as Cluster5, Redis as Redis5 } from 'ioredis5'
 
 declare const redis: Redis
 declare const cluster: Cluster
@@ -33,6 +38,32 @@ expectTypeOf(RedisStore).toBeConstructibleWith({
   },
 })
 
+// A user's own client of either ioredis major, with either reply mapping of ioredis 6 (issue 17:
+// an app's ioredis 6 client was refused with TS2322 "Type 'Redis<"legacy">' is not assignable").
+new RedisStore({ client: new Redis('redis://127.0.0.1:6379') })
+new RedisStore({ client: new Redis({ protocol: 3, replyMapping: 'resp3' }) })
+new RedisStore({ client: new Redis({ ...safeRedisOptions(), host: '10.0.0.5' }) })
+new RedisStore({ client: new Cluster([{ host: '127.0.0.1', port: 7000 }]) })
+new RedisStore({ client: new Cluster([7000], { redisOptions: { replyMapping: 'resp3' } }) })
+new RedisStore({ client: new Cluster([7000], safeClusterOptions()) })
+new RedisStore({ client: new Redis5('redis://127.0.0.1:6379') })
+new RedisStore({
+  client: new Redis5({ ...safeRedisOptions(), sentinels: [{ host: 's1', port: 26379 }], name: 'm' }),
+})
+new RedisStore({ client: new Redis5('redis://127.0.0.1:6379', safeRedisOptions()) })
+new RedisStore({ client: new Cluster5([7000], safeClusterOptions()), prefix: 'shop:' })
+new RedisBus({ client: new Redis({ replyMapping: 'resp3' }) })
+new RedisBus({ client: new Cluster([7000]) })
+new RedisBus({ client: new Redis5(), heartbeatInterval: 250 })
+new RedisBus({ client: new Cluster5([7000]) })
+// What the store's client type asks of an ioredis client is what it calls: each of these is one.
+expectTypeOf<Redis>().toExtend<RedisClient>()
+expectTypeOf<Redis<'resp3'>>().toExtend<RedisClient>()
+expectTypeOf<Cluster>().toExtend<RedisClient>()
+expectTypeOf<Cluster<'resp3'>>().toExtend<RedisClient>()
+expectTypeOf<Redis5>().toExtend<RedisClient>()
+expectTypeOf<Cluster5>().toExtend<RedisClient>()
+
 // Rejected: unknown options, wrong types, no options at all.
 // @ts-expect-error unknown option
 new RedisStore({ url: 'redis://127.0.0.1:6379', ttl: 1000 })
@@ -40,6 +71,8 @@ new RedisStore({ url: 'redis://127.0.0.1:6379', ttl: 1000 })
 new RedisStore({ url: 'redis://127.0.0.1:6379', prefix: 1 })
 // @ts-expect-error client is an ioredis instance
 new RedisStore({ client: {} })
+// @ts-expect-error a client without the Buffer commands the store reads with is not one
+new RedisStore({ client: { isCluster: false, status: 'ready', get: async () => null } })
 // @ts-expect-error cluster needs nodes
 new RedisStore({ cluster: { options: {} } })
 // @ts-expect-error options are required (where to connect)
@@ -52,7 +85,7 @@ const store = new RedisStore({ client: redis })
 expectTypeOf(store).toExtend<CacheStore>()
 expectTypeOf(store.name).toEqualTypeOf<string>()
 expectTypeOf(store.prefix).toEqualTypeOf<string>()
-expectTypeOf(store.client).toEqualTypeOf<Redis | Cluster>()
+expectTypeOf(store.client).toEqualTypeOf<RedisClient>()
 expectTypeOf(store.connectionErrors).toEqualTypeOf<number>()
 expectTypeOf(store.get('k')).toEqualTypeOf<Promise<StoredEntry | undefined>>()
 expectTypeOf(store.lock('k', 1000)).toEqualTypeOf<Promise<StoreLock | undefined>>()
@@ -76,8 +109,14 @@ expectTypeOf(bus.publishErrors).toEqualTypeOf<number>()
 // Options types and the recommended ioredis settings.
 expectTypeOf<{ url: string; prefix: string }>().toExtend<RedisStoreOptions>()
 expectTypeOf<{ client: Redis; heartbeatInterval: number }>().toExtend<RedisBusOptions>()
-expectTypeOf(safeRedisOptions()).toEqualTypeOf<RedisOptions>()
-expectTypeOf(safeClusterOptions()).toEqualTypeOf<ClusterOptions>()
+expectTypeOf(safeRedisOptions()).toEqualTypeOf<SafeRedisOptions>()
+expectTypeOf(safeClusterOptions()).toEqualTypeOf<SafeClusterOptions>()
+// ioredis 5 and 6 both take them, whole or spread under your own options.
+expectTypeOf(Redis).toBeConstructibleWith(safeRedisOptions())
+expectTypeOf(Redis5).toBeConstructibleWith(safeRedisOptions())
+expectTypeOf(Redis5).toBeConstructibleWith('redis://127.0.0.1:6379', safeRedisOptions())
+expectTypeOf(Cluster).toBeConstructibleWith([7000], safeClusterOptions())
+expectTypeOf(Cluster5).toBeConstructibleWith([7000], safeClusterOptions())
 
 // Errors.
 expectTypeOf(new FST_PERF_REDIS_INVALID_OPTION('x')).toExtend<TypeError>()
