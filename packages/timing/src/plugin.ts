@@ -116,7 +116,7 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
     getter(this: FastifyReply): ReplyTiming {
       const reply = this as TimedReply
       let facade = reply[kFacade]
-      if (facade === null) {
+      if (facade == null) {
         facade = new ReplyTiming(reply.request as TimedRequest, dropped)
         reply[kFacade] = facade
       }
@@ -209,6 +209,10 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
   // the response is already on the wire). `total` ends here.
   fastify.addHook('onSend', function timingOnSend(request, reply, _payload, done: HookHandlerDoneFunction) {
     const timed = request as TimedRequest
+    // A request of an encapsulated context created before this plugin decorated the request (a
+    // plugin registered before ours that declared its routes in a scope of its own: a static
+    // folder) is built without our fields: give it the missing ones now.
+    if (!(kStart in timed)) initRequestFields(timed)
     const now = performance.now()
     timed[kSent] = now
     let start = timed[kStart]
@@ -298,6 +302,11 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
       await statsd.close()
     }
   })
+}
+
+function initRequestFields(request: TimedRequest): void {
+  const fields = request as unknown as Record<PropertyKey, unknown>
+  for (const [key, value] of REQUEST_FIELDS) if (!(key in fields)) fields[key] = value
 }
 
 /**
