@@ -207,6 +207,13 @@ export const scenarios: readonly ScenarioDefinition[] = [
     expect: OK_PAYLOAD,
   },
   {
+    name: 'timing-overhead-no-als',
+    module: 'timing-overhead-no-als.ts',
+    description: 'timing-overhead with asyncContext: false (what the Node >= 24 default of AsyncLocalStorage costs)',
+    peerOf: 'timing',
+    expect: OK_PAYLOAD,
+  },
+  {
     name: 'timing-fastify-metrics',
     module: 'timing-fastify-metrics.ts',
     description: 'limit route + fastify-metrics 13 with its defaults (prom-client histogram and summary)',

@@ -90,7 +90,7 @@ test('hit, miss, coalesced, set and invalidate are published on diagnostics chan
   await Promise.all([app.cache.getOrSet('k', async () => 1), app.cache.getOrSet('k', async () => 1)])
   await app.cache.getOrSet('k', async () => 1)
   await app.cache.invalidateTags(['x'])
-  assert.deepEqual(seen, ['miss', 'coalesced', 'set', 'hit', 'invalidate'])
+  assert.deepEqual(seen, ['lookup', 'miss', 'lookup', 'coalesced', 'set', 'hit', 'invalidate'])
 })
 
 test('after close, calls bypass the cache instead of failing in-flight requests', async () => {

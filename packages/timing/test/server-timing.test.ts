@@ -274,7 +274,7 @@ test('the dropped-call warning comes again after the interval, with the count of
 
 test('the automatic phases never add up to more than total', async (t) => {
   const app = buildApp(t)
-  await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false, asyncContext: false })
+  await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false })
   const hit = diagnostics.channel('fastify-perf:cache:hit')
   const encoded = diagnostics.channel('fastify-perf:compress:encoded')
   app.get('/work', async (_request, reply) => {
@@ -316,7 +316,7 @@ test('the automatic phases never add up to more than total', async (t) => {
 
 test('cache events seen while the handler runs become a cache phase with hit/miss as description', async (t) => {
   const app = buildApp(t)
-  await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false })
+  await app.register(fastifyPerfTiming, { serverTiming: exposeAll, metrics: false, asyncContext: false })
   const hit = diagnostics.channel('fastify-perf:cache:hit')
   const miss = diagnostics.channel('fastify-perf:cache:miss')
   // No `reply` in these payloads: like @fastify-perf/cache's data cache, which does not know the request.
