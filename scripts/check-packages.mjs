@@ -51,7 +51,7 @@ const execFileAsync = promisify(execFile)
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const bin = (name) => join(root, 'node_modules', '.bin', name)
 
-// attw profile. The packages are ESM-only by design and `engines.node` is >=20.19, where
+// attw profile. The packages are ESM-only by design and `engines.node` is >=22.12, where
 // `require()` of an ES module works without a flag (and TypeScript >=5.8 models it under
 // `module: node20`/`nodenext`). attw 0.18 bundles TypeScript 5.6, so it still reports
 // "CJSResolvesToESM" for a CommonJS importer: for our engine range that one rule is a false
@@ -820,7 +820,7 @@ for (const row of rows) {
   }
 }
 if (rows.some((row) => row.attw.ok && row.attw.text.includes('ignored'))) {
-  console.log('\nattw ignores CJSResolvesToESM (a false positive for Node >=20.19) and node10 resolution')
+  console.log('\nattw ignores CJSResolvesToESM (a false positive for Node >=22.12) and node10 resolution')
   console.log("(TypeScript's mode from before `exports`; the types stage compiles under it): see ATTW_ARGS.")
 }
 // The compiler's own words, once per failing compile (the cells only count errors per package).

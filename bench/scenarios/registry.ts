@@ -209,7 +209,8 @@ export const scenarios: readonly ScenarioDefinition[] = [
   {
     name: 'timing-overhead-no-als',
     module: 'timing-overhead-no-als.ts',
-    description: 'timing-overhead with asyncContext: false (what the Node >= 24 default of AsyncLocalStorage costs)',
+    description:
+      'timing-overhead with asyncContext: false (what the Node >= 24 default of AsyncLocalStorage costs)',
     peerOf: 'timing',
     expect: OK_PAYLOAD,
   },
