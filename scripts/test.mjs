@@ -181,6 +181,13 @@ if (quick) {
     }
   }
 }
+/**
+ * Test files each pass runs at once. The suite's timing-sensitive tests (outages, stalls, rates)
+ * were tuned with two files running on this 2-core machine; three passes side by side with one
+ * file each keep the load near that (six at once made them flaky: docs/testing.md).
+ */
+const FILES_AT_ONCE = passes.length > 1 ? 1 : 2
+
 /** The Node the packaging check runs on: the LTS when it is in the run, else the newest there. */
 const checkNode =
   passes.find((pass) => pass.label === `node${LTS_MAJOR}`)?.bin ?? passes.at(-1)?.bin ?? process.execPath
@@ -343,12 +350,6 @@ function discoverTestFiles() {
     .sort()
 }
 
-/**
- * Test files each pass runs at once. The suite's timing-sensitive tests (outages, stalls, rates)
- * were tuned with two files running on this 2-core machine; three passes side by side with one
- * file each keep the load near that (six at once made them flaky: docs/testing.md).
- */
-const FILES_AT_ONCE = passes.length > 1 ? 1 : 2
 
 /**
  * One `node --test` pass per Node version, side by side. Most of a pass is waiting (servers,
