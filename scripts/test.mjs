@@ -350,7 +350,6 @@ function discoverTestFiles() {
     .sort()
 }
 
-
 /**
  * One `node --test` pass per Node version, side by side. Most of a pass is waiting (servers,
  * timers, relays), so three passes in parallel take far less than three in a row (measured in

@@ -4,6 +4,7 @@ import assert from 'node:assert/strict'
 import { spawn } from 'node:child_process'
 import { once } from 'node:events'
 import { test } from 'node:test'
+import { setTimeout as sleep } from 'node:timers/promises'
 import { fileURLToPath } from 'node:url'
 import { request, startRedis } from '@fastify-perf/test-helpers'
 
@@ -51,25 +52,29 @@ test('the cluster example: a cached page, one metrics scrape summed over both wo
   const first = await request(`${base}/products/7`)
   assert.equal(first.status, 200)
   assert.match(String(first.headers['cache-status']), /fwd=uri-miss; stored/)
-  const second = await request(`${base}/products/7`)
-  assert.equal(second.status, 200)
-  assert.match(String(second.headers['cache-status']), /; hit/)
-  assert.equal(second.text, first.text)
 
   // Each request on its own connection: the primary hands connections to the workers in turn.
-  // Go on until both workers answered, counting per worker (bounded).
+  // Go on until both workers answered and a hit came back, counting per worker and per outcome
+  // (bounded). The next request usually lands on the other worker: `stored` means the write to
+  // Redis is under way, so on a loaded machine that worker may still miss once.
   const perWorker = new Map<string, number>()
-  for (const res of [first, second]) {
+  const seen = { hit: 0, miss: 0 }
+  const count = (res: typeof first) => {
     const name = String(res.headers['x-instance'])
     perWorker.set(name, (perWorker.get(name) ?? 0) + 1)
+    if (/; hit/.test(String(res.headers['cache-status']))) seen.hit++
+    else seen.miss++
+    assert.equal(res.text, first.text)
   }
-  for (let i = 0; i < 50 && perWorker.size < 2; i++) {
+  count(first)
+  for (let i = 0; i < 100 && (perWorker.size < 2 || seen.hit === 0); i++) {
     const res = await request(`${base}/products/7`)
     assert.equal(res.status, 200)
-    const name = String(res.headers['x-instance'])
-    perWorker.set(name, (perWorker.get(name) ?? 0) + 1)
+    count(res)
+    if (seen.hit === 0) await sleep(10)
   }
   assert.equal(perWorker.size, 2, `both workers answered: ${JSON.stringify([...perWorker])}\n${output}`)
+  assert.ok(seen.hit > 0, `a hit came back: ${JSON.stringify(seen)}`)
   const sent = [...perWorker.values()].reduce((a, b) => a + b, 0)
 
   const scrape = await request(metrics)
@@ -81,8 +86,9 @@ test('the cluster example: a cached page, one metrics scrape summed over both wo
     ...route,
     outcome: 'miss',
   })
-  assert.equal(misses, 1)
-  assert.equal(hits, sent - 1)
+  // The one scrape counts exactly what the client saw from both workers.
+  assert.equal(misses, seen.miss)
+  assert.equal(hits, seen.hit)
   // The sum is more than any one worker could have counted.
   assert.ok(sent > Math.max(...perWorker.values()))
 
