@@ -207,6 +207,14 @@ export const scenarios: readonly ScenarioDefinition[] = [
     expect: OK_PAYLOAD,
   },
   {
+    name: 'timing-overhead-als',
+    module: 'timing-overhead-als.ts',
+    description:
+      'timing-overhead with asyncContext: true (what AsyncLocalStorage costs where it is not the default: Node 22)',
+    peerOf: 'timing',
+    expect: OK_PAYLOAD,
+  },
+  {
     name: 'timing-overhead-no-als',
     module: 'timing-overhead-no-als.ts',
     description:

@@ -22,9 +22,9 @@ import type { StatsdExporter } from './statsd.js'
 // other, and a channel nobody publishes on costs nothing. Payloads are read defensively, since the
 // publisher may be another version of the package.
 //
-// Attribution to a request. The events carry no request, and AsyncLocalStorage (the general
-// answer) costs ~3 µs of CPU per request on Node 20, more than everything else this plugin does
-// (measured with the bench's paired mode, see docs/timing.md). So by default an event belongs to:
+// Attribution to a request. Most events carry no request, and AsyncLocalStorage (the general
+// answer) costs ~3.8 µs of CPU per request on Node 22, where it runs on async hooks (+1.1 µs on
+// Node 26, where it is on by default; docs/timing.md). So an event belongs to:
 //   1. the request named in its payload (`reply` or `request`), when the publisher knows it: the
 //      route cache names it on its outcome events, and the data cache carries the one we named on
 //      its synchronous `lookup` event, so lookups answered by a remote store are attributed too;
