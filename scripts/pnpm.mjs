@@ -1,16 +1,17 @@
 #!/usr/bin/env node
 // Runs the pnpm version pinned in package.json's `packageManager`, through corepack
-// (bundled with Node 20), on a machine where nothing but Node is installed:
+// (bundled with Node up to 24), on a machine where nothing but Node is installed:
 //   node scripts/pnpm.mjs demo     node scripts/pnpm.mjs test
 // Why a script and not `corepack pnpm`: some registry mirrors serve package metadata
 // without npm's signatures, and corepack then refuses every download ("No compatible
 // signature found in package metadata"). Corepack still checks the tarball's integrity
 // hash from the metadata; only the signature check is skipped, and only after it failed.
 import { spawn, spawnSync } from 'node:child_process'
-import { mkdirSync } from 'node:fs'
+import { existsSync, mkdirSync, realpathSync } from 'node:fs'
 import { constants } from 'node:os'
-import { dirname, join } from 'node:path'
+import { delimiter, dirname, join } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { ensureNode, LTS_MAJOR } from './node-versions.mjs'
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '..')
 const args = process.argv.slice(2)
@@ -22,8 +23,36 @@ const shimDir = join(root, '.cache', 'bin')
 mkdirSync(shimDir, { recursive: true })
 env.PATH = `${shimDir}:${env.PATH ?? ''}`
 
+// The packages need Node >= 22.12 (`engines`); the machine's own Node may be older (Node 20 on
+// our VMs, end of life since April 2026), and pnpm then warns about every workspace package. So on
+// such a machine pnpm, the scripts it runs (`node` on PATH) and the demo run on the LTS, fetched
+// once from the npm registry into .cache/node<major> like the test passes. Corepack is the
+// machine's (plain JavaScript), run by that Node.
+let runtime = process.execPath
+if (Number(process.versions.node.split('.')[0]) < 22) {
+  try {
+    runtime = ensureNode(LTS_MAJOR, { quiet: true })
+  } catch (error) {
+    console.error(
+      `[pnpm.mjs] ${error.message}\n[pnpm.mjs] going on with this machine's Node ${process.version}`,
+    )
+  }
+}
+if (runtime !== process.execPath) env.PATH = `${dirname(runtime)}:${env.PATH}`
+
+/** The corepack command: the machine's corepack script, run by `runtime`. */
+function corepackCommand(argv) {
+  if (runtime === process.execPath) return ['corepack', argv]
+  const found = (env.PATH ?? '')
+    .split(delimiter)
+    .map((dir) => join(dir, 'corepack'))
+    .find((path) => existsSync(path))
+  return found === undefined ? ['corepack', argv] : [runtime, [realpathSync(found), ...argv]]
+}
+
 function corepack(argv, extraEnv = {}) {
-  return spawnSync('corepack', argv, { cwd: root, env: { ...env, ...extraEnv }, encoding: 'utf8' })
+  const [command, args] = corepackCommand(argv)
+  return spawnSync(command, args, { cwd: root, env: { ...env, ...extraEnv }, encoding: 'utf8' })
 }
 
 let probe = corepack(['pnpm', '--version'])
@@ -54,7 +83,8 @@ corepack(['enable', '--install-directory', shimDir, 'pnpm'])
 // This script waits for pnpm either way and exits with its code (128 + the signal's number if
 // pnpm was killed by one).
 const ownGroup = !process.stdin.isTTY
-const child = spawn('corepack', ['pnpm', ...args], { cwd: root, env, stdio: 'inherit', detached: ownGroup })
+const [command, commandArgs] = corepackCommand(['pnpm', ...args])
+const child = spawn(command, commandArgs, { cwd: root, env, stdio: 'inherit', detached: ownGroup })
 child.on('error', (error) => {
   console.error(`[pnpm.mjs] could not start corepack: ${error.message}`)
   process.exit(1)

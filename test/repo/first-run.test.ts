@@ -3,8 +3,9 @@
 // build makes later) and a `pnpm approve-builds` box for unix-dgram (an optional native dependency
 // of hot-shots that nobody approved or ignored).
 import assert from 'node:assert/strict'
+import { spawnSync } from 'node:child_process'
 import { existsSync, readdirSync, readFileSync } from 'node:fs'
-import { join } from 'node:path'
+import { delimiter, join } from 'node:path'
 import { test } from 'node:test'
 
 const root = join(import.meta.dirname, '..', '..')
@@ -57,4 +58,36 @@ test('every installed dependency with an install script is approved or ignored i
     }
   }
   assert.deepEqual([...new Set(undecided)].sort(), [], 'pnpm would print an approve-builds box for these')
+})
+
+/**
+ * The oldest `node` on PATH: the machine's own (Node 20 on our VMs) when the test runner put a
+ * newer one first, so the test runs scripts/pnpm.mjs as the quick start does.
+ */
+function oldestNodeOnPath(): string {
+  let oldest = { bin: 'node', major: Number.POSITIVE_INFINITY }
+  for (const dir of (process.env.PATH ?? '').split(delimiter)) {
+    const bin = join(dir, 'node')
+    if (!existsSync(bin)) continue
+    const version = spawnSync(bin, ['--version'], { encoding: 'utf8' }).stdout
+    const major = Number(/^v(\d+)\./.exec(version)?.[1])
+    if (major < oldest.major) oldest = { bin, major }
+  }
+  return oldest.bin
+}
+
+test('pnpm and the scripts it runs are on a Node the packages support (no "Unsupported engine" warnings)', () => {
+  const result = spawnSync(
+    oldestNodeOnPath(),
+    [join(root, 'scripts', 'pnpm.mjs'), 'exec', 'node', '--version'],
+    {
+      cwd: root,
+      encoding: 'utf8',
+      timeout: 120_000,
+    },
+  )
+  assert.equal(result.status, 0, result.stderr)
+  const major = Number(/^v(\d+)\./m.exec(result.stdout)?.[1])
+  assert.ok(major >= 22, `scripts run on ${result.stdout.trim()}`)
+  assert.doesNotMatch(result.stdout + result.stderr, /Unsupported engine/)
 })
