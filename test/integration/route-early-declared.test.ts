@@ -14,13 +14,14 @@ import { closer, type Defer, DIRECT, openStore, storeLabel } from './support/sto
 
 const STORED_TO_HIT_MS = 2000
 
-type Mode = 'declared before register()' | 'register() not awaited'
+type Mode = 'declared before register()' | 'register() not awaited' | 'in a plugin loaded earlier'
 
 async function earlyApp(defer: Defer, store: CacheStore, mode: Mode): Promise<FastifyInstance> {
   const app = Fastify()
   defer(() => app.close())
   let version = 1
-  const declare = () => {
+  const declare = () => declareIn(app)
+  function declareIn(app: FastifyInstance) {
     app.get('/item', { config: { cache: true } }, async () => `item v${version}`)
     app.put('/item', async () => {
       version++
@@ -41,6 +42,10 @@ async function earlyApp(defer: Defer, store: CacheStore, mode: Mode): Promise<Fa
   const options: FastifyPerfCacheOptions = { store, storeTimeout: '500ms', routes: { ttl: '1m' } }
   if (mode === 'declared before register()') {
     declare()
+    await app.register(fastifyPerfCache, options)
+  } else if (mode === 'in a plugin loaded earlier') {
+    // An encapsulated context of its own, created before the cache plugin loaded.
+    await app.register(async (scope) => declareIn(scope))
     await app.register(fastifyPerfCache, options)
   } else {
     app.register(fastifyPerfCache, options)
@@ -66,7 +71,11 @@ async function untilHit(url: string, headers: Record<string, string> = {}) {
 
 describe('routes declared before the cache plugin loaded', () => {
   for (const setup of DIRECT) {
-    for (const mode of ['declared before register()', 'register() not awaited'] as const) {
+    for (const mode of [
+      'declared before register()',
+      'register() not awaited',
+      'in a plugin loaded earlier',
+    ] as const) {
       test(`${storeLabel(setup)}, ${mode}: cached, invalidated by a write, access checks first`, async (t) => {
         const defer = closer(t)
         const { store } = await openStore(setup, defer)

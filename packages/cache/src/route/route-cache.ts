@@ -126,10 +126,9 @@ export class RouteCache {
    * app-level hook finds them on their first request and attaches the same functions to the
    * route's composed hook lists (the context object hook-order.ts reads): the lookup last among its
    * `preHandler`s (after every access check), the invalidation among its `onSend`s. Each such route
-   * is reported once at `info`. Routes of an encapsulated plugin loaded before this one get no
-   * app-level hook of ours at all (Fastify copied its hook lists when that plugin loaded): the
-   * README says to register the cache first. Costs one property read per request, in such apps
-   * only.
+   * is reported once at `info`. Routes of an encapsulated plugin loaded before this one are reached
+   * too: Fastify adds an app-level hook to the contexts that already exist as well. Costs one
+   * property read per request, in such apps only.
    */
   attachEarlyRoutes(fastify: FastifyInstance): void {
     const self = this
