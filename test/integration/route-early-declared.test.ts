@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { type CacheStore, type FastifyPerfCacheOptions, fastifyPerfCache } from '@fastify-perf/cache'
 import { listen, request } from '@fastify-perf/test-helpers'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { closer, type Defer, DIRECT, openStore, storeLabel } from './support/stores.js'
+import { closer, type Defer, DIRECT, openStore, redis, storeLabel } from './support/stores.js'
 
 const STORED_TO_HIT_MS = 2000
 
@@ -97,6 +97,33 @@ describe('routes declared before the cache plugin loaded', () => {
       })
     }
   }
+
+  test('two instances on one Redis: a write answered first by the instance that never served the route invalidates it for the other', async (t) => {
+    const defer = closer(t)
+    const { store } = await openStore(redis, defer)
+    let version = 1
+    const instance = async () => {
+      const app = Fastify()
+      defer(() => app.close())
+      app.get('/item', { config: { cache: true } }, async () => `item v${version}`)
+      app.put('/item', async () => {
+        version++
+        return 'saved'
+      })
+      await app.register(fastifyPerfCache, { store, storeTimeout: '500ms', routes: { ttl: '1m' } })
+      return listen(app)
+    }
+    const a = await instance()
+    const b = await instance()
+    // Behind one load balancer: the same Host on both instances (the key includes it).
+    const headers = { host: 'shop.example' }
+    await request(`${a}/item`, { headers })
+    assert.equal((await untilHit(`${a}/item`, headers)).text, 'item v1')
+    // B has never seen GET /item: its route cache knows of no cached route yet.
+    assert.equal((await request(`${b}/item`, { method: 'PUT', headers })).status, 200)
+    const after = await request(`${a}/item`, { headers })
+    assert.equal(after.text, 'item v2', `A after B's write: ${status(after)}`)
+  })
 
   test('an invalid config.cache on an early route: logged, the route answers uncached', async (t) => {
     const defer = closer(t)

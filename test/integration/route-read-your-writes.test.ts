@@ -72,3 +72,49 @@ describe('read your own writes: the next request right after a stored response i
     })
   }
 })
+
+// What an instance keeps of its own writes must never outlive a write elsewhere: found in issue 17,
+// a response instance A had just stored came back from A's memory after instance B's PUT had
+// deleted it from the shared store (for up to one store budget after A's write settled).
+describe("read your own writes never hide another instance's invalidation", () => {
+  for (const setup of LATE.filter((s) => s.name !== 'memory')) {
+    test(storeLabel(setup), async (t) => {
+      const defer = closer(t)
+      const { store } = await openStore(setup, defer)
+      let version = 1
+      const instance = async () => {
+        const app = Fastify()
+        defer(() => app.close())
+        // A long budget keeps A's landing held long after its write settled.
+        await app.register(fastifyPerfCache, { store, storeTimeout: '2s', routes: { ttl: '1m' } })
+        app.get('/item', cacheRoute(true), async () => `item v${version}`)
+        app.put('/item', async () => {
+          version++
+          return 'saved'
+        })
+        return listen(app)
+      }
+      const a = await instance()
+      const b = await instance()
+      // Behind one load balancer: the same Host on both instances (the key includes it).
+      const headers = { host: 'shop.example' }
+      for (let round = 1; round <= 3; round++) {
+        const first = await request(`${a}/item`, { headers })
+        assert.equal(first.text, `item v${round}`, `round ${round}: ${statusOf(first)}`)
+        const again = await request(`${a}/item`, { headers })
+        assert.equal(again.text, `item v${round}`)
+        // B has never served the URL; its PUT deletes it from the shared store.
+        assert.equal((await request(`${b}/item`, { method: 'PUT', headers })).status, 200)
+        const after = await request(`${a}/item`, { headers })
+        assert.equal(
+          after.text,
+          `item v${round + 1}`,
+          `round ${round}, A after B's write: ${statusOf(after)}`,
+        )
+        // Next round starts from an invalidated URL on A's side too.
+        assert.equal((await request(`${a}/item`, { method: 'PUT', headers })).status, 200)
+        version--
+      }
+    })
+  }
+})

@@ -150,7 +150,13 @@ function missOrLanding(
   done: () => void,
 ): void {
   if (rc.store.landingCount !== 0) {
-    const landing = rc.store.findLanding(rc.prefix + ctx.urlKey, ctx.route, ctx.dims, request.raw.headers)
+    const landing = rc.store.findLanding(
+      rc.prefix + ctx.urlKey,
+      ctx.route,
+      ctx.dims,
+      request.raw.headers,
+      ctx.deadline,
+    )
     if (landing !== undefined) {
       ctx.suffix = landing.variant
       onEntry(rc, ctx, request, reply, done, landing.entry, landing.response)

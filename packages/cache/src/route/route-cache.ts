@@ -132,6 +132,10 @@ export class RouteCache {
    */
   attachEarlyRoutes(fastify: FastifyInstance): void {
     const self = this
+    // Unsafe methods skip invalidation while no route is cached. An early cached route is only
+    // known on its first request here, but other instances on a shared store may cache it already:
+    // a write answered here first must still invalidate.
+    this.cachedRoutes++
     const checked = new WeakSet<object>()
     fastify.addHook('preHandler', function fastifyPerfRouteCacheEarlyRoutes(request, _reply, done) {
       const config = request.routeOptions.config as unknown as Record<PropertyKey, unknown>

@@ -377,19 +377,27 @@ export class VariantStore {
     this.landingCount--
   }
 
-  /** The newest response still landing at `slotKey` that this request selects, if any. */
+  /**
+   * The newest response still landing at `slotKey` that this request selects, if any. `readDeadline`
+   * is the deadline of the store read that found nothing (its start plus one store budget): a
+   * landing answers only reads sent before its write settled. A read sent after that found the
+   * slot empty because something removed it since (another instance's invalidation, which this
+   * process's fence never saw): the store is right, and the old response must not come back.
+   */
   findLanding(
     slotKey: string,
     route: { readonly acceptEncoding: AcceptEncodingKey },
     dims: string,
     headers: IncomingHttpHeaders,
+    readDeadline: number,
   ): Landing | undefined {
     const list = this.#landing.get(slotKey)
     if (list === undefined) return undefined
     const now = performance.now()
     for (let i = list.length - 1; i >= 0; i--) {
       const landing = list[i]!
-      if (landing.until <= now) continue
+      // `until` is the settle time plus one budget: the same budget as the read's deadline.
+      if (landing.until <= now || readDeadline > landing.until) continue
       if (this.localVariant(landing.names, route, dims, headers) === landing.variant) return landing
     }
     return undefined
