@@ -187,6 +187,8 @@ if (quick) {
  * file each keep the load near that (six at once made them flaky: docs/testing.md).
  */
 const FILES_AT_ONCE = passes.length > 1 ? 1 : 2
+/** At most this many files failing in a pass are rerun; more is a breakage, not load. */
+const RERUN_MAX_FILES = 3
 
 /** The Node the packaging check runs on: the LTS when it is in the run, else the newest there. */
 const checkNode =
@@ -353,12 +355,12 @@ function discoverTestFiles() {
 /**
  * One `node --test` pass per Node version, side by side. Most of a pass is waiting (servers,
  * timers, relays), so three passes in parallel take far less than three in a row (measured in
- * docs/testing.md); each keeps two files at a time. A pass's output goes to a log printed when it
- * ends, so the three do not interleave; a single pass prints live.
+ * docs/testing.md). A pass's output goes to a log printed when it ends, so the three do not
+ * interleave; a single pass prints live. Then the reruns (see {@link recordPass}), one at a time.
  */
 async function runPasses(files, env) {
   const live = passes.length === 1
-  await Promise.all(
+  const firsts = await Promise.all(
     passes.map(async ({ label, bin }, index) => {
       // Each pass starts at a different point of the file list, so the heavy files (the
       // conformance suite, the outage and load tests) do not all run at the same moment in the
@@ -371,17 +373,75 @@ async function runPasses(files, env) {
       else console.log(`[test.mjs] started the pass on Node ${version}`)
       const log = live ? undefined : join(cacheDir, `test-${label}-${process.pid}.log`)
       const t0 = Date.now()
-      await runTests(label, bin, order, passEnv, log)
+      const first = await nodeTest(label, bin, order, passEnv, log, FILES_AT_ONCE)
       if (log !== undefined) {
         header(`tests on Node ${version}: done in ${((Date.now() - t0) / 1000).toFixed(1)}s`)
         process.stdout.write(existsSync(log) ? readFileSync(log, 'utf8') : '(no output)\n')
         rmSync(log, { force: true })
       }
+      return { label, bin, passEnv, first }
     }),
   )
+  for (const { label, bin, passEnv, first } of firsts) await recordPass(label, bin, passEnv, first)
 }
 
-async function runTests(label, nodeBin, files, env, log) {
+/**
+ * Adds a pass to the totals and the summary. A timing-sensitive test (an outage, a propagation
+ * bound, the conformance suite's pauses) can miss its bound while three passes load the two cores
+ * at once: that measures the machine, not the code. When at most RERUN_MAX_FILES files failed,
+ * they are run again, alone; the pass counts as passed only if they pass there, and the summary
+ * names the tests that needed it. A real bug fails both times. A pass with skipped or todo tests,
+ * or that timed out, is never rerun.
+ */
+async function recordPass(label, bin, env, first) {
+  const { counts, code, timedOut } = first
+  const notes = []
+  let ok = code === 0 && !timedOut && counts !== undefined
+  let failures = counts ? counts.fail + counts.cancelled : 0
+  let rescued = 0
+  const failing = first.failingFiles
+  if (!ok && counts && !timedOut && counts.skipped + counts.todo === 0 && failures > 0) {
+    if (failing.length > 0 && failing.length <= RERUN_MAX_FILES) {
+      header(`${label}: rerunning alone ${failing.join(', ')}`)
+      console.log(`failed in the pass: ${first.failingTests.join('; ')}`)
+      const again = await nodeTest(`${label}-rerun`, bin, failing, env, undefined, 1)
+      const clean =
+        again.code === 0 &&
+        !again.timedOut &&
+        again.counts !== undefined &&
+        again.counts.fail + again.counts.cancelled === 0
+      if (clean) {
+        rescued = failures
+        notes.push(`${failures} failed under load and passed alone: ${first.failingTests.join('; ')}`)
+        failures = 0
+        ok = true
+      } else {
+        notes.push('failed again when rerun alone')
+      }
+    }
+  }
+  if (!counts) {
+    notes.push('no TAP summary was written')
+  } else {
+    passed += counts.pass + rescued
+    // A cancelled test did not pass; a skipped or todo test is forbidden in this suite.
+    failed += failures + counts.skipped + counts.todo
+    if (counts.skipped + counts.todo > 0)
+      notes.push(`${counts.skipped + counts.todo} skipped/todo tests count as failed`)
+  }
+  if (timedOut) notes.push(`timed out after ${PASS_TIMEOUT_MS / 1000}s (a test file left a handle open?)`)
+  if (code !== 0 && counts && counts.fail + counts.cancelled === 0)
+    notes.push(`node --test exited with code ${code}`)
+  const summary = counts ? `${counts.pass + rescued} passed, ${failures} failed` : 'no result'
+  checks.push({
+    name: `tests on ${label} (${summary}${notes.length > 0 ? `; ${notes.join('; ')}` : ''})`,
+    ok: ok && counts.skipped + counts.todo === 0,
+    seconds: counts?.durationMs ? counts.durationMs / 1000 : 0,
+  })
+}
+
+/** One `node --test` run; returns its TAP totals and the files and names of the tests that failed. */
+async function nodeTest(label, nodeBin, files, env, log, concurrency) {
   // One file per run: two runs at once (two engineers, one machine) must not delete each other's.
   const tap = join(cacheDir, `test-${label}-${process.pid}.tap`)
   mkdirSync(cacheDir, { recursive: true })
@@ -393,7 +453,7 @@ async function runTests(label, nodeBin, files, env, log) {
       '--import',
       'tsx',
       '--test',
-      `--test-concurrency=${FILES_AT_ONCE}`,
+      `--test-concurrency=${concurrency}`,
       `--test-timeout=${TEST_TIMEOUT_MS}`,
       '--test-reporter=spec',
       '--test-reporter-destination=stdout',
@@ -404,27 +464,30 @@ async function runTests(label, nodeBin, files, env, log) {
     { env, timeoutMs: PASS_TIMEOUT_MS, log },
   )
   const counts = readTapSummary(tap)
+  const { failingFiles, failingTests } = readTapFailures(tap)
   rmSync(tap, { force: true })
-  const notes = []
-  if (!counts) {
-    notes.push('no TAP summary was written')
-  } else {
-    passed += counts.pass
-    // A cancelled test did not pass; a skipped or todo test is forbidden in this suite.
-    failed += counts.fail + counts.cancelled + counts.skipped + counts.todo
-    if (counts.skipped + counts.todo > 0)
-      notes.push(`${counts.skipped + counts.todo} skipped/todo tests count as failed`)
+  return { counts, code, timedOut, failingFiles, failingTests }
+}
+
+/** The files (relative paths) and names of the failed tests of a TAP report. */
+function readTapFailures(path) {
+  if (!existsSync(path)) return { failingFiles: [], failingTests: [] }
+  const lines = readFileSync(path, 'utf8').split('\n')
+  const files = new Set()
+  const tests = []
+  for (let i = 0; i < lines.length; i++) {
+    const failedTest = /^\s*not ok \d+ - (.*)$/.exec(lines[i])
+    if (!failedTest) continue
+    tests.push(failedTest[1])
+    for (let j = i + 1; j < Math.min(lines.length, i + 12); j++) {
+      const location = /^\s*location: '(.+?):\d+:\d+'$/.exec(lines[j])
+      if (location) {
+        files.add(relative(root, location[1]).split(sep).join('/'))
+        break
+      }
+    }
   }
-  if (timedOut) notes.push(`timed out after ${PASS_TIMEOUT_MS / 1000}s (a test file left a handle open?)`)
-  const ok = code === 0 && !timedOut && counts !== undefined
-  if (code !== 0 && counts && counts.fail + counts.cancelled === 0)
-    notes.push(`node --test exited with code ${code}`)
-  const summary = counts ? `${counts.pass} passed, ${counts.fail + counts.cancelled} failed` : 'no result'
-  checks.push({
-    name: `tests on ${label} (${summary}${notes.length > 0 ? `; ${notes.join('; ')}` : ''})`,
-    ok: ok && counts.skipped + counts.todo === 0,
-    seconds: counts?.durationMs ? counts.durationMs / 1000 : 0,
-  })
+  return { failingFiles: [...files].filter((file) => file.endsWith('.test.ts')), failingTests: tests }
 }
 
 /** The totals the TAP reporter prints at the end (`# pass 12`, `# fail 0`, ...). */
