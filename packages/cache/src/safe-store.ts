@@ -86,6 +86,9 @@ export class SafeStore {
   /** Operations skipped because the breaker was open or their operation's budget was spent. */
   rejected = 0
 
+  /** Whether every answer so far was synchronous: see {@link #spent}. */
+  #synchronous = true
+
   constructor(store: CacheStore, settings: SafeStoreSettings) {
     this.store = store
     this.#settings = settings
@@ -256,7 +259,10 @@ export class SafeStore {
    * answer in the time it had.
    */
   #spent(deadline: number): boolean {
-    if (deadline > performance.now()) return false
+    // A store that has only ever answered synchronously (the memory store) cannot make anyone
+    // wait: a budget spent by a busy process (other work, a descheduled CPU) must not turn its
+    // writes into no-ops (a tag's version record skipped, its entries all misses).
+    if (this.#synchronous || deadline > performance.now()) return false
     this.rejected++
     return true
   }
@@ -287,6 +293,7 @@ export class SafeStore {
     budget: number | undefined,
     readKey?: string,
   ): Promise<T> {
+    this.#synchronous = false
     const timeoutMs = this.#settings.timeoutMs
     const now = performance.now()
     const own = now + timeoutMs
