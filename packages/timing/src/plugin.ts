@@ -63,10 +63,7 @@ export interface TimingMetrics {
 // is still measured. (An onRequest hook of ours would also cost ~0.3 µs per request: see
 // docs/timing.md for the measurements behind the hook layout.)
 const kArrival = Symbol('fastify-perf.timing.arrival')
-// The app whose server received a request: every app's plugin hears every channel event, and
-// counts only its own requests (an injected request has no mark, and any app may count it).
-const kArrivalApp = Symbol('fastify-perf.timing.arrival-app')
-type MarkedMessage = IncomingMessage & PhasesHolder & { [kArrival]?: number; [kArrivalApp]?: object }
+type MarkedMessage = IncomingMessage & PhasesHolder & { [kArrival]?: number }
 // The request a response belongs to, set in onSend, read when the response closes.
 const kObserved = Symbol('fastify-perf.timing.observed')
 type MarkedResponse = ServerResponse & { [kObserved]?: TimedRequest }
@@ -166,10 +163,8 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
     const request = this[kObserved]
     if (request !== undefined) finish(request, this.statusCode)
   }
-  const appToken = {}
   function markArrival(message: MarkedMessage, response: ServerResponse): void {
     message[kArrival] = performance.now()
-    message[kArrivalApp] = appToken
     enterArrival(message)
     if (observe) {
       if (countInFlight) measurements.inFlight++
@@ -255,9 +250,11 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
     measurements,
     statsd,
     storage,
+    // Every app's plugin hears every channel event: each counts the requests its own server
+    // received (the socket knows its server; an injected request has none, and any app may count it).
     owns: (request) => {
-      const app = (request.raw as MarkedMessage)[kArrivalApp]
-      return app === undefined || app === appToken
+      const server = (request.raw.socket as { server?: unknown } | null)?.server
+      return server == null || server === fastify.server
     },
     onLateEvent: rewriteServerTiming,
   })

@@ -68,35 +68,13 @@ export class RouteCache {
     // Fastify copies the config, symbols included, into the route's context: the early-route hooks
     // below know this route is handled.
     routeOptions.config = { ...routeOptions.config, [kSeen]: true } as typeof routeOptions.config
-    const methods = (Array.isArray(routeOptions.method) ? routeOptions.method : [routeOptions.method]).map(
-      (m) => String(m).toUpperCase(),
-    )
+    const methods = upperMethods(routeOptions.method)
     const self = this
-    if (methods.some(isUnsafeMethod)) {
-      addRouteHook(
-        routeOptions,
-        'onSend',
-        function routeCacheInvalidateOnUnsafe(
-          request: FastifyRequest,
-          reply: FastifyReply,
-          payload: unknown,
-          done: (err: null, payload: unknown) => void,
-        ) {
-          invalidateOnUnsafe(self, request, reply, payload, done)
-        },
-      )
-    }
+    if (methods.some(isUnsafeMethod)) addRouteHook(routeOptions, 'onSend', invalidationHook(this))
     const config = (routeOptions.config as { cache?: unknown } | undefined)?.cache
     if (config === undefined || config === false) return
-    const label = `${methods.join(',')} ${routeOptions.url}`
-    const route = resolveRouteConfig(
-      config as Parameters<typeof resolveRouteConfig>[0],
-      this.options,
-      label,
-      this.backend.assertTags,
-      // Reads what a compressor publishes on these route options, on the route's first request.
-      new AcceptEncodingKey(routeOptions),
-    )
+    // Reads what a compressor publishes on these route options, on the route's first request.
+    const route = this.#resolve(config, methods, routeOptions.url, routeOptions)
     if (!methods.includes('GET') && !methods.includes('HEAD')) return
     this.cachedRoutes++
     if (methods.includes('HEAD')) keepHeadBody(routeOptions)
@@ -161,24 +139,14 @@ export class RouteCache {
     const context = routeContext(request)
     if (context === undefined) return
     const self = this
-    const label = `${request.routeOptions.method} ${request.routeOptions.url}`
-    const methods = [request.routeOptions.method].flat().map((m) => String(m).toUpperCase())
+    const methods = upperMethods(request.routeOptions.method)
+    const label = `${methods.join(',')} ${request.routeOptions.url}`
     const append = (kind: HookName, hook: unknown) => {
       const list = context[kind]
       context[kind] = Array.isArray(list) ? [...list, hook] : [hook]
     }
     if (methods.some(isUnsafeMethod)) {
-      append(
-        'onSend',
-        function routeCacheInvalidateOnUnsafe(
-          req: FastifyRequest,
-          reply: FastifyReply,
-          payload: unknown,
-          done: (err: null, payload: unknown) => void,
-        ) {
-          invalidateOnUnsafe(self, req, reply, payload, done)
-        },
-      )
+      append('onSend', invalidationHook(this))
       this.app.log.info(
         { route: label },
         '@fastify-perf/cache: route declared before the plugin, invalidation attached on its first request',
@@ -189,13 +157,7 @@ export class RouteCache {
     // own last HEAD hook, which only `onRoute` can place (keepHeadBody); HEAD requests of such a
     // route are answered by the handler.
     if (cache === undefined || cache === false || !methods.includes('GET')) return
-    const route = resolveRouteConfig(
-      cache as Parameters<typeof resolveRouteConfig>[0],
-      this.options,
-      label,
-      this.backend.assertTags,
-      new AcceptEncodingKey(undefined),
-    )
+    const route = this.#resolve(cache, methods, request.routeOptions.url, undefined)
     this.cachedRoutes++
     append(
       'preHandler',
@@ -206,6 +168,22 @@ export class RouteCache {
     this.app.log.info(
       { route: label },
       '@fastify-perf/cache: route declared before the plugin, cache attached on its first request (declare routes after `await app.register()` to skip this)',
+    )
+  }
+
+  /** A route's `config.cache` validated and merged with the plugin's defaults (throws a coded error). */
+  #resolve(
+    config: unknown,
+    methods: readonly string[],
+    url: string | undefined,
+    routeOptions?: RouteOptions,
+  ) {
+    return resolveRouteConfig(
+      config as Parameters<typeof resolveRouteConfig>[0],
+      this.options,
+      `${methods.join(',')} ${url}`,
+      this.backend.assertTags,
+      new AcceptEncodingKey(routeOptions),
     )
   }
 
@@ -238,6 +216,23 @@ export class RouteCache {
 }
 
 type HookName = 'onRequest' | 'preHandler' | 'onSend'
+
+/** A route's method option as upper-case names. */
+function upperMethods(method: RouteOptions['method']): string[] {
+  return (Array.isArray(method) ? method : [method]).map((m) => String(m).toUpperCase())
+}
+
+/** The `onSend` hook of routes with an unsafe method (invalidate.ts). */
+function invalidationHook(rc: RouteCache) {
+  return function routeCacheInvalidateOnUnsafe(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    payload: unknown,
+    done: (err: null, payload: unknown) => void,
+  ) {
+    invalidateOnUnsafe(rc, request, reply, payload, done)
+  }
+}
 
 /** On the config of every route `onRoute` saw (see {@link RouteCache.attachEarlyRoutes}). */
 const kSeen = Symbol('fastify-perf.cache.route-seen')

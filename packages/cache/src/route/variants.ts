@@ -344,9 +344,10 @@ export class VariantStore {
   }
 
   /**
-   * The store write of `landing` settled. Written, it stays answerable for one more store budget: a lookup whose read went out before the write landed can still answer "not
-   * there" after it settled, and must find the landing then. What it holds is what was written, and
-   * an invalidation of the URL drops it as before.
+   * The store write of `landing` settled. Written, it stays kept for one more store budget: a
+   * lookup whose read went out before the write landed can still answer "not there" after it
+   * settled, and must find the landing then (reads sent later never use it: see findLanding). An
+   * invalidation of the URL drops it as before.
    */
   landed(landing: Landing, hold: boolean): void {
     // Not written (fenced, refused, the store failed): the store will not answer with it. Written to
