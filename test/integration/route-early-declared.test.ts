@@ -10,7 +10,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import { type CacheStore, type FastifyPerfCacheOptions, fastifyPerfCache } from '@fastify-perf/cache'
 import { listen, request } from '@fastify-perf/test-helpers'
 import Fastify, { type FastifyInstance } from 'fastify'
-import { closer, type Defer, DIRECT, openStore, redis, storeLabel } from './support/stores.js'
+import { closer, type Defer, DIRECT, lateRedis, openStore, redis, storeLabel } from './support/stores.js'
 
 const STORED_TO_HIT_MS = 2000
 
@@ -96,6 +96,25 @@ describe('routes declared before the cache plugin loaded', () => {
         assert.equal(refused.text, 'no')
       })
     }
+  }
+
+  for (const setup of [...DIRECT, lateRedis]) {
+    test(`${storeLabel(setup)}: 20 concurrent first requests, then 20 concurrent writes and reads: never an old body after a write`, async (t) => {
+      const defer = closer(t)
+      const { store } = await openStore(setup, defer)
+      const app = await earlyApp(defer, store, 'register() not awaited')
+      const base = await listen(app)
+      // All at once on a route nothing is attached to yet: one of them attaches, all are answered.
+      const first = await Promise.all(Array.from({ length: 20 }, () => request(`${base}/item`)))
+      for (const res of first) assert.equal(res.text, 'item v1')
+      await untilHit(`${base}/item`)
+      // A write, and reads sent only once it was answered: none may see the old body.
+      for (let round = 2; round <= 4; round++) {
+        assert.equal((await request(`${base}/item`, { method: 'PUT' })).status, 200)
+        const reads = await Promise.all(Array.from({ length: 20 }, () => request(`${base}/item`)))
+        for (const res of reads) assert.equal(res.text, `item v${round}`, `round ${round}: ${status(res)}`)
+      }
+    })
   }
 
   test('two instances on one Redis: a write answered first by the instance that never served the route invalidates it for the other', async (t) => {
