@@ -171,16 +171,24 @@ test('the check costs one round of stat per interval, shared by concurrent reque
   await rawRequest(base, CSS_PATH)
   const fs = countFsCalls(t)
   await sleep(120)
-  // 30 requests arriving together on a due entry: one check (the file and its three possible siblings).
-  await Promise.all(Array.from({ length: 30 }, () => rawRequest(base, CSS_PATH)))
+  // 30 requests arriving together on a due entry: one check (the file and its three possible
+  // siblings) per interval they span. A busy machine may spread them over more than one interval:
+  // the bound follows the time they took, and without sharing it would be 30 rounds whatever it was.
   const stats = () => fs.calls.filter((call) => call.startsWith('fs/promises.stat'))
-  assert.equal(stats().length, 4, fs.calls.join('\n'))
+  const rounds = (startedAt: number) => 1 + Math.floor((Date.now() - startedAt) / 100)
+  const burstAt = Date.now()
+  await Promise.all(Array.from({ length: 30 }, () => rawRequest(base, CSS_PATH)))
+  const burstRounds = rounds(burstAt)
+  assert.equal(stats().length % 4, 0, fs.calls.join('\n'))
+  assert.ok(stats().length >= 4 && stats().length <= 4 * burstRounds, fs.calls.join('\n'))
   assert.equal(fs.calls.filter((call) => call.includes('readFile')).length, 0, 'unchanged: nothing re-read')
   // Steady traffic over ~350 ms: at most one round per interval (plus the one at the start).
   fs.reset()
-  const until = Date.now() + 350
+  const steadyAt = Date.now()
+  const until = steadyAt + 350
   while (Date.now() < until) await rawRequest(base, CSS_PATH)
-  assert.ok(stats().length <= 4 * 5, `${stats().length} stat calls`)
+  const allowed = 4 * (rounds(steadyAt) + 1)
+  assert.ok(stats().length <= allowed, `${stats().length} stat calls, at most ${allowed}`)
 })
 
 test('watch: a change is seen at once, long before the check interval', async (t) => {
