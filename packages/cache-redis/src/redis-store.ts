@@ -83,6 +83,11 @@ export class RedisStore implements CacheStore {
     return this.#client.getBuffer(redisKey(this.prefix + key)).then(decode)
   }
 
+  /** The entry's bytes (`GET`), which the engine decodes itself (see `CacheStore.getBytes`). */
+  getBytes(key: string): Promise<Buffer | null> {
+    return this.#client.getBuffer(redisKey(this.prefix + key))
+  }
+
   getMany(keys: readonly string[]): Promise<ReadonlyArray<StoredEntry | undefined>> {
     if (keys.length === 0) return Promise.resolve([])
     const full = keys.map((key) => redisKey(this.prefix + key))

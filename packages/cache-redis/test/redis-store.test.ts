@@ -1,6 +1,6 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
-import type { StoredEntry } from '@fastify-perf/cache'
+import { createCache, type StoredEntry } from '@fastify-perf/cache'
 import { storeSuite } from '@fastify-perf/cache/testing'
 import { RedisStore } from '@fastify-perf/cache-redis'
 import { redisCommand, redisUrl, startRedis, testKeyPrefix } from '@fastify-perf/test-helpers'
@@ -242,4 +242,30 @@ test('out of memory (maxmemory, noeviction): set rejects, reads keep working, no
   assert.equal(await store.delete('big:0'), true, 'deletes still work')
   assert.equal(store.client.status, 'ready', 'the connection survived')
   assert.deepEqual(unhandled, [])
+})
+
+test('through the engine, a foreign value under an entry key is a miss: getOrSet runs the factory and stores over it', async (t) => {
+  const prefix = testKeyPrefix('foreign-engine')
+  const store = await sharedStore(prefix)
+  const cache = createCache({ store, namespace: 'ns' })
+  t.after(async () => {
+    await cache.close()
+    await store.close()
+  })
+  const url = await redisUrl()
+  // The engine reads entries with getBytes and decodes them itself (see CacheStore.getBytes).
+  await cache.set('warm', 'up')
+  assert.equal(await cache.getOrSet('warm', () => 'factory'), 'up')
+  await redisCommand(url, 'SET', `${prefix}ns:k:k`, 'not an entry', 'PX', 60_000)
+  let runs = 0
+  assert.equal(
+    await cache.getOrSet('k', () => {
+      runs++
+      return 'fresh'
+    }),
+    'fresh',
+  )
+  assert.equal(runs, 1)
+  assert.equal(await cache.getOrSet('k', () => 'again'), 'fresh')
+  await store.clear('')
 })

@@ -328,23 +328,34 @@ export class Cache {
     const k = this.#prefix + key
     if (options?.forceFresh === true)
       return this.#getOrSetSlow(key, k, factory, options, undefined, this.#newDeadline(), this.#owner(key))
-    const found = this.#tiers.get(k)
-    if (isPromise(found)) {
-      const owner = this.#owner(key)
-      // The operation's budget is the read's own deadline: every later store call of this getOrSet
-      // (tag versions, new tags' records, the lock) must end by then. Taken from the read's call,
-      // which the safe store just started, rather than from a clock read of ours, which a remote
-      // hit would pay for nothing.
-      const read = this.#tiers.safe.lastCall
-      // A remote store's hit: the same checks in the store's own continuation, without the async
-      // slow path's extra promise. Concurrent reads of a key share one store read (see
-      // SafeStore#get), so they share its entry and decode it once.
-      return found.then((entry) => {
-        const value = this.#freshValue(key, entry, false, owner)
-        return value !== NO_ENTRY
-          ? (value as T)
-          : this.#getOrSetSlow(key, k, factory, options, entry, read.deadline, owner)
-      })
+    const tiers = this.#tiers
+    let found: StoredEntry | undefined | Promise<T>
+    if (tiers.safe.synchronous && tiers.l1 === undefined) {
+      const got = tiers.get(k)
+      if (isPromise(got)) {
+        // The store's first answer that comes later (a remote store starting up): from then on
+        // its reads take the continuation below.
+        const read = tiers.safe.lastCall
+        const owner = this.#owner(key)
+        return got.then((entry) => this.#afterRead(key, k, factory, options, entry, read.deadline, owner))
+      }
+      found = got
+    } else {
+      let owner: CacheLookupEvent | undefined
+      // A remote store's answer: the hit's checks run in the continuation that settles the store's
+      // answer (SafeStore#read), so a remote hit costs the client's promise, one reaction and the
+      // promise returned here. The operation's budget is the read's own deadline, handed to the
+      // continuation: every later store call of this getOrSet (tag versions, new tags' records,
+      // the lock) must end by then. Concurrent reads of a key share one store read (see
+      // SafeStore#read), so they share its entry and decode it once.
+      found = tiers.read(k, (entry, deadline) =>
+        this.#afterRead(key, k, factory, options, entry, deadline, owner),
+      )
+      // (The safe store's own Promise: an entry is a plain object.)
+      if (found instanceof Promise) {
+        owner = this.#owner(key)
+        return found
+      }
     }
     // The hot path: a synchronous store, an untagged entry, fresh. One map read, one clock read,
     // one weak-map read; no option parsing, no await.
@@ -352,6 +363,22 @@ export class Cache {
     if (value !== NO_ENTRY) return Promise.resolve(value as T)
     // A synchronous answer took no time: the budget starts now.
     return this.#getOrSetSlow(key, k, factory, options, found, this.#newDeadline(), this.#owner(key))
+  }
+
+  /** A remote read's answer: the value of a fresh untagged entry, or the slow path. */
+  #afterRead<T>(
+    key: string,
+    k: string,
+    factory: Factory<T>,
+    options: GetOrSetOptions | undefined,
+    entry: StoredEntry | undefined,
+    deadline: number,
+    owner: CacheLookupEvent | undefined,
+  ): T | Promise<T> {
+    const value = this.#freshValue(key, entry, false, owner)
+    return value !== NO_ENTRY
+      ? (value as T)
+      : this.#getOrSetSlow(key, k, factory, options, entry, deadline, owner)
   }
 
   /**

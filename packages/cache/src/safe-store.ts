@@ -1,4 +1,5 @@
 import { channels } from './channels.js'
+import { decodeEntry } from './entry.js'
 import { FST_PERF_CACHE_STORE_TIMEOUT } from './errors.js'
 import { type CacheStore, isPromise, type MaybePromise, type StoredEntry, type StoreLock } from './store.js'
 
@@ -23,6 +24,19 @@ export interface SafeStoreSettings {
 
 type BreakerState = 'closed' | 'open' | 'half-open'
 
+/**
+ * What the caller of a read does with its answer (see {@link SafeStore.read}): called once with the
+ * entry (`undefined` for a miss, a failure or a timeout) and the read's deadline, the budget of the
+ * rest of the caller's operation. What it returns (or throws) settles the read's promise.
+ */
+export type ReadContinuation<R> = (entry: StoredEntry | undefined, deadline: number) => R | Promise<R>
+
+/** A caller that joined a read in flight, with its own continuation (or none: it takes the entry). */
+interface Joiner {
+  readonly next: ReadContinuation<unknown> | undefined
+  resolve: (value: unknown) => void
+}
+
 const noop = () => {}
 const NO_CALL = Object.freeze({ deadline: 0 })
 const STALL_GRACE_MS = 10
@@ -43,6 +57,12 @@ class PendingCall {
   promise: Promise<unknown> | undefined
   /** The key of a `get`, which later reads of that key may join while it is in flight. */
   readKey: string | undefined
+  /** The store answers the entry's bytes (`getBytes`): the settle step decodes them. */
+  bytes = false
+  /** The reader's continuation: the promise settles with what it returns, not with the entry. */
+  next: ReadContinuation<unknown> | undefined
+  /** Readers that joined this read with a continuation of their own (or when it has one). */
+  joiners: Joiner[] | undefined
   readonly operation: string
   readonly fallback: unknown
   readonly answer: (value: unknown) => void
@@ -88,10 +108,18 @@ export class SafeStore {
 
   /** Whether every answer so far was synchronous: see {@link #spent}. */
   #synchronous = true
+  /** The store has `getBytes`: reads go through it, and the settle step decodes (see `CacheStore.getBytes`). */
+  readonly #bytes: boolean
 
   constructor(store: CacheStore, settings: SafeStoreSettings) {
     this.store = store
     this.#settings = settings
+    this.#bytes = typeof store.getBytes === 'function'
+  }
+
+  /** Whether the store has only ever answered synchronously (the memory store): its reads take no continuation. */
+  get synchronous(): boolean {
+    return this.#synchronous
   }
 
   /** The breaker's state: `closed` (healthy), `open` (store skipped) or `half-open` (probing). */
@@ -122,6 +150,21 @@ export class SafeStore {
    * at once, without reaching the store.
    */
   get(key: string, deadline?: number): MaybePromise<StoredEntry | undefined> {
+    return this.read(key, deadline, undefined) as MaybePromise<StoredEntry | undefined>
+  }
+
+  /**
+   * {@link get}, with what the caller does with the entry when the store answers later: `then` runs
+   * in the continuation that settles the store's answer, and the Promise answered settles with
+   * its result. A remote hit then costs the store client's own promise, one reaction and this one
+   * Promise, instead of a chain of them (the store's decode, this wrapper's, the caller's `then`),
+   * each a promise and a microtask. A synchronous answer is returned as it is, without calling `then`.
+   */
+  read<R>(
+    key: string,
+    deadline: number | undefined,
+    then: ReadContinuation<R> | undefined,
+  ): StoredEntry | undefined | Promise<R> {
     // (A synchronous store never has reads in flight: its hits pay no lookup.)
     if (this.#reads.size !== 0) {
       const joined = this.#reads.get(key)
@@ -130,17 +173,50 @@ export class SafeStore {
       if (joined !== undefined && (deadline === undefined || deadline >= joined.deadline)) {
         this.joinedReads++
         this.lastCall = joined
-        return joined.promise as Promise<StoredEntry | undefined>
+        if (then === undefined && joined.next === undefined) return joined.promise as Promise<R>
+        return this.#join(joined, then as ReadContinuation<unknown> | undefined) as Promise<R>
       }
     }
     if ((deadline !== undefined && this.#spent(deadline)) || !this.#admit()) return undefined
-    let result: MaybePromise<StoredEntry | undefined>
+    const bytes = this.#bytes
+    let result: MaybePromise<StoredEntry | Uint8Array | null | undefined>
     try {
-      result = this.store.get(key)
+      result = bytes ? this.store.getBytes!(key) : this.store.get(key)
     } catch (err) {
       return this.#fail('get', err, undefined)
     }
-    return isPromise(result) ? this.#deadline('get', result, undefined, deadline, key) : this.#succeed(result)
+    if (!isPromise(result))
+      return bytes
+        ? this.#decode(result as Uint8Array | null | undefined)
+        : this.#succeed(result as StoredEntry | undefined)
+    const promise = this.#deadline('get', result, undefined, deadline, key)
+    const call = this.lastCall as PendingCall
+    call.bytes = bytes
+    if (then === undefined) return promise as Promise<R>
+    call.next = then as ReadContinuation<unknown>
+    return promise as Promise<R>
+  }
+
+  /** A reader joining `call` in flight, with a continuation of its own. */
+  #join(call: PendingCall, then: ReadContinuation<unknown> | undefined): Promise<unknown> {
+    const joiner: Joiner = { next: then, resolve: noop }
+    const promise = new Promise<unknown>((resolve) => {
+      joiner.resolve = resolve
+    })
+    if (call.joiners === undefined) call.joiners = [joiner]
+    else call.joiners.push(joiner)
+    return promise
+  }
+
+  /** The entry in a store's bytes, as a read's answer: unreadable bytes are the store's failure. */
+  #decode(bytes: Uint8Array | null | undefined): StoredEntry | undefined {
+    let entry: StoredEntry | undefined
+    try {
+      entry = bytes == null ? undefined : decodeEntry(bytes)
+    } catch (err) {
+      return this.#fail('get', err, undefined)
+    }
+    return this.#succeed(entry)
   }
 
   getMany(keys: readonly string[], deadline?: number): MaybePromise<ReadonlyArray<StoredEntry | undefined>> {
@@ -288,7 +364,7 @@ export class SafeStore {
 
   #deadline<T>(
     operation: string,
-    pending: Promise<T>,
+    pending: Promise<unknown>,
     fallback: T,
     budget: number | undefined,
     readKey?: string,
@@ -337,7 +413,26 @@ export class SafeStore {
   settle(call: PendingCall, failed: boolean, result: unknown): void {
     if (call.done) return
     this.#finish(call)
-    call.resolve(failed ? this.#fail(call.operation, result, call.fallback) : this.#succeed(result))
+    this.#answer(
+      call,
+      failed
+        ? this.#fail(call.operation, result, call.fallback)
+        : call.bytes
+          ? this.#decode(result as Uint8Array | null | undefined)
+          : this.#succeed(result),
+    )
+  }
+
+  /** Settles the call's promise, and its joiners', with `value` or what their continuations make of it. */
+  #answer(call: PendingCall, value: unknown): void {
+    const next = call.next
+    call.resolve(next === undefined ? value : proceed(next, value, call.deadline))
+    const joiners = call.joiners
+    if (joiners === undefined) return
+    for (let i = 0; i < joiners.length; i++) {
+      const joiner = joiners[i]!
+      joiner.resolve(joiner.next === undefined ? value : proceed(joiner.next, value, call.deadline))
+    }
   }
 
   #finish(call: PendingCall): void {
@@ -422,7 +517,8 @@ export class SafeStore {
     this.#aside = aside
     for (const call of expired) {
       this.#finish(call)
-      call.resolve(
+      this.#answer(
+        call,
         this.#fail(
           call.operation,
           new FST_PERF_CACHE_STORE_TIMEOUT(this.store.name, call.operation, Math.round(call.limitMs)),
@@ -524,5 +620,14 @@ export class SafeStore {
     } catch (err) {
       this.#fail('close', err, undefined)
     }
+  }
+}
+
+/** A read's continuation run on its answer; a throw rejects the caller's promise. */
+function proceed(next: ReadContinuation<unknown>, entry: unknown, deadline: number): unknown {
+  try {
+    return next(entry as StoredEntry | undefined, deadline)
+  } catch (error) {
+    return Promise.reject(error)
   }
 }

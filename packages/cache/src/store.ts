@@ -23,6 +23,14 @@ export interface CacheStore {
   readonly name: string
   /** Reads one entry; `undefined` when absent or expired. */
   get(key: string): MaybePromise<StoredEntry | undefined>
+  /**
+   * Optional, for a store that keeps entries as `encodeEntry()` bytes: reads one entry's bytes
+   * (`null` or `undefined` when absent) without decoding them. When it is there the engine reads
+   * through it and decodes the bytes in the continuation that settles the read (and treats bytes it
+   * cannot decode as a failed read), which spares a remote hit the promise and the microtask of a
+   * `get().then(decodeEntry)`. `get` must still be implemented, and both must see the same entries.
+   */
+  getBytes?(key: string): MaybePromise<Uint8Array | null | undefined>
   /** Reads several entries; the answer has one slot per key, in order, `undefined` when absent. */
   getMany(keys: readonly string[]): MaybePromise<ReadonlyArray<StoredEntry | undefined>>
   /**

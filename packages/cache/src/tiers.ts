@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto'
 import type { BusMessage, InvalidationBus } from './bus.js'
 import { type DebtSettings, InvalidationDebt, type Replayed } from './invalidation-debt.js'
 import type { MemoryStore } from './memory-store.js'
-import type { SafeStore } from './safe-store.js'
+import type { ReadContinuation, SafeStore } from './safe-store.js'
 import { isPromise, type MaybePromise, type StoredEntry, type StoreLock } from './store.js'
 
 /** How the engine reaches its store: an optional in-process L1 in front of the (safe) store. */
@@ -116,6 +116,29 @@ export class Tiers {
     const epoch = this.#epoch
     const remote = this.safe.get(key, deadline)
     if (isPromise(remote)) return remote.then((entry) => this.#fromRemote(key, entry, local, epoch))
+    return this.#fromRemote(key, remote, local, epoch)
+  }
+
+  /**
+   * {@link get} with a continuation for an answer that comes later (see `SafeStore#read`): a
+   * synchronous answer (an L1 hit, a memory store, a skipped store) is returned as it is; a later
+   * one settles the Promise returned with what `then` makes of it.
+   */
+  read<R>(key: string, then: ReadContinuation<R>): StoredEntry | undefined | Promise<R> {
+    if (this.debt.active && this.debt.masks(key)) return undefined
+    const l1 = this.#l1
+    if (l1 === undefined) return this.safe.read(key, undefined, then)
+    const local = l1.get(key)
+    if (local !== undefined && local.freshUntil > Date.now() && this.#trusted(local)) {
+      this.l1Hits++
+      return local
+    }
+    const epoch = this.#epoch
+    const remote = this.safe.read(key, undefined, (entry, deadline) =>
+      then(this.#fromRemote(key, entry, local, epoch), deadline),
+    )
+    // (The safe store's own Promise: an entry is a plain object.)
+    if (remote instanceof Promise) return remote
     return this.#fromRemote(key, remote, local, epoch)
   }
 
