@@ -63,3 +63,22 @@ export function hitsMayComeFirst(
   for (const kind of LATER) for (const hook of hooksOf(context, kind)) if (!skippable(hook)) return false
   return true
 }
+
+/**
+ * Whether this route's hits may be served before routing, where no hook runs at all (the edge
+ * path, edge.ts): {@link hitsMayComeFirst}, and every `onRequest` hook before `early` (app-level
+ * hooks registered before the cache) is named in `skip` too.
+ */
+export function hitsMayComeBeforeHooks(
+  request: FastifyRequest,
+  early: string,
+  late: string,
+  skip: ReadonlySet<string>,
+): boolean {
+  if (!hitsMayComeFirst(request, early, late, skip)) return false
+  for (const hook of hooksOf(routeContext(request)!, 'onRequest')) {
+    const name = nameOf(hook)
+    if (name !== early && (name === '' || !skip.has(name))) return false
+  }
+  return true
+}
