@@ -12,6 +12,14 @@
 // lookup: slower hits, never a skipped check.
 import type { FastifyRequest } from 'fastify'
 
+/**
+ * The route cache's app-level `preHandler` for routes declared before it (route-cache.ts
+ * `attachEarlyRoutes`): it does nothing for a route `onRoute` saw, which every route with an early
+ * lookup is. Any plugin that declares a route before the cache loads (timing's `/metrics`) adds
+ * it, and it must not send every route's hits to the late lookup.
+ */
+const EARLY_ROUTES = 'fastifyPerfRouteCacheEarlyRoutes'
+
 /** The hook kinds that run after `onRequest` and before the handler. */
 const LATER = ['preParsing', 'preValidation', 'preHandler'] as const
 
@@ -53,7 +61,7 @@ export function hitsMayComeFirst(
   if (context === undefined) return false
   const skippable = (hook: unknown) => {
     const name = nameOf(hook)
-    return name === late || (name !== '' && skip.has(name))
+    return name === late || name === EARLY_ROUTES || (name !== '' && skip.has(name))
   }
   const onRequest = hooksOf(context, 'onRequest')
   let at = -1
