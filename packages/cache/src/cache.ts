@@ -51,6 +51,8 @@ export interface RouteBackend {
    * it is the store; `undefined` otherwise (see `Tiers#peek`). The edge path's only read.
    */
   peek(key: string): StoredEntry | undefined
+  /** Whether `peek` can find anything: the store is the memory store, or there is an L1. */
+  readonly peekable: boolean
   /** Reads several entries; one slot per key, `undefined` when absent (or failed). */
   getMany(keys: readonly string[], deadline?: number): MaybePromise<ReadonlyArray<StoredEntry | undefined>>
   /** Writes an entry the route cache built (timestamps included); `false` when it did not reach the store. */
@@ -848,6 +850,7 @@ export class Cache {
       lastRead: () => tiers.safe.lastCall,
       get: (key, deadline) => tiers.get(key, deadline),
       peek: (key) => tiers.peek(key, sync),
+      peekable: sync !== undefined || tiers.l1 !== undefined,
       getMany: (keys, deadline) => tiers.getMany(keys, deadline),
       set: (key, entry, ttlMs, deadline) => tiers.set(key, entry, ttlMs, deadline),
       add: (key, entry, ttlMs, deadline) => tiers.add(key, entry, ttlMs, deadline),

@@ -369,20 +369,37 @@ function publishEdge(mark: EdgeMark, req: IncomingMessage, res: ServerResponse, 
 }
 
 /**
- * Marks a response the normal path serves as a fresh hit (and the URL's variant record, if any)
- * with the route's edge mark, for the request's method. Called only for routes with a mark.
+ * Marks what the normal path serves as a fresh hit for a route with an edge mark: the response
+ * and the URL's variant record, if any, for the request's method. What the edge finds is the
+ * in-process decoded form of the entry object it peeks (`VariantStore.known`); a lookup that read
+ * part of its way from the remote store (an L1 miss of a sibling variant slot) holds another
+ * decoded object of the same bytes. So, when the store can be peeked at all (memory, or L1), the
+ * in-process forms of `entry` and `recordEntry` are marked too, decoded once per entry object if
+ * needed (the next reads of that key return that object from L1 or memory).
  */
 export function markForEdge(
+  rc: RouteCache,
   mark: EdgeMark,
   method: string | undefined,
+  entry: StoredEntry,
   response: CachedResponse,
   record: VariantRecord | undefined,
+  recordEntry: StoredEntry | undefined,
 ): void {
-  if (method === 'GET') {
-    response.edgeGet = mark
-    if (record !== undefined) record.edgeGet = mark
-  } else if (method === 'HEAD') {
-    response.edgeHead = mark
-    if (record !== undefined) record.edgeHead = mark
+  if (method !== 'GET' && method !== 'HEAD') return
+  const get = method === 'GET'
+  markOne(response, mark, get)
+  if (record !== undefined) markOne(record, mark, get)
+  if (!rc.backend.peekable) return
+  const local = rc.store.decode(entry)
+  if (local instanceof CachedResponse && local !== response) markOne(local, mark, get)
+  if (recordEntry !== undefined) {
+    const localRecord = rc.store.decode(recordEntry)
+    if (localRecord instanceof VariantRecord && localRecord !== record) markOne(localRecord, mark, get)
   }
+}
+
+function markOne(target: CachedResponse | VariantRecord, mark: EdgeMark, get: boolean): void {
+  if (get) target.edgeGet = mark
+  else target.edgeHead = mark
 }

@@ -60,7 +60,7 @@ export function decide(
   if (fresh) {
     // A route served at the edge: these process-local objects may answer there from now on (edge.ts).
     const mark = ctx.route.atEdge.mark
-    if (mark != null) markForEdge(mark, request.raw.method, response, ctx.record)
+    if (mark != null) markForEdge(rc, mark, request.raw.method, entry, response, ctx.record, ctx.recordEntry)
     serve(rc, request, reply, entry, response, now, hitStatus(rc, response, entry, now), 'hit')
     return
   }

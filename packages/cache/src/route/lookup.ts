@@ -80,7 +80,7 @@ function serveFresh(
   }
   // A route served at the edge: this process-local object may answer there from now on (edge.ts).
   const mark = route.atEdge.mark
-  if (mark != null && !remote) markForEdge(mark, request.raw.method, stored, undefined)
+  if (mark != null) markForEdge(rc, mark, request.raw.method, entry, stored, undefined, undefined)
   serve(rc, request, reply, entry, stored, now, hitStatus(rc, stored, entry, now), 'hit')
   return true
 }
@@ -206,6 +206,7 @@ function onSlot(
     return
   }
   ctx.record = stored
+  ctx.recordEntry = entry
   const variant = rc.store.variantKey(stored, ctx.route, ctx.dims, request.raw.headers)
   if (variant === VARY_TOO_LARGE) {
     bypass(rc, ctx.route, reply, 'VARY-TOO-LARGE', done)
