@@ -431,7 +431,7 @@ describe('edge set-up', () => {
       app.get('/who', { config: { cache: { ttl: '1m' } } }, async () => ({ name }))
       bases.push(await listen(app))
     }
-    for (const [i, name] of ['one', 'two'].entries()) await request(`${bases[i]}/who`)
+    for (const base of bases) await request(`${base}/who`)
     for (let round = 0; round < 2; round++) {
       for (const [i, name] of ['one', 'two'].entries()) {
         assert.equal((await untilEdge(`${bases[i]}/who`)).json<{ name: string }>().name, name)
@@ -471,4 +471,19 @@ describe('edge set-up', () => {
     await app.close()
     assert.ok(app.server.listeners('request').includes(app.routing))
   })
+})
+
+test('a remote store without L1: the edge is never installed, hits are served as before', async (t) => {
+  const defer = closer(t)
+  const { store } = await openStore(DIRECT[1], defer)
+  const app = Fastify({ logger: false })
+  defer(() => app.close())
+  await app.register(fastifyPerfCache, { store, storeTimeout: '500ms', routes: { edge: true } })
+  app.get('/remote', { config: { cache: { ttl: '1m' } } }, async () => 'remote')
+  const base = await listen(app)
+  await request(`${base}/remote`)
+  await sleep(50)
+  const hit = await neverEdge(`${base}/remote`, {}, 'a request on a remote store without L1')
+  assert.match(status(hit), /; hit; ttl=\d+$/)
+  assert.ok(app.server.listeners('request').includes(app.routing), "Fastify's listener was replaced")
 })

@@ -91,6 +91,8 @@ function refusal(
   early: string,
   late: string,
 ): string | undefined {
+  // The edge reads synchronously only: without the memory store or an L1 it would never answer.
+  if (!rc.backend.peekable) return 'a remote store without an L1 tier (the edge reads memory only)'
   if (route.key !== undefined) return 'config.cache.key needs a Fastify request'
   if (route.allowAuthorization || route.allowCookie) return 'allowAuthorization / allowCookie'
   // Set by Fastify only when `rewriteUrl` is: the route then depends on more than the raw URL.
