@@ -163,6 +163,31 @@ describe('buildProxy in front of an origin', () => {
   })
 })
 
+test('with cache.edge, fresh hits are answered before routing; a POST still invalidates them at once', async (t) => {
+  const origin = await startOrigin()
+  const proxy = await buildProxy({ upstream: origin.base, cache: { edge: true } })
+  t.after(async () => {
+    await proxy.close()
+    await origin.app.close()
+  })
+  const base = await proxy.listen({ host: '127.0.0.1', port: 0 })
+  const miss = await request(`${base}/catalogue`)
+  let edge = miss
+  for (let i = 0; i < 20 && !/detail=edge$/.test(String(edge.headers['cache-status'])); i++) {
+    edge = await request(`${base}/catalogue`)
+  }
+  assert.match(String(edge.headers['cache-status']), /^fastify-perf; hit; ttl=\d+; detail=edge$/)
+  assert.equal(edge.text, miss.text)
+  assert.match(String(edge.headers.via), /fastify-perf-proxy/)
+  const asked = origin.seen.length
+  for (let i = 0; i < 5; i++) assert.equal((await request(`${base}/catalogue`)).text, miss.text)
+  assert.equal(origin.seen.length, asked, 'an edge hit reached the origin')
+  await request(`${base}/catalogue`, { method: 'POST', body: 'x' })
+  const after = await request(`${base}/catalogue`)
+  assert.notEqual(after.text, miss.text, 'the edge served the entry the POST invalidated')
+  assert.match(String(after.headers['cache-status']), /fwd=uri-miss/)
+})
+
 test('an unreachable origin gives a 502 quickly, never a hang', async () => {
   const port = await freePort()
   const proxy = await buildProxy({ upstream: `http://127.0.0.1:${port}` })

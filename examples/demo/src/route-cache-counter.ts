@@ -22,6 +22,7 @@ export class RouteCacheCounter {
     miss: 0,
     bypass: 0,
     'not-modified': 0,
+    edge: 0,
   }
   readonly #onEvent = (message: unknown) => {
     this.#counts[(message as CacheRouteEvent).outcome]++

@@ -46,6 +46,13 @@ export interface RouteBackend {
    */
   lastRead(): { readonly deadline: number }
   get(key: string, deadline?: number): MaybePromise<StoredEntry | undefined>
+  /**
+   * A synchronous read that never starts a remote one: an L1 hit, or the memory store's entry when
+   * it is the store; `undefined` otherwise (see `Tiers#peek`). The edge path's only read.
+   */
+  peek(key: string): StoredEntry | undefined
+  /** Whether `peek` can find anything: the store is the memory store, or there is an L1. */
+  readonly peekable: boolean
   /** Reads several entries; one slot per key, `undefined` when absent (or failed). */
   getMany(keys: readonly string[], deadline?: number): MaybePromise<ReadonlyArray<StoredEntry | undefined>>
   /** Writes an entry the route cache built (timestamps included); `false` when it did not reach the store. */
@@ -860,6 +867,8 @@ export class Cache {
     if (this.#routeBackend !== undefined) return this.#routeBackend
     const tiers = this.#tiers
     const memory = tiers.safe.store instanceof MemoryStore ? tiers.safe.store : tiers.l1
+    // The store itself when it answers synchronously (a remote store is never peeked).
+    const sync = tiers.safe.store instanceof MemoryStore ? tiers.safe.store : undefined
     const backend: RouteBackend = {
       prefix: `${this.namespace}:r:`,
       closed: () => this.#closed,
@@ -867,6 +876,8 @@ export class Cache {
       deadline: () => this.#newDeadline(),
       lastRead: () => tiers.safe.lastCall,
       get: (key, deadline) => tiers.get(key, deadline),
+      peek: (key) => tiers.peek(key, sync),
+      peekable: sync !== undefined || tiers.l1 !== undefined,
       getMany: (keys, deadline) => tiers.getMany(keys, deadline),
       set: (key, entry, ttlMs, deadline) => tiers.set(key, entry, ttlMs, deadline),
       add: (key, entry, ttlMs, deadline) => tiers.add(key, entry, ttlMs, deadline),

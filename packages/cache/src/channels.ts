@@ -1,4 +1,5 @@
 import diagnostics from 'node:diagnostics_channel'
+import type { IncomingMessage, ServerResponse } from 'node:http'
 import type { FastifyRequest } from 'fastify'
 
 // The cache reports what it does on `node:diagnostics_channel` channels, so the timing plugin
@@ -105,9 +106,10 @@ export interface CacheRouteEvent {
   /**
    * `hit` (fresh), `stale` (served stale while revalidating), `stale-if-error` (stood in for a
    * failing handler), `collapsed` (got a concurrent miss's response), `miss` (went to the handler),
-   * `bypass` (did not use the cache), `not-modified` (a 304 answered from the cache).
+   * `bypass` (did not use the cache), `not-modified` (a 304 answered from the cache), `edge` (a
+   * fresh hit, or its 304, answered by the edge path before routing: see {@link CacheEdgeEvent}).
    */
-  outcome: 'hit' | 'stale' | 'stale-if-error' | 'collapsed' | 'miss' | 'bypass' | 'not-modified'
+  outcome: 'hit' | 'stale' | 'stale-if-error' | 'collapsed' | 'miss' | 'bypass' | 'not-modified' | 'edge'
   /** For `miss`: whether the response was stored. */
   stored?: boolean
   /** The RFC 9211 detail (a bypass or not-stored reason), when there is one. */
@@ -132,4 +134,24 @@ export const channels = {
   route: diagnostics.channel(channelNames.route),
   invalidationDebt: diagnostics.channel(channelNames.invalidationDebt),
   lookup: diagnostics.channel(channelNames.lookup),
+}
+
+/**
+ * Payload of `route` for an edge hit (`outcome: 'edge'`): published before the response head is
+ * written, from the server's `request` event, where no Fastify request or reply exists. Fresh per
+ * event: a subscriber may append header names and values to `headers` (`Server-Timing`), which go
+ * out with the response.
+ */
+export interface CacheEdgeEvent extends CacheRouteEvent {
+  outcome: 'edge'
+  /** Node's request message. */
+  req: IncomingMessage
+  /** Node's response, not written yet. */
+  res: ServerResponse
+  /** The status about to be sent: the stored one, or 304. */
+  status: number
+  /** The route's config object (`request.routeOptions.config` on the normal path). */
+  config: object
+  /** Extra response headers, as a flat list `[name, value, name, value, ...]`, empty when published. */
+  headers: string[]
 }

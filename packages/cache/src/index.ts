@@ -16,6 +16,7 @@ export type {
 export { Cache } from './cache.js'
 export type {
   CacheBreakerEvent,
+  CacheEdgeEvent,
   CacheFactoryErrorEvent,
   CacheInvalidateEvent,
   CacheInvalidationDebtEvent,

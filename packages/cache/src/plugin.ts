@@ -4,6 +4,7 @@ import { buildCache } from './create-cache.js'
 import { FST_PERF_CACHE_ALREADY_REGISTERED } from './errors.js'
 import { type FastifyPerfCacheOptions, resolveOptions } from './options.js'
 import { kRouteState, replyCacheControl } from './route/capture.js'
+import { uninstallEdge } from './route/edge.js'
 import { RouteCache } from './route/route-cache.js'
 
 async function fastifyPerfCachePlugin(
@@ -38,6 +39,11 @@ async function fastifyPerfCachePlugin(
   // The bus starts listening once the app is ready, never blocking startup on a store that is down.
   fastify.addHook('onReady', function startCache(done) {
     cache.start()
+    done()
+  })
+  // The edge path (route/edge.ts) stops first: a closing app answers through Fastify again.
+  fastify.addHook('preClose', function stopEdge(done) {
+    uninstallEdge(routes)
     done()
   })
   fastify.addHook('onClose', async function closeCache() {

@@ -142,6 +142,21 @@ export class Tiers {
     return this.#fromRemote(key, remote, local, epoch)
   }
 
+  /**
+   * A read that never reaches a remote store: the L1 entry when it is fresh and trusted, else the
+   * entry of a synchronous store (`local`, the memory store, when it is the store itself), else
+   * `undefined`. For the route cache's edge path, which answers only what it can answer at once.
+   */
+  peek(key: string, local: MemoryStore | undefined): StoredEntry | undefined {
+    if (this.debt.active && this.debt.masks(key)) return undefined
+    const l1 = this.#l1
+    if (l1 === undefined) return local?.get(key)
+    const entry = l1.get(key)
+    if (entry === undefined || entry.freshUntil <= Date.now() || !this.#trusted(entry)) return undefined
+    this.l1Hits++
+    return entry
+  }
+
   getMany(keys: readonly string[], deadline?: number): MaybePromise<ReadonlyArray<StoredEntry | undefined>> {
     const found = this.#getMany(keys, deadline)
     return this.debt.active ? this.#masked(found, keys) : found

@@ -561,3 +561,32 @@ test('route options: defaults, validation with coded errors naming the option an
     )
   }
 })
+
+test('edge options: off by default, a route inherits the plugin’s and may override it, booleans only', () => {
+  const tags = (t: readonly string[]) => t
+  const off = resolveRouteOptions(undefined)
+  assert.equal(off.edge, false)
+  const on = resolveRouteOptions({ edge: true })
+  assert.equal(on.edge, true)
+  assert.equal(resolveRouteConfig(true, off, 'GET /x', tags).edge, false)
+  assert.equal(resolveRouteConfig(true, on, 'GET /x', tags).edge, true)
+  assert.equal(resolveRouteConfig({ edge: false }, on, 'GET /x', tags).edge, false)
+  assert.equal(resolveRouteConfig({ edge: true }, off, 'GET /x', tags).edge, true)
+  // Each route decides on its own first request: its own state, not shared with another route.
+  const a = resolveRouteConfig(true, on, 'GET /a', tags)
+  const b = resolveRouteConfig(true, on, 'GET /b', tags)
+  assert.equal(a.atEdge.mark, undefined)
+  assert.notEqual(a.atEdge, b.atEdge)
+  for (const edge of ['yes', 1, null]) {
+    assert.throws(
+      () => resolveRouteOptions({ edge } as never),
+      (err: Error & { code?: string }) =>
+        err.code === 'FST_PERF_CACHE_INVALID_OPTION' && /routes\.edge/.test(err.message),
+    )
+    assert.throws(
+      () => resolveRouteConfig({ edge } as never, off, 'GET /x', tags),
+      (err: Error & { code?: string }) =>
+        err.code === 'FST_PERF_CACHE_INVALID_OPTION' && /config\.cache\.edge \(GET \/x\)/.test(err.message),
+    )
+  }
+})

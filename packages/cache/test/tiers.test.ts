@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import Fastify from 'fastify'
+import { kRouteBackend } from '../src/cache.js'
 import { type FastifyPerfCacheOptions, fastifyPerfCache, MemoryStore } from '../src/index.js'
 import { ChaosStore, LocalBus, type LocalBusNetwork } from '../src/testing/index.js'
 
@@ -201,4 +202,33 @@ test('a read after an invalidation arrived does not join a read from before it',
     assert.equal(await second, invalidate === 'set' ? 'v2' : undefined, `after ${invalidate}()`)
     assert.equal(await first, 'v1')
   }
+})
+
+test('peek (the route cache edge path’s read) answers from L1 only and never reaches the shared store', async (t) => {
+  const { remote, a } = await twoInstances(t, LocalBus.network())
+  const backend = a.cache[kRouteBackend]()
+  assert.equal(backend.peekable, true)
+  const entry = {
+    value: 'v',
+    createdAt: Date.now(),
+    freshUntil: Date.now() + 60_000,
+    staleUntil: Date.now() + 60_000,
+    graceUntil: Date.now() + 60_000,
+    tags: [],
+    tagVersions: [],
+  }
+  const calls = remote.calls
+  assert.equal(backend.peek('cache:r:absent'), undefined)
+  assert.equal(remote.calls, calls, 'a peek that missed L1 reached the store')
+  await backend.set('cache:r:k', entry, 60_000)
+  assert.equal(backend.peek('cache:r:k'), entry, 'the entry object L1 holds')
+  const after = remote.calls
+  assert.equal(backend.peek('cache:r:k'), entry)
+  assert.equal(remote.calls, after)
+  await backend.deleteMany(['cache:r:k'])
+  assert.equal(backend.peek('cache:r:k'), undefined, 'a deletion is seen by the next peek')
+  // Without an L1, a remote store is never peeked.
+  const bare = await cacheApp(t, { store: new ChaosStore(new MemoryStore()) })
+  assert.equal(bare.cache[kRouteBackend]().peekable, false)
+  assert.equal(bare.cache[kRouteBackend]().peek('cache:r:k'), undefined)
 })

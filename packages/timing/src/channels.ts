@@ -143,6 +143,24 @@ export interface ChannelSinks {
    * already be set (their onSend hooks can run after ours): rebuilds it while headers are unsent.
    */
   readonly onLateEvent: (request: TimedRequest) => void
+  /** Whether a raw message is this app's (an edge hit has no Fastify request). */
+  readonly ownsMessage: (message: unknown) => boolean
+  /**
+   * A route-cache hit answered by the edge path, before routing (no Fastify request, no hook):
+   * observed and given its `Server-Timing` here, before its head is written.
+   */
+  readonly onEdge: (message: EdgeHit) => void
+}
+
+/** The route cache's `edge` event, as read here (the publisher may be another version). */
+export interface EdgeHit {
+  /** `METHOD /template`. */
+  readonly route: string
+  readonly req: PhasesHolder & { method?: string; headers: Record<string, unknown> }
+  readonly status: number
+  readonly config: Record<PropertyKey, unknown>
+  /** Headers to send with the response: a flat list, appended to. */
+  readonly headers: string[]
 }
 
 type CacheResult = 'hit' | 'miss' | 'stale' | 'coalesced' | 'bypass'
@@ -209,6 +227,16 @@ export function subscribe(sinks: ChannelSinks): () => void {
   on(channelNames.cacheRoute, (message) => {
     const [method, route] = splitRoute(message.route)
     const outcome = label(message.outcome)
+    if (outcome === 'edge') {
+      // Answered before routing: no request to attribute, and every app hears it; the socket's
+      // server says whose it is.
+      if (!isEdgeHit(message) || !sinks.ownsMessage(message.req)) return
+      const cell = measurements.routeCacheResponses.cell(method, route, outcome)
+      cell.value++
+      statsd?.increment('cache.route_responses', 1, cell.tags)
+      sinks.onEdge(message)
+      return
+    }
     const cell = measurements.routeCacheResponses.cell(method, route, outcome)
     cell.value++
     statsd?.increment('cache.route_responses', 1, cell.tags)
@@ -289,6 +317,17 @@ export function subscribe(sinks: ChannelSinks): () => void {
     current = null
     arriving = null
   }
+}
+
+function isEdgeHit(message: Payload): message is Payload & EdgeHit {
+  return (
+    typeof message.req === 'object' &&
+    message.req !== null &&
+    typeof message.status === 'number' &&
+    typeof message.config === 'object' &&
+    message.config !== null &&
+    Array.isArray(message.headers)
+  )
 }
 
 /** The request an event belongs to, or `null`: see the order at the top of this file. */

@@ -337,6 +337,24 @@ export class Measurements {
   }
 }
 
+/**
+ * The {@link RouteState} kept on a route's config object (`routeOf` without a request: an edge hit
+ * of the route cache names the config), created there on first use with `url` as its label.
+ */
+export function routeOfConfig(
+  measurements: Measurements,
+  config: Record<PropertyKey, unknown>,
+  url: string,
+): RouteState {
+  let state = config[measurements.routeKey] as RouteState | undefined
+  if (state === undefined) {
+    const enabled = config.timing !== false
+    state = measurements.createRoute(url, enabled, false)
+    config[measurements.routeKey] = state
+  }
+  return state
+}
+
 /** What the plugin knows about one route: its label and the histogram cells of its method/status pairs. */
 export class RouteState {
   #lastMethod = ''

@@ -284,6 +284,14 @@ export function hasCacheActivity(phases: Phases): boolean {
 }
 
 /**
+ * `Server-Timing` of a route-cache hit answered by the edge path (before routing): its total and
+ * `cache;desc="edge"`. Nothing else ran.
+ */
+export function edgeServerTimingValue(totalMs: number): string {
+  return `total;dur=${up(totalMs)}, cache;desc="edge"`
+}
+
+/**
  * The `Server-Timing` value for `request` at `now` (a `performance.now()` reading, after `start`):
  * `total`, `handler`, `cache`, `compress`, then the entries of `reply.timing` in the order they
  * were added. Called only for responses `expose()` allows, so the string work is never paid otherwise.

@@ -34,6 +34,11 @@ export class CacheStatus {
     return this.#hit + ttl
   }
 
+  /** A fresh hit answered by the edge path (edge.ts): `<name>; hit; ttl=<seconds>; detail=edge`. */
+  edgeHit(ttl: number): string {
+    return `${this.#hit}${ttl}; detail=edge`
+  }
+
   /** A stale hit served while one background refresh runs (RFC 5861 §3). */
   staleWhileRevalidate(ttl: number): string {
     return `${this.#hit}${ttl}; detail=STALE-WHILE-REVALIDATE`

@@ -4,7 +4,7 @@
 import type { IncomingHttpHeaders, OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { FST_PERF_CACHE_INVALID_OPTION } from '../errors.js'
-import type { StoreLock } from '../store.js'
+import type { StoredEntry, StoreLock } from '../store.js'
 import { type Duration, toMs } from '../units.js'
 import { type CacheControl, NO_DIRECTIVES } from './cache-control.js'
 import type { Forward } from './cache-status.js'
@@ -112,6 +112,8 @@ export class Lookup implements SlotView {
   readonly directives: CacheControl
   /** The variant record found in the URL slot, when there was one. */
   record: VariantRecord | undefined = undefined
+  /** The stored entry `record` was decoded from (the edge marks its in-process form, edge.ts). */
+  recordEntry: StoredEntry | undefined = undefined
   /** The URL slot held a plain response (or a value we cannot read): a record replaces it. */
   occupied = false
   /** The variant slot chosen for this request's variant, once the record's slots were read. */

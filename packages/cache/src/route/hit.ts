@@ -8,6 +8,7 @@ import { NO_DIRECTIVES } from './cache-control.js'
 import { ttlSeconds } from './cache-status.js'
 import type { Lookup } from './capture.js'
 import { ageOf, hitStatus, serve } from './deliver.js'
+import { markForEdge } from './edge.js'
 import { miss } from './miss.js'
 import { scheduleRefresh } from './refresh.js'
 import { type CachedResponse, FLAG_ALWAYS_REVALIDATE, FLAG_NO_STALE } from './response-codec.js'
@@ -57,6 +58,9 @@ export function decide(
     }
   }
   if (fresh) {
+    // A route served at the edge: these process-local objects may answer there from now on (edge.ts).
+    const mark = ctx.route.atEdge.mark
+    if (mark != null) markForEdge(rc, mark, request.raw.method, entry, response, ctx.record, ctx.recordEntry)
     serve(rc, request, reply, entry, response, now, hitStatus(rc, response, entry, now), 'hit')
     return
   }

@@ -12,6 +12,14 @@
 // lookup: slower hits, never a skipped check.
 import type { FastifyRequest } from 'fastify'
 
+/**
+ * The route cache's app-level `preHandler` for routes declared before it (route-cache.ts
+ * `attachEarlyRoutes`): it does nothing for a route `onRoute` saw, which every route with an early
+ * lookup is. Any plugin that declares a route before the cache loads (timing's `/metrics`) adds
+ * it, and it must not send every route's hits to the late lookup.
+ */
+const EARLY_ROUTES = 'fastifyPerfRouteCacheEarlyRoutes'
+
 /** The hook kinds that run after `onRequest` and before the handler. */
 const LATER = ['preParsing', 'preValidation', 'preHandler'] as const
 
@@ -53,7 +61,7 @@ export function hitsMayComeFirst(
   if (context === undefined) return false
   const skippable = (hook: unknown) => {
     const name = nameOf(hook)
-    return name === late || (name !== '' && skip.has(name))
+    return name === late || name === EARLY_ROUTES || (name !== '' && skip.has(name))
   }
   const onRequest = hooksOf(context, 'onRequest')
   let at = -1
@@ -61,5 +69,24 @@ export function hitsMayComeFirst(
   if (at === -1) return false
   for (let i = at + 1; i < onRequest.length; i++) if (!skippable(onRequest[i])) return false
   for (const kind of LATER) for (const hook of hooksOf(context, kind)) if (!skippable(hook)) return false
+  return true
+}
+
+/**
+ * Whether this route's hits may be served before routing, where no hook runs at all (the edge
+ * path, edge.ts): {@link hitsMayComeFirst}, and every `onRequest` hook before `early` (app-level
+ * hooks registered before the cache) is named in `skip` too.
+ */
+export function hitsMayComeBeforeHooks(
+  request: FastifyRequest,
+  early: string,
+  late: string,
+  skip: ReadonlySet<string>,
+): boolean {
+  if (!hitsMayComeFirst(request, early, late, skip)) return false
+  for (const hook of hooksOf(routeContext(request)!, 'onRequest')) {
+    const name = nameOf(hook)
+    if (name !== early && (name === '' || !skip.has(name))) return false
+  }
   return true
 }

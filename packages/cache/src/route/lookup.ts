@@ -8,6 +8,7 @@ import { isPromise, type StoredEntry } from '../store.js'
 import { NO_DIRECTIVES } from './cache-control.js'
 import { Lookup } from './capture.js'
 import { bypass, failed, hitStatus, serve } from './deliver.js'
+import { markForEdge } from './edge.js'
 import { decide } from './hit.js'
 import { miss } from './miss.js'
 import { CachedResponse, FLAG_ALWAYS_REVALIDATE, VariantRecord } from './response-codec.js'
@@ -33,7 +34,7 @@ export function hotLookup(
   const slotKey = rc.prefix + key
   const slot = rc.backend.get(slotKey)
   if (!isPromise(slot)) {
-    if (serveFresh(rc, request, reply, slot, slotKey, false)) return
+    if (serveFresh(rc, route, request, reply, slot, slotKey, false)) return
     onSlot(rc, new Lookup(route, key, '', NO_DIRECTIVES), request, reply, done, slot, false)
     return
   }
@@ -42,7 +43,7 @@ export function hotLookup(
   slot.then(
     (entry) => {
       try {
-        if (serveFresh(rc, request, reply, entry, slotKey, true)) return
+        if (serveFresh(rc, route, request, reply, entry, slotKey, true)) return
         const ctx = new Lookup(route, key, '', NO_DIRECTIVES)
         ctx.deadline = read.deadline
         onSlot(rc, ctx, request, reply, done, entry, true)
@@ -60,6 +61,7 @@ export function hotLookup(
  */
 function serveFresh(
   rc: RouteCache,
+  route: ResolvedRouteConfig,
   request: FastifyRequest,
   reply: FastifyReply,
   entry: StoredEntry | undefined,
@@ -76,6 +78,9 @@ function serveFresh(
   ) {
     return false
   }
+  // A route served at the edge: this process-local object may answer there from now on (edge.ts).
+  const mark = route.atEdge.mark
+  if (mark != null) markForEdge(rc, mark, request.raw.method, entry, stored, undefined, undefined)
   serve(rc, request, reply, entry, stored, now, hitStatus(rc, stored, entry, now), 'hit')
   return true
 }
@@ -201,6 +206,7 @@ function onSlot(
     return
   }
   ctx.record = stored
+  ctx.recordEntry = entry
   const variant = rc.store.variantKey(stored, ctx.route, ctx.dims, request.raw.headers)
   if (variant === VARY_TOO_LARGE) {
     bypass(rc, ctx.route, reply, 'VARY-TOO-LARGE', done)

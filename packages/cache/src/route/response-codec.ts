@@ -1,3 +1,4 @@
+import type { EdgeMark } from './edge.js'
 import { parseHttpDate } from './http-date.js'
 import { NOT_MODIFIED_HEADERS } from './policy.js'
 
@@ -97,6 +98,17 @@ export class CachedResponse implements ResponseParts {
   /** The `ttl` of the last hit status built from this entry, and that status (see the route cache). */
   hitTtl = Number.NaN
   hitStatus = ''
+  /**
+   * Set in this process only, never encoded: the edge marks (edge.ts) of the routes whose normal
+   * path served this object to a GET and to a HEAD request, and the edge path's precomputed head.
+   */
+  edgeGet: EdgeMark | undefined = undefined
+  edgeHead: EdgeMark | undefined = undefined
+  /** `writeHead`'s flat header list for the edge, valid for `edgeAge` / `edgeTtl` / `edgeOwner`. */
+  edgeHeaders: Array<string | string[]> | null = null
+  edgeAge = -1
+  edgeTtl = Number.NaN
+  edgeOwner: object | null = null
 
   constructor(parts: ResponseParts) {
     this.status = parts.status
@@ -166,6 +178,9 @@ export class VariantRecord {
   /** Lowercased request header names, sorted. */
   readonly names: readonly string[]
   readonly generation: string
+  /** The edge marks of this URL's routes (see {@link CachedResponse.edgeGet}); in-process only. */
+  edgeGet: EdgeMark | undefined = undefined
+  edgeHead: EdgeMark | undefined = undefined
 
   constructor(names: readonly string[], generation: string) {
     this.names = names

@@ -4,6 +4,7 @@ import { AcceptEncodingKey } from './accept-encoding.js'
 import { CacheStatus } from './cache-status.js'
 import { type Flight, type FlightResult, kRouteState, type MissState } from './capture.js'
 import { commitCaptured, settle } from './commit.js'
+import { edgeDecision } from './edge.js'
 import { onResponseHead, releasedStatus } from './fetch.js'
 import { hitsMayComeFirst, routeContext } from './hook-order.js'
 import { invalidateOnUnsafe } from './invalidate.js'
@@ -27,6 +28,7 @@ import { VariantStore } from './variants.js'
 //   commit.ts      hand the response to waiters, end the flight, write it in the background
 //   variants.ts    where responses live in the store: slots, variant records, generations, fence
 //   refresh.ts     background refreshes (stale-while-revalidate)
+//   edge.ts        opt-in: fresh hits answered before routing, from the server's request event
 //   invalidate.ts  unsafe methods invalidate their URL (and Cache Groups, cache-groups.ts)
 // capture.ts holds the per-request state (`Lookup`, `MissState`) and the response capture.
 
@@ -50,6 +52,8 @@ export class RouteCache {
   readonly refreshing = new Set<string>()
   /** Routes that opted in: unsafe methods invalidate nothing while there are none. */
   cachedRoutes = 0
+  /** A route declares constraints: routing depends on more than the key, so no edge path (edge.ts). */
+  constrainedRoutes = false
   /** The engine's tag invalidation, for Cache Groups (cache-groups.ts). */
   readonly invalidateTags: (tags: readonly string[]) => Promise<unknown>
 
@@ -71,6 +75,10 @@ export class RouteCache {
     const methods = upperMethods(routeOptions.method)
     const self = this
     if (methods.some(isUnsafeMethod)) addRouteHook(routeOptions, 'onSend', invalidationHook(this))
+    const constraints = (routeOptions as { constraints?: unknown }).constraints
+    if (typeof constraints === 'object' && constraints !== null && Object.keys(constraints).length > 0) {
+      this.constrainedRoutes = true
+    }
     const config = (routeOptions.config as { cache?: unknown } | undefined)?.cache
     if (config === undefined || config === false) return
     // Reads what a compressor publishes on these route options, on the route's first request.
@@ -84,7 +92,11 @@ export class RouteCache {
     // late one in `preHandler` serves the routes that did not go early.
     let early: boolean | undefined = route.hook === 'preHandler' ? false : undefined
     function fastifyPerfRouteCacheLookup(request: FastifyRequest, reply: FastifyReply, done: () => void) {
-      early ??= hitsMayComeFirst(request, EARLY, LATE, route.skipHooks)
+      if (early === undefined) {
+        early = hitsMayComeFirst(request, EARLY, LATE, route.skipHooks)
+        // The edge path (edge.ts) is decided at the same moment, for routes that may go early.
+        route.atEdge.mark = early ? edgeDecision(self, route, request, EARLY, LATE) : null
+      }
       if (early) recv(self, route, request, reply, done)
       else done()
     }

@@ -2,6 +2,7 @@ import type { FastifyRequest } from 'fastify'
 import { FST_PERF_CACHE_INVALID_OPTION } from '../errors.js'
 import { type Duration, type Size, toBytes, toMs } from '../units.js'
 import { ACCEPTED_SET, type AcceptEncodingKey } from './accept-encoding.js'
+import type { EdgeMark } from './edge.js'
 import { compileQueryFilter, type QueryFilter } from './key.js'
 import { SURROGATE_RULES, type SurrogateProvider } from './surrogate-keys.js'
 
@@ -62,6 +63,15 @@ export interface RouteCacheOptions {
    * A name ending in `-Cache-Control`, other than `CDN-Cache-Control`. @default false
    */
   targetedField?: false | string
+  /**
+   * Serve fresh hits of eligible routes from the edge path: a `request` listener in front of
+   * Fastify's own, before routing, with no hook run and no request or reply built. Its security
+   * model is that of a reverse-proxy cache in front of the app (see docs/caching.md, "The edge
+   * path"). A route is served there only if it has no `onRequest`, `preParsing`, `preValidation` or
+   * `preHandler` hook other than those named in its `skipHooks`, and no `key()`, `allowAuthorization`
+   * or `allowCookie`. A route's `config.cache.edge` overrides this. @default false
+   */
+  edge?: boolean
 }
 
 /**
@@ -101,6 +111,11 @@ export interface RouteCacheConfig {
   allowCookie?: boolean
   /** Take the store's cross-instance lock on a miss, so one instance in the fleet runs the handler. @default false */
   lock?: boolean
+  /**
+   * Serve this route's fresh hits from the edge path, before routing and without running any hook
+   * (the plugin's `routes.edge` otherwise). See docs/caching.md, "The edge path".
+   */
+  edge?: boolean
 }
 
 /** The plugin-level route options after validation. */
@@ -121,6 +136,8 @@ export interface ResolvedRouteOptions {
   readonly staleIfErrorMs: number | undefined
   /** The own targeted field's name, lowercased, or `undefined` when off. */
   readonly targetedField: string | undefined
+  /** The routes' default for the edge path. */
+  readonly edge: boolean
 }
 
 /** One route's settings after validation, merged with the plugin-level defaults. */
@@ -142,6 +159,13 @@ export interface ResolvedRouteConfig {
   readonly acceptEncoding: AcceptEncodingKey
   /** `METHOD url`, for error messages and diagnostics. */
   readonly label: string
+  /** Whether the route asked for the edge path (its own `edge`, else the plugin's). */
+  readonly edge: boolean
+  /**
+   * The route's edge decision, made on its first request through the normal path (edge.ts):
+   * `undefined` not made yet, `null` never at the edge, else the mark its responses carry.
+   */
+  readonly atEdge: { mark: EdgeMark | null | undefined }
 }
 
 const ROUTES_KNOWN = new Set([
@@ -160,6 +184,7 @@ const ROUTES_KNOWN = new Set([
   'staleWhileRevalidate',
   'staleIfError',
   'targetedField',
+  'edge',
 ])
 const ROUTE_KNOWN = new Set([
   'ttl',
@@ -173,6 +198,7 @@ const ROUTE_KNOWN = new Set([
   'allowAuthorization',
   'allowCookie',
   'lock',
+  'edge',
 ])
 // RFC 8941 §3.3.4 token, what RFC 9211 §2 allows as a cache identifier without quoting.
 const TOKEN = /^[A-Za-z*][A-Za-z0-9:/!#$%&'*+\-.^_`|~]*$/
@@ -270,6 +296,7 @@ export function resolveRouteOptions(options: RouteCacheOptions | undefined): Res
     staleWhileRevalidateMs: optionalDuration(o.staleWhileRevalidate, 'routes.staleWhileRevalidate', false),
     staleIfErrorMs: optionalDuration(o.staleIfError, 'routes.staleIfError', false),
     targetedField: targeted === false ? undefined : targeted.toLowerCase(),
+    edge: boolean(o.edge, 'routes.edge', false),
   })
 }
 
@@ -340,5 +367,7 @@ export function resolveRouteConfig(
     hasDimensions: vary.length > 0 || c.key !== undefined || allowAuthorization || allowCookie,
     acceptEncoding,
     label,
+    edge: boolean(c.edge, at('edge'), defaults.edge),
+    atEdge: { mark: undefined },
   })
 }

@@ -189,7 +189,7 @@ export class VariantStore {
       }
       const response = this.response(slots[i]!, entry, remote)
       if (response !== undefined && response.variant === variant) {
-        this.#touch(slots[i]!)
+        this.touch(slots[i]!)
         return { found: entry, response, target: slots[i]! }
       }
     }
@@ -204,7 +204,7 @@ export class VariantStore {
    * order in Redis or Memcached would cost a write per hit. Behind a load balancer each instance
    * protects the variants it serves; a variant that is hot anywhere is hot on most instances.
    */
-  #touch(slot: string): void {
+  touch(slot: string): void {
     const used = this.#used
     used.delete(slot)
     // Sub-millisecond: a write's `createdAt` is whole milliseconds, and a use in the same
@@ -228,6 +228,14 @@ export class VariantStore {
     const decoded = decodeStored(entry.value) ?? null
     this.#decoded.set(entry, decoded)
     return decoded ?? undefined
+  }
+
+  /**
+   * The decoded form of an entry object if this process decoded or built it already, without
+   * decoding (the edge path serves only objects the normal path handled).
+   */
+  known(entry: StoredEntry): CachedResponse | VariantRecord | undefined {
+    return this.#decoded.get(entry) ?? undefined
   }
 
   /** Remembers the decoded form of an entry object this process built. */
