@@ -140,6 +140,24 @@ export const scenarios: readonly ScenarioDefinition[] = [
     expect: OK_PAYLOAD,
   },
   {
+    name: 'route-hit-edge',
+    module: 'route-hit-edge.ts',
+    description:
+      'route-hit-memory with the opt-in edge path (routes.edge): hits answered before routing, no hook runs',
+    peerOf: 'route-hit',
+    versus: 'slow',
+    expect: OK_PAYLOAD,
+  },
+  {
+    name: 'route-hit-edge-l1',
+    module: 'route-hit-edge-l1.ts',
+    description: 'route-hit-edge on the Redis store with L1 and the Redis bus: edge hits from L1',
+    peerOf: 'route-hit',
+    versus: 'slow',
+    services: ['redis'],
+    expect: OK_PAYLOAD,
+  },
+  {
     name: 'route-nginx-proxy-cache',
     module: 'route-nginx-proxy-cache.ts',
     description: 'nginx proxy_cache (1 worker, proxy_cache_valid 200 10m) in front of the uncached slow app',

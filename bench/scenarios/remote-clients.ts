@@ -6,7 +6,7 @@
  */
 
 import { once } from 'node:events'
-import fastifyPerfCache from '@fastify-perf/cache'
+import fastifyPerfCache, { type RouteCacheOptions } from '@fastify-perf/cache'
 import { RedisBus, RedisStore, safeRedisOptions } from '@fastify-perf/cache-redis'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
@@ -65,16 +65,17 @@ export function connectMemcached(servers: string): memjs.Client {
 export async function redisCachedApp(
   context: ScenarioContext,
   scenario: string,
-  options: { l1?: boolean } = {},
+  options: { l1?: boolean; routes?: RouteCacheOptions } = {},
 ): Promise<FastifyInstance> {
   const url = serviceUrl(context, 'redis', scenario)
   const store = new RedisStore({ url, prefix: processPrefix(scenario) })
   const bus = options.l1 === true ? new RedisBus({ url }) : undefined
   await store.ready()
   const app = Fastify({ logger: false })
+  const routes = options.routes ?? {}
   await app.register(
     fastifyPerfCache,
-    bus === undefined ? { store } : { store, l1: { maxSize: '32MB', bus } },
+    bus === undefined ? { store, routes } : { store, routes, l1: { maxSize: '32MB', bus } },
   )
   // The plugin closes neither: they are ours.
   app.addHook('onClose', async function closeStore() {
