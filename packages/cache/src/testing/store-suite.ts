@@ -5,6 +5,7 @@ import { setTimeout as sleep } from 'node:timers/promises'
 import type { Cache } from '../cache.js'
 import { channelNames } from '../channels.js'
 import { createCache } from '../create-cache.js'
+import { decodeEntry } from '../entry.js'
 import type { FastifyPerfCacheOptions } from '../options.js'
 import type { CacheStore, StoredEntry } from '../store.js'
 import { refusedValues, supportedValues } from './value-cases.js'
@@ -269,6 +270,22 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
     withStore('get answers undefined for a missing key', async (store, p) => {
       assert.equal(await store.get(`${p}missing`), undefined)
     }),
+
+    withStore(
+      'getBytes (when the store has it) answers the bytes of the entry get answers',
+      async (store, p) => {
+        if (store.getBytes === undefined) return
+        assert.equal((await store.getBytes(`${p}missing`)) ?? undefined, undefined, 'a missing key has bytes')
+        const e = entry('{"hello":"world"}', { tags: ['a'], tagVersions: ['1', '2'] })
+        await store.set(`${p}k`, e, 60_000)
+        const bytes = await store.getBytes(`${p}k`)
+        assert.ok(bytes instanceof Uint8Array, `getBytes answered ${typeof bytes}`)
+        assertSameEntry(decodeEntry(bytes), e, 'decodeEntry(getBytes())')
+        assertSameEntry(await store.get(`${p}k`), e, 'get()')
+        await store.delete(`${p}k`)
+        assert.equal((await store.getBytes(`${p}k`)) ?? undefined, undefined, 'deleted, still has bytes')
+      },
+    ),
 
     withStore('set then get returns the same entry, every field', async (store, p) => {
       const e = entry('{"hello":"world"}', { tags: ['a', 'b:c'], tagVersions: ['1', '2', '3', '4'] })
