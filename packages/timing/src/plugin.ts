@@ -201,8 +201,10 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
   const storage = options.asyncContext ? new AsyncLocalStorage<TimedRequest>() : null
   if (storage !== null) {
     // Everything after this hook (later hooks, the handler, the promises they create) runs
-    // inside `storage.run`, so events after an `await` still find their request.
-    fastify.addHook('onRequest', function timingContext(request, _reply, done) {
+    // inside `storage.run`, so events after an `await` still find their request. Its name is
+    // known to @fastify-perf/cache (hook-order.ts): it checks nothing, so route-cache hits may
+    // be served before it (in onRequest, or at the edge).
+    fastify.addHook('onRequest', function fastifyPerfTimingContext(request, _reply, done) {
       storage.run(request as TimedRequest, done)
     })
   }
