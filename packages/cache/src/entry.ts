@@ -16,6 +16,7 @@ import { decodeWtf8, encodeWtf8, isWellFormed } from './wtf8.js'
 // string value is kind 2 only when it needs it: a reader that predates kind 2 sees a miss.
 const FORMAT = 1
 const FIXED = 36
+const NO_TAGS: readonly string[] = Object.freeze([])
 
 /** Encodes an entry to bytes for a store that keeps bytes (Redis, Memcached, files). */
 export function encodeEntry(entry: StoredEntry): Buffer {
@@ -66,8 +67,9 @@ export function decodeEntry(data: Uint8Array): StoredEntry | undefined {
   if (buf.length < FIXED || buf[0] !== FORMAT || buf[1]! > 2) return undefined
   const tagCount = buf.readUInt16BE(34)
   let offset = FIXED
-  let tags: string[] = []
-  let tagVersions: string[] = []
+  // Untagged (most entries): one shared frozen array, not two new ones per decode.
+  let tags: readonly string[] = NO_TAGS
+  let tagVersions: readonly string[] = NO_TAGS
   if (tagCount > 0) {
     const strings = new Array<string>(tagCount * 3)
     for (let i = 0; i < strings.length; i++) {
