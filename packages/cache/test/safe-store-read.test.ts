@@ -1,0 +1,142 @@
+// SafeStore#read: a remote read's continuation, joined readers, getBytes decoding, and that an
+// answered call is not kept reachable by the deadline queue while later calls wait.
+import assert from 'node:assert/strict'
+import { test } from 'node:test'
+import { setFlagsFromString } from 'node:v8'
+import { runInNewContext } from 'node:vm'
+import { type CacheStore, encodeEntry, SafeStore, type StoredEntry } from '../src/index.js'
+
+setFlagsFromString('--expose-gc')
+const gc = runInNewContext('gc') as () => void
+
+function entry(value: string): StoredEntry {
+  const now = Date.now()
+  return {
+    value,
+    createdAt: now,
+    freshUntil: now + 60_000,
+    staleUntil: now + 60_000,
+    graceUntil: now + 60_000,
+    tags: [],
+    tagVersions: [],
+  }
+}
+
+/** A remote-like store whose reads answer when the test says so. */
+function lateStore(withBytes: boolean) {
+  const waiting = new Map<string, (bytes: Buffer | null) => void>()
+  const data = new Map<string, Buffer>()
+  const read = (key: string) =>
+    new Promise<Buffer | null>((resolve) => {
+      waiting.set(key, resolve)
+    })
+  const store: CacheStore = {
+    name: 'late',
+    get: (key) => read(key).then((bytes) => (bytes === null ? undefined : decodeLate(bytes))),
+    getMany: async () => [],
+    set: async (key, e) => {
+      data.set(key, encodeEntry(e))
+    },
+    delete: async () => true,
+    deleteMany: async () => 0,
+    clear: async () => {},
+    close: () => {},
+    ...(withBytes ? { getBytes: read } : {}),
+  }
+  const answer = (key: string) => {
+    const resolve = waiting.get(key)
+    assert.ok(resolve, `no read of ${key} waiting`)
+    waiting.delete(key)
+    resolve(data.get(key) ?? null)
+  }
+  return { store, data, answer, waiting }
+}
+
+let decodeLate: (bytes: Buffer) => StoredEntry | undefined
+{
+  const { decodeEntry } = await import('../src/index.js')
+  decodeLate = decodeEntry
+}
+
+function safeStore(store: CacheStore): SafeStore {
+  return new SafeStore(store, {
+    timeoutMs: 5000,
+    breakerThreshold: 5,
+    breakerDurationMs: 1000,
+    logIntervalMs: 10_000,
+    logger: { warn() {}, info() {} },
+  })
+}
+
+for (const withBytes of [true, false]) {
+  const label = withBytes ? 'getBytes' : 'get'
+  test(`SafeStore#read (${label}): the continuation gets the entry and the deadline, joiners get theirs, plain readers the entry`, async () => {
+    const { store, data, answer } = lateStore(withBytes)
+    data.set('k', encodeEntry(entry('v')))
+    const safe = safeStore(store)
+    const seen: Array<[string, unknown]> = []
+    const lead = safe.read('k', undefined, (e, deadline) => {
+      seen.push(['lead', e?.value])
+      assert.ok(deadline > performance.now(), 'the deadline is the read budget, still ahead')
+      return `lead:${e?.value}`
+    })
+    const plain = safe.get('k')
+    const joiner = safe.read('k', undefined, (e) => `joiner:${e?.value}`)
+    const thrower = safe.read('k', undefined, () => {
+      throw new Error('from the continuation')
+    })
+    assert.ok(lead instanceof Promise && plain instanceof Promise && joiner instanceof Promise)
+    assert.equal(safe.joinedReads, 3)
+    answer('k')
+    assert.equal(await lead, 'lead:v')
+    assert.equal(((await plain) as StoredEntry).value, 'v')
+    assert.equal(await joiner, 'joiner:v')
+    await assert.rejects(thrower as Promise<unknown>, /from the continuation/)
+    assert.deepEqual(seen, [['lead', 'v']])
+    // A miss: the continuation runs with undefined.
+    const missing = safe.read('absent', undefined, (e) => e === undefined)
+    answer('absent')
+    assert.equal(await missing, true)
+  })
+}
+
+test('SafeStore#read with getBytes: bytes that are no entry are a miss, not a failure', async () => {
+  const { store, data, answer } = lateStore(true)
+  data.set('k', Buffer.from('not an entry'))
+  const safe = safeStore(store)
+  const found = safe.read('k', undefined, (e) => e)
+  answer('k')
+  assert.equal(await found, undefined)
+  assert.equal(safe.errors, 0)
+})
+
+test('an answered read is not kept reachable by the deadline queue while later calls wait', async () => {
+  const { store, data, answer, waiting } = lateStore(true)
+  data.set('k', encodeEntry(entry('v')))
+  const safe = safeStore(store)
+  // A call that stays in flight (the FIFO is not idle), then reads answered behind it: their
+  // continuations must not stay reachable from the queue until the 5 s timer passes.
+  const first = safe.read('first', undefined, (e) => e)
+  let collected = 0
+  const registry = new FinalizationRegistry(() => collected++)
+  // Each read in a function of its own, so no frame of this test holds its value.
+  const readOne = async (i: number) => {
+    const value = { big: new Array(1000).fill(i) }
+    const read = safe.read(`k${i}`, undefined, () => value)
+    registry.register(value, i)
+    data.set(`k${i}`, encodeEntry(entry('v')))
+    answer(`k${i}`)
+    assert.equal(await read, value)
+  }
+  for (let i = 0; i < 50; i++) await readOne(i)
+  assert.equal(waiting.size, 1)
+  // `first` is still at the head: the answered calls behind it have dropped what they held.
+  for (let round = 0; round < 10 && collected < 50; round++) {
+    gc()
+    await new Promise((resolve) => setImmediate(resolve))
+  }
+  assert.equal(collected, 50, `${collected} of 50 answered reads' values were collected`)
+  answer('first')
+  await first
+  await safe.close()
+})
