@@ -8,10 +8,10 @@ import {
   FST_PERF_MEMCACHED_CLOSED,
   FST_PERF_MEMCACHED_CONNECTION_LOST,
 } from './errors.js'
-import { Generations } from './generations.js'
+import { type GenerationState, Generations } from './generations.js'
 import { memcachedKey } from './keys.js'
 import { closeSockets, type MemjsServer, trackSockets } from './memjs-sockets.js'
-import { OperationDeadlines } from './operation-deadlines.js'
+import { OperationDeadlines, type PendingOperation } from './operation-deadlines.js'
 import { type MemcachedStoreOptions, type ResolvedMemcachedStoreOptions, resolveOptions } from './options.js'
 import { rendezvous } from './server-selection.js'
 
@@ -27,6 +27,20 @@ const TOO_LARGE = /Value too large/
 const CLOSE_GRACE_MS = 1000
 const silentLogger = { log() {} }
 const noop = () => {}
+/**
+ * Engine keys whose memcached key is remembered (see `MemcachedStore#key`). A catalogue read
+ * in turn beyond this many keys recomputes the oldest; each entry holds two key strings and a
+ * small record, so about 2 MB at most with 100-byte keys.
+ */
+export const KEY_MEMO_SIZE = 10_000
+
+/** A memoized memcached key, valid while its namespace's generation is still `gen`. */
+interface KeyMemo {
+  /** `undefined` for a key without a namespace: its memcached key never changes. */
+  readonly ns: GenerationState | undefined
+  readonly gen: string | undefined
+  readonly mk: string
+}
 
 /**
  * The Memcached store for `@fastify-perf/cache`, on memjs, for one server or several.
@@ -63,6 +77,8 @@ export class MemcachedStore implements CacheStore {
   readonly #prefix: string
   readonly #deadlines: OperationDeadlines
   readonly #generations: Generations
+  /** Engine key -> memcached key, in insertion order (the oldest is dropped first). */
+  readonly #keys = new Map<string, KeyMemo>()
   #closed = false
 
   constructor(options: MemcachedStoreOptions) {
@@ -85,6 +101,9 @@ export class MemcachedStore implements CacheStore {
       },
       (segment) => memcachedKey(this.#prefix, `gen:${segment}`),
       o.generationRefreshMs,
+      // A generation replaced (a clear, here or seen from another instance) or forgotten: the
+      // memos check their generation anyway; this only drops the dead ones at once.
+      () => this.#keys.clear(),
     )
   }
 
@@ -201,23 +220,52 @@ export class MemcachedStore implements CacheStore {
     }
   }
 
-  /** The memcached key for an engine key: its namespace's generation, then prefix and hashing. */
+  /**
+   * The memcached key for an engine key: its namespace's generation, then prefix and hashing.
+   * Remembered per engine key while the generation stays the same, so a hit costs one map lookup
+   * instead of a split, a generation lookup, two concatenations and a scan (or a SHA-256).
+   */
   #key(key: string): string | Promise<string> {
+    const memo = this.#keys.get(key)
+    if (memo !== undefined) {
+      const ns = memo.ns
+      if (ns === undefined) return memo.mk
+      if (ns.gen === memo.gen) {
+        // What `Generations#current` does on each use: a namespace in use keeps being refreshed.
+        ns.used = true
+        return memo.mk
+      }
+    }
+    return this.#newKey(key)
+  }
+
+  #newKey(key: string): string | Promise<string> {
     const colon = key.indexOf(':')
     // No namespace (no ':', or nothing before it): no generation, and `clear()` cannot reach it.
-    if (colon <= 0) return memcachedKey(this.#prefix, key)
-    const gen = this.#generations.current(key.slice(0, colon))
+    if (colon <= 0) return this.#remember(key, undefined, undefined, memcachedKey(this.#prefix, key))
+    const segment = key.slice(0, colon)
+    const gen = this.#generations.current(segment)
     // A generation has no ':', so `<gen>:` splits unambiguously from the key after it.
-    if (typeof gen === 'string') return memcachedKey(this.#prefix, `${gen}:${key}`)
+    if (typeof gen === 'string') {
+      const mk = memcachedKey(this.#prefix, `${gen}:${key}`)
+      return this.#remember(key, this.#generations.state(segment), gen, mk)
+    }
+    // The namespace's first read: not remembered, the next call (synchronous) is.
     return gen.then((g) => memcachedKey(this.#prefix, `${g}:${key}`))
   }
 
+  #remember(key: string, ns: GenerationState | undefined, gen: string | undefined, mk: string): string {
+    const keys = this.#keys
+    if (keys.size >= KEY_MEMO_SIZE) keys.delete(keys.keys().next().value!)
+    keys.set(key, { ns, gen, mk })
+    return mk
+  }
+
   #get(mk: string): Promise<StoredEntry | undefined> {
-    return this.#run<Buffer | null, StoredEntry | undefined>(
-      mk,
-      (cb) => this.#client.get(mk, cb),
-      (value) => (value === null ? undefined : decodeEntry(value)),
-    )
+    if (this.#closed) return Promise.reject(new FST_PERF_MEMCACHED_CLOSED())
+    const op = new Operation(this.#deadlines, this.#client.server(mk) as MemjsServer | undefined, toEntry)
+    this.#client.get(mk, op.callback)
+    return op.promise
   }
 
   async #set(mk: string, bytes: Buffer, ttlMs: number): Promise<void> {
@@ -244,49 +292,100 @@ export class MemcachedStore implements CacheStore {
   }
 
   #read(mk: string): Promise<Buffer | null> {
-    return this.#run<Buffer | null, Buffer | null>(mk, (cb) => this.#client.get(mk, cb), identity)
+    if (this.#closed) return Promise.reject(new FST_PERF_MEMCACHED_CLOSED())
+    const op = new Operation(this.#deadlines, this.#client.server(mk) as MemjsServer | undefined, toBytes)
+    this.#client.get(mk, op.callback)
+    return op.promise
   }
 
   #write(mk: string, value: Buffer, expires: number): Promise<void> {
-    return this.#run<boolean | null, void>(mk, (cb) => this.#client.set(mk, value, { expires }, cb), noop)
+    if (this.#closed) return Promise.reject(new FST_PERF_MEMCACHED_CLOSED())
+    const op = new Operation(this.#deadlines, this.#client.server(mk) as MemjsServer | undefined, noop)
+    this.#client.set(mk, value, { expires }, op.callback)
+    return op.promise
   }
 
   #add(mk: string, value: Buffer, expires: number): Promise<boolean> {
-    return this.#run<boolean | null, boolean>(
-      mk,
-      (cb) => this.#client.add(mk, value, { expires }, cb),
-      (added) => added === true,
-    )
+    if (this.#closed) return Promise.reject(new FST_PERF_MEMCACHED_CLOSED())
+    const op = new Operation(this.#deadlines, this.#client.server(mk) as MemjsServer | undefined, isTrue)
+    this.#client.add(mk, value, { expires }, op.callback)
+    return op.promise
   }
 
   #delete(mk: string): Promise<boolean> {
-    return this.#run<boolean | null, boolean>(
-      mk,
-      (cb) => this.#client.delete(mk, cb),
-      (deleted) => deleted === true,
-    )
+    if (this.#closed) return Promise.reject(new FST_PERF_MEMCACHED_CLOSED())
+    const op = new Operation(this.#deadlines, this.#client.server(mk) as MemjsServer | undefined, isTrue)
+    this.#client.delete(mk, op.callback)
+    return op.promise
+  }
+}
+
+// The settlers of the Promise being created, read by `captureSettlers`: a shared executor instead
+// of a closure per operation (the executor runs synchronously inside `new Promise`).
+let settling: { resolve: (value: never) => void; reject: (error: Error) => void } | undefined
+function captureSettlers(resolve: (value: never) => void, reject: (error: Error) => void): void {
+  settling!.resolve = resolve
+  settling!.reject = reject
+}
+
+/**
+ * One memjs call under a deadline: its own deadline record (tracked from construction), its
+ * Promise's settlers, and the callback memjs calls, the one closure an operation needs. The
+ * answer is mapped inside a try/catch because the callback runs inside memjs's socket data
+ * handler: a throw there would break its parsing loop and surface as an uncaught exception.
+ */
+class Operation<R, T> implements PendingOperation {
+  deadline = 0
+  resolve: (value: T) => void = noop
+  reject: (error: Error) => void = noop
+  readonly server: MemjsServer | null | undefined
+  readonly promise: Promise<T>
+  /** For memjs: called without a receiver, so bound to this operation. */
+  readonly callback: Callback<R>
+  readonly #deadlines: OperationDeadlines
+  readonly #map: (raw: R) => T
+
+  constructor(deadlines: OperationDeadlines, server: MemjsServer | null | undefined, map: (raw: R) => T) {
+    this.server = server
+    this.#deadlines = deadlines
+    this.#map = map
+    settling = this
+    this.promise = new Promise<T>(captureSettlers)
+    settling = undefined
+    this.callback = (error, raw) => this.#answer(error, raw)
+    deadlines.track(this)
   }
 
-  /**
-   * Runs one memjs call under a deadline. The answer is mapped inside a try/catch because the
-   * callback runs inside memjs's socket data handler: a throw there would break its parsing loop
-   * and surface as an uncaught exception.
-   */
-  #run<R, T>(mk: string, start: (callback: Callback<R>) => void, map: (raw: R) => T): Promise<T> {
-    if (this.#closed) return Promise.reject(new FST_PERF_MEMCACHED_CLOSED())
-    return new Promise<T>((resolve, reject) => {
-      const op = this.#deadlines.track(this.#client.server(mk) as MemjsServer | undefined, reject)
-      start((error, raw) => {
-        if (!this.#deadlines.settle(op)) return
-        if (error) return reject(error)
-        try {
-          resolve(map(raw))
-        } catch (err) {
-          reject(err)
-        }
-      })
-    })
+  /** Called by the deadlines: timed out, or the store closed. */
+  fail(error: Error): void {
+    this.reject(error)
   }
+
+  #answer(error: Error | null, raw: R): void {
+    // Already failed (timed out, or closed): the late answer is dropped.
+    if (!this.#deadlines.settle(this)) return
+    if (error) {
+      this.reject(error)
+      return
+    }
+    try {
+      this.resolve(this.#map(raw))
+    } catch (err) {
+      this.reject(err as Error)
+    }
+  }
+}
+
+function toEntry(value: Buffer | null): StoredEntry | undefined {
+  return value === null ? undefined : decodeEntry(value)
+}
+
+function toBytes(value: Buffer | null): Buffer | null {
+  return value
+}
+
+function isTrue(answer: boolean | null): boolean {
+  return answer === true
 }
 
 /** A memjs client configured so that a dead or hung server costs little (see the README). */
@@ -329,8 +428,4 @@ export function expiry(ttlMs: number): number {
 
 function connectionLost(server: MemjsServer): Error {
   return new FST_PERF_MEMCACHED_CONNECTION_LOST(`${server.host}:${server.port}`)
-}
-
-function identity<T>(value: T): T {
-  return value
 }
