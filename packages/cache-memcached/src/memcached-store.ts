@@ -122,6 +122,16 @@ export class MemcachedStore implements CacheStore {
     return typeof k === 'string' ? this.#get(k) : k.then((mk) => this.#get(mk))
   }
 
+  /**
+   * Reads one entry's bytes as stored (the `encodeEntry()` format), undecoded; `undefined` when
+   * absent. For an engine that decodes remote entries itself (issue 18's `getBytes`): the bytes
+   * are a view on memjs's receive buffer, which memjs never writes again.
+   */
+  getBytes(key: string): Promise<Buffer | undefined> {
+    const k = this.#key(key)
+    return typeof k === 'string' ? this.#getBytes(k) : k.then((mk) => this.#getBytes(mk))
+  }
+
   // memjs has no multi-get: one get per key, all in flight at once (pipelined per server).
   getMany(keys: readonly string[]): Promise<ReadonlyArray<StoredEntry | undefined>> {
     return Promise.all(keys.map((key) => this.get(key)))
@@ -291,6 +301,13 @@ export class MemcachedStore implements CacheStore {
     this.oversized++
   }
 
+  #getBytes(mk: string): Promise<Buffer | undefined> {
+    if (this.#closed) return Promise.reject(new FST_PERF_MEMCACHED_CLOSED())
+    const op = new Operation(this.#deadlines, this.#client.server(mk) as MemjsServer | undefined, toFound)
+    this.#client.get(mk, op.callback)
+    return op.promise
+  }
+
   #read(mk: string): Promise<Buffer | null> {
     if (this.#closed) return Promise.reject(new FST_PERF_MEMCACHED_CLOSED())
     const op = new Operation(this.#deadlines, this.#client.server(mk) as MemjsServer | undefined, toBytes)
@@ -378,6 +395,10 @@ class Operation<R, T> implements PendingOperation {
 
 function toEntry(value: Buffer | null): StoredEntry | undefined {
   return value === null ? undefined : decodeEntry(value)
+}
+
+function toFound(value: Buffer | null): Buffer | undefined {
+  return value === null ? undefined : value
 }
 
 function toBytes(value: Buffer | null): Buffer | null {

@@ -2,7 +2,7 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { StoredEntry } from '@fastify-perf/cache'
+import { decodeEntry, encodeEntry, type StoredEntry } from '@fastify-perf/cache'
 import { MemcachedStore } from '@fastify-perf/cache-memcached'
 import { memcachedServers, testKeyPrefix } from '@fastify-perf/test-helpers'
 import memjs from 'memjs'
@@ -157,4 +157,21 @@ test(`past ${KEY_MEMO_SIZE} distinct keys the oldest are forgotten and recompute
   await store!.clear('cache:')
   assert.equal(await store!.get(keys[0]!), undefined)
   assert.equal(await store!.get(keys[count - 1]!), undefined)
+})
+
+test('getBytes() answers the stored encodeEntry() bytes under the same keys as get(), and undefined after clear()', async (t) => {
+  const {
+    list: [store],
+  } = stores(t, 1)
+  const stored = { ...entry('bytes'), tags: ['t1'], tagVersions: ['1'] }
+  for (const key of KEYS) await store!.set(key, stored, 60_000)
+  for (const key of KEYS) {
+    const bytes = await store!.getBytes(key)
+    assert.ok(bytes, JSON.stringify(key.slice(0, 40)))
+    assert.deepEqual(Buffer.from(bytes), encodeEntry(stored))
+    assert.deepEqual(decodeEntry(bytes), await store!.get(key))
+  }
+  assert.equal(await store!.getBytes('cache:k:absent'), undefined)
+  await store!.clear('cache:')
+  for (const key of KEYS) assert.equal(await store!.getBytes(key), undefined)
 })
