@@ -272,10 +272,43 @@ export class MemcachedStore implements CacheStore {
   }
 
   #get(mk: string): Promise<StoredEntry | undefined> {
+    return this.#fetch(mk, true) as Promise<StoredEntry | undefined>
+  }
+
+  #getBytes(mk: string): Promise<Buffer | undefined> {
+    return this.#fetch(mk, false) as Promise<Buffer | undefined>
+  }
+
+  /**
+   * The hit path (`get` and `getBytes`): `#run` written out, with the decode inline instead of a
+   * mapping and a start function passed in: two closures fewer per read (measured 0.05 to 0.1 µs
+   * of the store's 1.1 µs, the rest being memjs, the promise and the decode). Same deadline and
+   * error handling as `#run`.
+   */
+  #fetch(mk: string, decode: boolean): Promise<StoredEntry | Buffer | undefined> {
     if (this.#closed) return Promise.reject(new FST_PERF_MEMCACHED_CLOSED())
-    const op = new Operation(this.#deadlines, this.#client.server(mk) as MemjsServer | undefined, toEntry)
-    this.#client.get(mk, op.callback)
-    return op.promise
+    const client = this.#client
+    const deadlines = this.#deadlines
+    return new Promise((resolve, reject) => {
+      const op: PendingOperation = {
+        server: client.server(mk) as MemjsServer | undefined,
+        deadline: 0,
+        fail: reject,
+      }
+      deadlines.track(op)
+      client.get(mk, (error, value) => {
+        if (!deadlines.settle(op)) return
+        if (error) {
+          reject(error)
+          return
+        }
+        try {
+          resolve(value === null ? undefined : decode ? decodeEntry(value) : value)
+        } catch (err) {
+          reject(err)
+        }
+      })
+    })
   }
 
   async #set(mk: string, bytes: Buffer, ttlMs: number): Promise<void> {
@@ -301,107 +334,57 @@ export class MemcachedStore implements CacheStore {
     this.oversized++
   }
 
-  #getBytes(mk: string): Promise<Buffer | undefined> {
-    if (this.#closed) return Promise.reject(new FST_PERF_MEMCACHED_CLOSED())
-    const op = new Operation(this.#deadlines, this.#client.server(mk) as MemjsServer | undefined, toFound)
-    this.#client.get(mk, op.callback)
-    return op.promise
-  }
-
   #read(mk: string): Promise<Buffer | null> {
-    if (this.#closed) return Promise.reject(new FST_PERF_MEMCACHED_CLOSED())
-    const op = new Operation(this.#deadlines, this.#client.server(mk) as MemjsServer | undefined, toBytes)
-    this.#client.get(mk, op.callback)
-    return op.promise
+    return this.#run<Buffer | null, Buffer | null>(mk, (cb) => this.#client.get(mk, cb), identity)
   }
 
   #write(mk: string, value: Buffer, expires: number): Promise<void> {
-    if (this.#closed) return Promise.reject(new FST_PERF_MEMCACHED_CLOSED())
-    const op = new Operation(this.#deadlines, this.#client.server(mk) as MemjsServer | undefined, noop)
-    this.#client.set(mk, value, { expires }, op.callback)
-    return op.promise
+    return this.#run<boolean | null, void>(mk, (cb) => this.#client.set(mk, value, { expires }, cb), noop)
   }
 
   #add(mk: string, value: Buffer, expires: number): Promise<boolean> {
-    if (this.#closed) return Promise.reject(new FST_PERF_MEMCACHED_CLOSED())
-    const op = new Operation(this.#deadlines, this.#client.server(mk) as MemjsServer | undefined, isTrue)
-    this.#client.add(mk, value, { expires }, op.callback)
-    return op.promise
+    return this.#run<boolean | null, boolean>(
+      mk,
+      (cb) => this.#client.add(mk, value, { expires }, cb),
+      isTrue,
+    )
   }
 
   #delete(mk: string): Promise<boolean> {
+    return this.#run<boolean | null, boolean>(mk, (cb) => this.#client.delete(mk, cb), isTrue)
+  }
+
+  /**
+   * Runs one memjs call under a deadline (the hit path is `#fetch`). The answer is mapped inside a
+   * try/catch because the callback runs inside memjs's socket data handler: a throw there would
+   * break its parsing loop and surface as an uncaught exception.
+   */
+  #run<R, T>(mk: string, start: (callback: Callback<R>) => void, map: (raw: R) => T): Promise<T> {
     if (this.#closed) return Promise.reject(new FST_PERF_MEMCACHED_CLOSED())
-    const op = new Operation(this.#deadlines, this.#client.server(mk) as MemjsServer | undefined, isTrue)
-    this.#client.delete(mk, op.callback)
-    return op.promise
+    return new Promise<T>((resolve, reject) => {
+      const op: PendingOperation = {
+        server: this.#client.server(mk) as MemjsServer | undefined,
+        deadline: 0,
+        fail: reject,
+      }
+      this.#deadlines.track(op)
+      start((error, raw) => {
+        if (!this.#deadlines.settle(op)) return
+        if (error) {
+          reject(error)
+          return
+        }
+        try {
+          resolve(map(raw))
+        } catch (err) {
+          reject(err)
+        }
+      })
+    })
   }
 }
 
-// The settlers of the Promise being created, read by `captureSettlers`: a shared executor instead
-// of a closure per operation (the executor runs synchronously inside `new Promise`).
-let settling: { resolve: (value: never) => void; reject: (error: Error) => void } | undefined
-function captureSettlers(resolve: (value: never) => void, reject: (error: Error) => void): void {
-  settling!.resolve = resolve
-  settling!.reject = reject
-}
-
-/**
- * One memjs call under a deadline: its own deadline record (tracked from construction), its
- * Promise's settlers, and the callback memjs calls, the one closure an operation needs. The
- * answer is mapped inside a try/catch because the callback runs inside memjs's socket data
- * handler: a throw there would break its parsing loop and surface as an uncaught exception.
- */
-class Operation<R, T> implements PendingOperation {
-  deadline = 0
-  resolve: (value: T) => void = noop
-  reject: (error: Error) => void = noop
-  readonly server: MemjsServer | null | undefined
-  readonly promise: Promise<T>
-  /** For memjs: called without a receiver, so bound to this operation. */
-  readonly callback: Callback<R>
-  readonly #deadlines: OperationDeadlines
-  readonly #map: (raw: R) => T
-
-  constructor(deadlines: OperationDeadlines, server: MemjsServer | null | undefined, map: (raw: R) => T) {
-    this.server = server
-    this.#deadlines = deadlines
-    this.#map = map
-    settling = this
-    this.promise = new Promise<T>(captureSettlers)
-    settling = undefined
-    this.callback = (error, raw) => this.#answer(error, raw)
-    deadlines.track(this)
-  }
-
-  /** Called by the deadlines: timed out, or the store closed. */
-  fail(error: Error): void {
-    this.reject(error)
-  }
-
-  #answer(error: Error | null, raw: R): void {
-    // Already failed (timed out, or closed): the late answer is dropped.
-    if (!this.#deadlines.settle(this)) return
-    if (error) {
-      this.reject(error)
-      return
-    }
-    try {
-      this.resolve(this.#map(raw))
-    } catch (err) {
-      this.reject(err as Error)
-    }
-  }
-}
-
-function toEntry(value: Buffer | null): StoredEntry | undefined {
-  return value === null ? undefined : decodeEntry(value)
-}
-
-function toFound(value: Buffer | null): Buffer | undefined {
-  return value === null ? undefined : value
-}
-
-function toBytes(value: Buffer | null): Buffer | null {
+function identity<T>(value: T): T {
   return value
 }
 

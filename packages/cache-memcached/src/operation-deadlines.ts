@@ -2,10 +2,7 @@ import { performance } from 'node:perf_hooks'
 import { FST_PERF_MEMCACHED_TIMEOUT } from './errors.js'
 import { type MemjsServer, resetServer } from './memjs-sockets.js'
 
-/**
- * One operation waiting for its server. The caller's own record (the store's operation object),
- * so tracking one allocates nothing.
- */
+/** One operation waiting for its server: the caller's record, so tracking it allocates nothing more. */
 export interface PendingOperation {
   /** The server memjs picked for the key when the operation started; null when it had none. */
   readonly server: MemjsServer | null | undefined
