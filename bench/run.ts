@@ -15,6 +15,7 @@ import { findCommand, resolvePinning } from './src/processes.js'
 import { alternateReport, environmentLine, pairedReport, throughputReport } from './src/report.js'
 import type { ScenarioDefinition } from './src/scenario.js'
 import { ServicePool } from './src/services.js'
+import { startCheckedServer } from './src/start-server.js'
 import { runThroughput } from './src/throughput-mode.js'
 
 /** Bumped when the JSON layout changes incompatibly. */
@@ -77,6 +78,9 @@ async function main(): Promise<number> {
       `skipped ${scenario.name}: ${scenario.requires?.command} is not on PATH (${scenario.requires?.install})`,
   )
   for (const note of skipNotes) process.stderr.write(`${note}\n`)
+
+  if (options.check)
+    return checkScenarios(options.scenarios.filter((scenario) => !skipped.includes(scenario)))
 
   const pinning = resolvePinning(options.pin)
   const tool = options.paired ? 'autocannon' : chooseLoadTool(options.load)
@@ -147,6 +151,32 @@ async function main(): Promise<number> {
     await load.close()
     await services.stopAll()
   }
+}
+
+/**
+ * `--check`: starts each scenario's server (unpinned, services started as a run would), checks its
+ * one response against the registry, stops it. Answers 1 when any failed.
+ */
+async function checkScenarios(selected: readonly ScenarioDefinition[]): Promise<number> {
+  const services = new ServicePool()
+  let failed = 0
+  try {
+    for (const scenario of selected) {
+      try {
+        const server = await startCheckedServer(scenario, services, undefined)
+        await server.stop()
+        process.stdout.write(`ok      ${scenario.name}\n`)
+      } catch (error) {
+        failed++
+        process.stdout.write(
+          `FAILED  ${scenario.name}: ${error instanceof Error ? error.message : String(error)}\n`,
+        )
+      }
+    }
+  } finally {
+    await services.stopAll()
+  }
+  return failed > 0 ? 1 : 0
 }
 
 // Ctrl-C: exit through process.exit so the child processes are killed by PID (see processes.ts).

@@ -6,25 +6,12 @@
  * least 0.95 of `memcached-raw`, one `get` per request.
  */
 
-import fastifyPerfCache from '@fastify-perf/cache'
-import { MemcachedStore } from '@fastify-perf/cache-memcached'
-import Fastify from 'fastify'
 import type { CreateServer } from '../src/scenario.js'
 import { addDataHitRoute } from './data-hit-route.js'
-import { processPrefix, serviceUrl } from './remote-clients.js'
+import { memcachedCachedApp } from './remote-clients.js'
 
 export const createServer: CreateServer = async (context) => {
-  const store = new MemcachedStore({
-    servers: serviceUrl(context, 'memcached', 'memcached-hit'),
-    prefix: processPrefix('memcached-hit'),
-  })
-  const app = Fastify({ logger: false })
-  await app.register(fastifyPerfCache, { store })
-  // The plugin never closes a store it was given. The entries expire by themselves (10 min) in the
-  // run's private memcached.
-  app.addHook('onClose', async function closeStore() {
-    await store.close()
-  })
+  const app = await memcachedCachedApp(context, 'memcached-hit')
   addDataHitRoute(app)
   return app
 }

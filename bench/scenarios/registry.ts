@@ -29,6 +29,13 @@ export const scenarios: readonly ScenarioDefinition[] = [
     expect: OK_PAYLOAD,
   },
   {
+    name: 'raw-hit',
+    module: 'raw-hit.ts',
+    description:
+      'plain node:http server (no Fastify) answering the stored 2 KB payload from a Map by req.url: the ceiling of any in-process hit, a reference',
+    expect: OK_PAYLOAD,
+  },
+  {
     name: 'slow',
     module: 'slow.ts',
     description: 'same payload behind a 20 ms simulated database call, no cache',
@@ -118,6 +125,22 @@ export const scenarios: readonly ScenarioDefinition[] = [
     module: 'memcached-hit.ts',
     description: 'data-hit route on the Memcached store (@fastify-perf/cache-memcached): one get per hit',
     peerOf: 'memcached-hit',
+    services: ['memcached'],
+    expect: OK_PAYLOAD,
+  },
+  {
+    name: 'memcached-raw-keys',
+    module: 'memcached-raw-keys.ts',
+    description: 'memcached-raw over 1,000 keys read in turn: no two requests in flight share a get',
+    peerOf: 'memcached-hit-keys',
+    services: ['memcached'],
+    expect: OK_PAYLOAD,
+  },
+  {
+    name: 'memcached-hit-keys',
+    module: 'memcached-hit-keys.ts',
+    description: 'memcached-hit over 1,000 cached keys read in turn: every hit its own get, nothing to join',
+    peerOf: 'memcached-hit-keys',
     services: ['memcached'],
     expect: OK_PAYLOAD,
   },

@@ -7,6 +7,7 @@
 
 import { once } from 'node:events'
 import fastifyPerfCache, { type RouteCacheOptions } from '@fastify-perf/cache'
+import { MemcachedStore } from '@fastify-perf/cache-memcached'
 import { RedisBus, RedisStore, safeRedisOptions } from '@fastify-perf/cache-redis'
 import Fastify, { type FastifyInstance } from 'fastify'
 import { Redis } from 'ioredis'
@@ -81,6 +82,29 @@ export async function redisCachedApp(
   app.addHook('onClose', async function closeStore() {
     await bus?.close()
     await store.clear('')
+    await store.close()
+  })
+  return app
+}
+
+/**
+ * A Fastify app with `@fastify-perf/cache` on a `MemcachedStore` of its own (this process's
+ * prefix), closed when the app closes. Its entries are left to expire (10 min) in the run's private
+ * memcached: memcached cannot list keys, and a `clear()` would only renew a generation. The
+ * Memcached scenarios differ only in the route they add.
+ */
+export async function memcachedCachedApp(
+  context: ScenarioContext,
+  scenario: string,
+): Promise<FastifyInstance> {
+  const store = new MemcachedStore({
+    servers: serviceUrl(context, 'memcached', scenario),
+    prefix: processPrefix(scenario),
+  })
+  const app = Fastify({ logger: false })
+  await app.register(fastifyPerfCache, { store })
+  // The plugin never closes a store it was given.
+  app.addHook('onClose', async function closeStore() {
     await store.close()
   })
   return app

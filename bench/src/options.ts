@@ -27,6 +27,8 @@ export interface BenchOptions {
   /** Where to write machine-readable results, if anywhere. */
   readonly jsonFile: string | undefined
   readonly pin: boolean
+  /** Start each selected scenario, check its one response, stop it: no load, nothing measured. */
+  readonly check: boolean
   readonly list: boolean
   readonly help: boolean
 }
@@ -52,6 +54,8 @@ on CPU 1, scenarios interleaved round after round; medians and ratios to "limit"
   --slices <n>        pairs of slices per scenario and round with --alternate (default 10)
   --json <file>       also write machine-readable results
   --no-pin            do not pin processes to CPUs with taskset
+  --check             start each selected scenario (and its services), check its response as a
+                      run would, stop it: a smoke test of new scenarios, no load, no figures
   --list              list the scenarios and exit
   --help              this text
 `
@@ -135,6 +139,7 @@ export function resolveOptions(
     rate: positiveNumber('rate', values.rate, 5000, true),
     jsonFile: values.json,
     pin: !(values['no-pin'] ?? false),
+    check: values.check ?? false,
     list: values.list ?? false,
     help: values.help ?? false,
   })
@@ -158,6 +163,7 @@ function parse(argv: readonly string[]) {
       rate: { type: 'string' },
       json: { type: 'string' },
       'no-pin': { type: 'boolean' },
+      check: { type: 'boolean' },
       list: { type: 'boolean' },
       help: { type: 'boolean', short: 'h' },
     },

@@ -8,7 +8,18 @@ export interface GenerationIo {
   write(key: string, value: Buffer, expires: number): Promise<void>
 }
 
-interface Namespace {
+/**
+ * What a caller memoizing keys per generation reads of a namespace: a key built with `gen` stays
+ * right while `gen` is unchanged. `gen` becomes `undefined` when the namespace is forgotten (its
+ * record is then dropped, and a new one is read on the next use), so no memo outlives it.
+ */
+export interface GenerationState {
+  readonly gen: string | undefined
+  /** Set on every use; a namespace unused for a minute is forgotten. */
+  used: boolean
+}
+
+interface Namespace extends GenerationState {
   /** The generation in use; `undefined` until the first read answered. */
   gen: string | undefined
   /** The first read, shared by every operation waiting for it. */
@@ -51,14 +62,30 @@ export class Generations {
   readonly #refreshMs: number
   readonly #idleTicks: number
   readonly #namespaces = new Map<string, Namespace>()
+  readonly #onChange: () => void
   #timer: NodeJS.Timeout | undefined
   #closed = false
 
-  constructor(io: GenerationIo, recordKey: (segment: string) => string, refreshMs: number) {
+  /** @param onChange called whenever a known generation is replaced by another or forgotten. */
+  constructor(
+    io: GenerationIo,
+    recordKey: (segment: string) => string,
+    refreshMs: number,
+    onChange: () => void = () => {},
+  ) {
     this.#io = io
     this.#recordKey = recordKey
     this.#refreshMs = refreshMs
     this.#idleTicks = Math.max(1, Math.ceil(IDLE_FORGET_MS / refreshMs))
+    this.#onChange = onChange
+  }
+
+  /**
+   * The state of a namespace already in use (after {@link current} answered it synchronously):
+   * a caller may keep keys built with its `gen` for as long as `gen` stays the same.
+   */
+  state(segment: string): GenerationState | undefined {
+    return this.#namespaces.get(segment)
   }
 
   /** The generation of `segment`: synchronously once known, else a Promise of its first read. */
@@ -76,7 +103,7 @@ export class Generations {
     await this.#io.write(this.#recordKey(segment), Buffer.from(gen), recordExpiry())
     const ns = this.#namespace(segment)
     ns.epoch++
-    ns.gen = gen
+    this.#set(ns, gen)
   }
 
   /** Stops the refresh timer. */
@@ -84,7 +111,16 @@ export class Generations {
     this.#closed = true
     clearTimeout(this.#timer)
     this.#timer = undefined
+    for (const ns of this.#namespaces.values()) ns.gen = undefined
     this.#namespaces.clear()
+    this.#onChange()
+  }
+
+  /** Sets a namespace's generation, telling `onChange` when it replaces another. */
+  #set(ns: Namespace, gen: string): void {
+    const previous = ns.gen
+    ns.gen = gen
+    if (previous !== undefined && previous !== gen) this.#onChange()
   }
 
   #namespace(segment: string): Namespace {
@@ -101,7 +137,7 @@ export class Generations {
     const epoch = ns.epoch
     try {
       const gen = await this.#fetch(segment)
-      if (ns.epoch === epoch) ns.gen = gen
+      if (ns.epoch === epoch) this.#set(ns, gen)
       return ns.gen ?? gen
     } finally {
       // On failure the next operation tries again (the server may be back by then).
@@ -137,6 +173,11 @@ export class Generations {
       if (ns.used) ns.idleTicks = 0
       else if (++ns.idleTicks >= this.#idleTicks && ns.loading === undefined && !ns.refreshing) {
         this.#namespaces.delete(segment)
+        // Forgotten: keys memoized under its generation must not be used without a new read.
+        if (ns.gen !== undefined) {
+          ns.gen = undefined
+          this.#onChange()
+        }
         continue
       }
       ns.used = false
@@ -146,7 +187,7 @@ export class Generations {
       const epoch = ns.epoch
       this.#fetch(segment).then(
         (gen) => {
-          if (ns.epoch === epoch) ns.gen = gen
+          if (ns.epoch === epoch && ns.gen !== undefined) this.#set(ns, gen)
           ns.refreshing = false
         },
         // A failed refresh keeps the generation we have: the store is down, and the engine sees

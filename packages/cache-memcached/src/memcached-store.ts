@@ -8,10 +8,10 @@ import {
   FST_PERF_MEMCACHED_CLOSED,
   FST_PERF_MEMCACHED_CONNECTION_LOST,
 } from './errors.js'
-import { Generations } from './generations.js'
+import { type GenerationState, Generations } from './generations.js'
 import { memcachedKey } from './keys.js'
 import { closeSockets, type MemjsServer, trackSockets } from './memjs-sockets.js'
-import { OperationDeadlines } from './operation-deadlines.js'
+import { OperationDeadlines, type PendingOperation } from './operation-deadlines.js'
 import { type MemcachedStoreOptions, type ResolvedMemcachedStoreOptions, resolveOptions } from './options.js'
 import { rendezvous } from './server-selection.js'
 
@@ -27,6 +27,20 @@ const TOO_LARGE = /Value too large/
 const CLOSE_GRACE_MS = 1000
 const silentLogger = { log() {} }
 const noop = () => {}
+/**
+ * Engine keys whose memcached key is remembered (see `MemcachedStore#key`). A catalogue read
+ * in turn beyond this many keys recomputes the oldest; each entry holds two key strings and a
+ * small record, so about 2 MB at most with 100-byte keys.
+ */
+export const KEY_MEMO_SIZE = 10_000
+
+/** A memoized memcached key, valid while its namespace's generation is still `gen`. */
+interface KeyMemo {
+  /** `undefined` for a key without a namespace: its memcached key never changes. */
+  readonly ns: GenerationState | undefined
+  readonly gen: string | undefined
+  readonly mk: string
+}
 
 /**
  * The Memcached store for `@fastify-perf/cache`, on memjs, for one server or several.
@@ -63,6 +77,8 @@ export class MemcachedStore implements CacheStore {
   readonly #prefix: string
   readonly #deadlines: OperationDeadlines
   readonly #generations: Generations
+  /** Engine key -> memcached key, in insertion order (the oldest is dropped first). */
+  readonly #keys = new Map<string, KeyMemo>()
   #closed = false
 
   constructor(options: MemcachedStoreOptions) {
@@ -85,6 +101,9 @@ export class MemcachedStore implements CacheStore {
       },
       (segment) => memcachedKey(this.#prefix, `gen:${segment}`),
       o.generationRefreshMs,
+      // A generation replaced (a clear, here or seen from another instance) or forgotten: the
+      // memos check their generation anyway; this only drops the dead ones at once.
+      () => this.#keys.clear(),
     )
   }
 
@@ -101,6 +120,16 @@ export class MemcachedStore implements CacheStore {
   get(key: string): Promise<StoredEntry | undefined> {
     const k = this.#key(key)
     return typeof k === 'string' ? this.#get(k) : k.then((mk) => this.#get(mk))
+  }
+
+  /**
+   * Reads one entry's bytes as stored (the `encodeEntry()` format), undecoded; `undefined` when
+   * absent. For an engine that decodes remote entries itself (issue 18's `getBytes`): the bytes
+   * are a view on memjs's receive buffer, which memjs never writes again.
+   */
+  getBytes(key: string): Promise<Buffer | undefined> {
+    const k = this.#key(key)
+    return typeof k === 'string' ? this.#getBytes(k) : k.then((mk) => this.#getBytes(mk))
   }
 
   // memjs has no multi-get: one get per key, all in flight at once (pipelined per server).
@@ -201,23 +230,85 @@ export class MemcachedStore implements CacheStore {
     }
   }
 
-  /** The memcached key for an engine key: its namespace's generation, then prefix and hashing. */
+  /**
+   * The memcached key for an engine key: its namespace's generation, then prefix and hashing.
+   * Remembered per engine key while the generation stays the same, so a hit costs one map lookup
+   * instead of a split, a generation lookup, two concatenations and a scan (or a SHA-256).
+   */
   #key(key: string): string | Promise<string> {
+    const memo = this.#keys.get(key)
+    if (memo !== undefined) {
+      const ns = memo.ns
+      if (ns === undefined) return memo.mk
+      if (ns.gen === memo.gen) {
+        // What `Generations#current` does on each use: a namespace in use keeps being refreshed.
+        ns.used = true
+        return memo.mk
+      }
+    }
+    return this.#newKey(key)
+  }
+
+  #newKey(key: string): string | Promise<string> {
     const colon = key.indexOf(':')
     // No namespace (no ':', or nothing before it): no generation, and `clear()` cannot reach it.
-    if (colon <= 0) return memcachedKey(this.#prefix, key)
-    const gen = this.#generations.current(key.slice(0, colon))
+    if (colon <= 0) return this.#remember(key, undefined, undefined, memcachedKey(this.#prefix, key))
+    const segment = key.slice(0, colon)
+    const gen = this.#generations.current(segment)
     // A generation has no ':', so `<gen>:` splits unambiguously from the key after it.
-    if (typeof gen === 'string') return memcachedKey(this.#prefix, `${gen}:${key}`)
+    if (typeof gen === 'string') {
+      const mk = memcachedKey(this.#prefix, `${gen}:${key}`)
+      return this.#remember(key, this.#generations.state(segment), gen, mk)
+    }
+    // The namespace's first read: not remembered, the next call (synchronous) is.
     return gen.then((g) => memcachedKey(this.#prefix, `${g}:${key}`))
   }
 
+  #remember(key: string, ns: GenerationState | undefined, gen: string | undefined, mk: string): string {
+    const keys = this.#keys
+    if (keys.size >= KEY_MEMO_SIZE) keys.delete(keys.keys().next().value!)
+    keys.set(key, { ns, gen, mk })
+    return mk
+  }
+
   #get(mk: string): Promise<StoredEntry | undefined> {
-    return this.#run<Buffer | null, StoredEntry | undefined>(
-      mk,
-      (cb) => this.#client.get(mk, cb),
-      (value) => (value === null ? undefined : decodeEntry(value)),
-    )
+    return this.#fetch(mk, true) as Promise<StoredEntry | undefined>
+  }
+
+  #getBytes(mk: string): Promise<Buffer | undefined> {
+    return this.#fetch(mk, false) as Promise<Buffer | undefined>
+  }
+
+  /**
+   * The hit path (`get` and `getBytes`): `#run` written out, with the decode inline instead of a
+   * mapping and a start function passed in: two closures fewer per read (measured 0.05 to 0.1 µs
+   * of the store's 1.1 µs, the rest being memjs, the promise and the decode). Same deadline and
+   * error handling as `#run`.
+   */
+  #fetch(mk: string, decode: boolean): Promise<StoredEntry | Buffer | undefined> {
+    if (this.#closed) return Promise.reject(new FST_PERF_MEMCACHED_CLOSED())
+    const client = this.#client
+    const deadlines = this.#deadlines
+    return new Promise((resolve, reject) => {
+      const op: PendingOperation = {
+        server: client.server(mk) as MemjsServer | undefined,
+        deadline: 0,
+        fail: reject,
+      }
+      deadlines.track(op)
+      client.get(mk, (error, value) => {
+        if (!deadlines.settle(op)) return
+        if (error) {
+          reject(error)
+          return
+        }
+        try {
+          resolve(value === null ? undefined : decode ? decodeEntry(value) : value)
+        } catch (err) {
+          reject(err)
+        }
+      })
+    })
   }
 
   async #set(mk: string, bytes: Buffer, ttlMs: number): Promise<void> {
@@ -255,30 +346,34 @@ export class MemcachedStore implements CacheStore {
     return this.#run<boolean | null, boolean>(
       mk,
       (cb) => this.#client.add(mk, value, { expires }, cb),
-      (added) => added === true,
+      isTrue,
     )
   }
 
   #delete(mk: string): Promise<boolean> {
-    return this.#run<boolean | null, boolean>(
-      mk,
-      (cb) => this.#client.delete(mk, cb),
-      (deleted) => deleted === true,
-    )
+    return this.#run<boolean | null, boolean>(mk, (cb) => this.#client.delete(mk, cb), isTrue)
   }
 
   /**
-   * Runs one memjs call under a deadline. The answer is mapped inside a try/catch because the
-   * callback runs inside memjs's socket data handler: a throw there would break its parsing loop
-   * and surface as an uncaught exception.
+   * Runs one memjs call under a deadline (the hit path is `#fetch`). The answer is mapped inside a
+   * try/catch because the callback runs inside memjs's socket data handler: a throw there would
+   * break its parsing loop and surface as an uncaught exception.
    */
   #run<R, T>(mk: string, start: (callback: Callback<R>) => void, map: (raw: R) => T): Promise<T> {
     if (this.#closed) return Promise.reject(new FST_PERF_MEMCACHED_CLOSED())
     return new Promise<T>((resolve, reject) => {
-      const op = this.#deadlines.track(this.#client.server(mk) as MemjsServer | undefined, reject)
+      const op: PendingOperation = {
+        server: this.#client.server(mk) as MemjsServer | undefined,
+        deadline: 0,
+        fail: reject,
+      }
+      this.#deadlines.track(op)
       start((error, raw) => {
         if (!this.#deadlines.settle(op)) return
-        if (error) return reject(error)
+        if (error) {
+          reject(error)
+          return
+        }
         try {
           resolve(map(raw))
         } catch (err) {
@@ -287,6 +382,14 @@ export class MemcachedStore implements CacheStore {
       })
     })
   }
+}
+
+function identity<T>(value: T): T {
+  return value
+}
+
+function isTrue(answer: boolean | null): boolean {
+  return answer === true
 }
 
 /** A memjs client configured so that a dead or hung server costs little (see the README). */
@@ -329,8 +432,4 @@ export function expiry(ttlMs: number): number {
 
 function connectionLost(server: MemjsServer): Error {
   return new FST_PERF_MEMCACHED_CONNECTION_LOST(`${server.host}:${server.port}`)
-}
-
-function identity<T>(value: T): T {
-  return value
 }

@@ -1,0 +1,28 @@
+/**
+ * `memcached-hit-keys`: `memcached-hit` over 1,000 keys, all cached at startup. Each request reads
+ * the next key in turn (`getOrSet('product:<n>', …)`), so no two requests in flight share a read:
+ * every hit pays its own memcached `get` plus the engine's per-call work (the store's key and
+ * deadline, the safe-store wrapper, the entry decode, the hit path). The peer of
+ * `memcached-raw-keys`. Goal (issue 18): at least 0.95 of it.
+ */
+
+import type { CreateServer } from '../src/scenario.js'
+import { fetchProductFromDatabase, JSON_CONTENT_TYPE } from './payload.js'
+import { KEY_COUNT } from './redis-raw-keys.js'
+import { memcachedCachedApp } from './remote-clients.js'
+
+export const createServer: CreateServer = async (context) => {
+  const app = await memcachedCachedApp(context, 'memcached-hit-keys')
+  const keys = Array.from({ length: KEY_COUNT }, (_, i) => `product:${i}`)
+  let next = 0
+  app.get('/', async function cachedRoute(_request, reply) {
+    next = next === KEY_COUNT - 1 ? 0 : next + 1
+    const body = await app.cache.getOrSet(keys[next]!, fetchProductFromDatabase, { ttl: '10m' })
+    reply.header('content-type', JSON_CONTENT_TYPE)
+    return body
+  })
+  await app.ready()
+  // Every key cached before the first measured request (the factory waits 20 ms; all at once).
+  await Promise.all(keys.map((key) => app.cache.getOrSet(key, fetchProductFromDatabase, { ttl: '10m' })))
+  return app
+}

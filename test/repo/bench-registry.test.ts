@@ -1,0 +1,97 @@
+// The benchmark's scenario registry (bench/scenarios/registry.ts) against the modules it names, and
+// `raw-hit`, the one scenario that is not a Fastify app, against the `limit` it is read beside.
+// Nothing is measured here: `pnpm bench --check` starts scenarios with their services.
+import assert from 'node:assert/strict'
+import { existsSync } from 'node:fs'
+import { Agent, request } from 'node:http'
+import type { AddressInfo } from 'node:net'
+import { join } from 'node:path'
+import { test } from 'node:test'
+import { pathToFileURL } from 'node:url'
+import { createServer as createLimit } from '../../bench/scenarios/limit.js'
+import { PAYLOAD } from '../../bench/scenarios/payload.js'
+import { startServer as startRawHit } from '../../bench/scenarios/raw-hit.js'
+import { REFERENCE_SCENARIO, scenarios } from '../../bench/scenarios/registry.js'
+import type { ScenarioModule } from '../../bench/src/scenario.js'
+
+const scenariosDir = join(import.meta.dirname, '..', '..', 'bench', 'scenarios')
+
+test('every registry entry names a unique scenario whose module exports createServer or startServer', async () => {
+  assert.equal(scenarios[0]?.name, REFERENCE_SCENARIO)
+  const names = scenarios.map((scenario) => scenario.name)
+  assert.equal(new Set(names).size, names.length, 'duplicate names')
+  for (const scenario of scenarios) {
+    assert.match(scenario.name, /^[a-z0-9]+(-[a-z0-9]+)*$/)
+    const file = join(scenariosDir, scenario.module)
+    assert.ok(existsSync(file), `${scenario.name}: ${scenario.module} does not exist`)
+    const module = (await import(pathToFileURL(file).href)) as ScenarioModule
+    assert.ok(
+      typeof module.createServer === 'function' || typeof module.startServer === 'function',
+      `${scenario.name}: ${scenario.module} exports neither createServer nor startServer`,
+    )
+  }
+})
+
+test('the issue 18 scenarios are registered: memcached-*-keys as peers, raw-hit as a reference', () => {
+  const byName = new Map(scenarios.map((scenario) => [scenario.name, scenario]))
+  assert.equal(byName.get('memcached-raw-keys')?.peerOf, 'memcached-hit-keys')
+  assert.equal(byName.get('memcached-hit-keys')?.peerOf, 'memcached-hit-keys')
+  assert.deepEqual(byName.get('memcached-hit-keys')?.services, ['memcached'])
+  const rawHit = byName.get('raw-hit')
+  assert.ok(rawHit)
+  assert.equal(rawHit.peerOf, undefined)
+  assert.equal(rawHit.services, undefined)
+})
+
+interface Answer {
+  status: number
+  headers: Record<string, string | string[] | undefined>
+  body: Buffer
+}
+
+function get(port: number, path: string): Promise<Answer> {
+  return new Promise((resolve, reject) => {
+    // Keep-alive, as the load generators connect: the server then sends its Keep-Alive header.
+    const agent = new Agent({ keepAlive: true })
+    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+      const chunks: Buffer[] = []
+      res.on('data', (chunk: Buffer) => chunks.push(chunk))
+      res.on('end', () => {
+        agent.destroy()
+        resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) })
+      })
+      res.on('error', reject)
+    })
+    req.on('error', reject)
+    req.end()
+  })
+}
+
+test('raw-hit answers the payload with the headers limit sends, over a real socket', async (t) => {
+  const limit = await createLimit({ services: {} })
+  await limit.listen({ host: '127.0.0.1', port: 0 })
+  t.after(() => limit.close())
+  const rawHit = await startRawHit({ services: {} })
+  t.after(() => rawHit.close())
+  const expected = await get((limit.server.address() as AddressInfo).port, '/')
+  const answer = await get(rawHit.port, '/')
+  assert.equal(answer.status, 200)
+  assert.equal(answer.body.toString(), PAYLOAD)
+  assert.deepEqual(answer.body, expected.body)
+  assert.equal(expected.headers['keep-alive'], 'timeout=72')
+  for (const header of ['content-type', 'content-length', 'connection', 'keep-alive']) {
+    assert.equal(answer.headers[header], expected.headers[header], header)
+  }
+  assert.deepEqual(
+    Object.keys(answer.headers).sort(),
+    Object.keys(expected.headers).sort(),
+    'raw-hit sends other headers than limit',
+  )
+  // Looked up by URL: anything else is not stored.
+  const miss = await get(rawHit.port, '/other')
+  assert.equal(miss.status, 404)
+  assert.equal(miss.body.length, 0)
+  // Its CPU is this process's, as the harness reads a Fastify scenario's.
+  const cpu = rawHit.cpuUsage()
+  assert.ok(cpu.user > 0 && rawHit.rssBytes() > 0)
+})
