@@ -79,6 +79,42 @@ for (const setup of DIRECT) {
   const store = setup.name === 'memory' ? storeLabel(setup) : `${storeLabel(setup)} with L1`
 
   describe(`the edge path (${store})`, () => {
+    test(`bodies come back byte-exact from the edge: every byte value, UTF-8 text, a body past the string size (${store})`, async (t) => {
+      const defer = closer(t)
+      const app = await edgeApp(defer, setup)
+      const bytes = Buffer.alloc(1024)
+      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7) % 256
+      const text = 'h\u00e9llo \u{1F600} \u4e16\u754c'.repeat(50)
+      const large = Buffer.alloc(40 * 1024, 0xe9)
+      app.get('/bytes', { config: { cache: { ttl: '1m' } } }, async (_req, reply) => {
+        reply.type('application/octet-stream')
+        return bytes
+      })
+      app.get('/text', { config: { cache: { ttl: '1m' } } }, async (_req, reply) => {
+        reply.type('text/plain; charset=utf-8')
+        return text
+      })
+      app.get('/large', { config: { cache: { ttl: '1m' } } }, async (_req, reply) => {
+        reply.type('application/octet-stream')
+        return large
+      })
+      const base = await listen(app)
+      for (const [path, expected] of [
+        ['/bytes', bytes],
+        ['/text', Buffer.from(text)],
+        ['/large', large],
+      ] as const) {
+        await request(`${base}${path}`)
+        const first = await untilEdge(`${base}${path}`)
+        const again = await request(`${base}${path}`)
+        assert.ok(atEdge(again))
+        for (const res of [first, again]) {
+          assert.ok(res.body.equals(expected), `${path}: the edge changed the bytes`)
+          assert.equal(res.headers['content-length'], String(expected.length))
+        }
+      }
+    })
+
     test(`a fresh hit is answered at the edge: no handler, no skipped hook (${store})`, async (t) => {
       const defer = closer(t)
       const app = await edgeApp(defer, setup)
