@@ -79,41 +79,56 @@ for (const setup of DIRECT) {
   const store = setup.name === 'memory' ? storeLabel(setup) : `${storeLabel(setup)} with L1`
 
   describe(`the edge path (${store})`, () => {
-    test(`bodies come back byte-exact from the edge: every byte value, UTF-8 text, a body past the string size (${store})`, async (t) => {
-      const defer = closer(t)
-      const app = await edgeApp(defer, setup)
-      const bytes = Buffer.alloc(1024)
-      for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7) % 256
-      const text = 'h\u00e9llo \u{1F600} \u4e16\u754c'.repeat(50)
-      const large = Buffer.alloc(40 * 1024, 0xe9)
-      app.get('/bytes', { config: { cache: { ttl: '1m' } } }, async (_req, reply) => {
-        reply.type('application/octet-stream')
-        return bytes
-      })
-      app.get('/text', { config: { cache: { ttl: '1m' } } }, async (_req, reply) => {
-        reply.type('text/plain; charset=utf-8')
-        return text
-      })
-      app.get('/large', { config: { cache: { ttl: '1m' } } }, async (_req, reply) => {
-        reply.type('application/octet-stream')
-        return large
-      })
-      const base = await listen(app)
-      for (const [path, expected] of [
-        ['/bytes', bytes],
-        ['/text', Buffer.from(text)],
-        ['/large', large],
-      ] as const) {
-        await request(`${base}${path}`)
-        const first = await untilEdge(`${base}${path}`)
-        const again = await request(`${base}${path}`)
-        assert.ok(atEdge(again))
-        for (const res of [first, again]) {
-          assert.ok(res.body.equals(expected), `${path}: the edge changed the bytes`)
-          assert.equal(res.headers['content-length'], String(expected.length))
+    for (const edge of [true, false]) {
+      const path = edge ? 'the edge' : 'the normal path (edge off)'
+      test(`bodies come back byte-exact from ${path}: every byte value, UTF-8 text, ASCII JSON, a body past the string size (${store})`, async (t) => {
+        const defer = closer(t)
+        const app = await edgeApp(defer, setup, { edge })
+        const bytes = Buffer.alloc(1024)
+        for (let i = 0; i < bytes.length; i++) bytes[i] = (i * 7) % 256
+        const text = 'h\u00e9llo \u{1F600} \u4e16\u754c'.repeat(50)
+        const large = Buffer.alloc(40 * 1024, 0xe9)
+        const json = JSON.stringify({ id: 7, name: 'plain ascii', tags: ['a', 'b'] })
+        app.get('/bytes', { config: { cache: { ttl: '1m' } } }, async (_req, reply) => {
+          reply.type('application/octet-stream')
+          return bytes
+        })
+        app.get('/text', { config: { cache: { ttl: '1m' } } }, async (_req, reply) => {
+          reply.type('text/plain; charset=utf-8')
+          return text
+        })
+        app.get('/large', { config: { cache: { ttl: '1m' } } }, async (_req, reply) => {
+          reply.type('application/octet-stream')
+          return large
+        })
+        app.get('/json', { config: { cache: { ttl: '1m' } } }, async (_req, reply) => {
+          reply.type('application/json; charset=utf-8')
+          return json
+        })
+        const base = await listen(app)
+        for (const [url, expected, type] of [
+          ['/bytes', bytes, 'application/octet-stream'],
+          ['/text', Buffer.from(text), 'text/plain; charset=utf-8'],
+          ['/large', large, 'application/octet-stream'],
+          ['/json', Buffer.from(json), 'application/json; charset=utf-8'],
+        ] as const) {
+          await request(`${base}${url}`)
+          const hits: HttpResponse[] = []
+          if (edge) hits.push(await untilEdge(`${base}${url}`))
+          for (let i = 0; i < 3; i++) hits.push(await request(`${base}${url}`))
+          assert.ok(
+            hits.some((res) => /; hit/.test(status(res))),
+            `${url}: no hit`,
+          )
+          if (edge) assert.ok(atEdge(hits.at(-1)!))
+          for (const res of hits) {
+            assert.ok(res.body.equals(expected), `${url}: ${path} changed the bytes (${status(res)})`)
+            assert.equal(res.headers['content-length'], String(expected.length))
+            assert.equal(res.headers['content-type'], type)
+          }
         }
-      }
-    })
+      })
+    }
 
     test(`a fresh hit is answered at the edge: no handler, no skipped hook (${store})`, async (t) => {
       const defer = closer(t)

@@ -11,6 +11,7 @@ import { type ByteRange, rangeOf } from './range.js'
 import type { CachedResponse } from './response-codec.js'
 import type { RouteCache } from './route-cache.js'
 import type { ResolvedRouteConfig } from './route-options.js'
+import { sendableBody } from './text-body.js'
 
 /** Headers a 304 built from a reply keeps (RFC 9110 §15.4.5: no other representation metadata). */
 export const NOT_IN_304 = /^content-|^last-modified$|^transfer-encoding$/
@@ -68,8 +69,9 @@ export function serve(
   if (rc.options.cacheStatus) reply.header('cache-status', response.cacheStatusPrefix + status)
   if (channels.route.hasSubscribers) publish(request, outcome)
   // HEAD: Fastify's HEAD route (or Node for a HEAD request) sends the length and drops the body.
+  // An ASCII body goes as a string: one write with the head (text-body.ts).
   if (response.body.length === 0) reply.send()
-  else reply.send(response.body)
+  else reply.send(sendableBody(response))
 }
 
 /**

@@ -39,6 +39,7 @@ import { bypassReason } from './policy.js'
 import { CachedResponse, FLAG_ALWAYS_REVALIDATE, VariantRecord } from './response-codec.js'
 import type { RouteCache } from './route-cache.js'
 import type { ResolvedRouteConfig } from './route-options.js'
+import { latin1Body } from './text-body.js'
 import { VARY_TOO_LARGE, varySuffix } from './vary.js'
 
 /** What the normal path marks decoded responses with: this route (of this route cache) may serve them at the edge. */
@@ -56,40 +57,6 @@ export class EdgeMark {
     this.label = label
     this.config = config
   }
-}
-
-/**
- * Bodies up to this size are sent at the edge from a latin1 string of their bytes (byte-exact:
- * latin1 maps each byte to one character and back), which Node writes together with the head in
- * one `write` of one flat string; a Buffer body is a second chunk of a `writev`. Measured on
- * `route-hit-edge` (2 KB JSON): 0.99 of `limit` with the string kept, 0.96 converting on every hit,
- * 0.92 with the Buffer.
- */
-export const EDGE_STRING_BODY_MAX = 16 * 1024
-
-/**
- * The strings are a second copy of bodies the memory store (or L1) already holds, outside its
- * `maxSize`: at most this many bytes of them are alive in the process at once. Past it, hits
- * convert on the fly (0.96 of `limit` rather than 0.99) until collected responses free budget.
- */
-export const EDGE_STRING_BUDGET = 16 * 1024 * 1024
-
-let stringBytes = 0
-const strings = new FinalizationRegistry<number>((bytes) => {
-  stringBytes -= bytes
-})
-
-/** The latin1 string of a response's body, kept on it while the budget allows. */
-function stringBody(response: CachedResponse): string | undefined {
-  const length = response.body.length
-  if (length > EDGE_STRING_BODY_MAX) return undefined
-  const text = response.body.toString('latin1')
-  if (stringBytes + length <= EDGE_STRING_BUDGET) {
-    stringBytes += length
-    strings.register(response, length)
-    response.edgeBody = text
-  }
-  return text
 }
 
 /** Edge routes never key credentials: `bypassReason` then refuses any Authorization or Cookie. */
@@ -327,7 +294,8 @@ function deliver(
   // HEAD: the same head (Content-Length of the GET response, RFC 9110 §9.3.2), no content.
   if (head) res.end()
   else {
-    const body = response.edgeBody ?? stringBody(response)
+    // One write with the head (text-body.ts).
+    const body = latin1Body(response)
     if (body === undefined) res.end(response.body)
     else res.end(body, 'latin1')
   }

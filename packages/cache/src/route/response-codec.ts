@@ -109,13 +109,10 @@ export class CachedResponse implements ResponseParts {
   edgeAge = -1
   edgeTtl = Number.NaN
   edgeOwner: object | null = null
-  /**
-   * The body as a one-byte (latin1) string, for the edge: Node writes a string body in the same
-   * write as the head (one `write` of one flat string, copied by a memcpy), where a Buffer body
-   * is a second chunk of a `writev`. Made on the first edge hit, for bodies up to
-   * `EDGE_STRING_BODY_MAX` (edge.ts) bytes (it costs their size once more in memory).
-   */
-  edgeBody: string | undefined = undefined
+  /** The body as a latin1 string, kept by text-body.ts within its budget; in-process only. */
+  text: string | undefined = undefined
+  /** Whether the normal path may send `text` for this body (text-body.ts `sendableBody`); once computed. */
+  ascii: boolean | undefined = undefined
 
   constructor(parts: ResponseParts) {
     this.status = parts.status
