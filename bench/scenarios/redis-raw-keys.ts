@@ -1,9 +1,9 @@
 /**
  * `redis-raw-keys`: `redis-raw` over 1,000 keys instead of one. Each request reads the next key
  * in turn, so the 100 requests in flight never ask for the same key: what one Redis `GET` costs
- * the handler when no two requests can share it. The peer of `redis-hit-keys`. No goal: the pair
- * shows the engine's per-call cost on a remote store, which the one-key scenarios hide (there,
- * concurrent reads of the key join).
+ * the handler when no two requests can share it. The peer of `redis-hit-keys`: the pair shows the
+ * engine's per-call cost on a remote store, which the one-key scenarios hide (there, concurrent
+ * reads of the key join).
  */
 
 import Fastify from 'fastify'
