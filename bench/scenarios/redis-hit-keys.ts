@@ -8,22 +8,11 @@
  */
 
 import type { CreateServer } from '../src/scenario.js'
-import { fetchProductFromDatabase, JSON_CONTENT_TYPE } from './payload.js'
-import { KEY_COUNT } from './redis-raw-keys.js'
+import { addDataHitKeysRoute } from './data-hit-route.js'
 import { redisCachedApp } from './remote-clients.js'
 
 export const createServer: CreateServer = async (context) => {
   const app = await redisCachedApp(context, 'redis-hit-keys')
-  const keys = Array.from({ length: KEY_COUNT }, (_, i) => `product:${i}`)
-  let next = 0
-  app.get('/', async function cachedRoute(_request, reply) {
-    next = next === KEY_COUNT - 1 ? 0 : next + 1
-    const body = await app.cache.getOrSet(keys[next]!, fetchProductFromDatabase, { ttl: '10m' })
-    reply.header('content-type', JSON_CONTENT_TYPE)
-    return body
-  })
-  await app.ready()
-  // Every key cached before the first measured request (the factory waits 20 ms; all at once).
-  await Promise.all(keys.map((key) => app.cache.getOrSet(key, fetchProductFromDatabase, { ttl: '10m' })))
+  await addDataHitKeysRoute(app)
   return app
 }

@@ -11,7 +11,7 @@ import {
 import { type GenerationState, Generations } from './generations.js'
 import { memcachedKey } from './keys.js'
 import { closeSockets, type MemjsServer, trackSockets } from './memjs-sockets.js'
-import { OperationDeadlines, type PendingOperation } from './operation-deadlines.js'
+import { OperationDeadlines } from './operation-deadlines.js'
 import { type MemcachedStoreOptions, type ResolvedMemcachedStoreOptions, resolveOptions } from './options.js'
 import { rendezvous } from './server-selection.js'
 
@@ -290,12 +290,7 @@ export class MemcachedStore implements CacheStore {
     const client = this.#client
     const deadlines = this.#deadlines
     return new Promise((resolve, reject) => {
-      const op: PendingOperation = {
-        server: client.server(mk) as MemjsServer | undefined,
-        deadline: 0,
-        fail: reject,
-      }
-      deadlines.track(op)
+      const op = deadlines.track(client.server(mk) as MemjsServer | undefined, reject)
       client.get(mk, (error, value) => {
         if (!deadlines.settle(op)) return
         if (error) {
@@ -362,12 +357,7 @@ export class MemcachedStore implements CacheStore {
   #run<R, T>(mk: string, start: (callback: Callback<R>) => void, map: (raw: R) => T): Promise<T> {
     if (this.#closed) return Promise.reject(new FST_PERF_MEMCACHED_CLOSED())
     return new Promise<T>((resolve, reject) => {
-      const op: PendingOperation = {
-        server: this.#client.server(mk) as MemjsServer | undefined,
-        deadline: 0,
-        fail: reject,
-      }
-      this.#deadlines.track(op)
+      const op = this.#deadlines.track(this.#client.server(mk) as MemjsServer | undefined, reject)
       start((error, raw) => {
         if (!this.#deadlines.settle(op)) return
         if (error) {

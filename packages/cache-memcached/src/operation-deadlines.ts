@@ -2,14 +2,14 @@ import { performance } from 'node:perf_hooks'
 import { FST_PERF_MEMCACHED_TIMEOUT } from './errors.js'
 import { type MemjsServer, resetServer } from './memjs-sockets.js'
 
-/** One operation waiting for its server: the caller's record, so tracking it allocates nothing more. */
+/** One operation waiting for its server. */
 export interface PendingOperation {
   /** The server memjs picked for the key when the operation started; null when it had none. */
   readonly server: MemjsServer | null | undefined
-  /** `performance.now()` past which the operation has failed; set by {@link OperationDeadlines.track}. */
-  deadline: number
+  /** `performance.now()` past which the operation has failed. */
+  readonly deadline: number
   /** Rejects the operation's Promise. */
-  fail(error: Error): void
+  readonly fail: (error: Error) => void
 }
 
 /**
@@ -45,10 +45,11 @@ export class OperationDeadlines {
   }
 
   /** Starts the clock of one operation. */
-  track(op: PendingOperation): void {
-    op.deadline = performance.now() + this.#timeoutMs
+  track(server: MemjsServer | null | undefined, fail: (error: Error) => void): PendingOperation {
+    const op: PendingOperation = { server, deadline: performance.now() + this.#timeoutMs, fail }
     this.#pending.add(op)
     if (this.#timer === undefined) this.#arm(this.#timeoutMs)
+    return op
   }
 
   /** Marks an operation answered; false when it had already failed (timed out, or closed). */

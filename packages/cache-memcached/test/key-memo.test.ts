@@ -2,7 +2,8 @@ import assert from 'node:assert/strict'
 import { createHash } from 'node:crypto'
 import { type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import { decodeEntry, encodeEntry, type StoredEntry } from '@fastify-perf/cache'
+import { decodeEntry, encodeEntry } from '@fastify-perf/cache'
+import { storedEntry } from '@fastify-perf/cache/testing'
 import { MemcachedStore } from '@fastify-perf/cache-memcached'
 import { memcachedServers, testKeyPrefix } from '@fastify-perf/test-helpers'
 import memjs from 'memjs'
@@ -14,10 +15,6 @@ import { KEY_MEMO_SIZE } from '../src/memcached-store.js'
 // from scratch (plain, hashed, over 250 bytes).
 
 const servers = await memcachedServers()
-
-function entry(value: string): StoredEntry {
-  return { value, createdAt: 0, freshUntil: 0, staleUntil: 0, graceUntil: 0, tags: [], tagVersions: [] }
-}
 
 function stores(t: TestContext, count: number, options: object = {}) {
   const prefix = testKeyPrefix('memcached-memo')
@@ -50,7 +47,7 @@ test('clear() makes every remembered key unreachable at once, plain, hashed and 
   const {
     list: [store],
   } = stores(t, 1)
-  for (const [i, key] of KEYS.entries()) await store!.set(key, entry(`v${i}`), 60_000)
+  for (const [i, key] of KEYS.entries()) await store!.set(key, storedEntry(`v${i}`), 60_000)
   // Read twice: the second read answers from the memo.
   for (let round = 0; round < 2; round++) {
     assert.deepEqual(
@@ -65,7 +62,7 @@ test('clear() makes every remembered key unreachable at once, plain, hashed and 
     'a key remembered under the old generation was read after clear()',
   )
   // The namespace works under the new generation, memo included.
-  for (const [i, key] of KEYS.entries()) await store!.set(key, entry(`w${i}`), 60_000)
+  for (const [i, key] of KEYS.entries()) await store!.set(key, storedEntry(`w${i}`), 60_000)
   for (let round = 0; round < 2; round++) {
     assert.deepEqual(
       (await store!.getMany(KEYS)).map((e) => e?.value),
@@ -82,9 +79,9 @@ test('remembered keys are the memcached keys computed from scratch: prefix, gene
   const { prefix, list } = stores(t, 1)
   const store = list[0]!
   const raw = rawClient(t)
-  for (const [i, key] of KEYS.entries()) await store.set(key, entry(`v${i}`), 60_000)
+  for (const [i, key] of KEYS.entries()) await store.set(key, storedEntry(`v${i}`), 60_000)
   // Memoized now; a second write goes through the memo.
-  for (const [i, key] of KEYS.entries()) await store.set(key, entry(`m${i}`), 60_000)
+  for (const [i, key] of KEYS.entries()) await store.set(key, storedEntry(`m${i}`), 60_000)
   const { value: record } = await raw.get(`${prefix}gen:cache`)
   assert.ok(record, 'no generation record')
   const gen = record.toString('latin1')
@@ -101,8 +98,8 @@ test('remembered keys are the memcached keys computed from scratch: prefix, gene
     )
   }
   // A key without a namespace has no generation.
-  await store.set('plain-key', entry('p'), 60_000)
-  await store.set('plain-key', entry('p2'), 60_000)
+  await store.set('plain-key', storedEntry('p'), 60_000)
+  await store.set('plain-key', storedEntry('p2'), 60_000)
   assert.ok((await raw.get(`${prefix}plain-key`)).value?.includes(Buffer.from('p2')))
 })
 
@@ -111,7 +108,7 @@ test('an instance whose keys are remembered sees another instance clear() within
   const {
     list: [a, b],
   } = stores(t, 2, { generationRefresh: refreshMs })
-  for (const [i, key] of KEYS.entries()) await a!.set(key, entry(`v${i}`), 60_000)
+  for (const [i, key] of KEYS.entries()) await a!.set(key, storedEntry(`v${i}`), 60_000)
   // b remembers every key under the current generation.
   for (let round = 0; round < 2; round++) {
     assert.deepEqual(
@@ -131,7 +128,7 @@ test('an instance whose keys are remembered sees another instance clear() within
     await sleep(10)
   }
   assert.ok(seenAfter <= refreshMs + 150, `seen after ${seenAfter} ms with a ${refreshMs} ms refresh`)
-  await b!.set(KEYS[5]!, entry('after'), 60_000)
+  await b!.set(KEYS[5]!, storedEntry('after'), 60_000)
   assert.equal((await a!.get(KEYS[5]!))?.value, 'after')
 })
 
@@ -145,7 +142,7 @@ test(`past ${KEY_MEMO_SIZE} distinct keys the oldest are forgotten and recompute
   const batch = async (fn: (key: string, i: number) => Promise<unknown>) => {
     for (let i = 0; i < count; i += 500) await Promise.all(keys.slice(i, i + 500).map((k, j) => fn(k, i + j)))
   }
-  await batch((key, i) => store!.set(key, entry(`v${i}`), 60_000))
+  await batch((key, i) => store!.set(key, storedEntry(`v${i}`), 60_000))
   // The first keys were dropped from the memo by the last ones; all read back right, twice.
   for (let round = 0; round < 2; round++) {
     const wrong: number[] = []
@@ -163,7 +160,7 @@ test('getBytes() answers the stored encodeEntry() bytes under the same keys as g
   const {
     list: [store],
   } = stores(t, 1)
-  const stored = { ...entry('bytes'), tags: ['t1'], tagVersions: ['1'] }
+  const stored = storedEntry('bytes', { tags: ['t1'], tagVersions: ['1'] })
   for (const key of KEYS) await store!.set(key, stored, 60_000)
   for (const key of KEYS) {
     const bytes = await store!.getBytes(key)

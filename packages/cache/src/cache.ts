@@ -290,6 +290,8 @@ export class Cache {
   /** Run by `close()`: listeners this cache put on a store it may share. */
   readonly #onClose: Array<() => void> = []
   readonly #ownsStore: boolean
+  /** The store is the memory store and there is no L1: every read answers synchronously. */
+  readonly #memoryOnly: boolean
   #counters = {
     hits: 0,
     misses: 0,
@@ -305,6 +307,7 @@ export class Cache {
   constructor(tiers: Tiers, options: ResolvedCacheOptions, ownsStore = false) {
     this.#tiers = tiers
     this.#ownsStore = ownsStore
+    this.#memoryOnly = tiers.safe.store instanceof MemoryStore && tiers.l1 === undefined
     this.#options = options
     this.namespace = options.namespace
     // ':' cannot appear in a namespace, so no namespace's keys are a prefix of another's.
@@ -335,27 +338,19 @@ export class Cache {
     const k = this.#prefix + key
     if (options?.forceFresh === true)
       return this.#getOrSetSlow(key, k, factory, options, undefined, this.#newDeadline(), this.#owner(key))
-    const tiers = this.#tiers
     let found: StoredEntry | undefined | Promise<T>
-    if (tiers.safe.synchronous && tiers.l1 === undefined) {
-      const got = tiers.get(k)
-      if (isPromise(got)) {
-        // The store's first answer that comes later (a remote store starting up): from then on
-        // its reads take the continuation below.
-        const read = tiers.safe.lastCall
-        const owner = this.#owner(key)
-        return got.then((entry) => this.#afterRead(key, k, factory, options, entry, read.deadline, owner))
-      }
-      found = got
+    if (this.#memoryOnly) {
+      // The memory store alone answers at once: no continuation to allocate.
+      found = this.#tiers.get(k) as StoredEntry | undefined
     } else {
       let owner: CacheLookupEvent | undefined
-      // A remote store's answer: the hit's checks run in the continuation that settles the store's
-      // answer (SafeStore#read), so a remote hit costs the client's promise, one reaction and the
-      // promise returned here. The operation's budget is the read's own deadline, handed to the
-      // continuation: every later store call of this getOrSet (tag versions, new tags' records,
-      // the lock) must end by then. Concurrent reads of a key share one store read (see
-      // SafeStore#read), so they share its entry and decode it once.
-      found = tiers.read(k, (entry, deadline) =>
+      // A store that may answer later: the hit's checks run in the continuation that settles the
+      // store's answer (SafeStore#read), so a remote hit costs the client's promise, one reaction
+      // and the promise returned here. The operation's budget is the read's own deadline, handed
+      // to the continuation: every later store call of this getOrSet (tag versions, new tags'
+      // records, the lock) must end by then. Concurrent reads of a key share one store read (see
+      // SafeStore#read), so they share its entry and decode it once. An L1 hit is answered at once.
+      found = this.#tiers.read(k, undefined, (entry, deadline) =>
         this.#afterRead(key, k, factory, options, entry, deadline, owner),
       )
       // (The safe store's own Promise: an entry is a plain object.)

@@ -57,8 +57,6 @@ class PendingCall {
   promise: Promise<unknown> | undefined
   /** The key of a `get`, which later reads of that key may join while it is in flight. */
   readKey: string | undefined
-  /** The store answers the entry's bytes (`getBytes`): the settle step decodes them. */
-  bytes = false
   /** The reader's continuation: the promise settles with what it returns, not with the entry. */
   next: ReadContinuation<unknown> | undefined
   /** Readers that joined this read with a continuation of their own (or when it has one). */
@@ -115,11 +113,6 @@ export class SafeStore {
     this.store = store
     this.#settings = settings
     this.#bytes = typeof store.getBytes === 'function'
-  }
-
-  /** Whether the store has only ever answered synchronously (the memory store): its reads take no continuation. */
-  get synchronous(): boolean {
-    return this.#synchronous
   }
 
   /** The breaker's state: `closed` (healthy), `open` (store skipped) or `half-open` (probing). */
@@ -190,10 +183,7 @@ export class SafeStore {
         ? this.#decode(result as Uint8Array | null | undefined)
         : this.#succeed(result as StoredEntry | undefined)
     const promise = this.#deadline('get', result, undefined, deadline, key)
-    const call = this.lastCall as PendingCall
-    call.bytes = bytes
-    if (then === undefined) return promise as Promise<R>
-    call.next = then as ReadContinuation<unknown>
+    if (then !== undefined) (this.lastCall as PendingCall).next = then as ReadContinuation<unknown>
     return promise as Promise<R>
   }
 
@@ -417,7 +407,7 @@ export class SafeStore {
       call,
       failed
         ? this.#fail(call.operation, result, call.fallback)
-        : call.bytes
+        : this.#bytes && call.operation === 'get'
           ? this.#decode(result as Uint8Array | null | undefined)
           : this.#succeed(result),
     )
@@ -491,7 +481,9 @@ export class SafeStore {
   // others wait in `#aside`, a short list scanned at each tick: calls given a stall grace, and
   // calls whose operation's budget ends earlier than their own `timeoutMs` (a later call of a
   // `getOrSet` whose read already took part of its budget), which may move the timer earlier.
-  // Answered calls stay queued until the head passes them: at most the calls of one timeout.
+  // Answered calls leave the queue when they reach its head (see #finish): with a store that
+  // answers in order, at once; behind a call still waiting, at most the calls of one timeout,
+  // holding nothing of their answer (see #release).
   readonly #queue: Array<PendingCall | undefined> = []
   #head = 0
   #aside: PendingCall[] = []

@@ -103,42 +103,37 @@ export class Tiers {
    * to, and hands it to the safe store (see `SafeStore#get`).
    */
   get(key: string, deadline?: number): MaybePromise<StoredEntry | undefined> {
-    // All a read pays for the debt while none is pending: one boolean.
-    if (this.debt.active && this.debt.masks(key)) return undefined
-    const l1 = this.#l1
-    if (l1 === undefined) return this.safe.get(key, deadline)
-    const local = l1.get(key)
-    if (local !== undefined && local.freshUntil > Date.now() && this.#trusted(local)) {
-      this.l1Hits++
-      return local
-    }
-    // Missing, stale or untrusted in L1: the shared store may have something fresher.
-    const epoch = this.#epoch
-    const remote = this.safe.get(key, deadline)
-    if (isPromise(remote)) return remote.then((entry) => this.#fromRemote(key, entry, local, epoch))
-    return this.#fromRemote(key, remote, local, epoch)
+    return this.read(key, deadline, undefined) as MaybePromise<StoredEntry | undefined>
   }
 
   /**
    * {@link get} with a continuation for an answer that comes later (see `SafeStore#read`): a
    * synchronous answer (an L1 hit, a memory store, a skipped store) is returned as it is; a later
-   * one settles the Promise returned with what `then` makes of it.
+   * one settles the Promise returned with what `then` makes of it (with the entry itself without
+   * `then`).
    */
-  read<R>(key: string, then: ReadContinuation<R>): StoredEntry | undefined | Promise<R> {
+  read<R>(
+    key: string,
+    deadline: number | undefined,
+    then: ReadContinuation<R> | undefined,
+  ): StoredEntry | undefined | Promise<R> {
+    // All a read pays for the debt while none is pending: one boolean.
     if (this.debt.active && this.debt.masks(key)) return undefined
     const l1 = this.#l1
-    if (l1 === undefined) return this.safe.read(key, undefined, then)
+    if (l1 === undefined) return this.safe.read(key, deadline, then)
     const local = l1.get(key)
-    if (local !== undefined && local.freshUntil > Date.now() && this.#trusted(local)) {
+    if (this.#usable(local)) {
       this.l1Hits++
       return local
     }
+    // Missing, stale or untrusted in L1: the shared store may have something fresher.
     const epoch = this.#epoch
-    const remote = this.safe.read(key, undefined, (entry, deadline) =>
-      then(this.#fromRemote(key, entry, local, epoch), deadline),
-    )
+    const remote = this.safe.read(key, deadline, (entry, budget) => {
+      const found = this.#fromRemote(key, entry, local, epoch)
+      return then === undefined ? found : then(found, budget)
+    })
     // (The safe store's own Promise: an entry is a plain object.)
-    if (remote instanceof Promise) return remote
+    if (remote instanceof Promise) return remote as Promise<R>
     return this.#fromRemote(key, remote, local, epoch)
   }
 
@@ -152,9 +147,14 @@ export class Tiers {
     const l1 = this.#l1
     if (l1 === undefined) return local?.get(key)
     const entry = l1.get(key)
-    if (entry === undefined || entry.freshUntil <= Date.now() || !this.#trusted(entry)) return undefined
+    if (!this.#usable(entry)) return undefined
     this.l1Hits++
     return entry
+  }
+
+  /** An L1 entry a read may answer without the shared store: fresh and trusted. */
+  #usable(entry: StoredEntry | undefined): entry is StoredEntry {
+    return entry !== undefined && entry.freshUntil > Date.now() && this.#trusted(entry)
   }
 
   getMany(keys: readonly string[], deadline?: number): MaybePromise<ReadonlyArray<StoredEntry | undefined>> {

@@ -4,23 +4,11 @@ import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import { setFlagsFromString } from 'node:v8'
 import { runInNewContext } from 'node:vm'
-import { type CacheStore, encodeEntry, SafeStore, type StoredEntry } from '../src/index.js'
+import { type CacheStore, decodeEntry, encodeEntry, SafeStore, type StoredEntry } from '../src/index.js'
+import { storedEntry } from '../src/testing/index.js'
 
 setFlagsFromString('--expose-gc')
 const gc = runInNewContext('gc') as () => void
-
-function entry(value: string): StoredEntry {
-  const now = Date.now()
-  return {
-    value,
-    createdAt: now,
-    freshUntil: now + 60_000,
-    staleUntil: now + 60_000,
-    graceUntil: now + 60_000,
-    tags: [],
-    tagVersions: [],
-  }
-}
 
 /** A remote-like store whose reads answer when the test says so. */
 function lateStore(withBytes: boolean) {
@@ -32,7 +20,7 @@ function lateStore(withBytes: boolean) {
     })
   const store: CacheStore = {
     name: 'late',
-    get: (key) => read(key).then((bytes) => (bytes === null ? undefined : decodeLate(bytes))),
+    get: (key) => read(key).then((bytes) => (bytes === null ? undefined : decodeEntry(bytes))),
     getMany: async () => [],
     set: async (key, e) => {
       data.set(key, encodeEntry(e))
@@ -52,12 +40,6 @@ function lateStore(withBytes: boolean) {
   return { store, data, answer, waiting }
 }
 
-let decodeLate: (bytes: Buffer) => StoredEntry | undefined
-{
-  const { decodeEntry } = await import('../src/index.js')
-  decodeLate = decodeEntry
-}
-
 function safeStore(store: CacheStore): SafeStore {
   return new SafeStore(store, {
     timeoutMs: 5000,
@@ -72,7 +54,7 @@ for (const withBytes of [true, false]) {
   const label = withBytes ? 'getBytes' : 'get'
   test(`SafeStore#read (${label}): the continuation gets the entry and the deadline, joiners get theirs, plain readers the entry`, async () => {
     const { store, data, answer } = lateStore(withBytes)
-    data.set('k', encodeEntry(entry('v')))
+    data.set('k', encodeEntry(storedEntry('v')))
     const safe = safeStore(store)
     const seen: Array<[string, unknown]> = []
     const lead = safe.read('k', undefined, (e, deadline) => {
@@ -112,7 +94,7 @@ test('SafeStore#read with getBytes: bytes that are no entry are a miss, not a fa
 
 test('an answered read is not kept reachable by the deadline queue while later calls wait', async () => {
   const { store, data, answer, waiting } = lateStore(true)
-  data.set('k', encodeEntry(entry('v')))
+  data.set('k', encodeEntry(storedEntry('v')))
   const safe = safeStore(store)
   // A call that stays in flight (the FIFO is not idle), then reads answered behind it: their
   // continuations must not stay reachable from the queue until the 5 s timer passes.
@@ -124,7 +106,7 @@ test('an answered read is not kept reachable by the deadline queue while later c
     const value = { big: new Array(1000).fill(i) }
     const read = safe.read(`k${i}`, undefined, () => value)
     registry.register(value, i)
-    data.set(`k${i}`, encodeEntry(entry('v')))
+    data.set(`k${i}`, encodeEntry(storedEntry('v')))
     answer(`k${i}`)
     assert.equal(await read, value)
   }

@@ -47,23 +47,15 @@ function addedHook(routeOptions: RouteOptions, name: 'onSend' | 'onRequest', bef
 
 /**
  * @fastify/compress puts its request decompression first among a route's `preParsing` hooks, as a
- * function named `preParsing`. Renamed `fastifyPerfCompressDecompress` (same function, same
- * arguments), so a route can name it in the route cache's `skipHooks` without naming every hook
- * called `preParsing`: it only reads request bodies, which cached GET requests never have.
+ * function named `preParsing`. Named `fastifyPerfCompressDecompress` instead (its `name` only: no
+ * wrapper on the request path), so a route can name it in the route cache's `skipHooks` without
+ * naming every hook called `preParsing`: it only reads request bodies, which cached GET requests
+ * never have.
  */
 function nameDecompress(routeOptions: RouteOptions): void {
   const hooks = routeOptions.preParsing as unknown
   if (!Array.isArray(hooks) || typeof hooks[0] !== 'function' || hooks[0].name !== 'preParsing') return
-  const decompress = hooks[0] as (this: unknown, a: unknown, b: unknown, c: unknown, d: unknown) => unknown
-  hooks[0] = function fastifyPerfCompressDecompress(
-    this: unknown,
-    request: unknown,
-    reply: unknown,
-    payload: unknown,
-    next: unknown,
-  ) {
-    return decompress.call(this, request, reply, payload, next)
-  }
+  Object.defineProperty(hooks[0], 'name', { value: 'fastifyPerfCompressDecompress' })
 }
 
 /** @fastify/compress options for the plugin's settings. */

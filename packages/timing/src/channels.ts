@@ -227,19 +227,17 @@ export function subscribe(sinks: ChannelSinks): () => void {
   on(channelNames.cacheRoute, (message) => {
     const [method, route] = splitRoute(message.route)
     const outcome = label(message.outcome)
-    if (outcome === 'edge') {
-      // Answered before routing: no request to attribute, and every app hears it; the socket's
-      // server says whose it is.
-      if (!isEdgeHit(message) || !sinks.ownsMessage(message.req)) return
-      const cell = measurements.routeCacheResponses.cell(method, route, outcome)
-      cell.value++
-      statsd?.increment('cache.route_responses', 1, cell.tags)
-      sinks.onEdge(message)
-      return
-    }
+    // An edge hit was answered before routing: no request to attribute, and every app hears it;
+    // the socket's server says whose it is.
+    const edge = outcome === 'edge'
+    if (edge && (!isEdgeHit(message) || !sinks.ownsMessage(message.req))) return
     const cell = measurements.routeCacheResponses.cell(method, route, outcome)
     cell.value++
     statsd?.increment('cache.route_responses', 1, cell.tags)
+    if (edge) {
+      sinks.onEdge(message as Payload & EdgeHit)
+      return
+    }
     const request = requestOf(message, sinks)
     const holder = request !== null ? (request.raw as PhasesHolder) : arriving
     if (holder === null) return

@@ -261,15 +261,17 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
     storage,
     // Every app's plugin hears every channel event: each counts the requests its own server
     // received (the socket knows its server; an injected request has none, and any app may count it).
-    owns: (request) => {
-      const server = (request.raw.socket as { server?: unknown } | null)?.server
-      return server == null || server === fastify.server
-    },
+    owns: (request) => ownsMessage(request.raw),
     onLateEvent: rewriteServerTiming,
-    ownsMessage: (message) =>
-      ((message as IncomingMessage).socket as { server?: unknown } | null)?.server === fastify.server,
+    ownsMessage,
     onEdge: observeEdgeHit,
   })
+
+  /** Whether a request message is this app's: its socket's server is ours, or it has none (inject). */
+  function ownsMessage(message: unknown): boolean {
+    const server = ((message as IncomingMessage).socket as { server?: unknown } | null)?.server
+    return server == null || server === fastify.server
+  }
 
   /**
    * A route-cache hit answered by the edge path, before routing (see the cache's docs): no

@@ -36,6 +36,7 @@ import { ageOf } from './deliver.js'
 import { hitsMayComeBeforeHooks } from './hook-order.js'
 import { urlKey } from './key.js'
 import { bypassReason } from './policy.js'
+import { hasForwarding } from './recv.js'
 import { CachedResponse, FLAG_ALWAYS_REVALIDATE, VariantRecord } from './response-codec.js'
 import type { RouteCache } from './route-cache.js'
 import type { ResolvedRouteConfig } from './route-options.js'
@@ -202,11 +203,8 @@ export function serveAtEdge(
     rc.refreshes.size !== 0 ||
     headers.range !== undefined ||
     bypassReason(headers, NO_CREDENTIALS) !== undefined ||
-    // Forwarding inputs and TLS are a variant part of the key (recv.ts `forwarding`).
-    headers['x-forwarded-host'] !== undefined ||
-    headers['x-forwarded-proto'] !== undefined ||
-    headers.forwarded !== undefined ||
-    (req.socket as { encrypted?: boolean }).encrypted === true
+    // Forwarding inputs and TLS are a variant part of the key (recv.ts).
+    hasForwarding(req)
   ) {
     return false
   }

@@ -67,10 +67,7 @@ export function hitsMayComeFirst(
 ): boolean {
   const context = routeContext(request)
   if (context === undefined) return false
-  const skippable = (hook: unknown) => {
-    const name = nameOf(hook)
-    return name === late || OBSERVERS.has(name) || (name !== '' && skip.has(name))
-  }
+  const skippable = (hook: unknown) => mayPass(nameOf(hook), late, skip)
   const onRequest = hooksOf(context, 'onRequest')
   let at = -1
   for (let i = 0; i < onRequest.length; i++) if (nameOf(onRequest[i]) === early) at = i
@@ -93,8 +90,12 @@ export function hitsMayComeBeforeHooks(
 ): boolean {
   if (!hitsMayComeFirst(request, early, late, skip)) return false
   for (const hook of hooksOf(routeContext(request)!, 'onRequest')) {
-    const name = nameOf(hook)
-    if (name !== early && !OBSERVERS.has(name) && (name === '' || !skip.has(name))) return false
+    if (!mayPass(nameOf(hook), early, skip)) return false
   }
   return true
+}
+
+/** Whether a hit may be served without running the hook named `name`: the cache's `own`, an observer, or named in `skip`. */
+function mayPass(name: string, own: string, skip: ReadonlySet<string>): boolean {
+  return name === own || OBSERVERS.has(name) || (name !== '' && skip.has(name))
 }

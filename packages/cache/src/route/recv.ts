@@ -3,6 +3,7 @@
 // computes what it is looked up by: the URL key, the route's own key dimensions, and, in strict
 // mode, the request's cache directives. Then hands it to the lookup (lookup.ts), or to the
 // handler as a bypass or a forced miss.
+import type { IncomingMessage } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { NO_DIRECTIVES, parseCacheControl, requestNoCache } from './cache-control.js'
 import { Lookup } from './capture.js'
@@ -46,13 +47,7 @@ export function recv(
     }
     dims = found
   }
-  // Forwarding inputs: three property reads when absent, which is the hot path.
-  if (
-    headers['x-forwarded-host'] !== undefined ||
-    headers['x-forwarded-proto'] !== undefined ||
-    headers.forwarded !== undefined ||
-    (raw.socket as { encrypted?: boolean } | null)?.encrypted === true
-  ) {
+  if (hasForwarding(raw)) {
     const found = forwarding(rc, request)
     if (found === VARY_TOO_LARGE) {
       bypass(rc, route, reply, 'VARY-TOO-LARGE', done)
@@ -114,6 +109,20 @@ function forwarding(rc: RouteCache, request: FastifyRequest): string | typeof VA
     dims += `f${i}${lp(text)}`
   }
   return dims
+}
+
+/**
+ * Whether the request has forwarding inputs (see {@link forwarding}): a variant part of its key.
+ * Three property reads and the socket's flag when absent, which is the hot path.
+ */
+export function hasForwarding(raw: IncomingMessage): boolean {
+  const headers = raw.headers
+  return (
+    headers['x-forwarded-host'] !== undefined ||
+    headers['x-forwarded-proto'] !== undefined ||
+    headers.forwarded !== undefined ||
+    (raw.socket as { encrypted?: boolean } | null)?.encrypted === true
+  )
 }
 
 /** The forwarding headers keyed (see {@link forwarding}), by index in the key. */

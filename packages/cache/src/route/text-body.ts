@@ -24,24 +24,30 @@ const registry = new FinalizationRegistry<number>((bytes) => {
   kept -= bytes
 })
 
-/** The body's bytes as a latin1 string, kept on the response while the budget allows; `undefined` past the size. */
-export function latin1Body(response: CachedResponse): string | undefined {
-  if (response.text !== undefined) return response.text
+/** The body's latin1 string made and kept on the response, when its size and the budget allow. */
+function keep(response: CachedResponse): string | undefined {
   const length = response.body.length
-  if (length > TEXT_BODY_MAX) return undefined
-  const text = response.body.toString('latin1')
-  if (kept + length <= TEXT_BODY_BUDGET) {
-    kept += length
-    registry.register(response, length)
-    response.text = text
-  }
-  return text
+  if (length > TEXT_BODY_MAX || kept + length > TEXT_BODY_BUDGET) return undefined
+  kept += length
+  registry.register(response, length)
+  response.text = response.body.toString('latin1')
+  return response.text
+}
+
+/** The body's bytes as a latin1 string (kept while the budget allows); `undefined` past the size. */
+export function latin1Body(response: CachedResponse): string | undefined {
+  return (
+    response.text ??
+    keep(response) ??
+    (response.body.length <= TEXT_BODY_MAX ? response.body.toString('latin1') : undefined)
+  )
 }
 
 /**
  * What the normal path hands `reply.send()`: the kept latin1 string when the body is ASCII and the
  * response names its `Content-Type` (Fastify would otherwise give a string `text/plain` where it gives
- * a Buffer `application/octet-stream`), else the stored Buffer. Decided once per response.
+ * a Buffer `application/octet-stream`), else the stored Buffer (also past the budget: no conversion
+ * per hit here). ASCII or not is decided once per response.
  */
 export function sendableBody(response: CachedResponse): string | Buffer {
   let ascii = response.ascii
@@ -53,7 +59,5 @@ export function sendableBody(response: CachedResponse): string | Buffer {
     response.ascii = ascii
   }
   if (!ascii) return response.body
-  return (
-    response.text ?? (kept + response.body.length <= TEXT_BODY_BUDGET ? latin1Body(response)! : response.body)
-  )
+  return response.text ?? keep(response) ?? response.body
 }

@@ -3,5 +3,5 @@
 // values a round-trip test writes and those the default serializer refuses.
 export { type ChaosMode, ChaosStore } from './chaos-store.js'
 export { LocalBus, LocalBusNetwork } from './local-bus.js'
-export { type StoreSuiteCase, type StoreSuiteOptions, storeSuite } from './store-suite.js'
+export { type StoreSuiteCase, type StoreSuiteOptions, storedEntry, storeSuite } from './store-suite.js'
 export { type RefusedValueCase, refusedValues, supportedValues, type ValueCase } from './value-cases.js'

@@ -34,7 +34,11 @@ export interface StoreSuiteCase {
   run: () => Promise<void>
 }
 
-function entry(value: string | Uint8Array, extra: Partial<StoredEntry> = {}): StoredEntry {
+/**
+ * A fresh entry for store tests: `value`, created now, fresh for a minute (stale and grace windows
+ * after that), untagged; `extra` overrides any field.
+ */
+export function storedEntry(value: string | Uint8Array, extra: Partial<StoredEntry> = {}): StoredEntry {
   const now = Date.now()
   return {
     value,
@@ -236,19 +240,19 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
       'add: writes only when the key holds nothing, and answers whether it wrote',
       async (store, p) => {
         assert.equal(typeof store.add, 'function', 'the store has no add()')
-        const first = entry('first')
+        const first = storedEntry('first')
         assert.equal(await store.add!(`${p}k`, first, 60_000), true, 'add on a missing key did not write')
         assertSameEntry(await store.get(`${p}k`), first, 'after add')
-        assert.equal(await store.add!(`${p}k`, entry('second'), 60_000), false, 'add replaced an entry')
+        assert.equal(await store.add!(`${p}k`, storedEntry('second'), 60_000), false, 'add replaced an entry')
         assertSameEntry(await store.get(`${p}k`), first, 'after a refused add')
-        await store.set(`${p}k`, entry('third'), 60_000)
+        await store.set(`${p}k`, storedEntry('third'), 60_000)
         assert.equal((await store.get(`${p}k`))?.value, 'third', 'set after add did not replace')
       },
     ),
     withStore(
       'add: of concurrent adds for one key exactly one writes, and its entry is the one kept',
       async (store, p) => {
-        const entries = Array.from({ length: 20 }, (_, i) => entry(`v${i}`))
+        const entries = Array.from({ length: 20 }, (_, i) => storedEntry(`v${i}`))
         const answers = await Promise.all(entries.map((e) => store.add!(`${p}k`, e, 60_000)))
         const winners = answers.flatMap((added, i) => (added ? [i] : []))
         assert.equal(winners.length, 1, `${winners.length} of 20 concurrent adds wrote`)
@@ -257,9 +261,13 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
     ),
     withStore('add: an expired entry counts as absent', async (store, p) => {
       const ttl = Math.max(100, granularity)
-      assert.equal(await store.add!(`${p}k`, entry('old'), ttl), true)
+      assert.equal(await store.add!(`${p}k`, storedEntry('old'), ttl), true)
       await sleep(ttl + granularity + 100)
-      assert.equal(await store.add!(`${p}k`, entry('new'), 60_000), true, 'add refused over an expired entry')
+      assert.equal(
+        await store.add!(`${p}k`, storedEntry('new'), 60_000),
+        true,
+        'add refused over an expired entry',
+      )
       assert.equal((await store.get(`${p}k`))?.value, 'new')
     }),
   ]
@@ -276,7 +284,7 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
       async (store, p) => {
         if (store.getBytes === undefined) return
         assert.equal((await store.getBytes(`${p}missing`)) ?? undefined, undefined, 'a missing key has bytes')
-        const e = entry('{"hello":"world"}', { tags: ['a'], tagVersions: ['1', '2'] })
+        const e = storedEntry('{"hello":"world"}', { tags: ['a'], tagVersions: ['1', '2'] })
         await store.set(`${p}k`, e, 60_000)
         const bytes = await store.getBytes(`${p}k`)
         assert.ok(bytes instanceof Uint8Array, `getBytes answered ${typeof bytes}`)
@@ -288,7 +296,7 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
     ),
 
     withStore('set then get returns the same entry, every field', async (store, p) => {
-      const e = entry('{"hello":"world"}', { tags: ['a', 'b:c'], tagVersions: ['1', '2', '3', '4'] })
+      const e = storedEntry('{"hello":"world"}', { tags: ['a', 'b:c'], tagVersions: ['1', '2', '3', '4'] })
       await store.set(`${p}k`, e, 60_000)
       assertSameEntry(await store.get(`${p}k`), e, 'string entry')
     }),
@@ -300,11 +308,11 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
       const backing = new Uint8Array(264)
       backing.set(all, 4)
       const view = new Uint8Array(backing.buffer, 4, 256)
-      const e = entry(view)
+      const e = storedEntry(view)
       await store.set(`${p}bin`, e, 60_000)
       assertSameEntry(
         await store.get(`${p}bin`),
-        entry(all, {
+        storedEntry(all, {
           createdAt: e.createdAt,
           freshUntil: e.freshUntil,
           staleUntil: e.staleUntil,
@@ -312,16 +320,16 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
         }),
         'binary entry',
       )
-      const empty = entry(new Uint8Array(0))
+      const empty = storedEntry(new Uint8Array(0))
       await store.set(`${p}empty-bin`, empty, 60_000)
       assertSameEntry(await store.get(`${p}empty-bin`), empty, 'empty binary entry')
-      const emptyString = entry('')
+      const emptyString = storedEntry('')
       await store.set(`${p}empty-str`, emptyString, 60_000)
       assertSameEntry(await store.get(`${p}empty-str`), emptyString, 'empty string entry')
     }),
 
     withStore('unicode values round-trip', async (store, p) => {
-      const e = entry('žluťoučký kůň 🐎 — 日本語 — \u0000 nul — \r\n crlf')
+      const e = storedEntry('žluťoučký kůň 🐎 — 日本語 — \u0000 nul — \r\n crlf')
       await store.set(`${p}unicode`, e, 60_000)
       assertSameEntry(await store.get(`${p}unicode`), e, 'unicode entry')
     }),
@@ -341,7 +349,7 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
         'UPPER',
         'upper',
       ]
-      for (const [i, key] of keys.entries()) await store.set(p + key, entry(`value-${i}`), 60_000)
+      for (const [i, key] of keys.entries()) await store.set(p + key, storedEntry(`value-${i}`), 60_000)
       for (const [i, key] of keys.entries()) {
         const got = await store.get(p + key)
         assert.equal(got?.value, `value-${i}`, `key ${JSON.stringify(key.slice(0, 40))} mixed up`)
@@ -376,7 +384,7 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
       ]
       const full = keys.map((k) => `${p}u:${k}`)
       assert.equal(new Set(full).size, full.length)
-      for (const [i, key] of full.entries()) await store.set(key, entry(`value-${i}`), 60_000)
+      for (const [i, key] of full.entries()) await store.set(key, storedEntry(`value-${i}`), 60_000)
       const check = async (absent: ReadonlySet<number>, what: string) => {
         const many = await store.getMany(full)
         for (const [i, key] of full.entries()) {
@@ -394,8 +402,8 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
       await check(new Set([0, 2, 7]), 'after deleteMany')
       // clear() of a namespace reaches these keys, and a namespace that differs from it only in a
       // lone surrogate is another namespace.
-      await store.set(`${p}\uD800:k`, entry('lone'), 60_000)
-      await store.set(`${p}\uFFFD:k`, entry('replacement'), 60_000)
+      await store.set(`${p}\uD800:k`, storedEntry('lone'), 60_000)
+      await store.set(`${p}\uFFFD:k`, storedEntry('replacement'), 60_000)
       await store.clear(`${p}u:`)
       assert.deepEqual(
         (await store.getMany(full)).filter((e) => e !== undefined),
@@ -410,28 +418,28 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
 
     withStore('a large value round-trips', async (store, p) => {
       const big = randomBytes(largeBytes)
-      const e = entry(big)
+      const e = storedEntry(big)
       await store.set(`${p}large`, e, 60_000)
       assertSameEntry(await store.get(`${p}large`), e, `${largeBytes}-byte entry`)
     }),
 
     withStore('set replaces the previous entry', async (store, p) => {
-      await store.set(`${p}k`, entry('one'), 60_000)
-      const two = entry('two')
+      await store.set(`${p}k`, storedEntry('one'), 60_000)
+      const two = storedEntry('two')
       await store.set(`${p}k`, two, 60_000)
       assertSameEntry(await store.get(`${p}k`), two, 'replaced entry')
     }),
 
     withStore('delete removes an entry and says whether it existed', async (store, p) => {
-      await store.set(`${p}k`, entry('v'), 60_000)
+      await store.set(`${p}k`, storedEntry('v'), 60_000)
       assert.equal(await store.delete(`${p}k`), true)
       assert.equal(await store.get(`${p}k`), undefined)
       assert.equal(await store.delete(`${p}k`), false)
     }),
 
     withStore('getMany answers in order with holes for missing keys', async (store, p) => {
-      await store.set(`${p}a`, entry('A'), 60_000)
-      await store.set(`${p}c`, entry('C'), 60_000)
+      await store.set(`${p}a`, storedEntry('A'), 60_000)
+      await store.set(`${p}c`, storedEntry('C'), 60_000)
       const got = await store.getMany([`${p}a`, `${p}b`, `${p}c`, `${p}a`])
       assert.equal(got.length, 4)
       assert.deepEqual(
@@ -442,9 +450,9 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
     }),
 
     withStore('deleteMany removes the keys and counts those that existed', async (store, p) => {
-      await store.set(`${p}a`, entry('A'), 60_000)
-      await store.set(`${p}b`, entry('B'), 60_000)
-      await store.set(`${p}keep`, entry('K'), 60_000)
+      await store.set(`${p}a`, storedEntry('A'), 60_000)
+      await store.set(`${p}b`, storedEntry('B'), 60_000)
+      await store.set(`${p}keep`, storedEntry('K'), 60_000)
       assert.equal(await store.deleteMany([`${p}a`, `${p}b`, `${p}never`]), 2)
       assert.deepEqual(
         (await store.getMany([`${p}a`, `${p}b`, `${p}keep`])).map((e) => e?.value),
@@ -454,8 +462,8 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
 
     withStore('an entry expires when its ttl has passed, not before', async (store, p) => {
       const ttl = Math.max(200, granularity * 2)
-      await store.set(`${p}short`, entry('v'), ttl)
-      await store.set(`${p}long`, entry('v'), ttl * 20)
+      await store.set(`${p}short`, storedEntry('v'), ttl)
+      await store.set(`${p}long`, storedEntry('v'), ttl * 20)
       await sleep(ttl / 4)
       assert.ok(await store.get(`${p}short`), 'gone before its ttl')
       // A store counting whole seconds may round the ttl up by one unit.
@@ -466,23 +474,23 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
 
     withStore('concurrent writers: last write wins intact, distinct keys all land', async (store, p) => {
       const values = Array.from({ length: 50 }, (_, i) => `writer-${i}-${'x'.repeat(i * 10)}`)
-      await Promise.all(values.map((v) => store.set(`${p}contended`, entry(v), 60_000)))
+      await Promise.all(values.map((v) => store.set(`${p}contended`, storedEntry(v), 60_000)))
       const final = await store.get(`${p}contended`)
       assert.ok(
         final && values.includes(final.value as string),
         'the contended key holds a torn or foreign value',
       )
       await Promise.all(
-        Array.from({ length: 200 }, (_, i) => store.set(`${p}many:${i}`, entry(`v${i}`), 60_000)),
+        Array.from({ length: 200 }, (_, i) => store.set(`${p}many:${i}`, storedEntry(`v${i}`), 60_000)),
       )
       const got = await store.getMany(Array.from({ length: 200 }, (_, i) => `${p}many:${i}`))
       for (const [i, e] of got.entries()) assert.equal(e?.value, `v${i}`, `many:${i}`)
     }),
 
     withStore('clear(prefix) removes its prefix only', async (store, p) => {
-      await store.set(`${p}ns1:a`, entry('A'), 60_000)
-      await store.set(`${p}ns1:b`, entry('B'), 60_000)
-      await store.set(`${p}ns2:a`, entry('C'), 60_000)
+      await store.set(`${p}ns1:a`, storedEntry('A'), 60_000)
+      await store.set(`${p}ns1:b`, storedEntry('B'), 60_000)
+      await store.set(`${p}ns2:a`, storedEntry('C'), 60_000)
       await store.clear(`${p}ns1:`)
       assert.deepEqual(
         (await store.getMany([`${p}ns1:a`, `${p}ns1:b`, `${p}ns2:a`])).map((e) => e?.value),
