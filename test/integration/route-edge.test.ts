@@ -20,7 +20,7 @@ import { type HttpResponse, listen, request } from '@fastify-perf/test-helpers'
 import { fastifyPerfTiming } from '@fastify-perf/timing'
 import Fastify, { type FastifyInstance, type FastifyReply, type FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
-import { closer, type Defer, DIRECT, openStore, type StoreSetup, storeLabel } from './support/stores.js'
+import { closer, type Defer, DIRECT, LATE, openStore, type StoreSetup, storeLabel } from './support/stores.js'
 
 const status = (res: HttpResponse) => String(res.headers['cache-status'] ?? '')
 const atEdge = (res: HttpResponse) => /; hit; ttl=\d+; detail=edge$/.test(status(res))
@@ -380,6 +380,42 @@ describe('a route with an onRequest hook is never served at the edge unless it n
         })
       }
     }
+  }
+})
+
+// --- order under concurrency, with a store that answers late -------------------------------------
+
+describe('writes racing edge reads, on a store that answers late', () => {
+  for (const setup of LATE) {
+    const store = setup.name === 'memory' ? storeLabel(setup) : `${storeLabel(setup)} with L1`
+    test(`20 edge reads while each of 5 PUTs runs, then 20 more: none after a PUT's answer is older (${store})`, async (t) => {
+      const defer = closer(t)
+      const app = await edgeApp(defer, setup)
+      let version = 1
+      app.get('/doc', { config: { cache: { ttl: '1m' } } }, async () => ({ version }))
+      app.put('/doc', async () => {
+        version++
+        return { version }
+      })
+      const base = await listen(app)
+      const read = async () => (await request(`${base}/doc`)).json<{ version: number }>().version
+      await request(`${base}/doc`)
+      await untilEdge(`${base}/doc`)
+      for (let round = 0; round < 5; round++) {
+        // Reads in flight while the write runs may see either version, never one older than the
+        // last write that was answered before they started.
+        const floor = version
+        const during = Array.from({ length: 20 }, () => read())
+        const written = (await request(`${base}/doc`, { method: 'PUT' })).json<{ version: number }>().version
+        for (const seen of await Promise.all(during)) {
+          assert.ok(seen >= floor && seen <= written, `a read during the write saw v${seen}`)
+        }
+        const after = await Promise.all(Array.from({ length: 20 }, () => read()))
+        assert.deepEqual(new Set(after), new Set([written]), `after PUT v${written}: ${after.join(',')}`)
+        // The edge answers again once the normal path served the new body.
+        assert.equal((await untilEdge(`${base}/doc`)).json<{ version: number }>().version, written)
+      }
+    })
   }
 })
 
