@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import type { Socket } from 'node:net'
-import type { CacheStore, StoredEntry, StoreLock } from '@fastify-perf/cache'
+import type { CacheStore, ReadBytesCallback, StoredEntry, StoreLock } from '@fastify-perf/cache'
 import { decodeEntry, encodeEntry } from '@fastify-perf/cache'
 import memjs from 'memjs'
 import {
@@ -130,6 +130,35 @@ export class MemcachedStore implements CacheStore {
   getBytes(key: string): Promise<Buffer | undefined> {
     const k = this.#key(key)
     return typeof k === 'string' ? this.#getBytes(k) : k.then((mk) => this.#getBytes(mk))
+  }
+
+  /**
+   * `getBytes` with a callback (see `CacheStore.readBytes`), the engine's read: memjs answers with
+   * callbacks, so a hit goes from memjs's callback to the engine's settle step with no promise
+   * between. The same deadline as every operation; `done` is called exactly once.
+   */
+  readBytes(key: string, done: ReadBytesCallback): void {
+    if (this.#closed) {
+      done(new FST_PERF_MEMCACHED_CLOSED(), undefined)
+      return
+    }
+    const k = this.#key(key)
+    if (typeof k === 'string') this.#readBytes(k, done)
+    else
+      k.then(
+        (mk) => this.#readBytes(mk, done),
+        (error: unknown) => done(error, undefined),
+      )
+  }
+
+  #readBytes(mk: string, done: ReadBytesCallback): void {
+    const client = this.#client
+    const deadlines = this.#deadlines
+    // `done` is the deadline's failure too: (error) fits (error, bytes).
+    const op = deadlines.track(client.server(mk) as MemjsServer | undefined, done)
+    client.get(mk, (error, value) => {
+      if (deadlines.settle(op)) done(error, value)
+    })
   }
 
   // memjs has no multi-get: one get per key, all in flight at once (pipelined per server).

@@ -8,8 +8,8 @@ export interface PendingOperation {
   readonly server: MemjsServer | null | undefined
   /** `performance.now()` past which the operation has failed. */
   readonly deadline: number
-  /** Rejects the operation's Promise. */
-  readonly fail: (error: Error) => void
+  /** Fails the operation: rejects its Promise, or calls its callback with `(error, undefined)`. */
+  readonly fail: (error: Error, value: undefined) => void
 }
 
 /**
@@ -45,7 +45,10 @@ export class OperationDeadlines {
   }
 
   /** Starts the clock of one operation. */
-  track(server: MemjsServer | null | undefined, fail: (error: Error) => void): PendingOperation {
+  track(
+    server: MemjsServer | null | undefined,
+    fail: (error: Error, value: undefined) => void,
+  ): PendingOperation {
     const op: PendingOperation = { server, deadline: performance.now() + this.#timeoutMs, fail }
     this.#pending.add(op)
     if (this.#timer === undefined) this.#arm(this.#timeoutMs)
@@ -63,7 +66,7 @@ export class OperationDeadlines {
     this.#timer = undefined
     const pending = [...this.#pending]
     this.#pending.clear()
-    for (const op of pending) op.fail(error)
+    for (const op of pending) op.fail(error, undefined)
   }
 
   #arm(delayMs: number): void {
@@ -80,7 +83,7 @@ export class OperationDeadlines {
       this.#pending.delete(op)
       this.timeouts++
       if (op.server) hung.add(op.server)
-      op.fail(new FST_PERF_MEMCACHED_TIMEOUT(describe(op.server), this.#timeoutMs))
+      op.fail(new FST_PERF_MEMCACHED_TIMEOUT(describe(op.server), this.#timeoutMs), undefined)
     }
     for (const server of hung) {
       resetServer(server, new FST_PERF_MEMCACHED_TIMEOUT(describe(server), this.#timeoutMs))

@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs'
 import { connect, type Socket } from 'node:net'
 import { type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import type { StoredEntry } from '@fastify-perf/cache'
+import { decodeEntry, type StoredEntry } from '@fastify-perf/cache'
 import {
   FST_PERF_MEMCACHED_CLOSED,
   FST_PERF_MEMCACHED_CONNECTION_LOST,
@@ -92,6 +92,24 @@ test('a killed server: operations fail at once, memjs logs nothing, and the rest
   assert.equal((await store.get('k'))?.value, 'v')
 })
 
+/** readBytes callbacks called more than once (the contract says exactly once). */
+let calledTwice = 0
+
+/** `readBytes` (the engine's read) as a Promise; counts a second call of its callback. */
+function readBytes(store: MemcachedStore, key: string): Promise<Uint8Array | null | undefined> {
+  return new Promise((resolve, reject) => {
+    let calls = 0
+    store.readBytes(key, (error, bytes) => {
+      if (++calls > 1) {
+        calledTwice++
+        return
+      }
+      if (error != null) reject(error)
+      else resolve(bytes)
+    })
+  })
+}
+
 test('a frozen server under steady traffic (memjs#119): every operation fails within the timeout, nothing piles up', async (t) => {
   const handle = await server(t)
   const timeoutMs = 200
@@ -100,11 +118,12 @@ test('a frozen server under steady traffic (memjs#119): every operation fails wi
   await store.set('k', entry, 60_000)
 
   await freeze(handle)
-  // One get every 10 ms for 2 s: memjs's idle-based timeout alone would never fire.
+  // One read every 10 ms for 2 s (get and the engine's readBytes in turn): memjs's idle-based
+  // timeout alone would never fire.
   const results: Array<Promise<{ ms: number; error?: Error & { code?: string } }>> = []
   let maxPending = 0
   for (let i = 0; i < 200; i++) {
-    results.push(timed(store.get('k')))
+    results.push(timed(i % 2 === 0 ? store.get('k') : readBytes(store, 'k')))
     maxPending = Math.max(maxPending, store.pending)
     await sleep(10)
   }
@@ -128,6 +147,9 @@ test('a frozen server under steady traffic (memjs#119): every operation fails wi
   handle.thaw()
   // The first operation after the thaw opens a new connection and succeeds: no backoff to wait for.
   assert.equal((await store.get('k'))?.value, 'v')
+  assert.equal(decodeEntry((await readBytes(store, 'k'))!)?.value, 'v')
+  await sleep(50)
+  assert.equal(calledTwice, 0, 'a readBytes callback was called twice')
 })
 
 test('a server that closes the connection (its connection limit reached): operations fail at once, the next connection works', async (t) => {

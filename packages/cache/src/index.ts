@@ -38,7 +38,7 @@ export type { RouteCacheConfig, RouteCacheOptions } from './route/route-options.
 export type { SurrogateProvider } from './route/surrogate-keys.js'
 export { SafeStore, type SafeStoreSettings, type WarnLogger } from './safe-store.js'
 export { defaultSerializer, jsonSerializer, type Serializer } from './serializer.js'
-export type { CacheStore, MaybePromise, StoredEntry, StoreLock } from './store.js'
+export type { CacheStore, MaybePromise, ReadBytesCallback, StoredEntry, StoreLock } from './store.js'
 export type { Duration, Size } from './units.js'
 export { fastifyPerfCache }
 export default fastifyPerfCache

@@ -63,16 +63,12 @@ class PendingCall {
   joiners: Joiner[] | undefined
   readonly operation: string
   readonly fallback: unknown
-  readonly answer: (value: unknown) => void
-  readonly reject: (error: unknown) => void
 
-  constructor(operation: string, fallback: unknown, deadline: number, limitMs: number, owner: SafeStore) {
+  constructor(operation: string, fallback: unknown, deadline: number, limitMs: number) {
     this.operation = operation
     this.fallback = fallback
     this.deadline = deadline
     this.limitMs = limitMs
-    this.answer = (value) => owner.settle(this, false, value)
-    this.reject = (error) => owner.settle(this, true, error)
   }
 }
 
@@ -106,13 +102,19 @@ export class SafeStore {
 
   /** Whether every answer so far was synchronous: see {@link #spent}. */
   #synchronous = true
-  /** The store has `getBytes`: reads go through it, and the settle step decodes (see `CacheStore.getBytes`). */
+  /**
+   * The store has `readBytes` or `getBytes`: reads go through it, and the settle step decodes (see
+   * `CacheStore.getBytes`).
+   */
   readonly #bytes: boolean
+  /** The store has `readBytes`: reads pass it their settle step as its callback, no promise between. */
+  readonly #callbackReads: boolean
 
   constructor(store: CacheStore, settings: SafeStoreSettings) {
     this.store = store
     this.#settings = settings
-    this.#bytes = typeof store.getBytes === 'function'
+    this.#callbackReads = typeof store.readBytes === 'function'
+    this.#bytes = this.#callbackReads || typeof store.getBytes === 'function'
   }
 
   /** The breaker's state: `closed` (healthy), `open` (store skipped) or `half-open` (probing). */
@@ -171,6 +173,7 @@ export class SafeStore {
       }
     }
     if ((deadline !== undefined && this.#spent(deadline)) || !this.#admit()) return undefined
+    if (this.#callbackReads) return this.#readByCallback(key, deadline, then) as Promise<R>
     const bytes = this.#bytes
     let result: MaybePromise<StoredEntry | Uint8Array | null | undefined>
     try {
@@ -185,6 +188,30 @@ export class SafeStore {
     const promise = this.#deadline('get', result, undefined, deadline, key)
     if (then !== undefined) (this.lastCall as PendingCall).next = then as ReadContinuation<unknown>
     return promise as Promise<R>
+  }
+
+  /**
+   * A read through the store's `readBytes`: its callback is this read's settle step, so a hit costs
+   * no promise between the client's answer and the caller's (memjs answers with callbacks).
+   */
+  #readByCallback(
+    key: string,
+    deadline: number | undefined,
+    then: ReadContinuation<unknown> | undefined,
+  ): Promise<unknown> {
+    const call = this.#track('get', undefined, deadline, key)
+    // Before the store is called: a store may answer synchronously (a closed one does).
+    call.next = then
+    const promise = call.promise!
+    try {
+      this.store.readBytes!(key, (error, bytes) => {
+        if (error == null) this.settle(call, false, bytes)
+        else this.settle(call, true, error)
+      })
+    } catch (err) {
+      this.settle(call, true, err)
+    }
+    return promise
   }
 
   /** A reader joining `call` in flight, with a continuation of its own. */
@@ -359,6 +386,22 @@ export class SafeStore {
     budget: number | undefined,
     readKey?: string,
   ): Promise<T> {
+    const call = this.#track(operation, fallback, budget, readKey)
+    const promise = call.promise as Promise<T>
+    pending.then(
+      (value) => this.settle(call, false, value),
+      (error) => this.settle(call, true, error),
+    )
+    return promise
+  }
+
+  /** Starts the clock of one store call: its promise, its place among the deadlines, its read key. */
+  #track(
+    operation: string,
+    fallback: unknown,
+    budget: number | undefined,
+    readKey: string | undefined,
+  ): PendingCall {
     this.#synchronous = false
     const timeoutMs = this.#settings.timeoutMs
     const now = performance.now()
@@ -367,11 +410,10 @@ export class SafeStore {
     // aside, in `#aside`, when an operation's budget ends earlier (or, for a replay, later).
     const ordered = budget === undefined || (budget <= own && budget > own - FIFO_SLACK_MS)
     const deadline = ordered ? own : budget
-    const call = new PendingCall(operation, fallback, deadline, deadline - now, this)
-    const promise = new Promise<T>((resolve) => {
-      call.resolve = resolve as (value: unknown) => void
+    const call = new PendingCall(operation, fallback, deadline, deadline - now)
+    call.promise = new Promise((resolve) => {
+      call.resolve = resolve
     })
-    call.promise = promise
     this.lastCall = call
     // A read aside is not offered to joiners: they would be held to its shorter budget.
     if (readKey !== undefined && ordered) {
@@ -395,8 +437,7 @@ export class SafeStore {
         this.#timer.ref()
       }
     }
-    pending.then(call.answer, call.reject)
-    return promise
+    return call
   }
 
   /** @internal Settles a call with the store's answer (`failed` false) or error; ignored once it expired. */

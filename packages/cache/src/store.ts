@@ -31,6 +31,14 @@ export interface CacheStore {
    * `get().then(decodeEntry)`. `get` must still be implemented, and both must see the same entries.
    */
   getBytes?(key: string): MaybePromise<Uint8Array | null | undefined>
+  /**
+   * Optional, the callback form of `getBytes`, for a client that answers with callbacks (memjs):
+   * calls `done` exactly once, with an error or with the entry's bytes (`null` or `undefined` when
+   * absent). When it is there the engine reads through it, and `done` is the step that settles the
+   * read: a remote hit then costs no promise between the client's answer and the caller's. It may
+   * call `done` synchronously. `get` must still be implemented, and all must see the same entries.
+   */
+  readBytes?(key: string, done: ReadBytesCallback): void
   /** Reads several entries; the answer has one slot per key, in order, `undefined` when absent. */
   getMany(keys: readonly string[]): MaybePromise<ReadonlyArray<StoredEntry | undefined>>
   /**
@@ -67,6 +75,9 @@ export interface CacheStore {
    */
   add?(key: string, entry: StoredEntry, ttlMs: number): MaybePromise<boolean>
 }
+
+/** What `CacheStore.readBytes` calls with its answer. */
+export type ReadBytesCallback = (error: unknown, bytes: Uint8Array | null | undefined) => void
 
 /** A lock taken with `CacheStore.lock`. */
 export interface StoreLock {

@@ -295,6 +295,34 @@ export function storeSuite(options: StoreSuiteOptions): StoreSuiteCase[] {
       },
     ),
 
+    withStore(
+      'readBytes (when the store has it) calls back once with the bytes of the entry get answers',
+      async (store, p) => {
+        if (store.readBytes === undefined) return
+        const readBytes = store.readBytes.bind(store)
+        // Answers what the callback got, and fails if it is called a second time within 50 ms.
+        const read = (key: string) =>
+          new Promise<Uint8Array | null | undefined>((resolve, reject) => {
+            let calls = 0
+            readBytes(key, (error, bytes) => {
+              calls++
+              if (calls > 1) return
+              if (error != null) reject(error)
+              else setTimeout(() => (calls === 1 ? resolve(bytes) : reject(new Error('called twice'))), 50)
+            })
+          })
+        assert.equal((await read(`${p}missing`)) ?? undefined, undefined, 'a missing key has bytes')
+        const e = storedEntry('{"hello":"world"}', { tags: ['a'], tagVersions: ['1', '2'] })
+        await store.set(`${p}k`, e, 60_000)
+        const bytes = await read(`${p}k`)
+        assert.ok(bytes instanceof Uint8Array, `readBytes answered ${typeof bytes}`)
+        assertSameEntry(decodeEntry(bytes), e, 'decodeEntry(readBytes())')
+        assertSameEntry(await store.get(`${p}k`), e, 'get()')
+        await store.delete(`${p}k`)
+        assert.equal((await read(`${p}k`)) ?? undefined, undefined, 'deleted, still has bytes')
+      },
+    ),
+
     withStore('set then get returns the same entry, every field', async (store, p) => {
       const e = storedEntry('{"hello":"world"}', { tags: ['a', 'b:c'], tagVersions: ['1', '2', '3', '4'] })
       await store.set(`${p}k`, e, 60_000)
