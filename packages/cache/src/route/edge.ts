@@ -32,7 +32,7 @@ import { type CacheEdgeEvent, channels } from '../channels.js'
 import type { StoredEntry } from '../store.js'
 import { ttlSeconds } from './cache-status.js'
 import { hasConditional, isNotModified } from './conditional.js'
-import { ageOf } from './deliver.js'
+import { ageOf, headList, PreparedHead } from './deliver.js'
 import { hitsMayComeBeforeHooks } from './hook-order.js'
 import { urlKey } from './key.js'
 import { bypassReason } from './policy.js'
@@ -283,7 +283,7 @@ function deliver(
     notModified(rc, mark, req, res, entry, response, now)
     return true
   }
-  let list = headList(rc, response, entry, now)
+  let list = edgeHeadList(rc, response, entry, now)
   if (channels.route.hasSubscribers) {
     const extra = publishEdge(mark, req, res, response.status)
     if (extra.length !== 0) list = list.concat(extra)
@@ -301,11 +301,11 @@ function deliver(
 }
 
 /**
- * `writeHead`'s flat header list for a stored response: its headers, `Content-Length`, `Age` and
+ * `writeHead`'s flat header list for a stored response (deliver.ts `headList`) with the edge's
  * `Cache-Status`, rebuilt when the age or ttl changes (once a second at most), else the same
- * array for every hit. Node writes a flat list without building a header object.
+ * array for every hit.
  */
-function headList(
+function edgeHeadList(
   rc: RouteCache,
   response: CachedResponse,
   entry: StoredEntry,
@@ -313,23 +313,15 @@ function headList(
 ): Array<string | string[]> {
   const age = ageOf(entry, response, now)
   const ttl = ttlSeconds(entry.freshUntil, now)
-  const known = response.edgeHeaders
-  if (known !== null && response.edgeAge === age && response.edgeTtl === ttl && response.edgeOwner === rc) {
-    return known
-  }
-  const list: Array<string | string[]> = []
-  const names = response.headerNames
-  const values = response.headerValues
-  for (let i = 0; i < names.length; i++) list.push(names[i]!, values[i]!)
-  // RFC 9110 §8.6: no Content-Length on a 204. Never stored, so never twice.
-  if (response.status !== 204) list.push('content-length', String(response.body.length))
-  list.push('age', String(age))
-  if (rc.options.cacheStatus) list.push('cache-status', response.cacheStatusPrefix + rc.status.edgeHit(ttl))
-  response.edgeHeaders = list
-  response.edgeAge = age
-  response.edgeTtl = ttl
-  response.edgeOwner = rc
-  return list
+  const known = response.edgePrepared
+  if (known !== null && known.age === age && known.key === ttl && known.owner === rc) return known.list
+  response.edgePrepared = new PreparedHead(
+    headList(rc, response, age, rc.options.cacheStatus ? rc.status.edgeHit(ttl) : undefined),
+    age,
+    ttl,
+    rc,
+  )
+  return response.edgePrepared.list
 }
 
 /** deliver.ts's 304: RFC 9110 §15.4.5's fields of the stored response, `Age`, `Cache-Status`. */

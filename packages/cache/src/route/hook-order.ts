@@ -95,6 +95,31 @@ export function hitsMayComeBeforeHooks(
   return true
 }
 
+/**
+ * The `onSend` hooks of Fastify's generated HEAD route: the route cache's, which keeps a miss's body
+ * for its capture (route-cache.ts `keepHeadBody`), and Fastify's, which drops the body and sets its
+ * length. A written hit does what they do for a HEAD request.
+ */
+const HEAD_ON_SEND: ReadonlySet<string> = new Set(['routeCacheKeepHeadBody', 'headRouteOnSendHandler'])
+
+/**
+ * Whether the early lookup (the hook named `early`) may write this route's hits to the socket
+ * itself instead of through `reply.send()` (deliver.ts `writeHit`): no `onRequest` hook but an
+ * observer runs before it, so none can have set a header on the reply, and the route has no
+ * `onSend` hook (but those of the generated HEAD route), so none would see or change the response.
+ */
+export function hitsMayBeWritten(request: FastifyRequest, early: string): boolean {
+  const context = routeContext(request)
+  if (context === undefined) return false
+  for (const hook of hooksOf(context, 'onRequest')) {
+    const name = nameOf(hook)
+    if (name === early) break
+    if (!OBSERVERS.has(name)) return false
+  }
+  for (const hook of hooksOf(context, 'onSend')) if (!HEAD_ON_SEND.has(nameOf(hook))) return false
+  return true
+}
+
 /** Whether a hit may be served without running the hook named `name`: the cache's `own`, an observer, or named in `skip`. */
 function mayPass(name: string, own: string, skip: ReadonlySet<string>): boolean {
   return name === own || OBSERVERS.has(name) || (name !== '' && skip.has(name))

@@ -81,7 +81,17 @@ function serveFresh(
   // A route served at the edge: this process-local object may answer there from now on (edge.ts).
   const mark = route.atEdge.mark
   if (mark != null) markForEdge(rc, mark, request.raw.method, entry, stored, undefined, undefined)
-  serve(rc, request, reply, entry, stored, now, hitStatus(rc, stored, entry, now), 'hit')
+  serve(
+    rc,
+    request,
+    reply,
+    entry,
+    stored,
+    now,
+    hitStatus(rc, stored, entry, now),
+    'hit',
+    route.written.allowed,
+  )
   return true
 }
 

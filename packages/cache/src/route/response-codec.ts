@@ -1,3 +1,4 @@
+import type { PreparedHead } from './deliver.js'
 import type { EdgeMark } from './edge.js'
 import { parseHttpDate } from './http-date.js'
 import { NOT_MODIFIED_HEADERS } from './policy.js'
@@ -100,15 +101,16 @@ export class CachedResponse implements ResponseParts {
   hitStatus = ''
   /**
    * Set in this process only, never encoded: the edge marks (edge.ts) of the routes whose normal
-   * path served this object to a GET and to a HEAD request, and the edge path's precomputed head.
+   * path served this object to a GET and to a HEAD request.
    */
   edgeGet: EdgeMark | undefined = undefined
   edgeHead: EdgeMark | undefined = undefined
-  /** `writeHead`'s flat header list for the edge, valid for `edgeAge` / `edgeTtl` / `edgeOwner`. */
-  edgeHeaders: Array<string | string[]> | null = null
-  edgeAge = -1
-  edgeTtl = Number.NaN
-  edgeOwner: object | null = null
+  /**
+   * The head last written for this response by the edge (edge.ts) and by a written hit of the
+   * normal path (deliver.ts `writeHit`), kept for the next hit of the same second; in-process only.
+   */
+  edgePrepared: PreparedHead | null = null
+  writtenPrepared: PreparedHead | null = null
   /** The body as a latin1 string, kept by text-body.ts within its budget; in-process only. */
   text: string | undefined = undefined
   /** Whether the normal path may send `text` for this body (text-body.ts `sendableBody`); once computed. */

@@ -6,7 +6,7 @@ import { type Flight, type FlightResult, kRouteState, type MissState } from './c
 import { commitCaptured, settle } from './commit.js'
 import { edgeDecision } from './edge.js'
 import { onResponseHead, releasedStatus } from './fetch.js'
-import { hitsMayComeFirst, routeContext } from './hook-order.js'
+import { hitsMayBeWritten, hitsMayComeFirst, routeContext } from './hook-order.js'
 import { invalidateOnUnsafe } from './invalidate.js'
 import { isUnsafeMethod, type NotStoredReason } from './policy.js'
 import { recv } from './recv.js'
@@ -94,8 +94,10 @@ export class RouteCache {
     function fastifyPerfRouteCacheLookup(request: FastifyRequest, reply: FastifyReply, done: () => void) {
       if (early === undefined) {
         early = hitsMayComeFirst(request, EARLY, LATE, route.skipHooks)
-        // The edge path (edge.ts) is decided at the same moment, for routes that may go early.
+        // The edge path (edge.ts) and written hits (deliver.ts) are decided at the same moment, for
+        // routes that may go early.
         route.atEdge.mark = early ? edgeDecision(self, route, request, EARLY, LATE) : null
+        route.written.allowed = early && hitsMayBeWritten(request, EARLY)
       }
       if (early) recv(self, route, request, reply, done)
       else done()

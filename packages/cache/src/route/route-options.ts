@@ -166,6 +166,11 @@ export interface ResolvedRouteConfig {
    * `undefined` not made yet, `null` never at the edge, else the mark its responses carry.
    */
   readonly atEdge: { mark: EdgeMark | null | undefined }
+  /**
+   * Whether the early lookup writes this route's fresh hits to the socket itself (deliver.ts
+   * `writeHit`), decided with `atEdge` on the route's first request (hook-order.ts `hitsMayBeWritten`).
+   */
+  readonly written: { allowed: boolean }
 }
 
 const ROUTES_KNOWN = new Set([
@@ -369,5 +374,6 @@ export function resolveRouteConfig(
     label,
     edge: boolean(c.edge, at('edge'), defaults.edge),
     atEdge: { mark: undefined },
+    written: { allowed: false },
   })
 }
