@@ -42,6 +42,21 @@ export const FST_PERF_TIMING_STATSD_UNAVAILABLE: CodedErrorClass<
 )
 
 /**
+ * The `otel` option is on, but the optional peer dependency `@opentelemetry/api` cannot be loaded.
+ * Install it (`npm install @opentelemetry/api`, with the OpenTelemetry SDK that records the metrics),
+ * or leave `otel` off.
+ */
+export const FST_PERF_TIMING_OTEL_UNAVAILABLE: CodedErrorClass<
+  'FST_PERF_TIMING_OTEL_UNAVAILABLE',
+  500,
+  [string, { cause?: unknown }?]
+> = createError(
+  'FST_PERF_TIMING_OTEL_UNAVAILABLE',
+  'The otel option needs the @opentelemetry/api package (npm install @opentelemetry/api): %s',
+  500,
+)
+
+/**
  * `reply.timing.start()`, `end()`, `measure()` or `add()` got a name that is not a non-empty string,
  * a description that is not a string, or a duration that is not a finite number >= 0.
  */

@@ -10,6 +10,7 @@ export {
   FST_PERF_TIMING_INVALID_ENTRY,
   FST_PERF_TIMING_INVALID_OPTION,
   FST_PERF_TIMING_NOT_PRIMARY,
+  FST_PERF_TIMING_OTEL_UNAVAILABLE,
   FST_PERF_TIMING_STATSD_UNAVAILABLE,
 } from './errors.js'
 export { NO_ROUTE, UNMATCHED_ROUTE } from './metrics.js'
@@ -18,11 +19,13 @@ export type {
   ExposePredicate,
   FastifyPerfTimingOptions,
   MetricsOptions,
+  OtelMeterProvider,
+  OtelOptions,
   ServerTimingOptions,
   StatsdClient,
   StatsdOptions,
 } from './options.js'
-export { asyncContextFrameInUse } from './options.js'
+export { asyncContextFrameInUse, OTEL_DURATION_BUCKETS } from './options.js'
 export type { TimingMetrics } from './plugin.js'
 export { ReplyTiming, toQuotedString, toToken } from './server-timing.js'
 export type { SlowRequestLog } from './slow-log.js'

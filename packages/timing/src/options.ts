@@ -111,6 +111,30 @@ export interface StatsdOptions {
   gaugeInterval?: Duration
 }
 
+/**
+ * The part of an OpenTelemetry `MeterProvider` the plugin calls (`@opentelemetry/sdk-metrics`'
+ * `MeterProvider` has it). Typed here so that users without `@opentelemetry/api` need not have it.
+ */
+export interface OtelMeterProvider {
+  getMeter(name: string, version?: string, options?: { schemaUrl?: string }): unknown
+}
+
+/** Options of the OpenTelemetry exporter. */
+export interface OtelOptions {
+  /**
+   * Where the instruments are created. The global one is read once, when the plugin registers: start
+   * the OpenTelemetry SDK (or call `metrics.setGlobalMeterProvider()`) before registering the plugin.
+   * @default the global `MeterProvider` of `@opentelemetry/api` (`metrics.getMeterProvider()`)
+   */
+  meterProvider?: OtelMeterProvider
+  /**
+   * Bucket boundaries advised for `http.server.request.duration`, in seconds, ascending (a View of
+   * your SDK still overrides them).
+   * @default [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] (the HTTP semantic conventions')
+   */
+  buckets?: readonly number[]
+}
+
 /** Options of `@fastify-perf/timing`. */
 export interface FastifyPerfTimingOptions {
   /**
@@ -126,6 +150,12 @@ export interface FastifyPerfTimingOptions {
   metrics?: boolean | MetricsOptions
   /** A second exporter of the same measurements over StatsD (hot-shots). @default false */
   statsd?: false | StatsdOptions
+  /**
+   * A third exporter of the same measurements through OpenTelemetry metrics (`@opentelemetry/api`,
+   * an optional peer dependency): `http.server.request.duration`, `http.server.active_requests` and
+   * the `fastify_perf.*` instruments. `true` records into the global `MeterProvider`. @default false
+   */
+  otel?: boolean | OtelOptions
   /**
    * Requests slower than this are logged once at `warn` with their route and phase breakdown.
    * @default false (off)
@@ -171,10 +201,24 @@ export interface ResolvedTimingOptions {
         bufferFlushInterval: number
         gaugeIntervalMs: number
       }>
+  readonly otel:
+    | false
+    | Readonly<{
+        meterProvider: OtelMeterProvider | null
+        buckets: readonly number[]
+      }>
   /** Milliseconds, or `Infinity` when off. */
   readonly slowThresholdMs: number
   readonly asyncContext: boolean
 }
+
+/**
+ * Bucket boundaries of `http.server.request.duration` the OpenTelemetry HTTP semantic conventions
+ * recommend (seconds).
+ */
+export const OTEL_DURATION_BUCKETS: readonly number[] = Object.freeze([
+  0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10,
+])
 
 /** Default buckets of `http_request_duration_seconds`, prom-client's and Prometheus' usual ones. */
 export const DEFAULT_BUCKETS: readonly number[] = Object.freeze([
@@ -188,6 +232,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set<keyof FastifyPerfTimingOptions>
   'serverTiming',
   'metrics',
   'statsd',
+  'otel',
   'slowThreshold',
   'asyncContext',
 ])
@@ -216,6 +261,8 @@ const STATSD_KEYS: ReadonlySet<string> = new Set<keyof StatsdOptions>([
   'gaugeInterval',
 ])
 
+const OTEL_KEYS: ReadonlySet<string> = new Set<keyof OtelOptions>(['meterProvider', 'buckets'])
+
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3 }
 const DURATION_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i
 // Resource Timing's `Timing-Allow-Origin` is `*` or a list of serialized origins (RFC 6454 §6.2,
@@ -234,6 +281,7 @@ export function resolveOptions(options: FastifyPerfTimingOptions | undefined = {
     serverTiming: resolveServerTiming(options.serverTiming),
     metrics: resolveMetrics(options.metrics),
     statsd: resolveStatsd(options.statsd),
+    otel: resolveOtel(options.otel),
     slowThresholdMs:
       options.slowThreshold === undefined || options.slowThreshold === false
         ? Number.POSITIVE_INFINITY
@@ -307,23 +355,23 @@ function resolveMetrics(value: FastifyPerfTimingOptions['metrics']): ResolvedTim
     path: path ?? '/metrics',
     guard: guard ?? null,
     guardStatus: guardStatus ?? 404,
-    buckets: buckets === undefined ? DEFAULT_BUCKETS : resolveBuckets(buckets),
+    buckets: buckets === undefined ? DEFAULT_BUCKETS : resolveBuckets(buckets, 'metrics.buckets'),
     defaultMetrics: resolveBoolean(options.defaultMetrics, 'metrics.defaultMetrics', true),
     cluster: resolveBoolean(options.cluster, 'metrics.cluster', false),
   })
 }
 
-function resolveBuckets(buckets: unknown): readonly number[] {
+function resolveBuckets(buckets: unknown, what: string): readonly number[] {
   if (!Array.isArray(buckets) || buckets.length === 0) {
     throw new FST_PERF_TIMING_INVALID_OPTION(
-      `metrics.buckets must be a non-empty array of seconds, got ${describe(buckets)}`,
+      `${what} must be a non-empty array of seconds, got ${describe(buckets)}`,
     )
   }
   let previous = 0
   for (const bound of buckets) {
     if (typeof bound !== 'number' || !Number.isFinite(bound) || bound <= previous) {
       throw new FST_PERF_TIMING_INVALID_OPTION(
-        'metrics.buckets must be finite positive numbers of seconds in ascending order (+Inf is added)',
+        `${what} must be finite positive numbers of seconds in ascending order (+Inf is added)`,
       )
     }
     previous = bound
@@ -384,6 +432,28 @@ function resolveStatsd(value: FastifyPerfTimingOptions['statsd']): ResolvedTimin
     maxBufferSize: maxBufferSize ?? 1400,
     bufferFlushInterval: bufferFlushInterval ?? 1000,
     gaugeIntervalMs,
+  })
+}
+
+function resolveOtel(value: FastifyPerfTimingOptions['otel']): ResolvedTimingOptions['otel'] {
+  if (value === undefined || value === false) return false
+  const options: OtelOptions = value === true ? {} : value
+  assertObject(options, 'otel')
+  checkKeys(options, OTEL_KEYS, 'otel.')
+  const { meterProvider, buckets } = options
+  if (
+    meterProvider !== undefined &&
+    (meterProvider === null ||
+      typeof meterProvider !== 'object' ||
+      typeof (meterProvider as { getMeter?: unknown }).getMeter !== 'function')
+  ) {
+    throw new FST_PERF_TIMING_INVALID_OPTION(
+      `otel.meterProvider must be an OpenTelemetry MeterProvider (with getMeter()), got ${describe(meterProvider)}`,
+    )
+  }
+  return Object.freeze({
+    meterProvider: meterProvider ?? null,
+    buckets: buckets === undefined ? OTEL_DURATION_BUCKETS : resolveBuckets(buckets, 'otel.buckets'),
   })
 }
 

@@ -1,5 +1,6 @@
 import { AsyncLocalStorage } from 'node:async_hooks'
 import type { IncomingMessage, ServerResponse } from 'node:http'
+import type { Socket } from 'node:net'
 import { performance } from 'node:perf_hooks'
 import type {
   FastifyInstance,
@@ -31,6 +32,7 @@ import {
   resolveOptions,
   type StatsdClient,
 } from './options.js'
+import { createOtelExporter, type OtelExporter } from './otel.js'
 import {
   kExposed,
   kFacade,
@@ -111,6 +113,17 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
   }
   const statsd =
     options.statsd === false ? null : await createStatsdExporter(options.statsd, measurements, fastify.log)
+  let otel: OtelExporter | null = null
+  if (options.otel !== false) {
+    try {
+      otel = await createOtelExporter(options.otel, measurements, fastify.log)
+    } catch (error) {
+      // Registration fails: undo what the other exporters set up.
+      prometheus?.unregister()
+      await statsd?.close()
+      throw error
+    }
+  }
 
   // Shape first: every field is on every request and reply from construction.
   for (const [key, value] of REQUEST_FIELDS) fastify.decorateRequest(key, value as null)
@@ -133,7 +146,7 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
     statsd: statsd?.client ?? null,
   } satisfies TimingMetrics)
 
-  const countInFlight = metrics !== false || statsd !== null
+  const countInFlight = metrics !== false || statsd !== null || otel !== null
   const observe = countInFlight || slowThresholdMs !== Number.POSITIVE_INFINITY
   const expose = serverTiming === false ? null : serverTiming.expose
   const allowOrigin = serverTiming === false ? null : serverTiming.timingAllowOrigin
@@ -152,6 +165,7 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
     const cell = route.cell(request.method, statusCode)
     cell.observe(ms)
     if (statsd !== null) statsd.timing('http.request.duration', ms, cell.tags)
+    if (otel !== null) otel.duration(cell, ms, isTls(request.raw.socket))
     if (ms > slowThresholdMs) {
       logSlowRequest(
         request,
@@ -167,6 +181,7 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
   // reached onSend (aborted early, hijacked) are not linked, so not observed, as with onResponse.
   function onResponseClose(this: MarkedResponse): void {
     if (countInFlight) measurements.inFlight--
+    if (otel !== null) otel.leave(this.req.method, isTls(this.req.socket))
     const request = this[kObserved]
     if (request !== undefined) finish(request, this.statusCode)
   }
@@ -175,6 +190,7 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
     enterArrival(message)
     if (observe) {
       if (countInFlight) measurements.inFlight++
+      if (otel !== null) otel.arrive(message.method, isTls(message.socket))
       response.on('close', onResponseClose)
     }
   }
@@ -290,6 +306,7 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
     const cell = route.cell(hit.req.method ?? 'GET', hit.status)
     cell.observe(ms)
     if (statsd !== null) statsd.timing('http.request.duration', ms, cell.tags)
+    if (otel !== null) otel.duration(cell, ms, isTls((hit.req as unknown as IncomingMessage).socket))
     if (expose !== null && exposeEdge(expose, hit.req as unknown as IncomingMessage)) {
       hit.headers.push('server-timing', edgeServerTimingValue(ms))
       if (allowOrigin !== null) hit.headers.push('timing-allow-origin', allowOrigin)
@@ -331,6 +348,7 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
     fastify.server.removeListener('request', markArrival)
     fastify.server.removeListener('request', leaveArrival)
     prometheus?.unregister()
+    otel?.close()
     if (statsd !== null) {
       statsd.sendGauges()
       await statsd.close()
@@ -355,6 +373,11 @@ function exposeEdge(expose: (request: FastifyRequest) => boolean, req: IncomingM
   }
 }
 
+/** Whether a request came over TLS (`url.scheme` https): the connection's, not `X-Forwarded-Proto`. */
+function isTls(socket: Socket | null | undefined): boolean {
+  return (socket as { encrypted?: boolean } | null | undefined)?.encrypted === true
+}
+
 function initRequestFields(request: TimedRequest): void {
   const fields = request as unknown as Record<PropertyKey, unknown>
   for (const [key, value] of REQUEST_FIELDS) if (!(key in fields)) fields[key] = value
@@ -362,7 +385,7 @@ function initRequestFields(request: TimedRequest): void {
 
 /**
  * The `@fastify-perf/timing` plugin: `Server-Timing` (for the requests `expose` allows),
- * Prometheus metrics on `/metrics`, an optional StatsD exporter and a slow-request log.
+ * Prometheus metrics on `/metrics`, optional OpenTelemetry and StatsD exporters and a slow-request log.
  *
  * @example
  * import fastifyPerfTiming from '@fastify-perf/timing'

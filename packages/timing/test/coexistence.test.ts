@@ -8,6 +8,7 @@ import { FastifyOtelInstrumentation } from '@fastify/otel'
 import { listen, request } from '@fastify-perf/test-helpers'
 import fastifyPerfTiming, { FST_PERF_TIMING_INVALID_OPTION } from '@fastify-perf/timing'
 import Fastify, { type FastifyPluginAsync } from 'fastify'
+import { histogramPoints, otelHarness } from './support/otel.js'
 
 // CommonJS with its plugin on `default`, as a user's `require('fastify-metrics').default`.
 const fastifyMetrics = createRequire(import.meta.url)('fastify-metrics').default as FastifyPluginAsync<{
@@ -68,11 +69,16 @@ test('next to fastify-metrics on the same /metrics path: a coded error that name
 })
 
 for (const order of ['@fastify/otel first', 'timing first'] as const) {
-  test(`next to @fastify/otel (${order}): its request decorator and our header and metrics`, async (t) => {
+  test(`next to @fastify/otel (${order}): its request decorator and our header, Prometheus and OpenTelemetry metrics`, async (t) => {
     const app = Fastify()
     t.after(() => app.close())
     const otel = new FastifyOtelInstrumentation()
-    const registerOurs = () => app.register(fastifyPerfTiming, { serverTiming: { expose: () => true } })
+    const metricsSdk = otelHarness(t)
+    const registerOurs = () =>
+      app.register(fastifyPerfTiming, {
+        serverTiming: { expose: () => true },
+        otel: { meterProvider: metricsSdk.meterProvider },
+      })
     if (order === '@fastify/otel first') {
       await app.register(otel.plugin())
       await registerOurs()
@@ -92,5 +98,9 @@ for (const order of ['@fastify/otel first', 'timing first'] as const) {
     assert.match(String(res.headers['server-timing']), /db;dur=1\.5/)
     const scrape = (await request(`${base}/metrics`)).text
     assert.match(scrape, /http_request_duration_seconds_count\{[^}]*route="\/products\/:id"[^}]*\} 1/)
+    const [point] = histogramPoints(await metricsSdk.collect(), 'http.server.request.duration', {
+      'http.route': '/products/:id',
+    })
+    assert.equal(point?.value.count, 1)
   })
 }

@@ -3,11 +3,14 @@ import fastifyPerfTiming, {
   type FastifyPerfTimingOptions,
   FST_PERF_TIMING_INVALID_ENTRY,
   FST_PERF_TIMING_INVALID_OPTION,
+  FST_PERF_TIMING_OTEL_UNAVAILABLE,
   fastifyPerfTiming as named,
   type ReplyTiming,
   type StatsdClient,
   setupClusterMetrics,
 } from '@fastify-perf/timing'
+import { metrics as otelMetrics } from '@opentelemetry/api'
+import { MeterProvider } from '@opentelemetry/sdk-metrics'
 import { expectTypeOf } from 'expect-type'
 import Fastify, { type FastifyPluginAsync } from 'fastify'
 import { Registry } from 'prom-client'
@@ -43,6 +46,10 @@ app.register(fastifyPerfTiming, {
   asyncContext: true,
 })
 app.register(fastifyPerfTiming, { serverTiming: false, metrics: false, slowThreshold: 250 })
+// OpenTelemetry: the SDK's MeterProvider, the API's global one, or true.
+app.register(fastifyPerfTiming, { otel: { meterProvider: new MeterProvider(), buckets: [0.01, 0.1, 1] } })
+app.register(fastifyPerfTiming, { otel: { meterProvider: otelMetrics.getMeterProvider() } })
+app.register(fastifyPerfTiming, { otel: true })
 app.register(fastifyPerfTiming, { serverTiming: { timingAllowOrigin: ['https://a.example'] }, metrics: true })
 
 // Rejected options.
@@ -56,6 +63,10 @@ app.register(fastifyPerfTiming, { metrics: { guardStatus: 401 } })
 app.register(fastifyPerfTiming, { slowThreshold: '1 second' })
 // @ts-expect-error statsd is an object or false
 app.register(fastifyPerfTiming, { statsd: true })
+// @ts-expect-error a MeterProvider has getMeter()
+app.register(fastifyPerfTiming, { otel: { meterProvider: {} } })
+// @ts-expect-error otel buckets are seconds
+app.register(fastifyPerfTiming, { otel: { buckets: ['1s'] } })
 // @ts-expect-error a StatsD client needs timing/increment/gauge/close
 app.register(fastifyPerfTiming, { statsd: { client: { timing() {} } } })
 
@@ -89,3 +100,6 @@ setupClusterMetrics({})
 expectTypeOf(new FST_PERF_TIMING_INVALID_OPTION('x')).toExtend<TypeError>()
 expectTypeOf(new FST_PERF_TIMING_INVALID_OPTION('x').code).toEqualTypeOf<'FST_PERF_TIMING_INVALID_OPTION'>()
 expectTypeOf(new FST_PERF_TIMING_INVALID_ENTRY('x').code).toEqualTypeOf<'FST_PERF_TIMING_INVALID_ENTRY'>()
+expectTypeOf(
+  new FST_PERF_TIMING_OTEL_UNAVAILABLE('x').code,
+).toEqualTypeOf<'FST_PERF_TIMING_OTEL_UNAVAILABLE'>()
