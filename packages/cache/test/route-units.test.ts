@@ -11,7 +11,14 @@ import { CacheStatus, ttlSeconds } from '../src/route/cache-status.js'
 import { isNotModified, parseEntityTags, weakMatch } from '../src/route/conditional.js'
 import { computeFreshness, parseAge } from '../src/route/freshness.js'
 import { parseHttpDate } from '../src/route/http-date.js'
-import { compileQueryFilter, lp, normalizeQuery, sameOriginTarget, urlKey } from '../src/route/key.js'
+import {
+  compileQueryFilter,
+  lp,
+  normalizeQuery,
+  sameOriginTarget,
+  UrlKeyMemo,
+  urlKey,
+} from '../src/route/key.js'
 import {
   bypassReason,
   heuristicAllowed,
@@ -588,5 +595,28 @@ test('edge options: off by default, a route inherits the plugin’s and may over
       (err: Error & { code?: string }) =>
         err.code === 'FST_PERF_CACHE_INVALID_OPTION' && /config\.cache\.edge \(GET \/x\)/.test(err.message),
     )
+  }
+})
+
+test('UrlKeyMemo answers exactly urlKey (and the prefixed store key) whatever the order of hosts and URLs', () => {
+  const filter = compileQueryFilter(['utm_*'])
+  const memo = new UrlKeyMemo('ns:r:', filter)
+  const cases: Array<[string, string]> = [
+    ['a.example', '/p?x=1&y=2'],
+    ['a.example', '/p?x=1&y=2'],
+    ['a.example', '/p?y=2&x=1'],
+    ['B.example', '/p?x=1&y=2'],
+    ['b.example', '/p?x=1&y=2'],
+    ['a.example', '/p?x=1&y=2&utm_source=z'],
+    ['a.example', '/q'],
+    ['a.example', '/q'],
+    ['a.example', '/p?x=1&y=2'],
+    ['', '/'],
+  ]
+  for (const [host, url] of cases) {
+    memo.set(host, url)
+    const expected = urlKey(host, url, filter)
+    assert.equal(memo.key, expected, `${host} ${url}`)
+    assert.equal(memo.slot, `ns:r:${expected}`, `${host} ${url}`)
   }
 })

@@ -34,7 +34,6 @@ import { ttlSeconds } from './cache-status.js'
 import { hasConditional, isNotModified } from './conditional.js'
 import { ageOf, headList, PreparedHead } from './deliver.js'
 import { hitsMayComeBeforeHooks } from './hook-order.js'
-import { urlKey } from './key.js'
 import { bypassReason } from './policy.js'
 import { hasForwarding } from './recv.js'
 import { CachedResponse, FLAG_ALWAYS_REVALIDATE, VariantRecord } from './response-codec.js'
@@ -216,7 +215,9 @@ export function serveAtEdge(
     return false
   }
   if (rc.backend.closed()) return false
-  const slotKey = rc.prefix + urlKey(host, req.url!, options.ignoreQuery)
+  const keys = rc.edgeKeys
+  keys.set(host, req.url!)
+  const slotKey = keys.slot
   const entry = rc.backend.peek(slotKey)
   if (entry === undefined) return false
   const found = rc.store.known(entry)

@@ -27,11 +27,11 @@ export function hotLookup(
   rc: RouteCache,
   route: ResolvedRouteConfig,
   key: string,
+  slotKey: string,
   request: FastifyRequest,
   reply: FastifyReply,
   done: () => void,
 ): void {
-  const slotKey = rc.prefix + key
   const slot = rc.backend.get(slotKey)
   if (!isPromise(slot)) {
     if (serveFresh(rc, route, request, reply, slot, slotKey, false)) return

@@ -8,7 +8,7 @@ import type { FastifyReply, FastifyRequest } from 'fastify'
 import { NO_DIRECTIVES, parseCacheControl, requestNoCache } from './cache-control.js'
 import { Lookup } from './capture.js'
 import { bypass } from './deliver.js'
-import { lp, urlKey } from './key.js'
+import { lp } from './key.js'
 import { hotLookup, lookupSlot } from './lookup.js'
 import { miss } from './miss.js'
 import { bypassReason } from './policy.js'
@@ -65,9 +65,11 @@ export function recv(
     forced = requestNoCache(directives, field !== undefined, pragma)
     if (!options.strict) directives = NO_DIRECTIVES
   }
-  const key = urlKey(request.host, request.url, options.ignoreQuery)
+  const keys = route.keys
+  keys.set(request.host, request.url)
+  const key = keys.key
   if (!forced && dims === '' && directives === NO_DIRECTIVES) {
-    hotLookup(rc, route, key, request, reply, done)
+    hotLookup(rc, route, key, keys.slot, request, reply, done)
     return
   }
   const ctx = new Lookup(route, key, dims, directives)

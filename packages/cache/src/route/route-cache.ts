@@ -8,6 +8,7 @@ import { edgeDecision } from './edge.js'
 import { onResponseHead, releasedStatus } from './fetch.js'
 import { hitsMayBeWritten, hitsMayComeFirst, routeContext } from './hook-order.js'
 import { invalidateOnUnsafe } from './invalidate.js'
+import { UrlKeyMemo } from './key.js'
 import { isUnsafeMethod, type NotStoredReason } from './policy.js'
 import { recv } from './recv.js'
 import type { PendingRefresh } from './refresh.js'
@@ -44,6 +45,8 @@ export class RouteCache {
   /** `<namespace>:r:`, the prefix of every route key. */
   readonly prefix: string
   readonly store: VariantStore
+  /** The edge path's last URL key and store key (key.ts `UrlKeyMemo`). */
+  readonly edgeKeys: UrlKeyMemo
   /** Misses in progress, by key (see miss.ts). */
   readonly flights = new Map<string, Flight>()
   /** Background refreshes scheduled, by token (see refresh.ts). */
@@ -65,6 +68,7 @@ export class RouteCache {
     this.prefix = this.backend.prefix
     this.status = new CacheStatus(options.cacheStatusName)
     this.store = new VariantStore(this.backend, options.maxVariants, options.maxVaryValueLength)
+    this.edgeKeys = new UrlKeyMemo(this.prefix, options.ignoreQuery)
   }
 
   /** The `onRoute` hook: attaches the lookup to cached routes and invalidation to unsafe ones. */
@@ -198,6 +202,7 @@ export class RouteCache {
       `${methods.join(',')} ${url}`,
       this.backend.assertTags,
       new AcceptEncodingKey(routeOptions),
+      new UrlKeyMemo(this.prefix, this.options.ignoreQuery),
     )
   }
 

@@ -3,7 +3,7 @@ import { FST_PERF_CACHE_INVALID_OPTION } from '../errors.js'
 import { type Duration, type Size, toBytes, toMs } from '../units.js'
 import { ACCEPTED_SET, type AcceptEncodingKey } from './accept-encoding.js'
 import type { EdgeMark } from './edge.js'
-import { compileQueryFilter, type QueryFilter } from './key.js'
+import { compileQueryFilter, type QueryFilter, UrlKeyMemo } from './key.js'
 import { SURROGATE_RULES, type SurrogateProvider } from './surrogate-keys.js'
 
 /** Plugin-level options of the route cache (`routes` of `@fastify-perf/cache`). All optional. */
@@ -171,6 +171,8 @@ export interface ResolvedRouteConfig {
    * `writeHit`), decided with `atEdge` on the route's first request (hook-order.ts `hitsMayBeWritten`).
    */
   readonly written: { allowed: boolean }
+  /** The route's last URL key and store key (key.ts `UrlKeyMemo`). */
+  readonly keys: UrlKeyMemo
 }
 
 const ROUTES_KNOWN = new Set([
@@ -316,6 +318,7 @@ export function resolveRouteConfig(
   label: string,
   assertTags: (tags: readonly string[]) => readonly string[],
   acceptEncoding: AcceptEncodingKey = ACCEPTED_SET,
+  keys: UrlKeyMemo = new UrlKeyMemo('', defaults.ignoreQuery),
 ): ResolvedRouteConfig {
   const c: RouteCacheConfig = config === true ? {} : config
   const at = (name: string) => `config.cache.${name} (${label})`
@@ -375,5 +378,6 @@ export function resolveRouteConfig(
     edge: boolean(c.edge, at('edge'), defaults.edge),
     atEdge: { mark: undefined },
     written: { allowed: false },
+    keys,
   })
 }
