@@ -123,7 +123,11 @@ function selectorsOf(expr: string): Selector[] {
     } else {
       assert.ok(byName !== undefined && byName[2] === '=~', `${expr}: a selector without a name`)
       const regex = new RegExp(`^(?:${byName[3]})$`)
-      selectors.push({ text: `{__name__=~"${byName[3]}"}`, matches: (candidate) => regex.test(candidate), labels })
+      selectors.push({
+        text: `{__name__=~"${byName[3]}"}`,
+        matches: (candidate) => regex.test(candidate),
+        labels,
+      })
     }
   }
   return selectors
@@ -168,7 +172,11 @@ test('the OpenTelemetry Grafana dashboard queries only series a scrape of export
   })
   // Compressible and above the compression threshold (1 KB).
   const page = 'Every product of the shop on one long page. '.repeat(100)
-  app.get('/page/:id', { config: { cache: true } }, async (req) => `${page}${(req.params as { id: string }).id}`)
+  app.get(
+    '/page/:id',
+    { config: { cache: true } },
+    async (req) => `${page}${(req.params as { id: string }).id}`,
+  )
   app.get('/data/:id', async (req) => {
     const id = (req.params as { id: string }).id
     return app.cache.getOrSet(`product:${id}`, async () => ({ id }), { ttl: '1m' })
@@ -192,7 +200,9 @@ test('the OpenTelemetry Grafana dashboard queries only series a scrape of export
     if (routeHits > 0 && value('fastify_perf_cache_lookups_total', { result: 'hit' }) > 0) break
     await sleep(10)
   }
-  assert.ok(value('fastify_perf_cache_route_responses_total', { http_route: '/page/:id', outcome: 'hit' }) >= 1)
+  assert.ok(
+    value('fastify_perf_cache_route_responses_total', { http_route: '/page/:id', outcome: 'hit' }) >= 1,
+  )
   assert.ok(value('fastify_perf_cache_lookups_total', { http_route: '/data/:id', result: 'hit' }) >= 1)
 
   // The outage: store errors, and the breaker opens after three of them.
@@ -221,7 +231,9 @@ test('the OpenTelemetry Grafana dashboard queries only series a scrape of export
     ['datasource', 'job', 'instance'],
   )
   // The job and instance variables' label_values() queries (the data source variable's is a type).
-  const expressions = dashboard.templating.list.flatMap((v) => (typeof v.query === 'object' ? [v.query.query] : []))
+  const expressions = dashboard.templating.list.flatMap((v) =>
+    typeof v.query === 'object' ? [v.query.query] : [],
+  )
   assert.equal(expressions.length, 2)
   for (const panel of dashboard.panels) {
     assert.ok(panel.gridPos, `${panel.title} has a position`)
