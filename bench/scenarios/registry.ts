@@ -271,6 +271,22 @@ export const scenarios: readonly ScenarioDefinition[] = [
     expect: OK_PAYLOAD,
   },
   {
+    name: 'timing-otel',
+    module: 'timing-otel.ts',
+    description:
+      'limit route + @fastify-perf/timing, Server-Timing and OpenTelemetry metrics (SDK MeterProvider, reader every 10 s, in-memory exporter), Prometheus off',
+    peerOf: 'timing',
+    expect: OK_PAYLOAD,
+  },
+  {
+    name: 'timing-fastify-otel',
+    module: 'timing-fastify-otel.ts',
+    description:
+      'limit route + @fastify/otel spans (SDK TracerProvider, BatchSpanProcessor, in-memory exporter), no timing plugin: a reference',
+    peerOf: 'timing',
+    expect: OK_PAYLOAD,
+  },
+  {
     name: 'compress-identity',
     module: 'compress-identity.ts',
     description: '20 KB JSON route, no compression plugin (context: what sending the bytes costs)',

@@ -12,6 +12,11 @@ import { createServer as createLimit } from '../../bench/scenarios/limit.js'
 import { PAYLOAD } from '../../bench/scenarios/payload.js'
 import { startServer as startRawHit } from '../../bench/scenarios/raw-hit.js'
 import { REFERENCE_SCENARIO, scenarios } from '../../bench/scenarios/registry.js'
+import {
+  createServer as createFastifyOtel,
+  DiscardingSpanExporter,
+} from '../../bench/scenarios/timing-fastify-otel.js'
+import { createServer as createTimingOtel, DiscardingExporter } from '../../bench/scenarios/timing-otel.js'
 import type { ScenarioModule } from '../../bench/src/scenario.js'
 
 const scenariosDir = join(import.meta.dirname, '..', '..', 'bench', 'scenarios')
@@ -41,6 +46,64 @@ test('the issue 18 scenarios are registered: memcached-*-keys as peers, raw-hit 
   assert.ok(rawHit)
   assert.equal(rawHit.peerOf, undefined)
   assert.equal(rawHit.services, undefined)
+})
+
+test('the issue 19 scenarios are registered beside timing-overhead and timing-fastify-metrics', () => {
+  const byName = new Map(scenarios.map((scenario) => [scenario.name, scenario]))
+  for (const name of ['timing-overhead', 'timing-fastify-metrics', 'timing-otel', 'timing-fastify-otel']) {
+    assert.equal(byName.get(name)?.peerOf, 'timing', name)
+  }
+})
+
+test('timing-otel records the request duration into the OpenTelemetry SDK, Prometheus off', async (t) => {
+  const app = await createTimingOtel({ services: {} })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  let closed = false
+  t.after(() => (closed ? undefined : app.close()))
+  const port = (app.server.address() as AddressInfo).port
+  for (let i = 0; i < 3; i++) {
+    const answer = await get(port, '/')
+    assert.equal(answer.body.toString(), PAYLOAD)
+    assert.match(String(answer.headers['server-timing']), /^total;dur=/)
+  }
+  assert.equal((await get(port, '/metrics')).status, 404, 'no Prometheus route')
+  DiscardingExporter.last = null
+  await app.close() // the provider's shutdown collects and exports once more
+  closed = true
+  // Read through a function: TypeScript would keep the `null` assigned above.
+  const lastExport = () => DiscardingExporter.last
+  const metrics = lastExport()?.scopeMetrics.flatMap((scope) => scope.metrics) ?? []
+  const duration = metrics.find((metric) => metric.descriptor.name === 'http.server.request.duration')
+  assert.ok(duration, 'http.server.request.duration was exported')
+  const counts = duration.dataPoints.map((point) => (point.value as { count: number }).count)
+  // The three requests and the 404 of /metrics.
+  assert.equal(
+    counts.reduce((a, b) => a + b, 0),
+    4,
+  )
+})
+
+test('timing-fastify-otel exports a request span and its handler span per request', async (t) => {
+  const app = await createFastifyOtel({ services: {} })
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  let closed = false
+  t.after(() => (closed ? undefined : app.close()))
+  const port = (app.server.address() as AddressInfo).port
+  for (let i = 0; i < 2; i++) {
+    const answer = await get(port, '/')
+    assert.equal(answer.body.toString(), PAYLOAD)
+    assert.equal(answer.headers['server-timing'], undefined, 'no timing plugin')
+  }
+  DiscardingSpanExporter.last = []
+  await app.close() // the provider's shutdown flushes the batch
+  closed = true
+  const spans = DiscardingSpanExporter.last
+  const requests = spans.filter((span) => span.name === 'request')
+  assert.equal(requests.length, 2)
+  for (const request of requests) {
+    const handler = spans.find((span) => span.parentSpanContext?.spanId === request.spanContext().spanId)
+    assert.equal(handler?.name, 'handler - bareRoute', 'the handler span is a child of the request span')
+  }
 })
 
 interface Answer {
