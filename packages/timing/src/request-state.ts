@@ -76,7 +76,7 @@ export interface Phases {
   lookupStart: number
   /** That lookup's store. */
   lookupStore: string
-  /** The OpenTelemetry context of the request's span, once found (spans). */
+  /** The OpenTelemetry context of the request's span once found, `false` when it is not traced, `null` before (spans). */
   spanParent: unknown
 }
 
