@@ -284,3 +284,47 @@ test('otel.spans: false makes no span under a traced request; otel.spans and ote
     )
   }
 })
+
+test('without @fastify/otel: the span active in the request context (another instrumentation) is the parent', async (t) => {
+  const tracing = globalTracing(t)
+  const { exporter } = tracing
+  const app = buildApp(t)
+  // What an instrumentation with a context manager does: a span per request, active for the rest
+  // of its lifecycle (Fastify runs the next hooks from `done`).
+  const tracer = trace.getTracer('another-instrumentation')
+  const open = new Map<string, ReturnType<typeof tracer.startSpan>>()
+  app.addHook('onRequest', (req, _reply, done) => {
+    const span = tracer.startSpan('request', { attributes: { 'url.path': req.url } })
+    open.set(req.id, span)
+    context.with(trace.setSpan(context.active(), span), done)
+  })
+  app.addHook('onResponse', (req, _reply, done) => {
+    open.get(req.id)?.end()
+    open.delete(req.id)
+    done()
+  })
+  await app.register(fastifyPerfTiming, {
+    metrics: false,
+    otel: { meterProvider: otelHarness(t).meterProvider },
+  })
+  await app.register(fastifyPerfCompress)
+  await app.register(fastifyPerfCache, { store: new MemoryStore(), routes: { ttl: '1m' } })
+  app.get(
+    '/page/:id',
+    { config: { cache: true } },
+    async (req) => `${PAGE}${(req.params as { id: string }).id}`,
+  )
+  const base = await listen(app)
+  assert.equal((await request(`${base}/page/1`, { headers: BR })).headers['content-encoding'], 'br')
+  let spans = await until(
+    tracing,
+    (all) => all.some((span) => span.name === WRITE) && requestSpans(all).size === 1,
+  )
+  assert.equal(onlyChild(spans, '/page/1', LOOKUP).attributes['fastify_perf.cache.outcome'], 'miss')
+  assertTimed(onlyChild(spans, '/page/1', WRITE))
+  assertTimed(onlyChild(spans, '/page/1', COMPRESS))
+  exporter.reset()
+  assert.match(String((await request(`${base}/page/1`, { headers: BR })).headers['cache-status']), /hit/)
+  spans = await until(tracing, (all) => requestSpans(all).size === 1)
+  assert.equal(onlyChild(spans, '/page/1', LOOKUP).attributes['fastify_perf.cache.outcome'], 'hit')
+})
