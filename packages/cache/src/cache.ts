@@ -33,6 +33,8 @@ export const kRouteBackend = Symbol('fastify-perf.cache.routeBackend')
 export interface RouteBackend {
   /** Prefix of route entries and vary records: `<namespace>:r:`. */
   readonly prefix: string
+  /** The store's name (as on the channels' `store` field). */
+  readonly storeName: string
   /** Whether the cache was closed: the route cache then stays out of the way. */
   closed(): boolean
   /** Whether a write may reach the store now (breaker not open, cache not closed): a response may be announced `stored`. */
@@ -866,6 +868,7 @@ export class Cache {
     const sync = tiers.safe.store instanceof MemoryStore ? tiers.safe.store : undefined
     const backend: RouteBackend = {
       prefix: `${this.namespace}:r:`,
+      storeName: tiers.safe.store.name,
       closed: () => this.#closed,
       storeUp: () => !this.#closed && tiers.safe.state !== 'open',
       deadline: () => this.#newDeadline(),

@@ -20,6 +20,8 @@ export const channelNames = {
   route: 'fastify-perf:cache:route',
   invalidationDebt: 'fastify-perf:cache:invalidation-debt',
   lookup: 'fastify-perf:cache:lookup',
+  routeLookup: 'fastify-perf:cache:route-lookup',
+  routeStore: 'fastify-perf:cache:route-store',
 } as const
 
 /** Payload of `hit`, `miss`, `coalesced` and `set`. */
@@ -121,6 +123,38 @@ export interface CacheRouteEvent {
   request?: FastifyRequest
 }
 
+/**
+ * Payload of `route-lookup`: the route cache starts on a GET/HEAD request of a cached route (before
+ * its bypass checks and its store reads). Its outcome follows on `route`. Lets a subscriber time
+ * the lookup (the timing plugin's span starts here).
+ */
+export interface CacheRouteLookupEvent {
+  /** The route's method and path template, e.g. `GET /products/:id`. */
+  route: string
+  /** The store's name. */
+  store: string
+  request: FastifyRequest
+}
+
+/**
+ * Payload of `route-store`: the route cache's background write of a response it stored (a miss),
+ * published once it ended, whether it reached the store or not.
+ */
+export interface CacheRouteStoreEvent {
+  /** The route's method and path template. */
+  route: string
+  /** The store's name. */
+  store: string
+  /** The request whose response was written. */
+  request: FastifyRequest
+  /** When the write started, `performance.now()` milliseconds. */
+  startTime: number
+  /** How long it took, milliseconds (tag versions, placement and the store's `set`). */
+  durationMs: number
+  /** Whether the store took it. */
+  written: boolean
+}
+
 export const channels = {
   hit: diagnostics.channel(channelNames.hit),
   miss: diagnostics.channel(channelNames.miss),
@@ -134,6 +168,8 @@ export const channels = {
   route: diagnostics.channel(channelNames.route),
   invalidationDebt: diagnostics.channel(channelNames.invalidationDebt),
   lookup: diagnostics.channel(channelNames.lookup),
+  routeLookup: diagnostics.channel(channelNames.routeLookup),
+  routeStore: diagnostics.channel(channelNames.routeStore),
 }
 
 /**

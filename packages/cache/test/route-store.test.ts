@@ -1,7 +1,9 @@
 // The route cache on the engine's tiers: asynchronous stores, the cross-instance lock, memory
 // bounds under hostile keys, streamed bodies, aborted clients, compression plugins.
 import assert from 'node:assert/strict'
+import { subscribe, unsubscribe } from 'node:diagnostics_channel'
 import { request as httpRequest } from 'node:http'
+import { performance } from 'node:perf_hooks'
 import { Readable } from 'node:stream'
 import { type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -9,6 +11,7 @@ import { gunzipSync } from 'node:zlib'
 import fastifyCompress from '@fastify/compress'
 import { request } from '@fastify-perf/test-helpers'
 import Fastify, { type FastifyInstance } from 'fastify'
+import { channelNames } from '../src/channels.js'
 import {
   type FastifyPerfCacheOptions,
   fastifyPerfCache,
@@ -393,4 +396,57 @@ test('an asynchronous store: a rewrite of an entry within the same millisecond, 
   const response = await app.inject('/m')
   assert.match(String(response.headers['cache-status']), /hit/)
   assert.equal(response.body, 'version-B')
+})
+
+test('route-lookup and route-store channels: a lookup start per request, a timed event per background write', async (t) => {
+  const lookups: Array<{ route: string; store: string; request: { url: string } }> = []
+  const writes: Array<{
+    route: string
+    store: string
+    request: { url: string }
+    startTime: number
+    durationMs: number
+    written: boolean
+  }> = []
+  const onLookup = (message: unknown) => lookups.push(message as (typeof lookups)[number])
+  const onStore = (message: unknown) => writes.push(message as (typeof writes)[number])
+  subscribe(channelNames.routeLookup, onLookup)
+  subscribe(channelNames.routeStore, onStore)
+  t.after(() => {
+    unsubscribe(channelNames.routeLookup, onLookup)
+    unsubscribe(channelNames.routeStore, onStore)
+  })
+  const store = new ChaosStore(new MemoryStore())
+  store.mode = { delayMs: 5 }
+  const app = await cachedApp(t, { store }, (app) => {
+    app.get('/p/:id', { config: { cache: { ttl: '1m' } } }, async () => 'page')
+    app.get('/private', { config: { cache: { ttl: '1m' } } }, async (_req, reply) => {
+      reply.header('cache-control', 'no-store')
+      return 'secret'
+    })
+  })
+  const before = performance.now()
+  assert.match(String((await app.inject('/p/1')).headers['cache-status']), /stored/)
+  await eventually(() => writes.length === 1, 'the write event')
+  const [write] = writes
+  assert.equal(write!.route, 'GET /p/:id')
+  assert.equal(write!.store, store.name)
+  assert.equal(write!.request.url, '/p/1')
+  assert.equal(write!.written, true)
+  assert.ok(write!.startTime >= before && write!.startTime <= performance.now())
+  // The write went through the delayed store: it took at least its delay.
+  assert.ok(write!.durationMs >= 4, `${write!.durationMs} ms`)
+  assert.match(String((await app.inject('/p/1')).headers['cache-status']), /hit/)
+  assert.deepEqual(
+    lookups.map(({ route, store: name, request }) => [route, name, request.url]),
+    [
+      ['GET /p/:id', store.name, '/p/1'],
+      ['GET /p/:id', store.name, '/p/1'],
+    ],
+  )
+  // Not stored: a lookup, no write.
+  assert.match(String((await app.inject('/private')).headers['cache-status']), /fwd=uri-miss/)
+  await sleep(30)
+  assert.equal(lookups.length, 3)
+  assert.equal(writes.length, 1)
 })

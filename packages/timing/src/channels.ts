@@ -15,6 +15,7 @@ import {
   type PhasesHolder,
   type TimedRequest,
 } from './request-state.js'
+import type { SpanRecorder } from './spans.js'
 import type { StatsdExporter } from './statsd.js'
 
 // The timing plugin learns about cache and compression work from the channels the other
@@ -57,6 +58,10 @@ export const channelNames = {
    * come later (a remote store): we name the request on it, and the outcome event carries it.
    */
   cacheLookup: 'fastify-perf:cache:lookup',
+  /** The route cache starts a lookup: `{ route, store, request }` (subscribed for spans only). */
+  cacheRouteLookup: 'fastify-perf:cache:route-lookup',
+  /** The route cache wrote a stored miss: `{ route, store, request, startTime, durationMs, written }` (spans only). */
+  cacheRouteStore: 'fastify-perf:cache:route-store',
   compressEncoded: 'fastify-perf:compress:encoded',
   handlerStart: 'tracing:fastify.request.handler:start',
   handlerEnd: 'tracing:fastify.request.handler:end',
@@ -134,6 +139,8 @@ export function traceHandlers(): () => void {
 export interface ChannelSinks {
   readonly measurements: Measurements
   readonly statsd: StatsdExporter | null
+  /** Set with `otel.spans` (the default with `otel`). */
+  readonly spans: SpanRecorder | null
   /** Set with `asyncContext: true`. */
   readonly storage: AsyncLocalStorage<TimedRequest> | null
   /** Whether a request is this app's (several apps in one process all hear every event). */
@@ -176,7 +183,7 @@ interface Payload {
 
 /** Subscribes to every channel; returns the function that unsubscribes them all. */
 export function subscribe(sinks: ChannelSinks): () => void {
-  const { measurements, statsd } = sinks
+  const { measurements, statsd, spans } = sinks
   const subscriptions: [string, (message: unknown) => void][] = []
   const on = (name: string, handler: (message: Payload) => void) => {
     const listener = (message: unknown) => {
@@ -247,6 +254,14 @@ export function subscribe(sinks: ChannelSinks): () => void {
     else if (outcome === 'collapsed') phases.cacheCoalesced++
     else if (outcome === 'bypass') phases.cacheBypass++
     else phases.cacheMiss++
+    if (spans !== null && request !== null) {
+      spans.lookup(request, phases, {
+        route: label(message.route),
+        outcome,
+        detail: message.detail,
+        stored: message.stored,
+      })
+    }
     // A miss is known once the handler's response reaches the route cache's onSend hook, which
     // runs after ours (route hooks run after the app's).
     if (request !== null) sinks.onLateEvent(request)
@@ -305,10 +320,43 @@ export function subscribe(sinks: ChannelSinks): () => void {
     phases.compressMs += durationMs
     phases.compressEncoding = encoding
     if (request !== null) {
+      spans?.compression(
+        request,
+        phases,
+        encoding,
+        bytesIn,
+        bytesOut,
+        durationMs,
+        message.memo === true,
+        message.stream === true,
+      )
       nest(request, phases, durationMs)
       sinks.onLateEvent(request)
     }
   })
+
+  // Spans only: the route cache publishes these two when someone listens, so without spans they
+  // are not subscribed and cost the cache nothing.
+  if (spans !== null) {
+    on(channelNames.cacheRouteLookup, (message) => {
+      const request = requestOf(message, sinks)
+      if (request !== null) spans.lookupStarted(phasesIn(request.raw as PhasesHolder), label(message.store))
+    })
+    on(channelNames.cacheRouteStore, (message) => {
+      const request = requestOf(message, sinks)
+      const startTime = message.startTime
+      if (request === null || typeof startTime !== 'number' || !Number.isFinite(startTime)) return
+      spans.write(
+        request,
+        phasesIn(request.raw as PhasesHolder),
+        label(message.route),
+        label(message.store),
+        startTime,
+        count(message.durationMs),
+        message.written === true,
+      )
+    })
+  }
 
   return () => {
     for (const [name, listener] of subscriptions) diagnostics.unsubscribe(name, listener)

@@ -21,6 +21,7 @@ export type {
   MetricsOptions,
   OtelMeterProvider,
   OtelOptions,
+  OtelTracerProvider,
   ServerTimingOptions,
   StatsdClient,
   StatsdOptions,

@@ -119,6 +119,11 @@ export interface OtelMeterProvider {
   getMeter(name: string, version?: string, options?: { schemaUrl?: string }): unknown
 }
 
+/** The part of an OpenTelemetry `TracerProvider` the plugin calls. */
+export interface OtelTracerProvider {
+  getTracer(name: string, version?: string, options?: { schemaUrl?: string }): unknown
+}
+
 /** Options of the OpenTelemetry exporter. */
 export interface OtelOptions {
   /**
@@ -133,6 +138,18 @@ export interface OtelOptions {
    * @default [0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1, 2.5, 5, 7.5, 10] (the HTTP semantic conventions')
    */
   buckets?: readonly number[]
+  /**
+   * Child spans of the request's span for the route cache's lookup and store write and for
+   * compression, when the request is traced (a sampled span is active for it, e.g. from
+   * `@fastify/otel`). Untraced requests cost one check per event. `false`: metrics only.
+   * @default true
+   */
+  spans?: boolean
+  /**
+   * Where the spans' tracer comes from (`getTracer('@fastify-perf/timing')`).
+   * @default the global `TracerProvider` of `@opentelemetry/api` (`trace.getTracerProvider()`, a proxy: an SDK started later is used)
+   */
+  tracerProvider?: OtelTracerProvider
 }
 
 /** Options of `@fastify-perf/timing`. */
@@ -206,6 +223,8 @@ export interface ResolvedTimingOptions {
     | Readonly<{
         meterProvider: OtelMeterProvider | null
         buckets: readonly number[]
+        spans: boolean
+        tracerProvider: OtelTracerProvider | null
       }>
   /** Milliseconds, or `Infinity` when off. */
   readonly slowThresholdMs: number
@@ -261,7 +280,12 @@ const STATSD_KEYS: ReadonlySet<string> = new Set<keyof StatsdOptions>([
   'gaugeInterval',
 ])
 
-const OTEL_KEYS: ReadonlySet<string> = new Set<keyof OtelOptions>(['meterProvider', 'buckets'])
+const OTEL_KEYS: ReadonlySet<string> = new Set<keyof OtelOptions>([
+  'meterProvider',
+  'buckets',
+  'spans',
+  'tracerProvider',
+])
 
 const DURATION_UNITS: Record<string, number> = { ms: 1, s: 1e3, m: 60e3, h: 3600e3 }
 const DURATION_PATTERN = /^\s*(\d+(?:\.\d+)?)\s*([a-z]+)\s*$/i
@@ -440,7 +464,7 @@ function resolveOtel(value: FastifyPerfTimingOptions['otel']): ResolvedTimingOpt
   const options: OtelOptions = value === true ? {} : value
   assertObject(options, 'otel')
   checkKeys(options, OTEL_KEYS, 'otel.')
-  const { meterProvider, buckets } = options
+  const { meterProvider, buckets, spans, tracerProvider } = options
   if (
     meterProvider !== undefined &&
     (meterProvider === null ||
@@ -451,9 +475,24 @@ function resolveOtel(value: FastifyPerfTimingOptions['otel']): ResolvedTimingOpt
       `otel.meterProvider must be an OpenTelemetry MeterProvider (with getMeter()), got ${describe(meterProvider)}`,
     )
   }
+  if (spans !== undefined && typeof spans !== 'boolean') {
+    throw new FST_PERF_TIMING_INVALID_OPTION(`otel.spans must be a boolean, got ${describe(spans)}`)
+  }
+  if (
+    tracerProvider !== undefined &&
+    (tracerProvider === null ||
+      typeof tracerProvider !== 'object' ||
+      typeof (tracerProvider as { getTracer?: unknown }).getTracer !== 'function')
+  ) {
+    throw new FST_PERF_TIMING_INVALID_OPTION(
+      `otel.tracerProvider must be an OpenTelemetry TracerProvider (with getTracer()), got ${describe(tracerProvider)}`,
+    )
+  }
   return Object.freeze({
     meterProvider: meterProvider ?? null,
     buckets: buckets === undefined ? OTEL_DURATION_BUCKETS : resolveBuckets(buckets, 'otel.buckets'),
+    spans: spans ?? true,
+    tracerProvider: tracerProvider ?? null,
   })
 }
 

@@ -1,9 +1,17 @@
 import { monitorEventLoopDelay, performance } from 'node:perf_hooks'
-import type { BatchObservableResult, Histogram, Meter, MeterProvider, Observable } from '@opentelemetry/api'
+import type {
+  BatchObservableResult,
+  Histogram,
+  Meter,
+  MeterProvider,
+  Observable,
+  TracerProvider,
+} from '@opentelemetry/api'
 import type { FastifyBaseLogger } from 'fastify'
 import { FST_PERF_TIMING_OTEL_UNAVAILABLE } from './errors.js'
 import type { CounterFamily, HistogramCell, Measurements, OtelAttributes } from './metrics.js'
 import type { ResolvedTimingOptions } from './options.js'
+import { SpanRecorder } from './spans.js'
 
 // OpenTelemetry is the third exporter of the same measurements (metrics.ts), next to Prometheus and
 // StatsD, through `@opentelemetry/api` (an optional peer dependency, loaded at registration):
@@ -85,6 +93,8 @@ export class OtelExporter {
   readonly #activeHttps = new Map<string, ActiveSlot>()
   readonly #delayHistogram = monitorEventLoopDelay({ resolution: 10 })
   #elu = performance.eventLoopUtilization()
+  /** The spans' maker, with `otel.spans` (spans.ts). */
+  spans: SpanRecorder | null = null
   readonly #collect = (result: BatchObservableResult) => this.observe(result)
 
   constructor(
@@ -316,5 +326,11 @@ export async function createOtelExporter(
       '@fastify-perf/timing: otel is on but no global MeterProvider is set, so nothing is recorded: start the OpenTelemetry SDK before registering the plugin, or pass otel.meterProvider',
     )
   }
-  return new OtelExporter(meter, measurements, settings.buckets)
+  const exporter = new OtelExporter(meter, measurements, settings.buckets)
+  if (settings.spans) {
+    // The global provider is a proxy: an SDK registered after the plugin is used from then on.
+    const tracerProvider = (settings.tracerProvider as TracerProvider | null) ?? api.trace.getTracerProvider()
+    exporter.spans = new SpanRecorder(api, tracerProvider.getTracer(OTEL_SCOPE))
+  }
+  return exporter
 }

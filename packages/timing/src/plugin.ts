@@ -274,6 +274,7 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
   const unsubscribe = subscribe({
     measurements,
     statsd,
+    spans: otel?.spans ?? null,
     storage,
     // Every app's plugin hears every channel event: each counts the requests its own server
     // received (the socket knows its server; an injected request has none, and any app may count it).

@@ -72,6 +72,12 @@ export interface Phases {
    * so that the automatic phases are disjoint and never add up to more than `total`.
    */
   nestedMs: number
+  /** When the route cache's lookup started (`performance.now()`), while its outcome is pending (spans). */
+  lookupStart: number
+  /** That lookup's store. */
+  lookupStore: string
+  /** The OpenTelemetry context of the request's span once found, `false` when it is not traced, `null` before (spans). */
+  spanParent: unknown
 }
 
 /** A Fastify request with the plugin's fields. */
@@ -113,5 +119,8 @@ export function createPhases(): Phases {
     compressMs: 0,
     compressEncoding: '',
     nestedMs: 0,
+    lookupStart: 0,
+    lookupStore: '',
+    spanParent: null,
   }
 }

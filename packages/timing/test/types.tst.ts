@@ -9,8 +9,9 @@ import fastifyPerfTiming, {
   type StatsdClient,
   setupClusterMetrics,
 } from '@fastify-perf/timing'
-import { metrics as otelMetrics } from '@opentelemetry/api'
+import { metrics as otelMetrics, trace as otelTrace } from '@opentelemetry/api'
 import { MeterProvider } from '@opentelemetry/sdk-metrics'
+import { TracerProvider } from '@opentelemetry/sdk-trace'
 import { expectTypeOf } from 'expect-type'
 import Fastify, { type FastifyPluginAsync } from 'fastify'
 import { Registry } from 'prom-client'
@@ -50,6 +51,10 @@ app.register(fastifyPerfTiming, { serverTiming: false, metrics: false, slowThres
 app.register(fastifyPerfTiming, { otel: { meterProvider: new MeterProvider(), buckets: [0.01, 0.1, 1] } })
 app.register(fastifyPerfTiming, { otel: { meterProvider: otelMetrics.getMeterProvider() } })
 app.register(fastifyPerfTiming, { otel: true })
+// Spans: on or off, into the SDK's TracerProvider or the API's global one.
+app.register(fastifyPerfTiming, { otel: { spans: false } })
+app.register(fastifyPerfTiming, { otel: { spans: true, tracerProvider: new TracerProvider() } })
+app.register(fastifyPerfTiming, { otel: { tracerProvider: otelTrace.getTracerProvider() } })
 app.register(fastifyPerfTiming, { serverTiming: { timingAllowOrigin: ['https://a.example'] }, metrics: true })
 
 // Rejected options.
@@ -65,6 +70,10 @@ app.register(fastifyPerfTiming, { slowThreshold: '1 second' })
 app.register(fastifyPerfTiming, { statsd: true })
 // @ts-expect-error a MeterProvider has getMeter()
 app.register(fastifyPerfTiming, { otel: { meterProvider: {} } })
+// @ts-expect-error a TracerProvider has getTracer()
+app.register(fastifyPerfTiming, { otel: { tracerProvider: {} } })
+// @ts-expect-error spans is a boolean
+app.register(fastifyPerfTiming, { otel: { spans: 'on' } })
 // @ts-expect-error otel buckets are seconds
 app.register(fastifyPerfTiming, { otel: { buckets: ['1s'] } })
 // @ts-expect-error a StatsD client needs timing/increment/gauge/close

@@ -3,6 +3,8 @@
 // the background: placed by the variant storage (variants.ts), skipped when an invalidation of
 // its URL overtook its handler (the fence), with the cross-instance lock released afterwards.
 import { createHash } from 'node:crypto'
+import { performance } from 'node:perf_hooks'
+import { type CacheRouteStoreEvent, channels } from '../channels.js'
 import { isPromise, type StoredEntry } from '../store.js'
 import type { FlightResult, MissState } from './capture.js'
 import { connectionListed, HOP_BY_HOP, NEVER_STORED } from './policy.js'
@@ -134,6 +136,8 @@ async function write(
   let landing: Landing | undefined
   let written = false
   let remote = false
+  // Timed only for a subscriber (the timing plugin's store-write span).
+  const startTime = channels.routeStore.hasSubscribers ? performance.now() : 0
   try {
     // Closed meanwhile (the app is shutting down): the store is no longer ours to write.
     if (rc.backend.closed()) return
@@ -199,6 +203,16 @@ async function write(
     if (state.lock !== undefined) {
       rc.backend.unlock(state.lock)
       state.lock = undefined
+    }
+    if (startTime !== 0 && channels.routeStore.hasSubscribers) {
+      channels.routeStore.publish({
+        route: ctx.route.label,
+        store: rc.backend.storeName,
+        request: state.request,
+        startTime,
+        durationMs: performance.now() - startTime,
+        written,
+      } satisfies CacheRouteStoreEvent)
     }
   }
 }

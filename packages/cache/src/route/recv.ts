@@ -5,6 +5,7 @@
 // handler as a bypass or a forced miss.
 import type { IncomingMessage } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
+import { type CacheRouteLookupEvent, channels } from '../channels.js'
 import { NO_DIRECTIVES, parseCacheControl, requestNoCache } from './cache-control.js'
 import { Lookup } from './capture.js'
 import { bypass } from './deliver.js'
@@ -33,6 +34,14 @@ export function recv(
   }
   const headers = raw.headers
   if (rc.refreshes.size !== 0 && takeRefresh(rc, route, request, reply, done)) return
+  // The lookup starts (its outcome follows on `route`): a subscriber may time it.
+  if (channels.routeLookup.hasSubscribers) {
+    channels.routeLookup.publish({
+      route: route.label,
+      store: rc.backend.storeName,
+      request,
+    } satisfies CacheRouteLookupEvent)
+  }
   const reason = bypassReason(headers, route)
   if (reason !== undefined) {
     bypass(rc, route, reply, reason, done)
