@@ -147,7 +147,8 @@ export const scenarios: readonly ScenarioDefinition[] = [
   {
     name: 'route-hit-memory',
     module: 'route-hit-memory.ts',
-    description: '@fastify-perf/cache route cache hit (memory store) on the slow route, config.cache ttl 10m',
+    description:
+      '@fastify-perf/cache route cache hit (memory store) on the slow route, config.cache ttl 10m, written by the cache',
     peerOf: 'route-hit',
     versus: 'slow',
     expect: OK_PAYLOAD,

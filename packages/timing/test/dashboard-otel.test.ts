@@ -166,7 +166,7 @@ test('the OpenTelemetry Grafana dashboard queries only series a scrape of export
   await app.register(fastifyPerfCompress)
   await app.register(fastifyPerfCache, {
     store,
-    storeTimeout: '200ms',
+    storeTimeout: '1s',
     breaker: { threshold: 3, duration: '1m' },
     routes: { ttl: '1m' },
   })

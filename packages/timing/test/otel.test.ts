@@ -180,7 +180,7 @@ test('Redis store: lookups attributed to their route with the defaults; an outag
   await app.register(fastifyPerfTiming, { otel: { meterProvider: otel.meterProvider }, metrics: false })
   await app.register(fastifyPerfCache, {
     store,
-    storeTimeout: '200ms',
+    storeTimeout: '1s',
     breaker: { threshold: 3, duration: '1m' },
   })
   app.get('/data/:id', async (req) => {
