@@ -459,35 +459,31 @@ function resolveStatsd(value: FastifyPerfTimingOptions['statsd']): ResolvedTimin
   })
 }
 
+/** An optional `otel.<option>`: an OpenTelemetry provider, told apart by its `method`. */
+function assertProvider(value: unknown, option: string, kind: string, method: string): void {
+  if (value === undefined) return
+  if (
+    value === null ||
+    typeof value !== 'object' ||
+    typeof (value as Record<string, unknown>)[method] !== 'function'
+  ) {
+    throw new FST_PERF_TIMING_INVALID_OPTION(
+      `otel.${option} must be an OpenTelemetry ${kind} (with ${method}()), got ${describe(value)}`,
+    )
+  }
+}
+
 function resolveOtel(value: FastifyPerfTimingOptions['otel']): ResolvedTimingOptions['otel'] {
   if (value === undefined || value === false) return false
   const options: OtelOptions = value === true ? {} : value
   assertObject(options, 'otel')
   checkKeys(options, OTEL_KEYS, 'otel.')
   const { meterProvider, buckets, spans, tracerProvider } = options
-  if (
-    meterProvider !== undefined &&
-    (meterProvider === null ||
-      typeof meterProvider !== 'object' ||
-      typeof (meterProvider as { getMeter?: unknown }).getMeter !== 'function')
-  ) {
-    throw new FST_PERF_TIMING_INVALID_OPTION(
-      `otel.meterProvider must be an OpenTelemetry MeterProvider (with getMeter()), got ${describe(meterProvider)}`,
-    )
-  }
+  assertProvider(meterProvider, 'meterProvider', 'MeterProvider', 'getMeter')
   if (spans !== undefined && typeof spans !== 'boolean') {
     throw new FST_PERF_TIMING_INVALID_OPTION(`otel.spans must be a boolean, got ${describe(spans)}`)
   }
-  if (
-    tracerProvider !== undefined &&
-    (tracerProvider === null ||
-      typeof tracerProvider !== 'object' ||
-      typeof (tracerProvider as { getTracer?: unknown }).getTracer !== 'function')
-  ) {
-    throw new FST_PERF_TIMING_INVALID_OPTION(
-      `otel.tracerProvider must be an OpenTelemetry TracerProvider (with getTracer()), got ${describe(tracerProvider)}`,
-    )
-  }
+  assertProvider(tracerProvider, 'tracerProvider', 'TracerProvider', 'getTracer')
   return Object.freeze({
     meterProvider: meterProvider ?? null,
     buckets: buckets === undefined ? OTEL_DURATION_BUCKETS : resolveBuckets(buckets, 'otel.buckets'),

@@ -25,7 +25,13 @@ import {
   FST_PERF_TIMING_FORBIDDEN,
   FST_PERF_TIMING_INVALID_OPTION,
 } from './errors.js'
-import { Measurements, type PrometheusRegistration, registerPrometheus, routeOfConfig } from './metrics.js'
+import {
+  type HistogramCell,
+  Measurements,
+  type PrometheusRegistration,
+  registerPrometheus,
+  routeOfConfig,
+} from './metrics.js'
 import {
   DEFAULT_BUCKETS,
   type FastifyPerfTimingOptions,
@@ -162,16 +168,20 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
     const end = performance.now()
     const start = request[kStart]
     const ms = end - start
-    const cell = route.cell(request.method, statusCode)
-    cell.observe(ms)
-    if (statsd !== null) statsd.timing('http.request.duration', ms, cell.tags)
-    if (otel !== null) otel.duration(cell, ms, isTls(request.raw.socket))
+    observeDuration(route.cell(request.method, statusCode), ms, request.raw.socket)
     if (ms > slowThresholdMs) {
       logSlowRequest(
         request,
         slowRequestRecord(request, route.label, statusCode, start, end, slowThresholdMs),
       )
     }
+  }
+
+  /** One request's duration into its cell (Prometheus), StatsD and OpenTelemetry. */
+  function observeDuration(cell: HistogramCell, ms: number, socket: Socket | null): void {
+    cell.observe(ms)
+    if (statsd !== null) statsd.timing('http.request.duration', ms, cell.tags)
+    if (otel !== null) otel.duration(cell, ms, isTls(socket))
   }
 
   // The response's `close` event, rather than an `onResponse` hook, ends a request: it costs one
@@ -304,10 +314,11 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
     const arrival = (hit.req as MarkedMessage)[kArrival]
     if (arrival === undefined) return
     const ms = performance.now() - arrival
-    const cell = route.cell(hit.req.method ?? 'GET', hit.status)
-    cell.observe(ms)
-    if (statsd !== null) statsd.timing('http.request.duration', ms, cell.tags)
-    if (otel !== null) otel.duration(cell, ms, isTls((hit.req as unknown as IncomingMessage).socket))
+    observeDuration(
+      route.cell(hit.req.method ?? 'GET', hit.status),
+      ms,
+      (hit.req as unknown as IncomingMessage).socket,
+    )
     if (expose !== null && exposeEdge(expose, hit.req as unknown as IncomingMessage)) {
       hit.headers.push('server-timing', edgeServerTimingValue(ms))
       if (allowOrigin !== null) hit.headers.push('timing-allow-origin', allowOrigin)

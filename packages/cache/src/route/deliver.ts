@@ -1,6 +1,6 @@
 // Deliver: what goes back to the client when the cache answers by itself (a hit, a 304 from a
 // stored response, a collapsed miss) and the `Cache-Status` of requests it does not serve.
-import type { OutgoingHttpHeaders } from 'node:http'
+import type { OutgoingHttpHeaders, ServerResponse } from 'node:http'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { type CacheRouteEvent, channels } from '../channels.js'
 import type { StoredEntry } from '../store.js'
@@ -49,6 +49,11 @@ export class PreparedHead {
     this.age = age
     this.key = key
     this.owner = owner
+  }
+
+  /** Whether this head is the one for `age` and `key` in `owner` (same second, same ttl or status). */
+  fits(age: number, key: number | string, owner: RouteCache): boolean {
+    return this.age === age && this.key === key && this.owner === owner
   }
 }
 
@@ -138,24 +143,34 @@ function writeHit(
   age: number,
   status: string,
 ): void {
-  const known = response.writtenPrepared
-  let list: Array<string | string[]>
-  if (known !== null && known.age === age && known.key === status && known.owner === rc) list = known.list
-  else {
-    list = headList(rc, response, age, status)
-    response.writtenPrepared = new PreparedHead(list, age, status, rc)
+  let known = response.writtenPrepared
+  if (known === null || !known.fits(age, status, rc)) {
+    known = new PreparedHead(headList(rc, response, age, status), age, status, rc)
+    response.writtenPrepared = known
   }
   reply.hijack()
-  const res = reply.raw
+  writeStored(reply.raw, response, known.list, request.raw.method === 'HEAD')
+}
+
+/**
+ * Writes a stored response with `list` as its head, for the two paths that bypass `reply.send()`
+ * (written hits here, the edge): for HEAD the same head (Content-Length of the GET response,
+ * RFC 9110 §9.3.2) and no content; else the body in the same write as the head (text-body.ts).
+ */
+export function writeStored(
+  res: ServerResponse,
+  response: CachedResponse,
+  list: Array<string | string[]>,
+  head: boolean,
+): void {
   res.writeHead(response.status, list)
-  // HEAD: the same head (Content-Length of the GET response, RFC 9110 §9.3.2), no content.
-  if (request.raw.method === 'HEAD' || response.body.length === 0) res.end()
-  else {
-    // One write with the head (text-body.ts).
-    const body = latin1Body(response)
-    if (body === undefined) res.end(response.body)
-    else res.end(body, 'latin1')
+  if (head || response.body.length === 0) {
+    res.end()
+    return
   }
+  const body = latin1Body(response)
+  if (body === undefined) res.end(response.body)
+  else res.end(body, 'latin1')
 }
 
 /**

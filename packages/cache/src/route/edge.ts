@@ -32,14 +32,13 @@ import { type CacheEdgeEvent, channels } from '../channels.js'
 import type { StoredEntry } from '../store.js'
 import { ttlSeconds } from './cache-status.js'
 import { hasConditional, isNotModified } from './conditional.js'
-import { ageOf, headList, PreparedHead } from './deliver.js'
+import { ageOf, headList, PreparedHead, writeStored } from './deliver.js'
 import { hitsMayComeBeforeHooks } from './hook-order.js'
 import { bypassReason } from './policy.js'
 import { hasForwarding } from './recv.js'
 import { CachedResponse, FLAG_ALWAYS_REVALIDATE, VariantRecord } from './response-codec.js'
 import type { RouteCache } from './route-cache.js'
 import type { ResolvedRouteConfig } from './route-options.js'
-import { latin1Body } from './text-body.js'
 import { VARY_TOO_LARGE, varySuffix } from './vary.js'
 
 /** What the normal path marks decoded responses with: this route (of this route cache) may serve them at the edge. */
@@ -289,15 +288,7 @@ function deliver(
     const extra = publishEdge(mark, req, res, response.status)
     if (extra.length !== 0) list = list.concat(extra)
   }
-  res.writeHead(response.status, list)
-  // HEAD: the same head (Content-Length of the GET response, RFC 9110 §9.3.2), no content.
-  if (head) res.end()
-  else {
-    // One write with the head (text-body.ts).
-    const body = latin1Body(response)
-    if (body === undefined) res.end(response.body)
-    else res.end(body, 'latin1')
-  }
+  writeStored(res, response, list, head)
   return true
 }
 
@@ -314,15 +305,13 @@ function edgeHeadList(
 ): Array<string | string[]> {
   const age = ageOf(entry, response, now)
   const ttl = ttlSeconds(entry.freshUntil, now)
-  const known = response.edgePrepared
-  if (known !== null && known.age === age && known.key === ttl && known.owner === rc) return known.list
-  response.edgePrepared = new PreparedHead(
-    headList(rc, response, age, rc.options.cacheStatus ? rc.status.edgeHit(ttl) : undefined),
-    age,
-    ttl,
-    rc,
-  )
-  return response.edgePrepared.list
+  let known = response.edgePrepared
+  if (known === null || !known.fits(age, ttl, rc)) {
+    const status = rc.options.cacheStatus ? rc.status.edgeHit(ttl) : undefined
+    known = new PreparedHead(headList(rc, response, age, status), age, ttl, rc)
+    response.edgePrepared = known
+  }
+  return known.list
 }
 
 /** deliver.ts's 304: RFC 9110 §15.4.5's fields of the stored response, `Age`, `Cache-Status`. */

@@ -95,12 +95,15 @@ export function hitsMayComeBeforeHooks(
   return true
 }
 
+/** Fastify's own last `onSend` hook of a generated HEAD route: it drops the body and sets its length. */
+export const FASTIFY_HEAD_ON_SEND = 'headRouteOnSendHandler'
+
 /**
- * The `onSend` hooks of Fastify's generated HEAD route: the route cache's, which keeps a miss's body
- * for its capture (route-cache.ts `keepHeadBody`), and Fastify's, which drops the body and sets its
- * length. A written hit does what they do for a HEAD request.
+ * The `onSend` hooks of Fastify's generated HEAD route: the route cache's `routeCacheKeepHeadBody`,
+ * which keeps a miss's body for its capture (route-cache.ts `keepHeadBody`), and Fastify's. A
+ * written hit does what they do for a HEAD request.
  */
-const HEAD_ON_SEND: ReadonlySet<string> = new Set(['routeCacheKeepHeadBody', 'headRouteOnSendHandler'])
+const HEAD_ON_SEND: ReadonlySet<string> = new Set(['routeCacheKeepHeadBody', FASTIFY_HEAD_ON_SEND])
 
 /**
  * Whether the early lookup (the hook named `early`) may write this route's hits to the socket

@@ -6,7 +6,7 @@ import { type Flight, type FlightResult, kRouteState, type MissState } from './c
 import { commitCaptured, settle } from './commit.js'
 import { edgeDecision } from './edge.js'
 import { onResponseHead, releasedStatus } from './fetch.js'
-import { hitsMayBeWritten, hitsMayComeFirst, routeContext } from './hook-order.js'
+import { FASTIFY_HEAD_ON_SEND, hitsMayBeWritten, hitsMayComeFirst, routeContext } from './hook-order.js'
 import { invalidateOnUnsafe } from './invalidate.js'
 import { UrlKeyMemo } from './key.js'
 import { isUnsafeMethod, type NotStoredReason } from './policy.js'
@@ -270,7 +270,7 @@ function keepHeadBody(routeOptions: RouteOptions): void {
   const hooks = (routeOptions as unknown as { onSend?: unknown }).onSend
   const list = Array.isArray(hooks) ? [...hooks] : hooks === undefined || hooks === null ? [] : [hooks]
   const last = list.length - 1
-  if (last < 0 || (list[last] as { name?: string }).name !== 'headRouteOnSendHandler') return
+  if (last < 0 || (list[last] as { name?: string }).name !== FASTIFY_HEAD_ON_SEND) return
   list.splice(
     last,
     0,
