@@ -22,7 +22,7 @@ import fastifyPerfCompress from '@fastify-perf/compress'
 import { listen } from '@fastify-perf/test-helpers'
 import { fastifyPerfTiming } from '@fastify-perf/timing'
 import Fastify, { type FastifyInstance, type FastifyServerOptions } from 'fastify'
-import { closer, type Defer, DIRECT, openStore, type StoreSetup, storeLabel } from './support/stores.js'
+import { closer, type Defer, DIRECT, LATE, openStore, type StoreSetup, storeLabel } from './support/stores.js'
 
 interface RawResponse {
   status: number
@@ -277,3 +277,60 @@ test('HTTP/2: hits go through Fastify, and are the same response', async (t) => 
   assert.equal(res.body, body)
   assert.equal(res.headers['content-length'], String(Buffer.byteLength(body)))
 })
+
+// Order and timing: the route's remembered key (key.ts `UrlKeyMemo`) is shared by every request of
+// the route, and a remote store answers a lookup later than the next request arrives.
+for (const setup of LATE) {
+  describe(`written hits on ${storeLabel(setup)}`, () => {
+    test('20 URLs of one route asked at once: each written hit carries its own URL’s body', async (t) => {
+      const defer = closer(t)
+      const app = await cachedApp(defer, setup)
+      app.get('/item/:id', { config: { cache: { ttl: '1m' } } }, async (request, reply) => {
+        reply.type('application/json')
+        return JSON.stringify({ id: (request.params as { id: string }).id, pad: 'p'.repeat(200) })
+      })
+      const base = await listen(app)
+      const ids = Array.from({ length: 20 }, (_, i) => String(i))
+      for (const id of ids) await untilHit(`${base}/item/${id}?q=${id}`)
+      for (let round = 0; round < 3; round++) {
+        const order = round === 1 ? [...ids].reverse() : ids
+        const answers = await Promise.all(order.map((id) => fetchRaw(`${base}/item/${id}?q=${id}`)))
+        answers.forEach((res, i) => {
+          const id = order[i]!
+          assert.equal(
+            JSON.parse(res.body.toString()).id,
+            id,
+            `round ${round}: /item/${id} got another URL's body`,
+          )
+          assert.ok(isHit(res) && written(res), `round ${round}: /item/${id} was not a written hit`)
+        })
+      }
+    })
+
+    test('a write racing written hits: once the PUT is answered, no request is served the old body', async (t) => {
+      const defer = closer(t)
+      const app = await cachedApp(defer, setup)
+      let version = 1
+      app.get('/doc', { config: { cache: { ttl: '1m' } } }, async (_request, reply) => {
+        reply.type('text/plain')
+        return `version ${version}`
+      })
+      app.put('/doc', async () => {
+        version++
+        return { version }
+      })
+      const base = await listen(app)
+      for (let write = 0; write < 3; write++) {
+        const before = await untilHit(`${base}/doc`)
+        assert.ok(written(before), 'the hit before the write was not written')
+        const racing = Array.from({ length: 20 }, () => fetchRaw(`${base}/doc`))
+        const put = await fetchRaw(`${base}/doc`, { method: 'PUT' })
+        assert.equal(put.status, 200)
+        await Promise.all(racing)
+        const after = await Promise.all(Array.from({ length: 20 }, () => fetchRaw(`${base}/doc`)))
+        for (const res of after)
+          assert.equal(res.body.toString(), `version ${version}`, 'served the old body after the write')
+      }
+    })
+  })
+}
