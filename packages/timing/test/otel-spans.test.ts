@@ -3,13 +3,21 @@
 // real: Fastify over sockets, @fastify/otel, the OpenTelemetry trace SDK with an in-memory
 // exporter, @fastify-perf/cache on its memory store and on a real Redis, @fastify-perf/compress.
 import assert from 'node:assert/strict'
-import { test } from 'node:test'
+import { type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { FastifyOtelInstrumentation } from '@fastify/otel'
-import { fastifyPerfCache, MemoryStore } from '@fastify-perf/cache'
+import { type CacheStore, fastifyPerfCache, MemoryStore } from '@fastify-perf/cache'
+import { MemcachedStore } from '@fastify-perf/cache-memcached'
 import { RedisStore } from '@fastify-perf/cache-redis'
 import fastifyPerfCompress from '@fastify-perf/compress'
-import { buildApp, listen, request, startRedis, testKeyPrefix } from '@fastify-perf/test-helpers'
+import {
+  buildApp,
+  listen,
+  request,
+  startMemcached,
+  startRedis,
+  testKeyPrefix,
+} from '@fastify-perf/test-helpers'
 import fastifyPerfTiming, { FST_PERF_TIMING_INVALID_OPTION } from '@fastify-perf/timing'
 import { context, type HrTime, trace } from '@opentelemetry/api'
 import { AsyncLocalStorageContextManager } from '@opentelemetry/context-async-hooks'
@@ -110,7 +118,7 @@ async function until(tracing: Tracing, ready: (spans: ReadableSpan[]) => boolean
 
 async function tracedApp(
   t: { after(fn: () => unknown): void },
-  store: MemoryStore | RedisStore,
+  store: CacheStore,
   timing: Parameters<typeof fastifyPerfTiming>[1] = {},
 ): Promise<{ app: FastifyInstance; base: string }> {
   const metrics = otelHarness(t as Parameters<typeof otelHarness>[0])
@@ -194,47 +202,63 @@ test('memory store: lookup spans (miss, hit, bypass) with the RFC 9211 outcome, 
   assert.equal(plain.filter((span) => span.name === LOOKUP).length, 0)
 })
 
-test('Redis store: the lookup answered asynchronously and the background write are still children of their request span; 20 requests in parallel each get their own', async (t) => {
-  const redis = await startRedis()
-  t.after(() => redis.stop())
-  const store = new RedisStore({ url: redis.url, prefix: testKeyPrefix('spans') })
-  t.after(() => store.close())
-  await store.ready()
-  const tracing = globalTracing(t)
-  const { exporter } = tracing
-  const { base } = await tracedApp(t, store)
+/** A remote store on a server of its own, closed after the test. */
+const REMOTE: Record<string, (t: TestContext) => Promise<CacheStore>> = {
+  Redis: async (t) => {
+    const redis = await startRedis()
+    t.after(() => redis.stop())
+    const store = new RedisStore({ url: redis.url, prefix: testKeyPrefix('spans') })
+    t.after(() => store.close())
+    await store.ready()
+    return store
+  },
+  Memcached: async (t) => {
+    const memcached = await startMemcached()
+    t.after(() => memcached.stop())
+    const store = new MemcachedStore({ servers: memcached.url, prefix: testKeyPrefix('spans') })
+    t.after(() => store.close())
+    return store
+  },
+}
 
-  const paths = Array.from({ length: 20 }, (_, i) => `/page/${i}`)
-  const misses = await Promise.all(paths.map((path) => request(`${base}${path}`, { headers: BR })))
-  for (const res of misses) assert.equal(res.status, 200)
-  let spans = await until(tracing, (all) => all.filter((span) => span.name === WRITE).length >= 20)
-  for (const path of paths) {
-    const lookup = onlyChild(spans, path, LOOKUP)
-    assertTimed(lookup)
-    assert.equal(lookup.attributes['fastify_perf.cache.outcome'], 'miss')
-    assert.equal(lookup.attributes['fastify_perf.cache.store'], 'redis')
-    const write = onlyChild(spans, path, WRITE)
-    assertTimed(write)
-    assert.equal(write.attributes['fastify_perf.cache.written'], true)
-    assert.equal(write.attributes['fastify_perf.cache.store'], 'redis')
-    assertTimed(onlyChild(spans, path, COMPRESS))
-  }
-  // Every span of ours has a parent among the request spans (none lost to the wrong request).
-  const ours = spans.filter((span) => [LOOKUP, WRITE, COMPRESS].includes(span.name))
-  assert.equal(ours.length, 60)
+for (const [name, open] of Object.entries(REMOTE))
+  test(`${name} store: the lookup answered asynchronously and the background write are still children of their request span; 20 requests in parallel each get their own`, async (t) => {
+    const store = await open(t)
+    const tracing = globalTracing(t)
+    const { exporter } = tracing
+    const { base } = await tracedApp(t, store)
 
-  exporter.reset()
-  const hits = await Promise.all(paths.map((path) => request(`${base}${path}`, { headers: BR })))
-  for (const res of hits) assert.match(String(res.headers['cache-status']), /hit/)
-  spans = await tracing.spans()
-  for (const path of paths) {
-    const lookup = onlyChild(spans, path, LOOKUP)
-    assert.equal(lookup.attributes['fastify_perf.cache.outcome'], 'hit')
-    // Redis answered over the network: the lookup took time.
-    assert.ok(ms(lookup.endTime) > ms(lookup.startTime), 'a hit from Redis takes time')
-  }
-  assert.equal(spans.filter((span) => span.name === LOOKUP).length, 20)
-})
+    const paths = Array.from({ length: 20 }, (_, i) => `/page/${i}`)
+    const misses = await Promise.all(paths.map((path) => request(`${base}${path}`, { headers: BR })))
+    for (const res of misses) assert.equal(res.status, 200)
+    let spans = await until(tracing, (all) => all.filter((span) => span.name === WRITE).length >= 20)
+    for (const path of paths) {
+      const lookup = onlyChild(spans, path, LOOKUP)
+      assertTimed(lookup)
+      assert.equal(lookup.attributes['fastify_perf.cache.outcome'], 'miss')
+      assert.equal(lookup.attributes['fastify_perf.cache.store'], store.name)
+      const write = onlyChild(spans, path, WRITE)
+      assertTimed(write)
+      assert.equal(write.attributes['fastify_perf.cache.written'], true)
+      assert.equal(write.attributes['fastify_perf.cache.store'], store.name)
+      assertTimed(onlyChild(spans, path, COMPRESS))
+    }
+    // Every span of ours has a parent among the request spans (none lost to the wrong request).
+    const ours = spans.filter((span) => [LOOKUP, WRITE, COMPRESS].includes(span.name))
+    assert.equal(ours.length, 60)
+
+    exporter.reset()
+    const hits = await Promise.all(paths.map((path) => request(`${base}${path}`, { headers: BR })))
+    for (const res of hits) assert.match(String(res.headers['cache-status']), /hit/)
+    spans = await tracing.spans()
+    for (const path of paths) {
+      const lookup = onlyChild(spans, path, LOOKUP)
+      assert.equal(lookup.attributes['fastify_perf.cache.outcome'], 'hit')
+      // The store answered over the network: the lookup took time.
+      assert.ok(ms(lookup.endTime) > ms(lookup.startTime), `a hit from ${name} takes time`)
+    }
+    assert.equal(spans.filter((span) => span.name === LOOKUP).length, 20)
+  })
 
 test('no tracer provider registered: @fastify/otel and the timing plugin run, no span is made', async (t) => {
   // The timing plugin's spans would go to this provider: the request spans are not sampled
