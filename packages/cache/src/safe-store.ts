@@ -55,7 +55,11 @@ class PendingCall {
   /** Settles the caller's promise; set by the promise's executor, which runs at once. */
   resolve: (value: unknown) => void = noop
   promise: Promise<unknown> | undefined
-  /** The key of a `get`, which later reads of that key may join while it is in flight. */
+  /**
+   * The key of a `get` while the call is the reads map's entry for it (later reads of that key
+   * join it); cleared when a write or `forgetReads` takes it out, so `#finish` removes the entry
+   * without first reading it back to check it is still this call's.
+   */
   readKey: string | undefined
   /** The reader's continuation: the promise settles with what it returns, not with the entry. */
   next: ReadContinuation<unknown> | undefined
@@ -171,7 +175,17 @@ export class SafeStore {
         if (then === undefined && joined.next === undefined) return joined.promise as Promise<R>
         return this.#join(joined, then as ReadContinuation<unknown> | undefined) as Promise<R>
       }
+      if (joined !== undefined) return this.#readBeside(joined, key, deadline, then)
     }
+    return this.#readOwn(key, deadline, then)
+  }
+
+  /** A read that joins none in flight: its own store call. */
+  #readOwn<R>(
+    key: string,
+    deadline: number | undefined,
+    then: ReadContinuation<R> | undefined,
+  ): StoredEntry | undefined | Promise<R> {
     if ((deadline !== undefined && this.#spent(deadline)) || !this.#admit()) return undefined
     if (this.#callbackReads) return this.#readByCallback(key, deadline, then) as Promise<R>
     const bytes = this.#bytes
@@ -188,6 +202,26 @@ export class SafeStore {
     const promise = this.#deadline('get', result, undefined, deadline, key)
     if (then !== undefined) (this.lastCall as PendingCall).next = then as ReadContinuation<unknown>
     return promise as Promise<R>
+  }
+
+  /**
+   * A read of a key with a read in flight this caller may not join (its budget ends first). The new
+   * read may take the old one's place among the reads to join; the old one must then no longer
+   * remove the key from the map when it ends (see `PendingCall.readKey`).
+   */
+  #readBeside<R>(
+    joined: PendingCall,
+    key: string,
+    deadline: number | undefined,
+    then: ReadContinuation<R> | undefined,
+  ): StoredEntry | undefined | Promise<R> {
+    const reads = this.#reads
+    reads.delete(key)
+    const result = this.#readOwn(key, deadline, then)
+    // Offered to joiners, the new read took the key; else the old one stays the read to join.
+    if (reads.has(key)) joined.readKey = undefined
+    else reads.set(key, joined)
+    return result
   }
 
   /**
@@ -250,7 +284,7 @@ export class SafeStore {
 
   /** Answers whether the write reached the store. */
   set(key: string, entry: StoredEntry, ttlMs: number, deadline?: number): MaybePromise<boolean> {
-    this.#reads.delete(key)
+    this.#forget(key)
     return this.#write('set', () => this.store.set(key, entry, ttlMs), deadline)
   }
 
@@ -263,7 +297,7 @@ export class SafeStore {
     const store = this.store
     if (store.add === undefined) return undefined
     if ((deadline !== undefined && this.#spent(deadline)) || !this.#admit()) return undefined
-    this.#reads.delete(key)
+    this.#forget(key)
     let result: MaybePromise<boolean>
     try {
       result = store.add(key, entry, ttlMs)
@@ -280,17 +314,17 @@ export class SafeStore {
   }
 
   delete(key: string, deadline?: number): MaybePromise<boolean> {
-    this.#reads.delete(key)
+    this.#forget(key)
     return this.#write('delete', () => this.store.delete(key), deadline)
   }
 
   deleteMany(keys: readonly string[], deadline?: number): MaybePromise<boolean> {
-    for (const key of keys) this.#reads.delete(key)
+    this.forgetReads(keys)
     return this.#write('deleteMany', () => this.store.deleteMany(keys), deadline)
   }
 
   clear(prefix: string, deadline?: number): MaybePromise<boolean> {
-    this.#reads.clear()
+    this.forgetReads()
     return this.#write('clear', () => this.store.clear(prefix), deadline)
   }
 
@@ -470,7 +504,7 @@ export class SafeStore {
 
   #finish(call: PendingCall): void {
     call.done = true
-    if (call.readKey !== undefined && this.#reads.get(call.readKey) === call) this.#reads.delete(call.readKey)
+    if (call.readKey !== undefined) this.#reads.delete(call.readKey)
     if (--this.#waiting === 0) {
       this.#idle()
       return
@@ -505,9 +539,24 @@ export class SafeStore {
    * of joining one in flight: for invalidations another instance announced on the bus.
    */
   forgetReads(keys?: readonly string[]): void {
-    if (this.#reads.size === 0) return
-    if (keys === undefined) this.#reads.clear()
-    else for (const key of keys) this.#reads.delete(key)
+    const reads = this.#reads
+    if (reads.size === 0) return
+    if (keys !== undefined) {
+      for (const key of keys) this.#forget(key)
+      return
+    }
+    for (const call of reads.values()) call.readKey = undefined
+    reads.clear()
+  }
+
+  /** Takes the read in flight for `key` out of the reads map: later reads of `key` start their own. */
+  #forget(key: string): void {
+    const reads = this.#reads
+    if (reads.size === 0) return
+    const call = reads.get(key)
+    if (call === undefined) return
+    call.readKey = undefined
+    reads.delete(key)
   }
 
   // Reads in flight by key, for `get` to join.

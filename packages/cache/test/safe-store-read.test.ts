@@ -205,3 +205,59 @@ for (const mode of ['getBytes', 'readBytes'] as const)
     await first
     await safe.close()
   })
+
+test('SafeStore#read: after a write drops a read in flight, the read that follows is the one later reads join, also once the dropped read ends', async () => {
+  // Reads of one key queue here, so two reads of 'k' can be in flight at once.
+  const waiting: Array<(bytes: Buffer | null) => void> = []
+  let stored = encodeEntry(storedEntry('v1'))
+  const store: CacheStore = {
+    name: 'queue',
+    get: async () => {
+      throw new Error('getBytes is there')
+    },
+    getBytes: () =>
+      new Promise<Buffer | null>((resolve) => {
+        const bytes = stored
+        waiting.push(() => resolve(bytes))
+      }),
+    getMany: async () => [],
+    set: async (_key, e) => {
+      stored = encodeEntry(e)
+    },
+    delete: async () => true,
+    deleteMany: async () => 0,
+    clear: async () => {},
+    close: () => {},
+  }
+  for (const drop of ['set', 'delete', 'forgetReads', 'forgetReads(keys)'] as const) {
+    const safe = safeStore(store)
+    waiting.length = 0
+    stored = encodeEntry(storedEntry('v1'))
+    const first = safe.get('k')
+    if (drop === 'set') await safe.set('k', storedEntry('v2'), 60_000)
+    else {
+      stored = encodeEntry(storedEntry('v2'))
+      if (drop === 'delete') await safe.delete('k')
+      else if (drop === 'forgetReads') safe.forgetReads()
+      else safe.forgetReads(['k'])
+    }
+    const second = safe.get('k')
+    assert.equal(safe.joinedReads, 0, `${drop}: the read after the write joined the one before it`)
+    assert.equal(waiting.length, 2)
+    waiting[0]!(null)
+    assert.equal(((await first) as StoredEntry).value, 'v1')
+    // The first read's end must not take the second out of the reads to join.
+    const third = safe.get('k')
+    assert.equal(safe.joinedReads, 1, `${drop}: the read after the first one ended did not join the second`)
+    assert.equal(waiting.length, 2, `${drop}: a third store read was sent`)
+    waiting[1]!(null)
+    assert.equal(((await second) as StoredEntry).value, 'v2')
+    assert.equal(((await third) as StoredEntry).value, 'v2')
+    // And once the second ends, nothing is left to join.
+    const fourth = safe.get('k')
+    assert.equal(safe.joinedReads, 1, `${drop}: a read joined a read that had ended`)
+    waiting[2]!(null)
+    assert.equal(((await fourth) as StoredEntry).value, 'v2')
+    await safe.close()
+  }
+})
