@@ -312,8 +312,8 @@ test('an app closed leaves the producer: what it counted stays (cumulative), cou
   const b = await build()
   for (let i = 0; i < 2; i++) assert.equal((await request(`${a}/shared`)).status, 200)
   assert.equal((await request(`${b}/shared`)).status, 200)
-  // A request of app A still running when A closes: Fastify closes the server after the onClose
-  // hooks; the request finishes then, and counts.
+  // A request of app A still running when A closes: Fastify waits for it before the plugin's
+  // onClose hook, which leaves the producer; it counts.
   const late = request(`${a}/gate`)
   for (let i = 0; i < 200 && !arrived; i++) await sleep(5)
   assert.ok(arrived)
