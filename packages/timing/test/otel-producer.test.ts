@@ -17,7 +17,10 @@ import fastifyPerfTiming, {
   type OtelMetricProducer,
 } from '@fastify-perf/timing'
 import { type Attributes, type HrTime, metrics, ValueType } from '@opentelemetry/api'
-import { AggregationTemporalityPreference, OTLPMetricExporter } from '@opentelemetry/exporter-metrics-otlp-http'
+import {
+  AggregationTemporalityPreference,
+  OTLPMetricExporter,
+} from '@opentelemetry/exporter-metrics-otlp-http'
 import {
   AggregationTemporality,
   DataPointType,
