@@ -362,7 +362,7 @@ export async function createOtelExporter(
   if (settings.meterProvider === null && meter.constructor === api.createNoopMeter().constructor) {
     // The API has no proxy for metrics: instruments created before the SDK is set stay no-ops.
     log.warn(
-      '@fastify-perf/timing: otel is on but no global MeterProvider is set, so nothing is recorded: start the OpenTelemetry SDK before registering the plugin, or pass otel.meterProvider',
+      `@fastify-perf/timing: otel is on but no global MeterProvider is set, so ${settings.metricProducer === null ? 'nothing is recorded' : 'only http.server.request.duration (otel.metricProducer) is exported'}: start the OpenTelemetry SDK before registering the plugin, or pass otel.meterProvider`,
     )
   }
   const exporter = new OtelExporter(meter, measurements, settings.buckets, settings.metricProducer)

@@ -539,6 +539,25 @@ test('otel: { metricProducer } with the global MeterProvider (NodeSDK sets it) a
   assert.ok(collected.has('http.server.active_requests'), 'the meter of the global provider')
 })
 
+test('without a global MeterProvider, the producer still exports the duration and the warning says so', async (t) => {
+  const producer = createOtelMetricProducer()
+  const otel = producerHarness(t, producer)
+  const lines: string[] = []
+  const app = buildApp(t, {
+    logger: { level: 'warn', stream: { write: (line: string) => lines.push(line) } },
+  })
+  await app.register(fastifyPerfTiming, { otel: { metricProducer: producer }, metrics: false })
+  app.get('/', async () => 'ok')
+  assert.equal((await request(await listen(app))).status, 200)
+  await sleep(20)
+  const warnings = lines.filter((line) => line.includes('no global MeterProvider'))
+  assert.equal(warnings.length, 1, lines.join('\n'))
+  assert.match(warnings[0]!, /only http\.server\.request\.duration \(otel\.metricProducer\) is exported/)
+  const collected = await otel.collect()
+  assert.equal(histogramPoints(collected, DURATION, { 'http.route': '/' })[0]?.value.count, 1)
+  assert.ok(!collected.has('http.server.active_requests'), 'the no-op meter observes nothing')
+})
+
 /** Orders two HrTimes. */
 function compare(a: HrTime, b: HrTime): number {
   return a[0] !== b[0] ? a[0] - b[0] : a[1] - b[1]
