@@ -275,7 +275,15 @@ export const scenarios: readonly ScenarioDefinition[] = [
     name: 'timing-otel',
     module: 'timing-otel.ts',
     description:
-      'limit route + @fastify-perf/timing, Server-Timing and OpenTelemetry metrics (SDK MeterProvider, reader every 10 s, in-memory exporter), Prometheus off',
+      "limit route + @fastify-perf/timing, Server-Timing and OpenTelemetry metrics with otel.metricProducer (duration counted in the plugin's cells, read by the reader every 10 s; SDK MeterProvider, in-memory exporter), Prometheus off",
+    peerOf: 'timing',
+    expect: OK_PAYLOAD,
+  },
+  {
+    name: 'timing-otel-record',
+    module: 'timing-otel-record.ts',
+    description:
+      "timing-otel without the producer: the SDK's Histogram.record() per request (the default OTel path)",
     peerOf: 'timing',
     expect: OK_PAYLOAD,
   },

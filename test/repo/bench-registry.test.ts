@@ -17,6 +17,7 @@ import {
   DiscardingSpanExporter,
 } from '../../bench/scenarios/timing-fastify-otel.js'
 import { createServer as createTimingOtel, DiscardingExporter } from '../../bench/scenarios/timing-otel.js'
+import { createServer as createTimingOtelRecord } from '../../bench/scenarios/timing-otel-record.js'
 import type { ScenarioModule } from '../../bench/src/scenario.js'
 
 const scenariosDir = join(import.meta.dirname, '..', '..', 'bench', 'scenarios')
@@ -50,38 +51,52 @@ test('the issue 18 scenarios are registered: memcached-*-keys as peers, raw-hit 
 
 test('the issue 19 scenarios are registered beside timing-overhead and timing-fastify-metrics', () => {
   const byName = new Map(scenarios.map((scenario) => [scenario.name, scenario]))
-  for (const name of ['timing-overhead', 'timing-fastify-metrics', 'timing-otel', 'timing-fastify-otel']) {
+  for (const name of [
+    'timing-overhead',
+    'timing-fastify-metrics',
+    'timing-otel',
+    'timing-otel-record',
+    'timing-fastify-otel',
+  ]) {
     assert.equal(byName.get(name)?.peerOf, 'timing', name)
   }
 })
 
-test('timing-otel records the request duration into the OpenTelemetry SDK, Prometheus off', async (t) => {
-  const app = await createTimingOtel({ services: {} })
-  await app.listen({ host: '127.0.0.1', port: 0 })
-  let closed = false
-  t.after(() => (closed ? undefined : app.close()))
-  const port = (app.server.address() as AddressInfo).port
-  for (let i = 0; i < 3; i++) {
-    const answer = await get(port, '/')
-    assert.equal(answer.body.toString(), PAYLOAD)
-    assert.match(String(answer.headers['server-timing']), /^total;dur=/)
-  }
-  assert.equal((await get(port, '/metrics')).status, 404, 'no Prometheus route')
-  DiscardingExporter.last = null
-  await app.close() // the provider's shutdown collects and exports once more
-  closed = true
-  // Read through a function: TypeScript would keep the `null` assigned above.
-  const lastExport = () => DiscardingExporter.last
-  const metrics = lastExport()?.scopeMetrics.flatMap((scope) => scope.metrics) ?? []
-  const duration = metrics.find((metric) => metric.descriptor.name === 'http.server.request.duration')
-  assert.ok(duration, 'http.server.request.duration was exported')
-  const counts = duration.dataPoints.map((point) => (point.value as { count: number }).count)
-  // The three requests and the 404 of /metrics.
-  assert.equal(
-    counts.reduce((a, b) => a + b, 0),
-    4,
-  )
-})
+for (const [name, createServer, path, recorded] of [
+  ['timing-otel', createTimingOtel, 'the metric producer', false],
+  ['timing-otel-record', createTimingOtelRecord, 'Histogram.record()', true],
+] as const) {
+  test(`${name} exports the request duration through ${path}, Prometheus off`, async (t) => {
+    const app = await createServer({ services: {} })
+    await app.listen({ host: '127.0.0.1', port: 0 })
+    let closed = false
+    t.after(() => (closed ? undefined : app.close()))
+    const port = (app.server.address() as AddressInfo).port
+    for (let i = 0; i < 3; i++) {
+      const answer = await get(port, '/')
+      assert.equal(answer.body.toString(), PAYLOAD)
+      assert.match(String(answer.headers['server-timing']), /^total;dur=/)
+    }
+    assert.equal((await get(port, '/metrics')).status, 404, 'no Prometheus route')
+    DiscardingExporter.last = null
+    await app.close() // the provider's shutdown collects and exports once more
+    closed = true
+    // Read through a function: TypeScript would keep the `null` assigned above.
+    const lastExport = () => DiscardingExporter.last
+    const metrics = lastExport()?.scopeMetrics.flatMap((scope) => scope.metrics) ?? []
+    const durations = metrics.filter((metric) => metric.descriptor.name === 'http.server.request.duration')
+    assert.equal(durations.length, 1, 'http.server.request.duration was exported, once')
+    const counts = durations[0]!.dataPoints.map((point) => (point.value as { count: number }).count)
+    // The three requests and the 404 of /metrics.
+    assert.equal(
+      counts.reduce((a, b) => a + b, 0),
+      4,
+    )
+    // Told apart by the descriptor: the SDK's own is its instrument's (with `type`); the producer's
+    // has the four fields of MetricDescriptor only.
+    assert.equal((durations[0]!.descriptor as { type?: string }).type, recorded ? 'HISTOGRAM' : undefined)
+  })
+}
 
 test('timing-fastify-otel exports a request span and its handler span per request', async (t) => {
   const app = await createFastifyOtel({ services: {} })

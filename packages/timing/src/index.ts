@@ -27,6 +27,15 @@ export type {
   StatsdOptions,
 } from './options.js'
 export { asyncContextFrameInUse, OTEL_DURATION_BUCKETS } from './options.js'
+export {
+  createOtelMetricProducer,
+  type OtelCollectionResult,
+  type OtelEmptyResource,
+  type OtelHistogramMetricData,
+  type OtelHrTime,
+  type OtelMetricProducer,
+  type OtelMetricProducerOptions,
+} from './otel-producer.js'
 export type { TimingMetrics } from './plugin.js'
 export { ReplyTiming, toQuotedString, toToken } from './server-timing.js'
 export type { SlowRequestLog } from './slow-log.js'

@@ -11,6 +11,7 @@ import type { FastifyBaseLogger } from 'fastify'
 import { FST_PERF_TIMING_OTEL_UNAVAILABLE } from './errors.js'
 import type { CounterFamily, HistogramCell, Measurements, OtelAttributes } from './metrics.js'
 import type { ResolvedTimingOptions } from './options.js'
+import type { OtelMetricProducer } from './otel-producer.js'
 import { SpanRecorder } from './spans.js'
 
 // OpenTelemetry is the third exporter of the same measurements (metrics.ts), next to Prometheus and
@@ -34,7 +35,9 @@ import { SpanRecorder } from './spans.js'
 //   fastify_perf.eventloop.delay.p50|p99|max gauge*       s
 //
 // (* asynchronous: observed when the SDK collects.) Only the duration is recorded per request: the
-// API has no asynchronous histogram. Its attributes are one frozen object per route, method, status
+// API has no asynchronous histogram. With `otel.metricProducer` it is not recorded at all: it is
+// counted in the request's cell and read by the producer when the reader collects
+// (otel-producer.ts), and the meter has no such instrument. Its attributes are one frozen object per route, method, status
 // and scheme, kept on the Prometheus histogram cell the request already finds, so a request
 // allocates nothing here. Everything else is already counted in the cells Prometheus reads;
 // asynchronous instruments observe those cumulative values when the SDK collects (no per-event
@@ -80,7 +83,11 @@ interface ActiveSlot {
 /** Records the plugin's measurements as OpenTelemetry metrics. */
 export class OtelExporter {
   readonly #meter: Meter
-  readonly #duration: Histogram
+  /** The SDK histogram, without a producer. */
+  readonly #duration: Histogram | null
+  /** The producer the durations are counted for, and how to leave it when the app closes. */
+  readonly #producer: OtelMetricProducer | null
+  #detach: (() => void) | null = null
   readonly #observables: Observable[]
   readonly #counters: [Observable, CounterFamily][]
   readonly #active: Observable
@@ -101,13 +108,18 @@ export class OtelExporter {
     meter: Meter,
     private readonly measurements: Measurements,
     buckets: readonly number[],
+    producer: OtelMetricProducer | null = null,
   ) {
     this.#meter = meter
-    this.#duration = meter.createHistogram('http.server.request.duration', {
-      description: 'Duration of HTTP server requests.',
-      unit: 's',
-      advice: { explicitBucketBoundaries: [...buckets] },
-    })
+    this.#producer = producer
+    this.#duration =
+      producer === null
+        ? meter.createHistogram('http.server.request.duration', {
+            description: 'Duration of HTTP server requests.',
+            unit: 's',
+            advice: { explicitBucketBoundaries: [...buckets] },
+          })
+        : null
     this.#active = meter.createObservableUpDownCounter('http.server.active_requests', {
       description: 'Number of active HTTP server requests.',
       unit: '{request}',
@@ -192,11 +204,29 @@ export class OtelExporter {
 
   /**
    * One finished request, found by its histogram cell: a frozen attribute set per cell and scheme,
-   * built on the cell's first request, then one `record`.
+   * built on the cell's first request, then one `record`. With a producer, the cell's own
+   * OpenTelemetry histogram instead (created on the first request too): a bucket scan.
    */
   duration(cell: HistogramCell, ms: number, tls: boolean): void {
+    if (this.#duration === null) {
+      const counted =
+        (tls ? cell.otelCellTls : cell.otelCell) ??
+        this.#producer!.cellOf(cell, (tls ? cell.otelTls : cell.otel) ?? durationAttributes(cell, tls), tls)
+      counted.observe(ms / 1000)
+      return
+    }
     const attributes = (tls ? cell.otelTls : cell.otel) ?? durationAttributes(cell, tls)
     this.#duration.record(ms / 1000, attributes)
+  }
+
+  /**
+   * The app's durations count in the producer's collections from now on (its `onReady`), until
+   * {@link detach}. Nothing without a producer.
+   */
+  attach(): void {
+    if (this.#producer !== null && this.#detach === null) {
+      this.#detach = this.#producer.attach(this.measurements.duration)
+    }
   }
 
   /** A request arrived (the server's `request` event). */
@@ -269,6 +299,15 @@ export class OtelExporter {
     histogram.reset()
   }
 
+  /**
+   * Leaves the producer, which keeps what the app counted (cumulative data does not go down when
+   * an app closes, as with the SDK's own instruments) and stops reading its cells.
+   */
+  detach(): void {
+    this.#detach?.()
+    this.#detach = null
+  }
+
   /** Stops observing (the SDK keeps the instruments; they report nothing new). */
   close(): void {
     this.#meter.removeBatchObservableCallback(this.#collect, this.#observables)
@@ -323,10 +362,10 @@ export async function createOtelExporter(
   if (settings.meterProvider === null && meter.constructor === api.createNoopMeter().constructor) {
     // The API has no proxy for metrics: instruments created before the SDK is set stay no-ops.
     log.warn(
-      '@fastify-perf/timing: otel is on but no global MeterProvider is set, so nothing is recorded: start the OpenTelemetry SDK before registering the plugin, or pass otel.meterProvider',
+      `@fastify-perf/timing: otel is on but no global MeterProvider is set, so ${settings.metricProducer === null ? 'nothing is recorded' : 'only http.server.request.duration (otel.metricProducer) is exported'}: start the OpenTelemetry SDK before registering the plugin, or pass otel.meterProvider`,
     )
   }
-  const exporter = new OtelExporter(meter, measurements, settings.buckets)
+  const exporter = new OtelExporter(meter, measurements, settings.buckets, settings.metricProducer)
   if (settings.spans) {
     // The global provider is a proxy: an SDK registered after the plugin is used from then on.
     const tracerProvider = (settings.tracerProvider as TracerProvider | null) ?? api.trace.getTracerProvider()

@@ -354,13 +354,31 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
     })
   }
 
+  if (otel !== null && options.otel !== false && options.otel.metricProducer !== null) {
+    // Into the producer's collections once the app is ready (an app whose boot failed never joins);
+    // out of them in onClose.
+    const exporter = otel
+    fastify.addHook('onReady', function timingOtelAttach(done) {
+      exporter.attach()
+      done()
+    })
+  }
+
   fastify.addHook('onClose', async function timingOnClose() {
     unsubscribe()
     untrace?.()
     fastify.server.removeListener('request', markArrival)
     fastify.server.removeListener('request', leaveArrival)
     prometheus?.unregister()
-    otel?.close()
+    if (otel !== null) {
+      otel.close()
+      // Fastify closes the server after the onClose hooks: a request still running now finishes
+      // later and counts in its cell. The producer reads the cells until the server's `close`
+      // (its last connection ended), then keeps their totals. A server never listening (inject) has none.
+      const exporter = otel
+      if (fastify.server.listening) fastify.server.once('close', () => exporter.detach())
+      else exporter.detach()
+    }
     if (statsd !== null) {
       statsd.sendGauges()
       await statsd.close()

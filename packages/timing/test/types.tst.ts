@@ -1,5 +1,6 @@
 // Type tests: type-checked by `pnpm typecheck` (tsconfig.test.json), never run.
 import fastifyPerfTiming, {
+  createOtelMetricProducer,
   type FastifyPerfTimingOptions,
   FST_PERF_TIMING_INVALID_ENTRY,
   FST_PERF_TIMING_INVALID_OPTION,
@@ -10,7 +11,7 @@ import fastifyPerfTiming, {
   setupClusterMetrics,
 } from '@fastify-perf/timing'
 import { metrics as otelMetrics, trace as otelTrace } from '@opentelemetry/api'
-import { MeterProvider } from '@opentelemetry/sdk-metrics'
+import { MeterProvider, type MetricProducer, PeriodicExportingMetricReader } from '@opentelemetry/sdk-metrics'
 import { TracerProvider } from '@opentelemetry/sdk-trace'
 import { expectTypeOf } from 'expect-type'
 import Fastify, { type FastifyPluginAsync } from 'fastify'
@@ -56,6 +57,14 @@ app.register(fastifyPerfTiming, { otel: { spans: false } })
 app.register(fastifyPerfTiming, { otel: { spans: true, tracerProvider: new TracerProvider() } })
 app.register(fastifyPerfTiming, { otel: { tracerProvider: otelTrace.getTracerProvider() } })
 app.register(fastifyPerfTiming, { serverTiming: { timingAllowOrigin: ['https://a.example'] }, metrics: true })
+// The metric producer: an SDK MetricProducer for the reader, and the plugin's option.
+const metricProducer = createOtelMetricProducer({ buckets: [0.01, 0.1, 1] })
+expectTypeOf(metricProducer).toExtend<MetricProducer>()
+new PeriodicExportingMetricReader({ exporter: {} as never, metricProducers: [metricProducer] })
+app.register(fastifyPerfTiming, { otel: { metricProducer } })
+app.register(fastifyPerfTiming, {
+  otel: { meterProvider: new MeterProvider(), metricProducer, spans: false },
+})
 
 // Rejected options.
 // @ts-expect-error unknown option
@@ -76,6 +85,10 @@ app.register(fastifyPerfTiming, { otel: { tracerProvider: {} } })
 app.register(fastifyPerfTiming, { otel: { spans: 'on' } })
 // @ts-expect-error otel buckets are seconds
 app.register(fastifyPerfTiming, { otel: { buckets: ['1s'] } })
+// @ts-expect-error the producer is one of createOtelMetricProducer(), not any SDK MetricProducer
+app.register(fastifyPerfTiming, { otel: { metricProducer: {} as MetricProducer } })
+// @ts-expect-error producer buckets are seconds
+createOtelMetricProducer({ buckets: ['1s'] })
 // @ts-expect-error a StatsD client needs timing/increment/gauge/close
 app.register(fastifyPerfTiming, { statsd: { client: { timing() {} } } })
 

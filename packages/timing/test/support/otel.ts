@@ -10,34 +10,54 @@ import {
   InMemoryMetricExporter,
   MeterProvider,
   type MetricData,
+  type MetricProducer,
   PeriodicExportingMetricReader,
+  type ResourceMetrics,
 } from '@opentelemetry/sdk-metrics'
 
 export interface OtelHarness {
   readonly meterProvider: MeterProvider
   /** Flushes the reader and returns every metric it exported, by name (none: nothing to export). */
   collect(): Promise<Map<string, MetricData>>
+  /** What the last `collect()` exported, as the exporter got it (`null`: nothing). */
+  readonly exported: ResourceMetrics | null
 }
 
-/** A MeterProvider with an in-memory exporter (cumulative unless told); shut down after the test. */
+/**
+ * A MeterProvider with an in-memory exporter (cumulative unless told) and a reader with these
+ * metric producers; shut down after the test.
+ */
 export function otelHarness(
   t: TestContext,
   temporality: AggregationTemporality = AggregationTemporality.CUMULATIVE,
+  metricProducers: MetricProducer[] = [],
 ): OtelHarness {
   const exporter = new InMemoryMetricExporter(temporality)
-  const reader = new PeriodicExportingMetricReader({ exporter, exportIntervalMillis: 3_600_000 })
+  const reader = new PeriodicExportingMetricReader({
+    exporter,
+    exportIntervalMillis: 3_600_000,
+    metricProducers,
+  })
   const meterProvider = new MeterProvider({ readers: [reader] })
   t.after(() => meterProvider.shutdown())
+  let last: ResourceMetrics | null = null
   return {
     meterProvider,
+    get exported() {
+      return last
+    },
     async collect() {
       exporter.reset()
       await reader.forceFlush()
       const exported = exporter.getMetrics()
       assert.ok(exported.length <= 1, 'one export per flush at most')
+      last = exported[0] ?? null
       const metrics = new Map<string, MetricData>()
       for (const scope of exported[0]?.scopeMetrics ?? []) {
-        for (const metric of scope.metrics) metrics.set(metric.descriptor.name, metric)
+        for (const metric of scope.metrics) {
+          assert.ok(!metrics.has(metric.descriptor.name), `${metric.descriptor.name} exported once`)
+          metrics.set(metric.descriptor.name, metric)
+        }
       }
       return metrics
     },
