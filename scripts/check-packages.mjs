@@ -533,7 +533,7 @@ import { ChaosStore, storeSuite } from '@fastify-perf/cache/testing'`,
   serializeUseAsDictionary,
 } from '@fastify-perf/compression-dictionary'`,
     code: `const dictionaryHashKey: string | undefined = parseAvailableDictionary(':pZGm1Av0IEBKARczz7exkNYsZb8LzaMrV7J32a2fFG4=:')
-  const dictionaryCoding: DictionaryEncoding | undefined = chooseDictionaryEncoding('br, dcb, dcz', dictionarySupport())
+  const dictionaryCoding: DictionaryEncoding | undefined = chooseDictionaryEncoding('br, dcb, dcz', dictionarySupport().dcz ? ['dcz'] : [])
   if (dictionaryCoding !== undefined) {
     const dictionaryBody: Buffer = await encodeWithDictionary(dictionaryCoding, Buffer.from('v2'), Buffer.from('v1'))
     console.log(dictionaryBody.length)

@@ -1,26 +1,24 @@
-import type { DictionaryEncoding, DictionarySupport } from './codec.js'
+import type { DictionaryEncoding } from './codec.js'
 
 // Choosing dcz or dcb for a request (RFC 9842 §6, RFC 9110 §12.5.3), and the rule of §7.3 on
 // which responses a dictionary may touch at all.
 
-/** `dcz` first: it decodes faster than Brotli and compresses within a few percent (docs/compression.md). */
-const SERVER_ORDER: readonly DictionaryEncoding[] = Object.freeze(['dcz', 'dcb'])
-
 /**
  * The dictionary coding to use for this `Accept-Encoding`, or `undefined`: the acceptable ones
- * (q above 0, not below an explicitly listed `identity`) among those `support` allows, highest q
- * first, `dcz` on a tie. `*` does not count: a coding that needs a dictionary the client must
+ * (q above 0, not below an explicitly listed `identity`) among `offered`, highest q first, the
+ * order of `offered` on a tie. Pass only codings this Node can encode (see `dictionarySupport`);
+ * `['dcz', 'dcb']` is a good order (zstd decodes faster, sizes are within a few percent). `*` does not count: a coding that needs a dictionary the client must
  * name is never sent on a wildcard. A malformed q-value drops its element.
  *
  * @example
- * chooseDictionaryEncoding('gzip, br, zstd, dcb, dcz', { dcb: true, dcz: true }) // 'dcz'
- * chooseDictionaryEncoding('dcz;q=0.5, dcb', { dcb: true, dcz: true })          // 'dcb'
+ * chooseDictionaryEncoding('gzip, br, zstd, dcb, dcz', ['dcz', 'dcb']) // 'dcz'
+ * chooseDictionaryEncoding('dcz;q=0.5, dcb', ['dcz', 'dcb'])          // 'dcb'
  */
 export function chooseDictionaryEncoding(
   acceptEncoding: string | undefined,
-  support: DictionarySupport,
+  offered: readonly DictionaryEncoding[],
 ): DictionaryEncoding | undefined {
-  if (acceptEncoding === undefined || (!support.dcb && !support.dcz)) return undefined
+  if (acceptEncoding === undefined || offered.length === 0) return undefined
   let best: DictionaryEncoding | undefined
   let bestWeight = 0
   let identity = 0
@@ -38,9 +36,9 @@ export function chooseDictionaryEncoding(
     if (name === 'identity') identity = Math.max(identity, weight)
     else weights[name] = Math.max(weight, weights[name] ?? 0)
   }
-  for (const encoding of SERVER_ORDER) {
+  for (const encoding of offered) {
     const weight = weights[encoding] ?? 0
-    if (support[encoding] && weight > 0 && weight >= identity && weight > bestWeight) {
+    if (weight > 0 && weight >= identity && weight > bestWeight) {
       best = encoding
       bestWeight = weight
     }
