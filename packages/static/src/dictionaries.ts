@@ -93,7 +93,8 @@ export class Dictionaries {
 
   #computeRole(path: string): DictionaryRole | null {
     const dot = path.lastIndexOf('.')
-    if (dot <= path.lastIndexOf('/') || !this.options.extensions.has(path.slice(dot).toLowerCase())) return null
+    if (dot <= path.lastIndexOf('/') || !this.options.extensions.has(path.slice(dot).toLowerCase()))
+      return null
     const pattern = fingerprintPattern(path)
     if (pattern === undefined || pattern.slice(pattern.lastIndexOf('/') + 1).startsWith('*.')) return null
     const url = `${this.#urlPrefix}${pattern.slice(1)}`
@@ -198,7 +199,11 @@ export class Dictionaries {
     if (dictionary === undefined || hash === undefined || hash.toString('base64') !== version.hash) {
       // Gone or rewritten in place: this hash is no longer a version we can compress against.
       const list = this.#versions.get(pattern)
-      if (list !== undefined) this.#versions.set(pattern, list.filter((known) => known !== version))
+      if (list !== undefined)
+        this.#versions.set(
+          pattern,
+          list.filter((known) => known !== version),
+        )
       return undefined
     }
     return encodeWithDictionary(encoding, content, dictionary, { hash })

@@ -1,13 +1,13 @@
 import type { Stats } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { join, sep } from 'node:path'
+import send from '@fastify/send'
 import {
   chooseDictionaryEncoding,
   type DictionaryEncoding,
   dictionaryReadable,
   parseAvailableDictionary,
 } from '@fastify-perf/compression-dictionary'
-import send from '@fastify/send'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { type StaticServeEvent, serveChannel } from './channels.js'
 import {
@@ -385,8 +385,10 @@ export function createFileRoute(
     if (hash === undefined || dictionaries === undefined || cache === undefined) return undefined
     const encoding = chooseDictionaryEncoding(headers['accept-encoding'], dictionaries.options.encodings)
     if (encoding === undefined) return undefined
-    const allowOrigin = reply.getHeader('access-control-allow-origin') ?? entry.identity.headers['access-control-allow-origin']
-    if (!dictionaryReadable(headers, typeof allowOrigin === 'string' ? allowOrigin : undefined)) return undefined
+    const allowOrigin =
+      reply.getHeader('access-control-allow-origin') ?? entry.identity.headers['access-control-allow-origin']
+    if (!dictionaryReadable(headers, typeof allowOrigin === 'string' ? allowOrigin : undefined))
+      return undefined
     const key = `${encoding}:${hash}`
     const made = entry.variants.get(key)
     if (made !== undefined) return made
@@ -404,7 +406,13 @@ export function createFileRoute(
       }
     }
     return dictionaries
-      .encode(`${entry.root}|${entry.path}|${entry.sha256}|${key}`, encoding, entry.identity.body, pattern, version)
+      .encode(
+        `${entry.root}|${entry.path}|${entry.sha256}|${key}`,
+        encoding,
+        entry.identity.body,
+        pattern,
+        version,
+      )
       .then(
         (body) => {
           if (body === undefined) return undefined
@@ -552,7 +560,12 @@ function variantEtag(entry: HotEntry, encoding: DictionaryEncoding, dictionaryHa
 }
 
 /** A dictionary variant's headers: the file's own, with its coding and tag; no ranges. */
-function variantOf(entry: HotEntry, encoding: DictionaryEncoding, etag: string, body: Buffer): Representation {
+function variantOf(
+  entry: HotEntry,
+  encoding: DictionaryEncoding,
+  etag: string,
+  body: Buffer,
+): Representation {
   const { 'accept-ranges': _ranges, ...headers } = entry.identity.headers
   return {
     encoding,
@@ -590,10 +603,14 @@ function addVary(reply: FastifyReply, dictionary = false): void {
   reply.header('vary', value)
 }
 
-/** The Cache-Control of a `sendFile` call instead of the policy's. */
+/**
+ * The Cache-Control of a `sendFile` call instead of the policy's. The file's Use-As-Dictionary was
+ * chosen for the policy's lifetime: it goes too (a `no-store` response must not advertise itself).
+ */
 function overrideCacheControl(reply: FastifyReply, value: string | false): void {
   if (value === false) reply.removeHeader('cache-control')
   else reply.header('cache-control', value)
+  reply.removeHeader('use-as-dictionary')
 }
 
 /** The first root that has `path` (a file or a directory). */

@@ -45,7 +45,10 @@ export interface DictionaryOptions {
    * @default ['.js', '.mjs', '.css', '.wasm']
    */
   extensions?: readonly string[]
-  /** Versions of each asset kept as dictionaries (newest by mtime), 1 to 32. @default 3 */
+  /**
+   * Versions of each asset kept as dictionaries, newest by mtime, the current one included (so
+   * `3` is the current build and two before it), 2 to 32. @default 3
+   */
   versions?: number
   /**
    * Codings offered, in the server's order for equal q-values. Those this Node cannot encode are
@@ -272,8 +275,9 @@ function resolveDictionaries(dictionaries: unknown): ResolvedDictionaryOptions |
     )
   }
   const versions = given.versions ?? DICTIONARY_DEFAULTS.versions
-  if (!Number.isInteger(versions) || versions < 1 || versions > 32)
-    throw new FST_PERF_STATIC_INVALID_OPTION('dictionaries.versions', 'must be an integer from 1 to 32')
+  // 1 would keep only the current build, which no browser asking for it holds.
+  if (!Number.isInteger(versions) || versions < 2 || versions > 32)
+    throw new FST_PERF_STATIC_INVALID_OPTION('dictionaries.versions', 'must be an integer from 2 to 32')
   const encodings = given.encodings ?? DICTIONARY_DEFAULTS.encodings
   if (
     !Array.isArray(encodings) ||

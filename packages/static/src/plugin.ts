@@ -2,6 +2,7 @@ import { statSync } from 'node:fs'
 import fastifyStatic from '@fastify/static'
 import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { Dictionaries } from './dictionaries.js'
 import {
   FST_PERF_STATIC_ALREADY_REGISTERED,
   FST_PERF_STATIC_INVALID_OPTION,
@@ -14,7 +15,6 @@ import {
   redirectToDirectory,
   type StaticSendFile,
 } from './file-route.js'
-import { Dictionaries } from './dictionaries.js'
 import { HotFileCache } from './hot-cache.js'
 import { type FastifyPerfStaticOptions, resolveOptions } from './options.js'
 import type { SendFileOptions } from './send-file.js'
