@@ -1,6 +1,6 @@
 import type { DictionaryEncoding } from './codec.js'
 
-// Choosing dcz or dcb for a request (RFC 9842 §6, RFC 9110 §12.5.3), and the rule of §7.3 on
+// Choosing dcz or dcb for a request (RFC 9842 §6, RFC 9110 §12.5.3), and the rule of §9.3 on
 // which responses a dictionary may touch at all.
 
 /**
@@ -59,7 +59,7 @@ export interface DictionaryRequestFields {
 }
 
 /**
- * RFC 9842 §7.3 (server side): may this response be used as a dictionary, or be compressed with
+ * RFC 9842 §9.3 (server side): may this response be used as a dictionary, or be compressed with
  * one? Compressing with a dictionary lets a page that can read sizes learn the content of a
  * response it could not read, so only readable responses qualify:
  *

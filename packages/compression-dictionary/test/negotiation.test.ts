@@ -26,7 +26,7 @@ test('Accept-Encoding: nothing without an explicit, acceptable, supported dictio
   assert.equal(chooseDictionaryEncoding('dcz, dcb', ['dcb', 'dcz']), 'dcb')
 })
 
-test('RFC 9842 §7.3: only responses the requesting page can read', () => {
+test('RFC 9842 §9.3: only responses the requesting page can read', () => {
   assert.equal(dictionaryReadable({}, undefined), true, 'no Sec-Fetch-Mode: allowed')
   assert.equal(dictionaryReadable({ 'sec-fetch-mode': 'navigate' }, undefined), true)
   assert.equal(dictionaryReadable({ 'sec-fetch-mode': 'same-origin' }, undefined), true)

@@ -12,6 +12,7 @@ import { type TestContext, test } from 'node:test'
 import zlib from 'node:zlib'
 import { dictionarySupport } from '@fastify-perf/compression-dictionary'
 import { findBinary } from '@fastify-perf/test-helpers'
+import { HotFileCache } from '../src/hot-cache.js'
 import { channelNames, type FastifyPerfStaticOptions, type StaticServeEvent } from '../src/index.js'
 import { makeSite, rawRequest, serve } from './fixtures.js'
 
@@ -265,7 +266,7 @@ test('unknown hashes, malformed fields, refused codings and unreadable requests 
       'dcz and dcb refused',
       { 'available-dictionary': available(V1), 'accept-encoding': 'br, dcz;q=0, dcb;q=0' },
     ],
-    ['a no-cors request (§7.3)', { 'available-dictionary': available(V1), 'sec-fetch-mode': 'no-cors' }],
+    ['a no-cors request (§9.3)', { 'available-dictionary': available(V1), 'sec-fetch-mode': 'no-cors' }],
     [
       'cors without Access-Control-Allow-Origin',
       { 'available-dictionary': available(V1), 'sec-fetch-mode': 'cors', origin: 'https://a.example' },
@@ -384,4 +385,39 @@ test('reply.sendFile with its own Cache-Control neither advertises nor uses dict
   assert.equal(response.headers['cache-control'], 'no-store')
   assert.equal(response.headers['content-encoding'], undefined)
   assert.equal(response.headers['use-as-dictionary'], undefined)
+})
+
+test('dictionary variants are counted against the hot cache bound, with their entry', async (t) => {
+  const { root } = site(t)
+  const cache = new HotFileCache({
+    maxSize: 40 * 1024,
+    maxFileSize: 40 * 1024,
+    checkIntervalMs: 60_000,
+    watch: false,
+    roots: [root],
+    encodings: [],
+    headersFor: () => ({
+      contentType: 'application/javascript',
+      cacheControl: 'public, max-age=31536000, immutable',
+      cdnCacheControl: undefined,
+      extra: [],
+      useAsDictionary: 'match="/assets/app-*.js"',
+      dictionaryPattern: '/assets/app-*.js',
+    }),
+    onWatchError: () => {},
+  })
+  t.after(() => cache.close())
+  const entry = await cache.load(`/${NAME2}`)
+  assert.ok(typeof entry === 'object')
+  assert.equal(entry.sha256, sha(V2))
+  const before = cache.calculatedSize
+  const variant = { ...entry.identity, encoding: 'dcz' as const, body: Buffer.alloc(1000) }
+  cache.addVariant(entry, 'dcz:x', variant)
+  cache.addVariant(entry, 'dcz:x', variant) // once per key
+  assert.equal(cache.calculatedSize, before + 1000 + 512)
+  assert.equal(cache.fresh(`/${NAME2}`), entry)
+  // A variant that takes the entry past the bound drops it (and its variants) from memory.
+  cache.addVariant(entry, 'dcb:x', { ...variant, body: Buffer.alloc(8 * 1024) })
+  assert.equal(cache.fresh(`/${NAME2}`), undefined)
+  assert.equal(cache.size, 0)
 })
