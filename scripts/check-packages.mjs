@@ -522,6 +522,27 @@ import { ChaosStore, storeSuite } from '@fastify-perf/cache/testing'`,
   const redisCode: 'FST_PERF_REDIS_INVALID_OPTION' = redisError.code
   console.log(redisCode, redisError instanceof FST_PERF_REDIS_INVALID_OPTION)`,
   },
+  '@fastify-perf/compression-dictionary': {
+    imports: `import {
+  chooseDictionaryEncoding,
+  type DictionaryEncoding,
+  dictionarySupport,
+  encodeWithDictionary,
+  FST_PERF_DICTIONARY_INVALID_FIELD,
+  parseAvailableDictionary,
+  serializeUseAsDictionary,
+} from '@fastify-perf/compression-dictionary'`,
+    code: `const dictionaryHashKey: string | undefined = parseAvailableDictionary(':pZGm1Av0IEBKARczz7exkNYsZb8LzaMrV7J32a2fFG4=:')
+  const dictionaryCoding: DictionaryEncoding | undefined = chooseDictionaryEncoding('br, dcb, dcz', dictionarySupport().dcz ? ['dcz'] : [])
+  if (dictionaryCoding !== undefined) {
+    const dictionaryBody: Buffer = await encodeWithDictionary(dictionaryCoding, Buffer.from('v2'), Buffer.from('v1'))
+    console.log(dictionaryBody.length)
+  }
+  const useAsDictionary: string = serializeUseAsDictionary({ match: '/assets/app-*.js', matchDest: ['script'] })
+  const dictionaryError = new FST_PERF_DICTIONARY_INVALID_FIELD('match', 'bad')
+  const dictionaryCode: 'FST_PERF_DICTIONARY_INVALID_FIELD' = dictionaryError.code
+  console.log(dictionaryHashKey, useAsDictionary, dictionaryCode)`,
+  },
   '@fastify-perf/cache-memcached': {
     imports: `import { FST_PERF_MEMCACHED_TIMEOUT, MemcachedStore } from '@fastify-perf/cache-memcached'`,
     code: `const memcachedStore = new MemcachedStore({ servers: '127.0.0.1:11211' })

@@ -16,8 +16,11 @@ export interface StaticServeEvent {
   path: string
   /** `'memory'`: answered from the hot-file cache; `'disk'`: handed to `@fastify/static`. */
   source: 'memory' | 'disk'
-  /** The precompressed sibling chosen, or `undefined` for the file itself. */
-  encoding: 'br' | 'zstd' | 'gzip' | undefined
+  /**
+   * The precompressed sibling chosen, the dictionary coding (`dcz`, `dcb`: RFC 9842), or
+   * `undefined` for the file itself.
+   */
+  encoding: 'br' | 'zstd' | 'gzip' | 'dcz' | 'dcb' | undefined
   /** For memory answers, the status sent (200, 206, 304, 416); for disk, `undefined` (decided by @fastify/send). */
   status: number | undefined
 }

@@ -2,6 +2,12 @@ import type { Stats } from 'node:fs'
 import { stat } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import send from '@fastify/send'
+import {
+  chooseDictionaryEncoding,
+  type DictionaryEncoding,
+  dictionaryReadable,
+  parseAvailableDictionary,
+} from '@fastify-perf/compression-dictionary'
 import type { FastifyReply, FastifyRequest } from 'fastify'
 import { type StaticServeEvent, serveChannel } from './channels.js'
 import {
@@ -11,6 +17,7 @@ import {
   parseRange,
   UNSATISFIABLE,
 } from './conditional.js'
+import { cacheableAsDictionary, type Dictionaries } from './dictionaries.js'
 import { FST_PERF_STATIC_FORBIDDEN_PATH, FST_PERF_STATIC_INVALID_OPTION } from './errors.js'
 import {
   type EntryHeaders,
@@ -86,18 +93,28 @@ export function contentTypeOf(path: string): ContentType {
   return { type, header: send.isUtf8MimeType(type) ? `${type}; charset=utf-8` : type }
 }
 
-/** Everything a file needs besides its bytes: for the hot cache and the disk path alike. */
+/**
+ * Everything a file needs besides its bytes: for the hot cache and the disk path alike. With
+ * `dictionaries`, a dictionary file whose policy lets browsers keep it fresh gets its
+ * `Use-As-Dictionary` (a response that is not cacheable never advertises itself: the browser
+ * could not use it).
+ */
 export function headersFor(
   options: ResolvedStaticOptions,
   path: string,
+  dictionaries?: Dictionaries,
 ): EntryHeaders & { policy: ResolvedPolicy } {
   const { type, header } = contentTypeOf(path)
   const policy = options.policy.resolve(path, type)
+  const role = dictionaries?.roleOf(path)
+  const advertised = role !== undefined && cacheableAsDictionary(policy.cacheControl)
   return {
     contentType: header,
     cacheControl: policy.cacheControl,
     cdnCacheControl: policy.cdnCacheControl,
     extra: policy.headers,
+    useAsDictionary: advertised ? role.useAsDictionary : undefined,
+    dictionaryPattern: advertised ? role.pattern : undefined,
     policy,
   }
 }
@@ -112,6 +129,7 @@ export function createFileRoute(
   cache: HotFileCache | undefined,
   staticSendFile: StaticSendFile,
   urlPrefix: string,
+  dictionaries?: Dictionaries,
 ) {
   const { roots, dotfiles, index, spaFallback, redirect } = options
   const negotiator = new EncodingNegotiator(options.encodings)
@@ -254,6 +272,7 @@ export function createFileRoute(
     reply: FastifyReply,
     entry: HotEntry,
     override: string | false | undefined,
+    noDictionary = false,
   ): unknown {
     const headers = request.headers
     // RFC 9110 §13.2.2: If-Match and If-Unmodified-Since are evaluated before If-None-Match. They
@@ -266,7 +285,23 @@ export function createFileRoute(
     }
     const range = headers.range
     // A range is a range of the file itself: partial content is never served precompressed.
-    const representation = range === undefined ? negotiate(entry, headers['accept-encoding']) : entry.identity
+    let representation: Representation | undefined
+    if (range === undefined) {
+      if (entry.dictionaryPattern !== undefined && override === undefined && !noDictionary) {
+        const chosen = dictionaryRepresentation(request, reply, entry, entry.dictionaryPattern)
+        if (chosen instanceof Promise) {
+          // First request for this variant: made off the event loop, kept, then sent as a hit.
+          return chosen.then(
+            (made) => sendEntry(request, reply, entry, override, made === undefined) ?? reply,
+          )
+        }
+        representation = chosen
+      }
+      representation ??= negotiate(entry, headers['accept-encoding'])
+    } else {
+      representation = entry.identity
+    }
+    const varies = entry.dictionaryPattern !== undefined
     const ifNoneMatch = headers['if-none-match']
     const ifModifiedSince = headers['if-modified-since']
     // §13.1.3: If-Modified-Since is ignored when If-None-Match is present.
@@ -278,7 +313,7 @@ export function createFileRoute(
       reply.code(304)
       reply.headers(representation.notModifiedHeaders)
       if (override !== undefined) overrideCacheControl(reply, override)
-      if (vary) addVary(reply)
+      if (vary || varies) addVary(reply, varies)
       publishServe(entry.path, 'memory', representation.encoding, 304)
       reply.send()
       return undefined
@@ -286,7 +321,7 @@ export function createFileRoute(
     if (range !== undefined) return sendRange(request, reply, entry, range, override)
     reply.headers(representation.headers)
     if (override !== undefined) overrideCacheControl(reply, override)
-    if (vary) addVary(reply)
+    if (vary || varies) addVary(reply, varies)
     publishServe(entry.path, 'memory', representation.encoding, 200)
     reply.send(representation.body)
     return undefined
@@ -308,7 +343,8 @@ export function createFileRoute(
         : undefined
     reply.headers(identity.headers)
     if (override !== undefined) overrideCacheControl(reply, override)
-    if (vary) addVary(reply)
+    const varies = entry.dictionaryPattern !== undefined
+    if (vary || varies) addVary(reply, varies)
     if (byteRange === undefined) {
       publishServe(entry.path, 'memory', undefined, 200)
       reply.send(identity.body)
@@ -329,6 +365,66 @@ export function createFileRoute(
       reply.send(identity.body.subarray(byteRange.start, byteRange.end + 1))
     }
     return undefined
+  }
+
+  /**
+   * The dictionary-compressed representation for this request (RFC 9842), when the client holds
+   * a version of the file's pattern this server knows, accepts a coding this Node can make, and
+   * may read the response (§9.3). A variant already made is returned at once; a 304 for one is
+   * answered without making it (the ETag is known beforehand); otherwise it is made and kept
+   * (the Promise), `undefined` inside when that failed. `undefined`: ordinary negotiation.
+   */
+  function dictionaryRepresentation(
+    request: FastifyRequest,
+    reply: FastifyReply,
+    entry: HotEntry,
+    pattern: string,
+  ): Representation | Promise<Representation | undefined> | undefined {
+    const headers = request.headers
+    const hash = parseAvailableDictionary(headers['available-dictionary'])
+    if (hash === undefined || dictionaries === undefined || cache === undefined) return undefined
+    const encoding = chooseDictionaryEncoding(headers['accept-encoding'], dictionaries.options.encodings)
+    if (encoding === undefined) return undefined
+    const allowOrigin =
+      reply.getHeader('access-control-allow-origin') ?? entry.identity.headers['access-control-allow-origin']
+    if (!dictionaryReadable(headers, typeof allowOrigin === 'string' ? allowOrigin : undefined))
+      return undefined
+    const key = `${encoding}:${hash}`
+    const made = entry.variants.get(key)
+    if (made !== undefined) return made
+    const version = dictionaries.findVersion(pattern, hash)
+    if (version === undefined) return undefined
+    const etag = variantEtag(entry, encoding, hash)
+    const ifNoneMatch = headers['if-none-match']
+    if (ifNoneMatch !== undefined && ifNoneMatchMatches(ifNoneMatch, etag)) {
+      return {
+        encoding,
+        body: EMPTY,
+        etag,
+        headers: entry.identity.notModifiedHeaders,
+        notModifiedHeaders: { ...entry.identity.notModifiedHeaders, etag },
+      }
+    }
+    return dictionaries
+      .encode(
+        `${entry.root}|${entry.path}|${entry.sha256}|${key}`,
+        encoding,
+        entry.identity.body,
+        pattern,
+        version,
+      )
+      .then(
+        (body) => {
+          if (body === undefined) return undefined
+          const variant = variantOf(entry, encoding, etag, body)
+          cache.addVariant(entry, key, variant)
+          return variant
+        },
+        (error: unknown) => {
+          request.log.warn({ err: error }, '@fastify-perf/static: dictionary compression failed')
+          return undefined
+        },
+      )
   }
 
   function negotiate(entry: HotEntry, acceptEncoding: string | undefined): Representation {
@@ -454,6 +550,32 @@ export function redirectToDirectory(request: FastifyRequest, reply: FastifyReply
 
 const EMPTY = Buffer.alloc(0)
 
+/**
+ * One ETag per coding and dictionary: a `dcz` body against version 1 is not the one against
+ * version 2, nor the `dcb` one. The file's own tag, the coding, 64 bits of the dictionary hash.
+ */
+function variantEtag(entry: HotEntry, encoding: DictionaryEncoding, dictionaryHash: string): string {
+  const dictionary = Buffer.from(dictionaryHash, 'base64').toString('base64url').slice(0, 11)
+  return `${entry.identity.etag.slice(0, -1)}-${encoding}-${dictionary}"`
+}
+
+/** A dictionary variant's headers: the file's own, with its coding and tag; no ranges. */
+function variantOf(
+  entry: HotEntry,
+  encoding: DictionaryEncoding,
+  etag: string,
+  body: Buffer,
+): Representation {
+  const { 'accept-ranges': _ranges, ...headers } = entry.identity.headers
+  return {
+    encoding,
+    body,
+    etag,
+    headers: { ...headers, etag, 'content-encoding': encoding },
+    notModifiedHeaders: { ...entry.identity.notModifiedHeaders, etag },
+  }
+}
+
 function refuse(reply: FastifyReply, status: number): FastifyReply {
   if (status === NOT_FOUND) reply.callNotFound()
   else reply.send(new FST_PERF_STATIC_FORBIDDEN_PATH())
@@ -464,23 +586,31 @@ function refuse(reply: FastifyReply, status: number): FastifyReply {
  * Adds `accept-encoding` to Vary, keeping what is there (`Vary: Origin` from a CORS hook). The
  * response depends on Accept-Encoding whenever siblings are looked for, even when none was found:
  * otherwise a shared cache could give the identity response to a client that wanted br, and the
- * other way round.
+ * other way round. A dictionary file's responses depend on `Available-Dictionary` too, whichever
+ * coding one of them has (RFC 9842 §6.2: "Vary: accept-encoding, available-dictionary").
  */
-function addVary(reply: FastifyReply): void {
+function addVary(reply: FastifyReply, dictionary = false): void {
   const current = reply.getHeader('vary')
   if (current === undefined) {
-    reply.header('vary', 'accept-encoding')
+    reply.header('vary', dictionary ? 'accept-encoding, available-dictionary' : 'accept-encoding')
     return
   }
-  const value = Array.isArray(current) ? current.join(', ') : String(current)
-  if (/(?:^|,)\s*(?:accept-encoding|\*)\s*(?:,|$)/i.test(value)) return
-  reply.header('vary', `${value}, accept-encoding`)
+  let value = Array.isArray(current) ? current.join(', ') : String(current)
+  if (/(?:^|,)\s*\*\s*(?:,|$)/.test(value)) return
+  if (!/(?:^|,)\s*accept-encoding\s*(?:,|$)/i.test(value)) value = `${value}, accept-encoding`
+  if (dictionary && !/(?:^|,)\s*available-dictionary\s*(?:,|$)/i.test(value))
+    value = `${value}, available-dictionary`
+  reply.header('vary', value)
 }
 
-/** The Cache-Control of a `sendFile` call instead of the policy's. */
+/**
+ * The Cache-Control of a `sendFile` call instead of the policy's. The file's Use-As-Dictionary was
+ * chosen for the policy's lifetime: it goes too (a `no-store` response must not advertise itself).
+ */
 function overrideCacheControl(reply: FastifyReply, value: string | false): void {
   if (value === false) reply.removeHeader('cache-control')
   else reply.header('cache-control', value)
+  reply.removeHeader('use-as-dictionary')
 }
 
 /** The first root that has `path` (a file or a directory). */
@@ -508,7 +638,7 @@ async function isFile(file: string): Promise<boolean> {
 function publishServe(
   path: string,
   source: StaticServeEvent['source'],
-  encoding: Encoding | undefined,
+  encoding: Encoding | DictionaryEncoding | undefined,
   status: number | undefined,
 ): void {
   if (serveChannel.hasSubscribers)

@@ -43,28 +43,53 @@ const SEPARATORS = /[.-]/
  * isFingerprinted('jquery.min.js') // false
  */
 export function isFingerprinted(path: string): boolean {
-  const name = path.slice(path.lastIndexOf('/') + 1)
+  return fingerprintOf(path) !== undefined
+}
+
+/**
+ * The path with its content hash replaced by `*` (the same rule as {@link isFingerprinted}), or
+ * `undefined` for a name without one: the `match` pattern under which every version of one asset
+ * is a dictionary for the next (RFC 9842 §2.1.1).
+ *
+ * @example
+ * fingerprintPattern('/assets/index-D1a2b3c4.js') // '/assets/index-*.js'
+ * fingerprintPattern('/main.3f9a1c2b4d5e6f708192.chunk.js') // '/main.*.chunk.js'
+ */
+export function fingerprintPattern(path: string): string | undefined {
+  const found = fingerprintOf(path)
+  if (found === undefined) return undefined
+  return `${path.slice(0, found.start)}*${path.slice(found.end)}`
+}
+
+/** Where the hash is in `path`: character offsets of the token. */
+function fingerprintOf(path: string): { start: number; end: number } | undefined {
+  const nameStart = path.lastIndexOf('/') + 1
+  const name = path.slice(nameStart)
   const dot = name.lastIndexOf('.')
   const stem = dot > 0 ? name.slice(0, dot) : name
-  if (stem.length < 8 || UUID.test(stem)) return false
+  if (stem.length < 8 || UUID.test(stem)) return undefined
 
   // Hex digests: any `.`/`-`-separated token. A digit and a letter are both required, so a date
   // (`20240101`) or a word made of a-f (`deadbeef`) is not a hash; a real 8-character hex hash
   // lacks one of them with a probability of about 2 %, and then only loses the long lifetime.
+  let offset = 0
   for (const token of stem.split(SEPARATORS)) {
-    if (HEX_TOKEN.test(token) && DIGIT.test(token) && HEX_LETTER.test(token)) return true
+    if (HEX_TOKEN.test(token) && DIGIT.test(token) && HEX_LETTER.test(token))
+      return { start: nameStart + offset, end: nameStart + offset + token.length }
+    offset += token.length + 1
   }
 
   // Short base64url/base32 hashes: the last 8 characters, after `-` or `.` (or the whole name).
   // The hash itself may contain `-` and `_`, so it cannot be found by splitting.
   const token = stem.slice(-8)
+  const at = { start: nameStart + stem.length - 8, end: nameStart + stem.length }
   const before = stem.length === 8 ? '' : stem[stem.length - 9]
-  if (!SHORT_TOKEN.test(token) || (before !== '' && before !== '-' && before !== '.')) return false
+  if (!SHORT_TOKEN.test(token) || (before !== '' && before !== '-' && before !== '.')) return undefined
   // esbuild names its shared chunks `chunk-[hash]`: there the token is a hash even without a digit.
-  if (stem.length === 14 && stem.startsWith('chunk-') && BASE32_TOKEN.test(token)) return true
+  if (stem.length === 14 && stem.startsWith('chunk-') && BASE32_TOKEN.test(token)) return at
   // An upper-case token with digits is esbuild's base32 (`5TN6CFE2`, `ABCD2345`).
-  if (BASE32_TOKEN.test(token) && DIGIT.test(token) && LETTER.test(token)) return true
+  if (BASE32_TOKEN.test(token) && DIGIT.test(token) && LETTER.test(token)) return at
   // Otherwise: at least one upper-case letter (lower-case-only tokens are 1.5 % of Rollup hashes
   // and most file words), a second character class, and not shaped like a word.
-  return UPPER.test(token) && LOWER_OR_DIGIT.test(token) && !WORD_SHAPED.test(token)
+  return UPPER.test(token) && LOWER_OR_DIGIT.test(token) && !WORD_SHAPED.test(token) ? at : undefined
 }

@@ -2,6 +2,7 @@ import { createHash } from 'node:crypto'
 import { type FSWatcher, type Stats, watch } from 'node:fs'
 import { readFile, stat } from 'node:fs/promises'
 import { join, sep } from 'node:path'
+import type { DictionaryEncoding } from '@fastify-perf/compression-dictionary'
 import { LRUCache } from 'lru-cache'
 import { invalidateChannel, type StaticInvalidateEvent } from './channels.js'
 import { ENCODING_EXTENSION, type Encoding } from './negotiate.js'
@@ -19,7 +20,7 @@ import type { ResolvedHotCacheOptions } from './options.js'
 
 /** One response body the cache can send: the file itself or one precompressed sibling. */
 export interface Representation {
-  readonly encoding: Encoding | undefined
+  readonly encoding: Encoding | DictionaryEncoding | undefined
   readonly body: Buffer
   /** Strong ETag from the content hash, one per representation (RFC 9110 §8.8.3). */
   readonly etag: string
@@ -44,12 +45,21 @@ export interface HotEntry {
   readonly root: string
   readonly identity: Representation
   readonly encoded: Readonly<Partial<Record<Encoding, Representation>>>
+  /** SHA-256 of the file, base64: its identity as a compression dictionary. */
+  readonly sha256: string
+  /** The file's dictionary pattern (`/assets/app-*.js`) when it is a dictionary (RFC 9842). */
+  readonly dictionaryPattern: string | undefined
+  /**
+   * Dictionary-compressed variants (`dcz`/`dcb` against one known version), made on first request
+   * by {@link HotFileCache.addVariant} and counted in `bytes`. Keyed by `<coding>:<dictionary hash>`.
+   */
+  readonly variants: Map<string, Representation>
   /** HTTP date of the file's mtime. */
   readonly lastModified: string
   /** The same date in ms (whole seconds, as the header says), for If-Modified-Since. */
   readonly lastModifiedMs: number
-  /** What the LRU bound counts: bodies plus an estimate of the headers. */
-  readonly bytes: number
+  /** What the LRU bound counts: bodies (variants included) plus an estimate of the headers. */
+  bytes: number
   /** Which root, and the `stat` fingerprint of the file and of each sibling (or their absence). */
   readonly signature: string
   /** `performance.now()`-style clock (ms) of the last successful check. */
@@ -63,6 +73,10 @@ export interface EntryHeaders {
   cacheControl: string
   cdnCacheControl: string | undefined
   extra: readonly (readonly [string, string])[]
+  /** `Use-As-Dictionary` value when the file is a dictionary and cacheable enough to be one. */
+  useAsDictionary: string | undefined
+  /** The pattern of its versions (see dictionaries.ts), with `useAsDictionary`. */
+  dictionaryPattern: string | undefined
 }
 
 /** The file does not exist (or a parent is not a directory). */
@@ -74,6 +88,8 @@ export type LoadResult = HotEntry | typeof MISSING | typeof UNCACHEABLE
 
 /** Fixed cost added to each entry's size: strings, header objects, the map slot. */
 const ENTRY_OVERHEAD_BYTES = 1024
+/** The same for a dictionary variant: its header objects and map slot. */
+const VARIANT_OVERHEAD_BYTES = 512
 
 interface StatResult {
   readonly stats: Stats | undefined
@@ -88,6 +104,8 @@ export interface HotFileCacheOptions extends ResolvedHotCacheOptions {
   headersFor(path: string): EntryHeaders
   /** Called once if the watcher fails; the interval check goes on. */
   onWatchError(error: unknown): void
+  /** Called with each entry built from the disk (new or changed file). */
+  onLoad?(entry: HotEntry, mtimeMs: number): void
   /** A monotonic clock in ms, injectable so tests can step time. */
   now?: () => number
 }
@@ -132,6 +150,21 @@ export class HotFileCache {
       this.#loading.set(path, pending)
     }
     return pending
+  }
+
+  /**
+   * Keeps a dictionary-compressed variant with its entry (while the entry is the cached one), and
+   * counts its bytes against `maxSize`. lru-cache sizes a value when it is added, not when the
+   * same value is set again: the entry is taken out and put back.
+   */
+  addVariant(entry: HotEntry, key: string, representation: Representation): void {
+    if (entry.variants.has(key)) return
+    entry.variants.set(key, representation)
+    entry.bytes += representation.body.length + VARIANT_OVERHEAD_BYTES
+    if (this.#entries.peek(entry.path) === entry) {
+      this.#entries.delete(entry.path)
+      this.#entries.set(entry.path, entry)
+    }
   }
 
   /** Cached files (for tests and diagnostics). */
@@ -201,6 +234,7 @@ export class HotFileCache {
     if (generation !== this.#generation) entry.checkedAt = Number.NEGATIVE_INFINITY
     this.#entries.set(path, entry)
     if (previous !== undefined) publishInvalidate(path, 'changed')
+    this.#options.onLoad?.(entry, main.stats.mtimeMs)
     return entry
   }
 
@@ -216,7 +250,8 @@ export class HotFileCache {
     const headers = this.#options.headersFor(path)
     // Strong validator: a hash of the bytes, so two servers (or two deploys) with the same file
     // agree, unlike @fastify/send's weak size-mtime tag. 128 bits is plenty for a validator.
-    const hash = createHash('sha256').update(body).digest('base64url').slice(0, 22)
+    const digest = createHash('sha256').update(body).digest()
+    const hash = digest.toString('base64url').slice(0, 22)
     const lastModifiedMs = Math.floor(stats.mtimeMs / 1000) * 1000
     const lastModified = new Date(lastModifiedMs).toUTCString()
 
@@ -235,6 +270,7 @@ export class HotFileCache {
       if (encoding === undefined) full['accept-ranges'] = 'bytes'
       else full['content-encoding'] = encoding
       for (const [name, value] of headers.extra) full[name] = value
+      if (headers.useAsDictionary !== undefined) full['use-as-dictionary'] = headers.useAsDictionary
       return { encoding, body: bytes, etag, headers: full, notModifiedHeaders }
     }
 
@@ -251,6 +287,9 @@ export class HotFileCache {
       root,
       identity: represent(undefined, body),
       encoded,
+      sha256: digest.toString('base64'),
+      dictionaryPattern: headers.useAsDictionary === undefined ? undefined : headers.dictionaryPattern,
+      variants: new Map(),
       lastModified,
       lastModifiedMs,
       bytes,

@@ -37,7 +37,7 @@ export {
 } from './errors.js'
 export { isFingerprinted } from './fingerprint.js'
 export type { Encoding } from './negotiate.js'
-export type { FastifyPerfStaticOptions, HotCacheOptions } from './options.js'
+export type { DictionaryOptions, FastifyPerfStaticOptions, HotCacheOptions } from './options.js'
 export type { CacheControlPolicy, CacheControlValue, CacheRule, DefaultPolicies } from './policy.js'
 export type { DotfilesPolicy } from './request-path.js'
 export type { SendFileOptions } from './send-file.js'

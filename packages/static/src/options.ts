@@ -1,5 +1,7 @@
 import { isAbsolute, resolve } from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { type DictionaryEncoding, dictionarySupport } from '@fastify-perf/compression-dictionary'
+import type { ResolvedDictionaryOptions } from './dictionaries.js'
 import { FST_PERF_STATIC_INVALID_OPTION } from './errors.js'
 import { ALL_ENCODINGS, type Encoding } from './negotiate.js'
 import {
@@ -29,6 +31,31 @@ export interface HotCacheOptions {
    * The check interval still applies (watchers can miss events). @default false
    */
   watch?: boolean
+}
+
+/**
+ * Compression dictionaries (RFC 9842, `dictionaries`): fingerprinted assets are advertised with
+ * `Use-As-Dictionary`, and a browser that holds an earlier version gets the new one as a `dcz` or
+ * `dcb` delta against it. Needs `hotCache` (the variants are kept there).
+ */
+export interface DictionaryOptions {
+  /**
+   * Extensions of the files that are dictionaries. Only fingerprinted names qualify (the hash
+   * becomes the `*` of the `match` pattern), and only files the hot cache keeps.
+   * @default ['.js', '.mjs', '.css', '.wasm']
+   */
+  extensions?: readonly string[]
+  /**
+   * Versions of each asset kept as dictionaries, newest by mtime, the current one included (so
+   * `3` is the current build and two before it), 2 to 32. @default 3
+   */
+  versions?: number
+  /**
+   * Codings offered, in the server's order for equal q-values. Those this Node cannot encode are
+   * dropped without a word (Node 22: Brotli ignores dictionaries, so only `dcz`).
+   * @default ['dcz', 'dcb']
+   */
+  encodings?: readonly DictionaryEncoding[]
 }
 
 /**
@@ -86,6 +113,11 @@ export interface FastifyPerfStaticOptions {
    * that match no file, whose last segment has no extension and that accept HTML. @default false
    */
   spaFallback?: string | false
+  /**
+   * Compression dictionaries (RFC 9842) for fingerprinted JS, CSS and WASM: see
+   * {@link DictionaryOptions}. `true` for the defaults. Requires `hotCache`. @default false
+   */
+  dictionaries?: boolean | DictionaryOptions
 }
 
 /** The hot cache's resolved bounds. */
@@ -112,6 +144,8 @@ export interface ResolvedStaticOptions {
   readonly spaFallback: string | undefined
   readonly redirect: boolean
   readonly decorateReply: boolean
+  /** `undefined`: off, or no coding this Node can encode. */
+  readonly dictionaries: ResolvedDictionaryOptions | undefined
 }
 
 export const HOT_CACHE_DEFAULTS = {
@@ -136,6 +170,7 @@ const OPTION_KEYS: ReadonlySet<string> = new Set<keyof FastifyPerfStaticOptions>
   'spaFallback',
   'redirect',
   'decorateReply',
+  'dictionaries',
 ])
 
 const CACHE_HINT =
@@ -177,17 +212,89 @@ export function resolveOptions(options: FastifyPerfStaticOptions): ResolvedStati
   const rules = options.rules ?? []
   if (!Array.isArray(rules)) throw new FST_PERF_STATIC_INVALID_OPTION('rules', 'must be an array of rules')
 
+  const hotCache = resolveHotCache(options.hotCache)
+  const dictionaries = resolveDictionaries(options.dictionaries)
+  if (dictionaries !== null && hotCache === undefined) {
+    throw new FST_PERF_STATIC_INVALID_OPTION(
+      'dictionaries',
+      'needs hotCache: the dictionary-compressed variants are made once and kept in the hot-file cache',
+    )
+  }
+
   return Object.freeze({
     roots: resolveRoots(options.root),
     prefix: resolvePrefix(options.prefix),
     policy: createPolicyEngine(rules, resolveDefaults(options.defaults)),
     encodings: resolveEncodings(options.precompressed),
-    hotCache: resolveHotCache(options.hotCache),
+    hotCache,
     index: resolveIndex(options.index),
     dotfiles: resolveDotfiles(options.dotfiles),
     spaFallback: resolveSpaFallback(options.spaFallback),
     redirect: resolveBoolean(options.redirect, 'redirect', false),
     decorateReply: resolveBoolean(options.decorateReply, 'decorateReply', true),
+    dictionaries: dictionaries === null || dictionaries.encodings.length === 0 ? undefined : dictionaries,
+  })
+}
+
+export const DICTIONARY_DEFAULTS = {
+  extensions: ['.js', '.mjs', '.css', '.wasm'],
+  versions: 3,
+  encodings: ['dcz', 'dcb'],
+} as const satisfies Required<DictionaryOptions>
+
+const DICTIONARY_KEYS: ReadonlySet<string> = new Set(Object.keys(DICTIONARY_DEFAULTS))
+const DICTIONARY_ENCODINGS: readonly string[] = DICTIONARY_DEFAULTS.encodings
+
+/**
+ * `null` when off. The codings are reduced to what this Node can encode (a feature test, run once):
+ * a Node without any leaves the option valid and the feature off, so one configuration runs on
+ * every supported Node.
+ */
+function resolveDictionaries(dictionaries: unknown): ResolvedDictionaryOptions | null {
+  if (dictionaries === undefined || dictionaries === false) return null
+  const given: DictionaryOptions = dictionaries === true ? {} : (dictionaries as DictionaryOptions)
+  if (given === null || typeof given !== 'object' || Array.isArray(given))
+    throw new FST_PERF_STATIC_INVALID_OPTION('dictionaries', 'must be a boolean or an object')
+  for (const key of Object.keys(given)) {
+    if (!DICTIONARY_KEYS.has(key)) {
+      throw new FST_PERF_STATIC_INVALID_OPTION(
+        `dictionaries.${key}`,
+        `unknown (allowed: ${[...DICTIONARY_KEYS].join(', ')})`,
+      )
+    }
+  }
+  const extensions = given.extensions ?? DICTIONARY_DEFAULTS.extensions
+  if (
+    !Array.isArray(extensions) ||
+    extensions.length === 0 ||
+    extensions.some((extension) => typeof extension !== 'string' || !/^\.[A-Za-z0-9]+$/.test(extension))
+  ) {
+    throw new FST_PERF_STATIC_INVALID_OPTION(
+      'dictionaries.extensions',
+      'must be a non-empty list of extensions such as ".js"',
+    )
+  }
+  const versions = given.versions ?? DICTIONARY_DEFAULTS.versions
+  // 1 would keep only the current build, which no browser asking for it holds.
+  if (!Number.isInteger(versions) || versions < 2 || versions > 32)
+    throw new FST_PERF_STATIC_INVALID_OPTION('dictionaries.versions', 'must be an integer from 2 to 32')
+  const encodings = given.encodings ?? DICTIONARY_DEFAULTS.encodings
+  if (
+    !Array.isArray(encodings) ||
+    encodings.length === 0 ||
+    encodings.some((encoding) => !DICTIONARY_ENCODINGS.includes(encoding)) ||
+    new Set(encodings).size !== encodings.length
+  ) {
+    throw new FST_PERF_STATIC_INVALID_OPTION(
+      'dictionaries.encodings',
+      'must be a non-empty list of distinct codings among dcz, dcb',
+    )
+  }
+  const support = dictionarySupport()
+  return Object.freeze({
+    extensions: new Set(extensions.map((extension: string) => extension.toLowerCase())),
+    versions,
+    encodings: Object.freeze(encodings.filter((encoding: DictionaryEncoding) => support[encoding])),
   })
 }
 

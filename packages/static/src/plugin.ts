@@ -2,6 +2,7 @@ import { statSync } from 'node:fs'
 import fastifyStatic from '@fastify/static'
 import type { FastifyError, FastifyInstance, FastifyPluginAsync, FastifyReply, FastifyRequest } from 'fastify'
 import fp from 'fastify-plugin'
+import { Dictionaries } from './dictionaries.js'
 import {
   FST_PERF_STATIC_ALREADY_REGISTERED,
   FST_PERF_STATIC_INVALID_OPTION,
@@ -29,6 +30,10 @@ async function staticPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfSta
   for (const [i, root] of options.roots.entries())
     checkRoot(root, options.roots.length === 1 ? '' : `(root[${i}]) `)
 
+  // Dictionaries (RFC 9842): the versions on disk now; those served later are added on load.
+  const dictionaries =
+    options.dictionaries === undefined ? undefined : new Dictionaries(options.dictionaries, urlPrefix)
+  if (dictionaries !== undefined) await dictionaries.scan(options.roots)
   const cache =
     options.hotCache === undefined
       ? undefined
@@ -36,7 +41,19 @@ async function staticPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfSta
           ...options.hotCache,
           roots: options.roots,
           encodings: options.encodings,
-          headersFor: (path) => headersFor(options, path),
+          headersFor: (path) => headersFor(options, path, dictionaries),
+          onLoad:
+            dictionaries === undefined
+              ? undefined
+              : function recordDictionaryVersion(entry, mtimeMs) {
+                  if (entry.dictionaryPattern === undefined) return
+                  dictionaries.addVersion(entry.dictionaryPattern, {
+                    root: entry.root,
+                    path: entry.path,
+                    hash: entry.sha256,
+                    mtimeMs,
+                  })
+                },
           onWatchError: (error) =>
             fastify.log.warn(
               { err: error },
@@ -58,6 +75,7 @@ async function staticPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfSta
       return staticSendFile!.call(this, filename, root, sendOptions)
     },
     urlPrefix,
+    dictionaries,
   )
 
   // The per-reply state `setHeaders` reads is declared here, in the app's context, because

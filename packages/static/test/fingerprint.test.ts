@@ -2,6 +2,7 @@ import assert from 'node:assert/strict'
 import { randomBytes } from 'node:crypto'
 import { test } from 'node:test'
 import { isFingerprinted } from '@fastify-perf/static'
+import { fingerprintPattern } from '../src/fingerprint.js'
 
 // Names as the build tools emit them with their default settings.
 const HASHED: Readonly<Record<string, readonly string[]>> = {
@@ -120,4 +121,21 @@ test('detection rate on random hashes: high for every format (the rule errs towa
   )
   assert.ok(rate(() => `main.${alphabet('0123456789abcdef', 8)}.js`) > 0.95)
   assert.ok(rate(() => `main.${alphabet('0123456789abcdef', 20)}.js`) >= 0.998)
+})
+
+test('fingerprintPattern replaces exactly the hash the rule recognises with *', () => {
+  const cases: [string, string | undefined][] = [
+    ['/assets/index-D1a2b3c4.js', '/assets/index-*.js'],
+    ['/static/js/main.3f9a1c2b.chunk.js', '/static/js/main.*.chunk.js'],
+    ['/_next/static/chunks/main-3f9a1c2b4d5e6f70.js', '/_next/static/chunks/main-*.js'],
+    ['/chunk-ABCD2345.js', '/chunk-*.js'],
+    ['/_nuxt/BX7k2QzA.js', '/_nuxt/*.js'],
+    ['/v1.2/app-5TN6CFE2.css', '/v1.2/app-*.css'],
+    ['/jquery.min.js', undefined],
+    ['/fonts/Inter-SemiBold.woff2', undefined],
+  ]
+  for (const [path, pattern] of cases) {
+    assert.equal(fingerprintPattern(path), pattern, path)
+    assert.equal(isFingerprinted(path), pattern !== undefined, path)
+  }
 })

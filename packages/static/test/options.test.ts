@@ -201,3 +201,60 @@ test('malformed rules are refused with FST_PERF_STATIC_INVALID_RULE naming the r
     /rules\[1\]/,
   )
 })
+
+test('dictionaries: off by default, defaults with true, reduced to what this Node can encode', async () => {
+  const { dictionarySupport } = await import('@fastify-perf/compression-dictionary')
+  const support = dictionarySupport()
+  assert.equal(resolveOptions({ root: ROOT }).dictionaries, undefined)
+  const resolved = resolveOptions({ root: ROOT, hotCache: true, dictionaries: true }).dictionaries
+  const expected = (['dcz', 'dcb'] as const).filter((encoding) => support[encoding])
+  if (expected.length === 0) assert.equal(resolved, undefined)
+  else {
+    assert.deepEqual(resolved?.encodings, expected)
+    assert.deepEqual([...(resolved?.extensions ?? [])], ['.js', '.mjs', '.css', '.wasm'])
+    assert.equal(resolved?.versions, 3)
+  }
+  const custom = resolveOptions({
+    root: ROOT,
+    hotCache: true,
+    dictionaries: { extensions: ['.JS'], versions: 5, encodings: ['dcz'] },
+  }).dictionaries
+  if (support.dcz) assert.deepEqual([custom?.versions, [...(custom?.extensions ?? [])]], [5, ['.js']])
+})
+
+test('dictionaries: bad values are refused at register time', () => {
+  const base = { root: ROOT, hotCache: true }
+  rejects(
+    { root: ROOT, dictionaries: true },
+    FST_PERF_STATIC_INVALID_OPTION,
+    /"dictionaries": needs hotCache/,
+  )
+  rejects(
+    { ...base, dictionaries: 'yes' },
+    FST_PERF_STATIC_INVALID_OPTION,
+    /"dictionaries": must be a boolean/,
+  )
+  rejects(
+    { ...base, dictionaries: { match: '*' } },
+    FST_PERF_STATIC_INVALID_OPTION,
+    /"dictionaries.match": unknown/,
+  )
+  for (const versions of [0, 1, 33, 2.5, '3'])
+    rejects(
+      { ...base, dictionaries: { versions } },
+      FST_PERF_STATIC_INVALID_OPTION,
+      /"dictionaries.versions"/,
+    )
+  for (const encodings of [[], ['br'], ['dcz', 'dcz'], 'dcz'])
+    rejects(
+      { ...base, dictionaries: { encodings } },
+      FST_PERF_STATIC_INVALID_OPTION,
+      /"dictionaries.encodings"/,
+    )
+  for (const extensions of [[], ['js'], ['.j s'], '.js'])
+    rejects(
+      { ...base, dictionaries: { extensions } },
+      FST_PERF_STATIC_INVALID_OPTION,
+      /"dictionaries.extensions"/,
+    )
+})

@@ -87,6 +87,23 @@ app.register(fastifyPerfStatic, { root: '/srv/www', redirect: 'always' })
 // @ts-expect-error decorateReply is a boolean
 app.register(fastifyPerfStatic, { root: '/srv/www', decorateReply: 1 })
 
+// Compression dictionaries (RFC 9842).
+app.register(fastifyPerfStatic, { root: '/srv/www', hotCache: true, dictionaries: true })
+app.register(fastifyPerfStatic, {
+  root: '/srv/www',
+  hotCache: true,
+  dictionaries: { extensions: ['.js', '.css'], versions: 4, encodings: ['dcz'] },
+})
+expectTypeOf<StaticServeEvent['encoding']>().toEqualTypeOf<
+  'br' | 'zstd' | 'gzip' | 'dcz' | 'dcb' | undefined
+>()
+// @ts-expect-error dictionary codings are dcz and dcb
+app.register(fastifyPerfStatic, { root: '/srv/www', hotCache: true, dictionaries: { encodings: ['br'] } })
+// @ts-expect-error versions is a number
+app.register(fastifyPerfStatic, { root: '/srv/www', hotCache: true, dictionaries: { versions: '3' } })
+// @ts-expect-error match patterns are made from file names, not given
+app.register(fastifyPerfStatic, { root: '/srv/www', hotCache: true, dictionaries: { match: '/a/*' } })
+
 // reply.sendFile: @fastify/static's argument forms, this plugin's cacheControl.
 app.get('/', (_request, reply) => {
   expectTypeOf(reply.sendFile('index.html')).toEqualTypeOf<FastifyReply>()
