@@ -73,7 +73,7 @@ export const HOP_BY_HOP: ReadonlySet<string> = new Set([
 /**
  * Fields never stored besides the hop-by-hop ones:
  * - `set-cookie`: a response carrying it is not stored at all; the name is here so nothing else
- *   ever copies one (stricter than RFC 9111 §9.3, which allows storing it: cross-user leaks);
+ *   ever copies one (stricter than RFC 9111 §7.3, which allows storing it: cross-user leaks);
  * - `age`, `cache-status`: regenerated on every response from the cache (RFC 9111 §5.1, RFC 9211);
  * - `content-length`: recomputed from the stored body on each send.
  * `date` is also regenerated in-app (Node writes the current date); proxy mode keeps the origin's.
@@ -236,7 +236,7 @@ export interface StorePolicy {
  * 3. `private` (RFC 9111 §5.2.2.7: a shared cache must not store it).
  * 4. `no-cache` in-app (RFC 9111 §5.2.2.4: it would need revalidation before every use, which an
  *    in-app cache cannot do against its own handler); in proxy mode it is stored and revalidated.
- * 5. `Set-Cookie` (stricter than RFC 9111 §9.3; see {@link NEVER_STORED}).
+ * 5. `Set-Cookie` (stricter than RFC 9111 §7.3; see {@link NEVER_STORED}).
  * 6. `Vary: *` (RFC 9111 §4.1: it never matches a later request).
  * 7. A status {@link statusAllows} refuses with this freshness.
  * 8. A body larger than `maxEntrySize` (known from `Content-Length`, or found while teeing).
