@@ -371,8 +371,9 @@ export function createFileRoute(
    * The dictionary-compressed representation for this request (RFC 9842), when the client holds
    * a version of the file's pattern this server knows, accepts a coding this Node can make, and
    * may read the response (§9.3). A variant already made is returned at once; a 304 for one is
-   * answered without making it (the ETag is known beforehand); otherwise it is made and kept
-   * (the Promise), `undefined` inside when that failed. `undefined`: ordinary negotiation.
+   * answered without making it (the ETag is known beforehand); otherwise it is read from a valid
+   * precomputed file or made, and kept (the Promise), `undefined` inside when that failed.
+   * `undefined`: ordinary negotiation.
    */
   function dictionaryRepresentation(
     request: FastifyRequest,
@@ -412,6 +413,7 @@ export function createFileRoute(
         entry.identity.body,
         pattern,
         version,
+        join(entry.root, entry.path),
       )
       .then(
         (body) => {
