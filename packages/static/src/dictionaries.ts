@@ -48,6 +48,12 @@ export interface DictionaryVersion {
   readonly mtimeMs: number
 }
 
+/** A dictionary variant's body, and whether it was read from a precomputed file. */
+export interface MadeVariant {
+  readonly body: Buffer
+  readonly precomputed: boolean
+}
+
 /** Characters a path may have to become a URL pattern as is: no URL Pattern syntax, no escaping. */
 const PLAIN_URL_PATH = /^[A-Za-z0-9._~/@-]+$/
 
@@ -72,7 +78,7 @@ export class Dictionaries {
   readonly #urlPrefix: string
   readonly #roles = new Map<string, DictionaryRole | null>()
   readonly #versions = new Map<string, DictionaryVersion[]>()
-  readonly #pending = new Map<string, Promise<Buffer | undefined>>()
+  readonly #pending = new Map<string, Promise<MadeVariant | undefined>>()
 
   /** @param urlPrefix the route's full prefix, ending with `/` */
   constructor(options: ResolvedDictionaryOptions, urlPrefix: string) {
@@ -184,7 +190,7 @@ export class Dictionaries {
     pattern: string,
     version: DictionaryVersion,
     file: string,
-  ): Promise<Buffer | undefined> {
+  ): Promise<MadeVariant | undefined> {
     let pending = this.#pending.get(key)
     if (pending === undefined) {
       pending = this.#encode(encoding, content, pattern, version, file).finally(() =>
@@ -201,7 +207,7 @@ export class Dictionaries {
     pattern: string,
     version: DictionaryVersion,
     file: string,
-  ): Promise<Buffer | undefined> {
+  ): Promise<MadeVariant | undefined> {
     const dictionary = await readFile(join(version.root, version.path)).catch(() => undefined)
     const hash = dictionary === undefined ? undefined : dictionaryHash(dictionary)
     if (dictionary === undefined || hash === undefined || hash.toString('base64') !== version.hash) {
@@ -215,7 +221,8 @@ export class Dictionaries {
       return undefined
     }
     const precomputed = await readPrecomputed(encoding, content, dictionary, hash, file)
-    return precomputed ?? encodeWithDictionary(encoding, content, dictionary, { hash })
+    if (precomputed !== undefined) return { body: precomputed, precomputed: true }
+    return { body: await encodeWithDictionary(encoding, content, dictionary, { hash }), precomputed: false }
   }
 }
 

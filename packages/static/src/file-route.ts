@@ -9,7 +9,7 @@ import {
   parseAvailableDictionary,
 } from '@fastify-perf/compression-dictionary'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { type StaticServeEvent, serveChannel } from './channels.js'
+import { type StaticServeEvent, type StaticVariantEvent, serveChannel, variantChannel } from './channels.js'
 import {
   ifNoneMatchMatches,
   ifRangeHolds,
@@ -406,6 +406,7 @@ export function createFileRoute(
         notModifiedHeaders: { ...entry.identity.notModifiedHeaders, etag },
       }
     }
+    const started = performance.now()
     return dictionaries
       .encode(
         `${entry.root}|${entry.path}|${entry.sha256}|${key}`,
@@ -416,10 +417,19 @@ export function createFileRoute(
         join(entry.root, entry.path),
       )
       .then(
-        (body) => {
-          if (body === undefined) return undefined
-          const variant = variantOf(entry, encoding, etag, body)
+        (made) => {
+          if (made === undefined) return undefined
+          const variant = variantOf(entry, encoding, etag, made.body)
           cache.addVariant(entry, key, variant)
+          if (variantChannel.hasSubscribers)
+            variantChannel.publish({
+              path: entry.path,
+              encoding,
+              dictionary: hash,
+              source: made.precomputed ? 'precomputed' : 'made',
+              bytes: made.body.length,
+              durationMs: performance.now() - started,
+            } satisfies StaticVariantEvent)
           return variant
         },
         (error: unknown) => {
