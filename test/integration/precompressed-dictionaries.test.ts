@@ -88,7 +88,7 @@ test('the CLI writes the variants, the static plugin serves them without compres
   const written = readdirSync(join(dir, 'assets')).filter((name) => /\.dc[bz]$/.test(name))
   assert.equal(written.length, major >= 24 ? 4 : 2, 'against V1 and V2; dcb from Node 24')
   const { base, events } = await start(t, dir)
-  const zstd = findBinary('zstd')
+  const zstd: string | undefined = findBinary('zstd')
   assert.ok(zstd, 'the zstd command-line tool is needed: apt-get install -y zstd')
   for (const [name, dictionary] of VERSIONS.slice(0, 2)) {
     for (const encoding of major >= 24 ? ['dcz', 'dcb'] : ['dcz']) {
@@ -102,7 +102,7 @@ test('the CLI writes the variants, the static plugin serves them without compres
       assert.deepEqual(response.body, readFileSync(file), `${encoding} against ${name}: the CLI's file`)
       assert.equal(events.at(-1)?.source, 'precomputed', `${encoding} against ${name}`)
       const stream = response.body.subarray(encoding === 'dcz' ? 40 : 36)
-      const decoded =
+      const decoded: Buffer =
         encoding === 'dcz'
           ? spawnSync(zstd, ['-d', '-q', '-c', '-D', join(dir, name)], { input: response.body }).stdout
           : zlib.brotliDecompressSync(stream, { dictionary } as zlib.BrotliOptions)
@@ -117,7 +117,7 @@ test('a variant corrupted after the build is ignored: the plugin makes a correct
   const dir = buildAndPrecompress(t)
   const file = join(dir, `${CURRENT}.${sha(V2).toString('hex').slice(0, 16)}.dcz`)
   const bytes = readFileSync(file)
-  bytes[bytes.length - 5] ^= 0xff
+  bytes.writeUInt8(bytes.readUInt8(bytes.length - 5) ^ 0xff, bytes.length - 5)
   writeFileSync(file, bytes)
   const { base, events } = await start(t, dir)
   const response = await get(base, `/${CURRENT}`, {

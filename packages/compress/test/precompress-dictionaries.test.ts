@@ -3,7 +3,7 @@
 // exact asset (Node's zlib after checking the header by hand, and the zstd command-line tool), and
 // how later builds, `--dictionary-versions` and `--no-dictionaries` change them.
 import assert from 'node:assert/strict'
-import { spawnSync } from 'node:child_process'
+import { type SpawnSyncReturns, spawnSync } from 'node:child_process'
 import { createHash } from 'node:crypto'
 import {
   mkdirSync,
@@ -127,7 +127,7 @@ test('the CLI writes the newest version against each of the two before it, decod
       `dictionaries: 1 asset with older versions: ${expected.length} variants written, 0 up to date`,
     ),
   )
-  const zstd = findBinary('zstd')
+  const zstd: string | undefined = findBinary('zstd')
   assert.ok(zstd, 'the zstd command-line tool is needed: apt-get install -y zstd')
   for (const [dictionary, dictionaryName] of [
     [V1, NAME1],
@@ -144,7 +144,11 @@ test('the CLI writes the newest version against each of the two before it, decod
       )
       if (encoding === 'dcz') {
         // The 40-byte header is a zstd skippable frame: the plain CLI decodes the file as it is.
-        const cli = spawnSync(zstd, ['-d', '-q', '-c', '-D', join(dir, dictionaryName)], { input: body })
+        const cli: SpawnSyncReturns<Buffer> = spawnSync(
+          zstd,
+          ['-d', '-q', '-c', '-D', join(dir, dictionaryName)],
+          { input: body },
+        )
         assert.equal(cli.status, 0, cli.stderr.toString())
         assert.deepEqual(cli.stdout, V3)
       }
