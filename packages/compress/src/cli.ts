@@ -151,7 +151,9 @@ export async function main(argv: readonly string[], io: CliIo = process): Promis
           `${pass.written} variants written, ${pass.upToDate} up to date, ${pass.notSmaller} not smaller, ` +
           `${pass.removed} stale removed (${pass.encodings.join(', ')})`,
       )
-      for (const [encoding, bytes] of Object.entries(pass.bytesOut)) {
+      for (const encoding of pass.encodings) {
+        const bytes = pass.bytesOut[encoding]
+        if (bytes === undefined) continue
         lines.push(
           `${encoding.padEnd(4)} ${formatBytes(bytes)} written, for assets of ${formatBytes(pass.bytesIn)}`,
         )
