@@ -237,6 +237,8 @@ export function hasDictionaryHeader(
  * `TypeError` when the header is not this coding's with this dictionary's hash, and with zlib's
  * error when the stream is corrupt or decodes to more than `maxOutputLength`. On a Node whose
  * Brotli ignores dictionaries (22), a `dcb` body fails to decode: check {@link dictionarySupport}.
+ * Node 22's zstd resolves a truncated frame with what it decoded (often nothing) instead of an
+ * error: compare the result with what you expect (its length at least) before trusting it.
  *
  * @example
  * const original = await decodeWithDictionary('dcz', body, v1Bytes)
