@@ -13,6 +13,12 @@ import {
   perfCompressBrotliBytes,
   uniqueBody,
 } from './compress-payload.js'
+import {
+  BUNDLE_N1_PATH,
+  DICTIONARY_REQUEST_HEADERS,
+  expectedDictionaryBytes,
+  NO_DICTIONARY_REQUEST_HEADERS,
+} from './dictionary-bundle.js'
 import { PAYLOAD_BYTES } from './payload.js'
 import { STYLESHEET_BYTES, STYLESHEET_ETAG, STYLESHEET_PATH } from './static-asset.js'
 
@@ -225,6 +231,35 @@ export const scenarios: readonly ScenarioDefinition[] = [
     requires: { command: 'nginx', install: 'apt-get install -y nginx-light' },
     request: { path: STYLESHEET_PATH },
     expect: { status: 200, bodyBytes: STYLESHEET_BYTES },
+  },
+  {
+    name: 'static-dictionary',
+    module: 'static-dictionary.ts',
+    description:
+      '~300 KB app bundle, version N+1 to a browser holding N (Available-Dictionary, dcz): a delta precomputed by fastify-perf-precompress, from memory',
+    peerOf: 'static-dictionary',
+    request: { path: BUNDLE_N1_PATH, headers: DICTIONARY_REQUEST_HEADERS },
+    // Getters: the exact sizes cost about a second of compression, paid only when checked.
+    expect: {
+      status: 200,
+      get bodyBytes() {
+        return expectedDictionaryBytes().dcz
+      },
+    },
+  },
+  {
+    name: 'static-dictionary-br',
+    module: 'static-dictionary.ts',
+    description:
+      'same server and file, a browser without the dictionary: the .br sibling (quality 11), from memory',
+    peerOf: 'static-dictionary',
+    request: { path: BUNDLE_N1_PATH, headers: NO_DICTIONARY_REQUEST_HEADERS },
+    expect: {
+      status: 200,
+      get bodyBytes() {
+        return expectedDictionaryBytes().br
+      },
+    },
   },
   {
     name: 'static-304',

@@ -8,10 +8,19 @@ import type { AddressInfo } from 'node:net'
 import { join } from 'node:path'
 import { test } from 'node:test'
 import { pathToFileURL } from 'node:url'
+import {
+  BUNDLE_N,
+  BUNDLE_N1,
+  BUNDLE_N1_PATH,
+  DICTIONARY_REQUEST_HEADERS,
+  expectedDictionaryBytes,
+  NO_DICTIONARY_REQUEST_HEADERS,
+} from '../../bench/scenarios/dictionary-bundle.js'
 import { createServer as createLimit } from '../../bench/scenarios/limit.js'
 import { PAYLOAD } from '../../bench/scenarios/payload.js'
 import { startServer as startRawHit } from '../../bench/scenarios/raw-hit.js'
 import { REFERENCE_SCENARIO, scenarios } from '../../bench/scenarios/registry.js'
+import { createServer as createStaticDictionary } from '../../bench/scenarios/static-dictionary.js'
 import {
   createServer as createFastifyOtel,
   DiscardingSpanExporter,
@@ -127,11 +136,11 @@ interface Answer {
   body: Buffer
 }
 
-function get(port: number, path: string): Promise<Answer> {
+function get(port: number, path: string, headers: Readonly<Record<string, string>> = {}): Promise<Answer> {
   return new Promise((resolve, reject) => {
     // Keep-alive, as the load generators connect: the server then sends its Keep-Alive header.
     const agent = new Agent({ keepAlive: true })
-    const req = request({ host: '127.0.0.1', port, path, agent }, (res) => {
+    const req = request({ host: '127.0.0.1', port, path, agent, headers: { ...headers } }, (res) => {
       const chunks: Buffer[] = []
       res.on('data', (chunk: Buffer) => chunks.push(chunk))
       res.on('end', () => {
@@ -172,4 +181,33 @@ test('raw-hit answers the payload with the headers limit sends, over a real sock
   // Its CPU is this process's, as the harness reads a Fastify scenario's.
   const cpu = rawHit.cpuUsage()
   assert.ok(cpu.user > 0 && rawHit.rssBytes() > 0)
+})
+
+test('issue 20: static-dictionary sends version N+1 of a 200 KB+ bundle at least 10 times smaller than br', async (t) => {
+  const byName = new Map(scenarios.map((scenario) => [scenario.name, scenario]))
+  assert.equal(byName.get('static-dictionary')?.peerOf, 'static-dictionary')
+  assert.equal(byName.get('static-dictionary-br')?.peerOf, 'static-dictionary')
+  // A realistic deploy: both versions over 200 KB, a few hundred bytes apart, not the same file.
+  assert.ok(BUNDLE_N.length > 200 * 1024 && BUNDLE_N1.length > 200 * 1024)
+  assert.ok(!BUNDLE_N.equals(BUNDLE_N1))
+  assert.ok(Math.abs(BUNDLE_N1.length - BUNDLE_N.length) < 2000)
+  const expected = expectedDictionaryBytes()
+  assert.ok(
+    expected.dcz * 10 <= expected.br,
+    `dcz ${expected.dcz} bytes, br ${expected.br}: the issue's target`,
+  )
+
+  const app = await createStaticDictionary({ services: {} })
+  t.after(() => app.close())
+  await app.listen({ host: '127.0.0.1', port: 0 })
+  const port = (app.server.address() as AddressInfo).port
+  for (const [headers, encoding, bytes] of [
+    [DICTIONARY_REQUEST_HEADERS, 'dcz', expected.dcz],
+    [NO_DICTIONARY_REQUEST_HEADERS, 'br', expected.br],
+  ] as const) {
+    const answer = await get(port, BUNDLE_N1_PATH, headers)
+    assert.equal(answer.status, 200)
+    assert.equal(answer.headers['content-encoding'], encoding)
+    assert.equal(answer.body.length, bytes, encoding)
+  }
 })

@@ -12,13 +12,20 @@ import {
 const USAGE = `Usage: fastify-perf-precompress <dir> [options]
 
 Writes .br, .gz and .zst (Node 22.15+) siblings beside each compressible file under <dir>,
-at maximum quality, skipping files whose siblings are up to date.
+at maximum quality, skipping files whose siblings are up to date. For fingerprinted .js, .mjs,
+.css and .wasm files with older versions beside them (app-D1a2b3c4.js, app-BX7k2QzA.js...), the
+newest is also compressed against each older one (RFC 9842, for @fastify-perf/static's
+dictionaries): <file>.<first 16 hex of the older file's SHA-256>.dcz, and .dcb on Node 24+.
 
 Options:
   --encodings <list>    comma-separated codings (default: br,gzip and zstd where available)
   --extensions <list>   comma-separated extensions to compress (default: ${DEFAULT_EXTENSIONS.slice(0, 8).join(',')},…)
   --min-size <size>     skip smaller files, bytes or "1KB" (default: 1KB)
   --concurrency <n>     files compressed at once (default: number of CPUs)
+  --dictionary-versions <n>
+                        versions of an asset that count, newest by mtime, current included:
+                        the newest is compressed against the n-1 before it (default: 3, 2-32)
+  --no-dictionaries     no dictionary variants
   --quiet               print the summary only
   -h, --help            this text
 `
@@ -29,7 +36,13 @@ export interface CliIo {
   readonly stderr: { write(text: string): unknown }
 }
 
-const FLAGS_WITH_VALUE = new Set(['--encodings', '--extensions', '--min-size', '--concurrency'])
+const FLAGS_WITH_VALUE = new Set([
+  '--encodings',
+  '--extensions',
+  '--min-size',
+  '--concurrency',
+  '--dictionary-versions',
+])
 
 /**
  * Runs the CLI with `argv` (without `node` and the script). Resolves with the exit code:
@@ -39,6 +52,7 @@ export async function main(argv: readonly string[], io: CliIo = process): Promis
   const values = new Map<string, string>()
   const positional: string[] = []
   let quiet = false
+  let dictionaries = true
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i]!
     if (arg === '-h' || arg === '--help') {
@@ -47,6 +61,10 @@ export async function main(argv: readonly string[], io: CliIo = process): Promis
     }
     if (arg === '--quiet') {
       quiet = true
+      continue
+    }
+    if (arg === '--no-dictionaries') {
+      dictionaries = false
       continue
     }
     const [flag, inline] = arg.startsWith('--')
@@ -73,6 +91,11 @@ export async function main(argv: readonly string[], io: CliIo = process): Promis
       .filter((s) => s !== '')
   const minSize = values.get('--min-size')
   const concurrency = values.get('--concurrency')
+  const versions = values.get('--dictionary-versions')
+  if (versions !== undefined && !dictionaries)
+    return usageError(io, '--dictionary-versions and --no-dictionaries together')
+  if (versions !== undefined && !/^\d+$/.test(versions))
+    return usageError(io, `--dictionary-versions needs a whole number, got ${JSON.stringify(versions)}`)
   const tty = io.stdout.isTTY === true
   const bar = tty && !quiet ? new ProgressBar(io.stdout) : undefined
 
@@ -84,6 +107,9 @@ export async function main(argv: readonly string[], io: CliIo = process): Promis
       minSize:
         minSize === undefined ? undefined : /^\d+$/.test(minSize) ? Number(minSize) : (minSize as '1KB'),
       concurrency: concurrency === undefined ? undefined : Number(concurrency),
+      dictionaries: dictionaries
+        ? { versions: versions === undefined ? undefined : Number(versions) }
+        : false,
       onProgress: (progress) => {
         if (bar !== undefined) bar.update(progress)
         else if (!quiet && progress.outcome !== 'up-to-date') io.stdout.write(`${progressLine(progress)}\n`)
@@ -108,8 +134,34 @@ export async function main(argv: readonly string[], io: CliIo = process): Promis
       `${encoding.padEnd(4)} ${formatBytes(result.bytesIn)} -> ${formatBytes(bytes)} (-${saved.toFixed(1)} %)`,
     )
   }
+  const pass = result.dictionaries
+  if (pass !== undefined) {
+    for (const { file, error } of pass.errors) io.stderr.write(`failed: ${file}: ${error.message}\n`)
+    for (const pattern of pass.ambiguous)
+      io.stderr.write(
+        `dictionaries: ${pattern.slice(1)} skipped: two versions share the newest mtime, the current one is unknown\n`,
+      )
+    if (pass.encodings.length === 0 && pass.assets > 0) {
+      lines.push(
+        `dictionaries: none written, this Node (${process.version}) cannot compress with a dictionary`,
+      )
+    } else if (pass.assets > 0 || pass.removed > 0) {
+      lines.push(
+        `dictionaries: ${pass.assets} ${pass.assets === 1 ? 'asset' : 'assets'} with older versions: ` +
+          `${pass.written} variants written, ${pass.upToDate} up to date, ${pass.notSmaller} not smaller, ` +
+          `${pass.removed} stale removed (${pass.encodings.join(', ')})`,
+      )
+      for (const encoding of pass.encodings) {
+        const bytes = pass.bytesOut[encoding]
+        if (bytes === undefined) continue
+        lines.push(
+          `${encoding.padEnd(4)} ${formatBytes(bytes)} written, for assets of ${formatBytes(pass.bytesIn)}`,
+        )
+      }
+    }
+  }
   io.stdout.write(`${lines.join('\n')}\n`)
-  return result.errors.length > 0 ? 1 : 0
+  return result.errors.length > 0 || (pass?.errors.length ?? 0) > 0 ? 1 : 0
 }
 
 function usageError(io: CliIo, message: string): number {

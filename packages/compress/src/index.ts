@@ -38,6 +38,10 @@ export {
   type PrecompressResult,
   precompress,
 } from './precompress.js'
+export type {
+  PrecompressDictionaryOptions,
+  PrecompressDictionaryResult,
+} from './precompress-dictionaries.js'
 export type { SkipReason } from './skip-rules.js'
 export type { Size } from './units.js'
 export { fastifyPerfCompress }

@@ -5,8 +5,17 @@ import { availableParallelism } from 'node:os'
 import { extname, join, relative, sep } from 'node:path'
 import { promisify } from 'node:util'
 import zlib from 'node:zlib'
+import { PRECOMPUTED_VARIANT_SUFFIX } from '@fastify-perf/compression-dictionary'
 import { zstdAvailable } from './codec.js'
 import { FST_PERF_COMPRESS_INVALID_DIRECTORY, FST_PERF_COMPRESS_INVALID_OPTION } from './errors.js'
+import {
+  type PrecompressDictionaryOptions,
+  type PrecompressDictionaryResult,
+  precompressDictionaries,
+  type ResolvedDictionaryPass,
+  resolveDictionaryPass,
+  type WalkedFile,
+} from './precompress-dictionaries.js'
 import { type Size, toBytes } from './units.js'
 
 // Build-time compression: `.br`, `.gz` and `.zst` siblings written beside each compressible file at
@@ -25,7 +34,7 @@ import { type Size, toBytes } from './units.js'
 export type PrecompressEncoding = 'br' | 'gzip' | 'zstd'
 
 const SUFFIX: Readonly<Record<PrecompressEncoding, string>> = { br: '.br', gzip: '.gz', zstd: '.zst' }
-const SIBLING_EXTENSIONS: ReadonlySet<string> = new Set(['br', 'gz', 'zst'])
+const SIBLING_EXTENSIONS: ReadonlySet<string> = new Set(['br', 'gz', 'zst', 'dcz', 'dcb'])
 
 /** Options of {@link precompress}. */
 export interface PrecompressOptions {
@@ -43,6 +52,14 @@ export interface PrecompressOptions {
   concurrency?: number
   /** Called after each candidate file, in completion order. */
   onProgress?: (progress: PrecompressProgress) => void
+  /**
+   * Dictionary variants (RFC 9842) of fingerprinted assets, for @fastify-perf/static's
+   * `dictionaries`: the newest version of each asset compressed against each of the
+   * `versions - 1` older versions found beside it, as `<file>.<16 hex of the older file's
+   * SHA-256>.dcz` (and `.dcb` where Node's Brotli takes dictionaries, 24+). `false`: none.
+   * @default { versions: 3, extensions: ['.js', '.mjs', '.css', '.wasm'] }
+   */
+  dictionaries?: false | PrecompressDictionaryOptions
 }
 
 /** One file done, for {@link PrecompressOptions.onProgress}. */
@@ -79,6 +96,8 @@ export interface PrecompressResult {
   readonly written: number
   /** Files that could not be read or written; the others were still processed. */
   readonly errors: readonly { readonly file: string; readonly error: Error }[]
+  /** The dictionary pass (see {@link PrecompressOptions.dictionaries}); `undefined` when off. */
+  readonly dictionaries: PrecompressDictionaryResult | undefined
 }
 
 /** The default {@link PrecompressOptions.extensions}: text formats and uncompressed fonts and bitmaps. */
@@ -181,11 +200,18 @@ export async function precompress(dir: string, options: PrecompressOptions = {})
   if (!rootStats.isDirectory()) throw new FST_PERF_COMPRESS_INVALID_DIRECTORY(dir, 'not a directory')
 
   const candidates: Candidate[] = []
+  const walked: WalkedFile[] = []
+  const variants: WalkedFile[] = []
   let skipped = 0
   for await (const [folder, entry] of walk(dir)) {
     const extension = extname(entry.name).slice(1).toLowerCase()
     // Siblings (ours or another tool's) are outputs, not files to report as skipped.
-    if (SIBLING_EXTENSIONS.has(extension)) continue
+    if (SIBLING_EXTENSIONS.has(extension)) {
+      if (entry.isFile() && PRECOMPUTED_VARIANT_SUFFIX.test(entry.name))
+        variants.push(walkedFile(dir, folder, entry))
+      continue
+    }
+    if (entry.isFile()) walked.push(walkedFile(dir, folder, entry))
     // Symbolic links are not followed: a link could point outside the folder.
     if (!entry.isFile() || !settings.extensions.has(extension)) {
       skipped++
@@ -240,6 +266,10 @@ export async function precompress(dir: string, options: PrecompressOptions = {})
     }
   }
   await Promise.all(Array.from({ length: Math.min(settings.concurrency, candidates.length) }, worker))
+  const dictionaries =
+    settings.dictionaries === undefined
+      ? undefined
+      : await precompressDictionaries(settings.dictionaries, walked, variants, settings.concurrency)
 
   return {
     files: candidates.length,
@@ -251,7 +281,13 @@ export async function precompress(dir: string, options: PrecompressOptions = {})
     bytesOut,
     written,
     errors,
+    dictionaries,
   }
+}
+
+function walkedFile(dir: string, folder: string, entry: Dirent): WalkedFile {
+  const path = join(folder, entry.name)
+  return { path, file: relative(dir, path).split(sep).join('/') }
 }
 
 /** Every entry under `dir` with its folder, depth first, sorted; dot entries (`.git`, `.env`) excluded. */
@@ -320,6 +356,7 @@ interface ResolvedPrecompressOptions {
   readonly minSize: number
   readonly concurrency: number
   readonly onProgress: ((progress: PrecompressProgress) => void) | undefined
+  readonly dictionaries: ResolvedDictionaryPass | undefined
 }
 
 const PRECOMPRESS_KEYS: ReadonlySet<string> = new Set([
@@ -328,6 +365,7 @@ const PRECOMPRESS_KEYS: ReadonlySet<string> = new Set([
   'minSize',
   'concurrency',
   'onProgress',
+  'dictionaries',
 ])
 
 function resolvePrecompressOptions(options: PrecompressOptions): ResolvedPrecompressOptions {
@@ -387,5 +425,12 @@ function resolvePrecompressOptions(options: PrecompressOptions): ResolvedPrecomp
   if (options.onProgress !== undefined && typeof options.onProgress !== 'function') {
     throw new FST_PERF_COMPRESS_INVALID_OPTION('precompress.onProgress', 'must be a function')
   }
-  return { encodings, extensions, minSize, concurrency, onProgress: options.onProgress }
+  return {
+    encodings,
+    extensions,
+    minSize,
+    concurrency,
+    onProgress: options.onProgress,
+    dictionaries: resolveDictionaryPass(options.dictionaries),
+  }
 }

@@ -191,3 +191,70 @@ function probe(encoding: DictionaryEncoding): boolean {
     return false
   }
 }
+
+/** Tuning of {@link decodeWithDictionary}. */
+export interface DictionaryDecodeOptions {
+  /** The SHA-256 of `dictionary` when the caller already has it. */
+  hash?: Uint8Array
+  /**
+   * Largest decoded size accepted: a body that decodes to more is rejected (a guard against a
+   * file made to expand without bound). @default 128 MB
+   */
+  maxOutputLength?: number
+}
+
+const brotliDecompress = (data: Uint8Array, options: zlib.BrotliOptions) =>
+  new Promise<Buffer>((resolve, reject) =>
+    zlib.brotliDecompress(data, options, (error, result) => (error ? reject(error) : resolve(result))),
+  )
+const zstdDecompress = (data: Uint8Array, options: zlib.ZstdOptions) =>
+  new Promise<Buffer>((resolve, reject) =>
+    zlib.zstdDecompress(data, options, (error, result) => (error ? reject(error) : resolve(result))),
+  )
+
+/**
+ * Whether `body` starts with the header of `encoding` (magic, then `hash`): the cheap check that
+ * a `dcb`/`dcz` body was made with this dictionary, before decoding anything.
+ */
+export function hasDictionaryHeader(
+  encoding: DictionaryEncoding,
+  body: Uint8Array,
+  hash: Uint8Array,
+): boolean {
+  const magic = MAGIC[encoding]
+  if (body.length < magic.length + DICTIONARY_HASH_BYTES || hash.length !== DICTIONARY_HASH_BYTES)
+    return false
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength)
+  return (
+    bytes.subarray(0, magic.length).equals(magic) &&
+    bytes.subarray(magic.length, magic.length + DICTIONARY_HASH_BYTES).equals(hash)
+  )
+}
+
+/**
+ * Decodes a `dcb` or `dcz` body made with `dictionary`: checks the magic and the dictionary's
+ * hash, then decompresses the rest with the dictionary (on libuv's thread pool). Rejects with a
+ * `TypeError` when the header is not this coding's with this dictionary's hash, and with zlib's
+ * error when the stream is corrupt or decodes to more than `maxOutputLength`. On a Node whose
+ * Brotli ignores dictionaries (22), a `dcb` body fails to decode: check {@link dictionarySupport}.
+ * Node 22's zstd resolves a truncated frame with what it decoded (often nothing) instead of an
+ * error: compare the result with what you expect (its length at least) before trusting it.
+ *
+ * @example
+ * const original = await decodeWithDictionary('dcz', body, v1Bytes)
+ */
+export async function decodeWithDictionary(
+  encoding: DictionaryEncoding,
+  body: Uint8Array,
+  dictionary: Uint8Array,
+  options: DictionaryDecodeOptions = {},
+): Promise<Buffer> {
+  const hash = options.hash ?? dictionaryHash(dictionary)
+  if (!hasDictionaryHeader(encoding, body, hash))
+    throw new TypeError(`not a ${encoding} body made with this dictionary (magic or hash differ)`)
+  const stream = body.subarray(dictionaryHeaderLength(encoding))
+  const maxOutputLength = options.maxOutputLength ?? ZSTD_MAX_WINDOW_LIMIT
+  return encoding === 'dcb'
+    ? brotliDecompress(stream, { dictionary, maxOutputLength } as zlib.BrotliOptions)
+    : zstdDecompress(stream, { dictionary, maxOutputLength })
+}

@@ -8,6 +8,7 @@ import diagnostics from 'node:diagnostics_channel'
 export const channelNames = {
   serve: 'fastify-perf:static:serve',
   invalidate: 'fastify-perf:static:invalidate',
+  variant: 'fastify-perf:static:variant',
 } as const
 
 /** Payload of `fastify-perf:static:serve`: a file is about to be sent. */
@@ -32,5 +33,24 @@ export interface StaticInvalidateEvent {
   reason: 'changed' | 'deleted' | 'watch'
 }
 
+/**
+ * Payload of `fastify-perf:static:variant`: a dictionary variant (RFC 9842) was added to a file's
+ * hot-cache entry, read from a file precomputed at build time or made by the plugin.
+ */
+export interface StaticVariantEvent {
+  /** The file's path relative to the root. */
+  path: string
+  encoding: 'dcz' | 'dcb'
+  /** The dictionary's SHA-256, base64 (as in `Available-Dictionary`). */
+  dictionary: string
+  /** `'precomputed'`: read from `<file>.<hash>.<coding>` and checked; `'made'`: compressed here. */
+  source: 'precomputed' | 'made'
+  /** Size of the variant's body. */
+  bytes: number
+  /** Time from the request that asked for it to the variant ready (reading or compressing), ms. */
+  durationMs: number
+}
+
 export const serveChannel = diagnostics.channel(channelNames.serve)
 export const invalidateChannel = diagnostics.channel(channelNames.invalidate)
+export const variantChannel = diagnostics.channel(channelNames.variant)

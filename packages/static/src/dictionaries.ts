@@ -1,19 +1,24 @@
-import { readdir, readFile, stat } from 'node:fs/promises'
+import { open, readdir, readFile, stat } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import {
   type DictionaryEncoding,
+  decodeWithDictionary,
   dictionaryHash,
+  dictionaryVersionPattern,
   encodeWithDictionary,
+  hasDictionaryHeader,
+  precomputedVariantSuffix,
   serializeUseAsDictionary,
 } from '@fastify-perf/compression-dictionary'
-import { fingerprintPattern } from './fingerprint.js'
 
 // Compression dictionaries (RFC 9842) for fingerprinted assets: every version of `app-<hash>.js`
 // is advertised as the dictionary of `app-*.js`, and a browser holding version N asks for version
 // N+1 with `Available-Dictionary: :<sha-256 of N>:`. If this server knows N (it is on disk, or was
 // served since start), N+1 goes out as a delta against N: `dcz` or `dcb`, typically a few percent
-// of the Brotli size (docs/compression.md). The variants are made once and kept in the hot-file
-// cache with the file they encode.
+// of the Brotli size (docs/compression.md). A variant precomputed at build time
+// (`fastify-perf-precompress`: `app-<hash>.js.<16 hex of the dictionary's SHA-256>.dcz`) is read
+// and checked (its header names the dictionary, it decodes to the file); otherwise the variant is
+// made. Either way once, then kept in the hot-file cache with the file it encodes.
 
 /** The resolved `dictionaries` option. */
 export interface ResolvedDictionaryOptions {
@@ -43,6 +48,12 @@ export interface DictionaryVersion {
   readonly mtimeMs: number
 }
 
+/** A dictionary variant's body, and whether it was read from a precomputed file. */
+export interface MadeVariant {
+  readonly body: Buffer
+  readonly precomputed: boolean
+}
+
 /** Characters a path may have to become a URL pattern as is: no URL Pattern syntax, no escaping. */
 const PLAIN_URL_PATH = /^[A-Za-z0-9._~/@-]+$/
 
@@ -67,7 +78,7 @@ export class Dictionaries {
   readonly #urlPrefix: string
   readonly #roles = new Map<string, DictionaryRole | null>()
   readonly #versions = new Map<string, DictionaryVersion[]>()
-  readonly #pending = new Map<string, Promise<Buffer | undefined>>()
+  readonly #pending = new Map<string, Promise<MadeVariant | undefined>>()
 
   /** @param urlPrefix the route's full prefix, ending with `/` */
   constructor(options: ResolvedDictionaryOptions, urlPrefix: string) {
@@ -92,11 +103,8 @@ export class Dictionaries {
   }
 
   #computeRole(path: string): DictionaryRole | null {
-    const dot = path.lastIndexOf('.')
-    if (dot <= path.lastIndexOf('/') || !this.options.extensions.has(path.slice(dot).toLowerCase()))
-      return null
-    const pattern = fingerprintPattern(path)
-    if (pattern === undefined || pattern.slice(pattern.lastIndexOf('/') + 1).startsWith('*.')) return null
+    const pattern = dictionaryVersionPattern(path, this.options.extensions)
+    if (pattern === undefined) return null
     const url = `${this.#urlPrefix}${pattern.slice(1)}`
     if (!PLAIN_URL_PATH.test(url.replace('*', ''))) return null
     return { pattern, useAsDictionary: serializeUseAsDictionary({ match: url }) }
@@ -167,11 +175,13 @@ export class Dictionaries {
   }
 
   /**
-   * The body of `content` compressed as `encoding` against `version`, made once for concurrent
-   * requests. `undefined` when the dictionary file is gone or changed (the version is dropped; the
-   * request falls back to ordinary negotiation) or compression fails.
+   * The body of `content` compressed as `encoding` against `version`, once for concurrent
+   * requests: the precomputed file beside `file` when there is a valid one, else made here.
+   * `undefined` when the dictionary file is gone or changed (the version is dropped; the request
+   * falls back to ordinary negotiation); rejects when compression fails.
    *
    * @param key identifies the variant (file content, coding, dictionary) among pending ones
+   * @param file the absolute path of the file `content` was read from
    */
   encode(
     key: string,
@@ -179,10 +189,13 @@ export class Dictionaries {
     content: Buffer,
     pattern: string,
     version: DictionaryVersion,
-  ): Promise<Buffer | undefined> {
+    file: string,
+  ): Promise<MadeVariant | undefined> {
     let pending = this.#pending.get(key)
     if (pending === undefined) {
-      pending = this.#encode(encoding, content, pattern, version).finally(() => this.#pending.delete(key))
+      pending = this.#encode(encoding, content, pattern, version, file).finally(() =>
+        this.#pending.delete(key),
+      )
       this.#pending.set(key, pending)
     }
     return pending
@@ -193,7 +206,8 @@ export class Dictionaries {
     content: Buffer,
     pattern: string,
     version: DictionaryVersion,
-  ): Promise<Buffer | undefined> {
+    file: string,
+  ): Promise<MadeVariant | undefined> {
     const dictionary = await readFile(join(version.root, version.path)).catch(() => undefined)
     const hash = dictionary === undefined ? undefined : dictionaryHash(dictionary)
     if (dictionary === undefined || hash === undefined || hash.toString('base64') !== version.hash) {
@@ -206,6 +220,48 @@ export class Dictionaries {
         )
       return undefined
     }
-    return encodeWithDictionary(encoding, content, dictionary, { hash })
+    const precomputed = await readPrecomputed(encoding, content, dictionary, hash, file)
+    if (precomputed !== undefined) return { body: precomputed, precomputed: true }
+    return { body: await encodeWithDictionary(encoding, content, dictionary, { hash }), precomputed: false }
+  }
+}
+
+/**
+ * The variant written at build time beside `file` (see precomputed.ts in
+ * @fastify-perf/compression-dictionary), if it is one this server may send: not larger than the
+ * file, its header carries this dictionary's full hash, and it decodes with the dictionary to
+ * exactly `content` (the header alone names the dictionary, not the file: a variant left from an
+ * earlier build of a file rewritten under the same name decodes to something else). Anything else,
+ * absent, stale or corrupt, is ignored and the variant is made as without it.
+ */
+async function readPrecomputed(
+  encoding: DictionaryEncoding,
+  content: Buffer,
+  dictionary: Buffer,
+  hash: Buffer,
+  file: string,
+): Promise<Buffer | undefined> {
+  let body: Buffer
+  try {
+    const handle = await open(file + precomputedVariantSuffix(encoding, hash), 'r')
+    try {
+      const { size } = await handle.stat()
+      if (size >= content.length) return undefined
+      body = await handle.readFile()
+    } finally {
+      await handle.close()
+    }
+  } catch {
+    return undefined
+  }
+  if (!hasDictionaryHeader(encoding, body, hash)) return undefined
+  try {
+    const decoded = await decodeWithDictionary(encoding, body, dictionary, {
+      hash,
+      maxOutputLength: content.length,
+    })
+    return decoded.equals(content) ? body : undefined
+  } catch {
+    return undefined
   }
 }

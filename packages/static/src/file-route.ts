@@ -9,7 +9,7 @@ import {
   parseAvailableDictionary,
 } from '@fastify-perf/compression-dictionary'
 import type { FastifyReply, FastifyRequest } from 'fastify'
-import { type StaticServeEvent, serveChannel } from './channels.js'
+import { type StaticServeEvent, type StaticVariantEvent, serveChannel, variantChannel } from './channels.js'
 import {
   ifNoneMatchMatches,
   ifRangeHolds,
@@ -371,8 +371,9 @@ export function createFileRoute(
    * The dictionary-compressed representation for this request (RFC 9842), when the client holds
    * a version of the file's pattern this server knows, accepts a coding this Node can make, and
    * may read the response (§9.3). A variant already made is returned at once; a 304 for one is
-   * answered without making it (the ETag is known beforehand); otherwise it is made and kept
-   * (the Promise), `undefined` inside when that failed. `undefined`: ordinary negotiation.
+   * answered without making it (the ETag is known beforehand); otherwise it is read from a valid
+   * precomputed file or made, and kept (the Promise), `undefined` inside when that failed.
+   * `undefined`: ordinary negotiation.
    */
   function dictionaryRepresentation(
     request: FastifyRequest,
@@ -405,6 +406,7 @@ export function createFileRoute(
         notModifiedHeaders: { ...entry.identity.notModifiedHeaders, etag },
       }
     }
+    const started = performance.now()
     return dictionaries
       .encode(
         `${entry.root}|${entry.path}|${entry.sha256}|${key}`,
@@ -412,12 +414,22 @@ export function createFileRoute(
         entry.identity.body,
         pattern,
         version,
+        join(entry.root, entry.path),
       )
       .then(
-        (body) => {
-          if (body === undefined) return undefined
-          const variant = variantOf(entry, encoding, etag, body)
+        (made) => {
+          if (made === undefined) return undefined
+          const variant = variantOf(entry, encoding, etag, made.body)
           cache.addVariant(entry, key, variant)
+          if (variantChannel.hasSubscribers)
+            variantChannel.publish({
+              path: entry.path,
+              encoding,
+              dictionary: hash,
+              source: made.precomputed ? 'precomputed' : 'made',
+              bytes: made.body.length,
+              durationMs: performance.now() - started,
+            } satisfies StaticVariantEvent)
           return variant
         },
         (error: unknown) => {

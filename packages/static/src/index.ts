@@ -25,6 +25,7 @@ export {
   channelNames,
   type StaticInvalidateEvent,
   type StaticServeEvent,
+  type StaticVariantEvent,
 } from './channels.js'
 export {
   FST_PERF_STATIC_ALREADY_REGISTERED,
