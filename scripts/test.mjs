@@ -1,7 +1,8 @@
 #!/usr/bin/env node
 // The suite's one test command (`pnpm test`, run by .ci/run). In order:
 //   0. dependencies   installed with the lockfile when node_modules is missing
-//   a. services       redis-server and memcached found, or installed with apt-get (root, Debian/Ubuntu)
+//   a. services       redis-server, memcached, nginx, chromium and zstd found, or installed with
+//                     apt-get (root, Debian/Ubuntu)
 //   b. Node 22/24/26  node-linux-<arch>@<major> from the npm registry into .cache/node<major>
 //                     (git-ignored; the machine's own Node only runs this script and the build)
 //   c. build          tsc -b
@@ -162,7 +163,7 @@ const helpers = await tsImport(
 
 // a. Services. Checked even when REDIS_URL / MEMCACHED_SERVERS are set: the helper and
 // outage tests start, kill and restart their own private servers.
-header('services: redis-server, memcached')
+header('services: redis-server, memcached, nginx, chromium, zstd')
 provisionServices()
 
 // b. Node versions: a pass on each supported major.
@@ -264,29 +265,41 @@ process.exit(failed === 0 && total > 0 && checks.every((c) => c.ok) ? 0 : 1)
 
 function provisionServices() {
   // nginx: the deployment tests (test/integration/deployment.test.ts) balance over app instances with it.
-  const names = ['redis-server', 'memcached', 'nginx']
-  const missing = names.filter((name) => !helpers.findBinary(name))
+  // chromium: the browser tests (test/browser/) drive headless Chromium over the DevTools protocol;
+  // CHROMIUM_BIN, when set, names the browser to use instead (test/browser/chromium.ts).
+  // zstd: its command-line tool decodes the dcz bodies of the dictionary tests independently of Node.
+  const services = [
+    { name: 'redis-server', apt: 'redis-server', flag: '--version' },
+    { name: 'memcached', apt: 'memcached', flag: '-V' },
+    { name: 'nginx', apt: 'nginx', flag: '-v' },
+    { name: process.env.CHROMIUM_BIN || 'chromium', apt: 'chromium', flag: '--version' },
+    { name: 'zstd', apt: 'zstd', flag: '--version' },
+  ]
+  const missing = services.filter(({ name }) => !helpers.findBinary(name))
   if (missing.length > 0) {
     const isRoot = process.getuid?.() === 0
     const aptGet = helpers.findBinary('apt-get')
+    const packages = missing.map(({ apt }) => apt)
     if (!isRoot || !aptGet) {
       abort(
-        `missing: ${missing.join(', ')}. The tests run against real servers and are never skipped.\n` +
+        `missing: ${missing.map(({ name }) => name).join(', ')}. The tests run against real servers and a real browser, and are never skipped.\n` +
           `Install them, then run the tests again:\n` +
-          `  ${isRoot ? '' : 'sudo '}apt-get install -y redis-server memcached nginx   (Debian/Ubuntu)\n` +
-          '  brew install redis memcached                   (macOS)\n' +
-          'or point the suite at running servers: REDIS_URL=redis://host:6379 MEMCACHED_SERVERS=host:11211',
+          `  ${isRoot ? '' : 'sudo '}apt-get install -y redis-server memcached nginx chromium zstd   (Debian/Ubuntu)\n` +
+          '  brew install redis memcached nginx zstd && brew install --cask chromium   (macOS)\n' +
+          'or point the suite at running servers: REDIS_URL=redis://host:6379 MEMCACHED_SERVERS=host:11211,\n' +
+          'and at another Chromium build: CHROMIUM_BIN=/path/to/chromium',
       )
     }
-    console.log(`installing ${missing.join(' ')} with apt-get`)
-    installWithApt(aptGet, missing)
+    console.log(`installing ${packages.join(' ')} with apt-get`)
+    installWithApt(aptGet, packages)
   }
-  for (const name of names) {
+  for (const { name, flag } of services) {
     const path = helpers.findBinary(name)
     if (!path) abort(`${name} is still missing after apt-get install`)
-    const flag = name === 'memcached' ? '-V' : name === 'nginx' ? '-v' : '--version'
     const version = spawnSync(path, [flag], { encoding: 'utf8' })
-    console.log(`${name}: ${path} (${(version.stdout || version.stderr).trim()})`)
+    // Debian's chromium wrapper prints a shell warning on stderr before the version on stdout.
+    const text = (version.stdout || version.stderr || '').trim().split('\n')[0]
+    console.log(`${name}: ${path} (${text})`)
   }
 }
 
@@ -323,7 +336,7 @@ function installWithApt(aptGet, packages) {
 
 /**
  * Files named *.test.ts under `packages/*\/test/`, `examples/*\/test/`, `test/*\/test/`,
- * `test/repo/` (repository-wide checks) and `test/integration/`.
+ * `test/repo/` (repository-wide checks), `test/integration/` and `test/browser/` (headless Chromium).
  */
 function discoverTestFiles() {
   const found = new Set()
@@ -347,6 +360,7 @@ function discoverTestFiles() {
   for (const pkg of subdirs(join(root, 'test'))) walk(join(pkg, 'test'))
   walk(join(root, 'test', 'repo'))
   walk(join(root, 'test', 'integration'))
+  walk(join(root, 'test', 'browser'))
   return [...found]
     .filter((file) => filters.length === 0 || filters.some((f) => file === f || file.startsWith(`${f}/`)))
     .sort()

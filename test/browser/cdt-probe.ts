@@ -1,7 +1,7 @@
 /**
  * Diagnostic: print everything headless Chromium sent and received for two visits (bundle v1,
  * then v2) to the minimal RFC 9842 server, with timings. Not a test; the assertions live in
- * dictionary-transport.test.ts.
+ * static-dictionaries.test.ts (the real plugin) and dictionary-transport.test.ts.
  *
  *   .cache/node26/bin/node --conditions=fastify-perf-source --import tsx test/browser/cdt-probe.ts
  *

@@ -1,6 +1,7 @@
 /**
  * A minimal Compression Dictionary Transport server (RFC 9842) on node:http, to check a client
- * (headless Chromium, or the scripted client in dictionary-client.ts) before the real plugin exists.
+ * (headless Chromium) independently of the real plugin: the negative control of
+ * dictionary-transport.test.ts sends a wrongly framed body, which @fastify-perf/static never does.
  *
  *   GET /?v=N                 HTML that loads /assets/app.vN.js; `Cache-Control: no-store`, so each
  *                             navigation fetches it again and can move to a new asset version.

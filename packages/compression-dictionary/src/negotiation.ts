@@ -54,6 +54,7 @@ function parseQValue(value: string): number {
 
 /** The request fields {@link dictionaryReadable} looks at (Node's lower-case header object fits). */
 export interface DictionaryRequestFields {
+  readonly 'sec-fetch-site'?: string | readonly string[] | undefined
   readonly 'sec-fetch-mode'?: string | readonly string[] | undefined
   readonly origin?: string | readonly string[] | undefined
 }
@@ -63,11 +64,15 @@ export interface DictionaryRequestFields {
  * one? Compressing with a dictionary lets a page that can read sizes learn the content of a
  * response it could not read, so only readable responses qualify:
  *
+ * - `Sec-Fetch-Site: same-origin` (the RFC's server-side test for a same-origin request): yes,
+ *   whatever the mode. A page's own classic `<script src>` or `<link rel=stylesheet>` is a
+ *   `no-cors` request (Chromium sends `Sec-Fetch-Mode: no-cors` with it, test/browser), and its
+ *   response is fully readable to the page;
  * - no `Sec-Fetch-Mode` (not a browser, or an old one): yes, as the RFC says;
  * - `navigate`, `same-origin`: yes;
  * - `cors`: only with an `Origin` request field and an `Access-Control-Allow-Origin` response
  *   field that is `*` or that origin;
- * - anything else (`no-cors`, `websocket`...): no.
+ * - anything else (a cross-origin `no-cors`, `websocket`...): no.
  *
  * @param allowOrigin the response's `Access-Control-Allow-Origin`, if any
  */
@@ -75,6 +80,7 @@ export function dictionaryReadable(
   request: DictionaryRequestFields,
   allowOrigin: string | undefined,
 ): boolean {
+  if (request['sec-fetch-site'] === 'same-origin') return true
   const mode = request['sec-fetch-mode']
   if (mode === undefined) return true
   if (mode === 'navigate' || mode === 'same-origin') return true

@@ -31,6 +31,11 @@ test('RFC 9842 §9.3: only responses the requesting page can read', () => {
   assert.equal(dictionaryReadable({ 'sec-fetch-mode': 'navigate' }, undefined), true)
   assert.equal(dictionaryReadable({ 'sec-fetch-mode': 'same-origin' }, undefined), true)
   assert.equal(dictionaryReadable({ 'sec-fetch-mode': 'no-cors' }, '*'), false)
+  // A page's own <script src>: no-cors, but same-origin (what Chromium sends; test/browser).
+  const ownScript = { 'sec-fetch-mode': 'no-cors', 'sec-fetch-site': 'same-origin' }
+  assert.equal(dictionaryReadable(ownScript, undefined), true, 'same-origin no-cors is readable')
+  for (const site of ['same-site', 'cross-site', 'none'])
+    assert.equal(dictionaryReadable({ ...ownScript, 'sec-fetch-site': site }, '*'), false, site)
   assert.equal(dictionaryReadable({ 'sec-fetch-mode': 'websocket' }, undefined), false)
   const cors = { 'sec-fetch-mode': 'cors', origin: 'https://a.example' }
   assert.equal(dictionaryReadable(cors, undefined), false, 'cors without Access-Control-Allow-Origin')
