@@ -13,12 +13,16 @@ export const channelNames = {
   skipped: 'fastify-perf:compress:skipped',
 } as const
 
-/** A content coding this plugin produces. */
+/** A content coding this plugin produces from its own settings. */
 export type Encoding = 'br' | 'zstd' | 'gzip' | 'deflate'
+
+/** A content coding the `encoded` event reports: `dcz` and `dcb` are compression with a dictionary. */
+export type EncodedCoding = Encoding | 'dcz' | 'dcb'
 
 /** Payload of `fastify-perf:compress:encoded`: one response body went out compressed. */
 export interface CompressEncodedEvent {
-  encoding: Encoding
+  /** `dcz` / `dcb`: compressed with a route's dictionary (RFC 9842). */
+  encoding: EncodedCoding
   /** Body bytes before compression. */
   bytesIn: number
   /** Body bytes sent. */

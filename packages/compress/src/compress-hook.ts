@@ -1,8 +1,10 @@
 import { performance } from 'node:perf_hooks'
+import { dictionaryReadable } from '@fastify-perf/compression-dictionary'
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify'
 import { type CompressEncodedEvent, type Encoding, encodedChannel, skippedChannel } from './channels.js'
 import type { Codecs } from './codec.js'
-import { isStrongEtag, listsWeakForm, weakenEtag } from './etag.js'
+import { type ResolvedDictionary, requestedEncoding } from './dictionaries.js'
+import { dictionaryEtag, isStrongEtag, listsWeakForm, weakenEtag } from './etag.js'
 import { MemoSampler } from './memo.js'
 import { isStreamBody, type Negotiation } from './negotiation.js'
 import { findSkipReason, looksEncoded, type SkipRule } from './skip-rules.js'
@@ -54,6 +56,7 @@ type OnSend = (
 export interface CompressHookSettings {
   readonly rules: readonly SkipRule[]
   readonly threshold: number
+  readonly syncThreshold: number
   readonly compressible: (contentType: string) => boolean
   readonly codecs: Codecs
 }
@@ -64,16 +67,32 @@ const DEFAULT_TYPE = 'application/json'
 /** Headers a 304 does not carry (RFC 9110 §15.4.5): representation metadata. */
 const NOT_IN_304 = /^content-|^last-modified$/
 
-/** Wraps @fastify/compress's route `onSend` hook `compressOnSend` (see the steps above). */
+/**
+ * Wraps @fastify/compress's route `onSend` hook `compressOnSend` (see the steps above). With
+ * `dictionary` (the route's `config.compress.dictionary`), a buffered body for a client that
+ * holds it is compressed with it (`dcz`/`dcb`) instead, and every response of the route varies on
+ * `Available-Dictionary` as well.
+ */
 export function wrapCompressOnSend(
   compressOnSend: OnSend,
   settings: CompressHookSettings,
   negotiation: Negotiation,
+  dictionary?: ResolvedDictionary,
 ): OnSend {
   const { rules, codecs } = settings
   // Whether this route's bodies repeat is a property of the route (memo.ts).
   const sampler = new MemoSampler()
-  return function fastifyPerfCompressOnSend(request, reply, payload, done) {
+  const dictionarySampler = new MemoSampler()
+  return function fastifyPerfCompressOnSend(request, reply, payload, sent) {
+    // A dictionary route's responses all depend on Available-Dictionary, whatever their coding:
+    // a shared cache (the route cache included) must key every one of them by it.
+    const done: Done =
+      dictionary === undefined
+        ? sent
+        : (error, result) => {
+            if (!error) reply.header('vary', mergeVary(reply.getHeader('vary'), true))
+            sent(error, result)
+          }
     // A fetch `Response` carries status and headers the rules must see: unwrap it as
     // @fastify/compress would (it then receives the body stream).
     if (payload instanceof Response) payload = unwrapResponse(reply, payload)
@@ -87,6 +106,48 @@ export function wrapCompressOnSend(
     }
 
     const etag = reply.getHeader('etag')
+    if (dictionary !== undefined && (typeof payload === 'string' || Buffer.isBuffer(payload))) {
+      const encoding = dictionaryEncodingFor(dictionary, negotiation, request, reply)
+      if (encoding !== undefined) {
+        const body = typeof payload === 'string' ? Buffer.from(payload) : payload
+        // The dictionary variant has its own tag (etag.ts), and answers its own revalidations:
+        // the application only knows its strong tag.
+        const tag =
+          typeof etag === 'string' ? dictionaryEtag(etag, encoding, dictionary.shortHash) : undefined
+        const ifNoneMatch = request.headers['if-none-match']
+        if (
+          tag !== undefined &&
+          ifNoneMatch !== undefined &&
+          reply.statusCode === 200 &&
+          request.raw.method === 'GET' &&
+          listsWeakForm(ifNoneMatch, tag.slice(2))
+        ) {
+          notModified(reply, tag.slice(2))
+          done(null, null)
+          return
+        }
+        codecs
+          .compressWithDictionary(
+            encoding,
+            body,
+            dictionary,
+            settings.syncThreshold,
+            reply,
+            dictionarySampler,
+          )
+          .then(
+            (compressed) => {
+              reply.header('content-encoding', encoding)
+              if (negotiation.removeContentLength) reply.removeHeader('content-length')
+              if (tag !== undefined) reply.header('etag', tag)
+              reply.header('vary', mergeVary(reply.getHeader('vary')))
+              done(null, compressed)
+            },
+            (error: unknown) => done(error as Error),
+          )
+        return
+      }
+    }
     if (typeof etag === 'string' && isStrongEtag(etag)) {
       const ifNoneMatch = request.headers['if-none-match']
       if (
@@ -143,6 +204,30 @@ export function wrapCompressOnSend(
       codecs.activeSampler = previousSampler
     }
   }
+}
+
+/**
+ * The dictionary coding for this response, or `undefined` for ordinary negotiation: the request
+ * holds the dictionary and accepts a coding made with it (dictionaries.ts), the response is one
+ * @fastify/compress would compress (type, no range, not already encoded: the skip rules ran
+ * before), and the client may read it (RFC 9842 §9.3: not for `no-cors` requests, and a CORS
+ * request only with an `Access-Control-Allow-Origin` that lets it read the response).
+ */
+function dictionaryEncodingFor(
+  dictionary: ResolvedDictionary,
+  negotiation: Negotiation,
+  request: FastifyRequest,
+  reply: FastifyReply,
+) {
+  const encoding = requestedEncoding(dictionary, request.headers)
+  if (encoding === undefined) return undefined
+  if (reply.statusCode === 206 || reply.getHeader('content-range') !== undefined) return undefined
+  if (!negotiation.shouldCompress(reply.getHeader('content-type'))) return undefined
+  const allowOrigin = reply.getHeader('access-control-allow-origin')
+  const headers = request.headers as Parameters<typeof dictionaryReadable>[0]
+  if (!dictionaryReadable(headers, typeof allowOrigin === 'string' ? allowOrigin : undefined))
+    return undefined
+  return encoding
 }
 
 type ReplyCompress = (this: FastifyReply, payload: unknown) => unknown

@@ -62,3 +62,19 @@ export const FST_PERF_COMPRESS_ALREADY_REGISTERED: CodedErrorClass<
   '%s is already registered in this context: register @fastify-perf/compress once, and not next to @fastify/compress (it registers @fastify/compress itself)',
   500,
 )
+
+/**
+ * A route's `config.compress` object is invalid: it names a dictionary the plugin's
+ * `dictionaries` option does not have, or has an unknown key. Thrown when the route is declared
+ * (`app.get(...)` or `ready()` rejects with it). The message names the route and the problem.
+ */
+export const FST_PERF_COMPRESS_INVALID_ROUTE_CONFIG: CodedErrorClass<
+  'FST_PERF_COMPRESS_INVALID_ROUTE_CONFIG',
+  500,
+  [string, string]
+> = createError(
+  'FST_PERF_COMPRESS_INVALID_ROUTE_CONFIG',
+  'Invalid config.compress of route %s: %s',
+  500,
+  TypeError,
+)

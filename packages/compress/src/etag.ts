@@ -18,6 +18,19 @@
 // itself (see compress-hook.ts): when the request's If-None-Match holds `W/"x"` and the response
 // about to be compressed has the strong `"x"`, the response becomes a 304.
 
+/**
+ * The tag of a dictionary-compressed body (RFC 9842): not the weakened tag the other codings
+ * share, because such a body is useless to a client that no longer holds that dictionary, and a
+ * 304 must never pair it with a request made with another one. `"x"` (or `W/"x"`) with `dcz` and
+ * dictionary `abc` -> `W/"x-dcz-abc"`: weak like the other compressed forms, one per coding and
+ * dictionary (as @fastify-perf/static tags its dictionary variants). The plugin answers
+ * `If-None-Match` for it itself (compress-hook.ts), as for the weak form.
+ */
+export function dictionaryEtag(etag: string, encoding: string, shortHash: string): string {
+  const weak = weakenEtag(etag)
+  return `${weak.slice(0, -1)}-${encoding}-${shortHash}"`
+}
+
 /** `"x"` -> `W/"x"`; a weak tag is returned as is; a value without quotes is quoted first. */
 export function weakenEtag(etag: string): string {
   if (etag.startsWith('W/')) return etag

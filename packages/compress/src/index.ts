@@ -1,3 +1,4 @@
+import type { RouteCompressConfig } from './dictionaries.js'
 import { fastifyPerfCompress } from './plugin.js'
 
 declare module 'fastify' {
@@ -5,9 +6,10 @@ declare module 'fastify' {
     /**
      * `false`: never compress this route's responses (for BREACH, a secret next to reflected
      * input; see docs/compression.md). `true`: compress it even when the plugin is registered
-     * with `global: false`.
+     * with `global: false`. An object: compress it, with the named dictionary of the plugin's
+     * `dictionaries` option for clients that hold it (`{ dictionary: 'api-v1' }`).
      */
-    compress?: boolean
+    compress?: boolean | RouteCompressConfig
   }
 }
 
@@ -15,12 +17,15 @@ export {
   type CompressEncodedEvent,
   type CompressSkippedEvent,
   channelNames,
+  type EncodedCoding,
   type Encoding,
 } from './channels.js'
+export type { DictionaryOptions, RouteCompressConfig } from './dictionaries.js'
 export {
   FST_PERF_COMPRESS_ALREADY_REGISTERED,
   FST_PERF_COMPRESS_INVALID_DIRECTORY,
   FST_PERF_COMPRESS_INVALID_OPTION,
+  FST_PERF_COMPRESS_INVALID_ROUTE_CONFIG,
   FST_PERF_COMPRESS_INVALID_SIZE,
 } from './errors.js'
 export type {

@@ -1,6 +1,7 @@
 import type { FastifyCompressOptions } from '@fastify/compress'
 import type { Encoding } from './channels.js'
 import { zstdAvailable } from './codec.js'
+import { type DictionaryOptions, validateDictionaries } from './dictionaries.js'
 import { FST_PERF_COMPRESS_INVALID_OPTION } from './errors.js'
 import { isCompressibleType, mediaType } from './media-types.js'
 import { type Size, toBytes } from './units.js'
@@ -106,6 +107,13 @@ export interface FastifyPerfCompressOptions
    * @default true
    */
   global?: boolean
+  /**
+   * Compression dictionaries (RFC 9842) for dynamic responses, by name. The plugin serves each on
+   * its `url` with `Use-As-Dictionary`; a route that names one in
+   * `config: { compress: { dictionary: '<name>' } }` compresses its responses with it (`dcz`,
+   * else `dcb`) for clients that hold it. See docs/compression.md. @default {}
+   */
+  dictionaries?: Readonly<Record<string, DictionaryOptions>>
 }
 
 /** The validated, frozen form of {@link FastifyPerfCompressOptions} the plugin works from. */
@@ -120,6 +128,8 @@ export interface ResolvedCompressOptions {
   readonly memo: { readonly maxSize: number; readonly maxEntrySize: number } | null
   readonly breach: { readonly setCookie: boolean; readonly private: boolean; readonly credentials: boolean }
   readonly global: boolean
+  /** The `dictionaries` option, validated (files are read when the plugin registers). */
+  readonly dictionaries: Readonly<Record<string, DictionaryOptions>>
   /** Whether a `Content-Type` value is worth compressing (`customTypes` when given). */
   readonly compressible: (contentType: string) => boolean
   /** `@fastify/compress` options given by the caller, passed on unchanged. */
@@ -165,6 +175,7 @@ const OWN_KEYS: ReadonlySet<string> = new Set([
   'memo',
   'breach',
   'global',
+  'dictionaries',
 ])
 
 /** `@fastify/compress` options people will try, and what to use instead. */
@@ -219,6 +230,7 @@ export function resolveOptions(
     credentials: booleanOr(breachInput.credentials, 'breach.credentials', DEFAULTS.breach.credentials),
   })
   const global = booleanOr(input.global, 'global', true)
+  const dictionaries = validateDictionaries(input.dictionaries)
 
   const passThrough: Record<string, unknown> = {}
   for (const [key, kind] of Object.entries(PASS_THROUGH)) {
@@ -248,6 +260,7 @@ export function resolveOptions(
     memo,
     breach,
     global,
+    dictionaries,
     compressible: compressiblePredicate(input.customTypes),
     passThrough: Object.freeze(passThrough),
   })

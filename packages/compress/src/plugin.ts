@@ -3,7 +3,13 @@ import type { FastifyInstance, FastifyPluginAsync, RouteOptions } from 'fastify'
 import fp from 'fastify-plugin'
 import { Codecs } from './codec.js'
 import { type CompressHookSettings, wrapCompressOnSend, wrapReplyCompress } from './compress-hook.js'
-import { FST_PERF_COMPRESS_ALREADY_REGISTERED } from './errors.js'
+import {
+  dictionaryChooser,
+  loadDictionaries,
+  type ResolvedDictionary,
+  registerDictionaryRoutes,
+} from './dictionaries.js'
+import { FST_PERF_COMPRESS_ALREADY_REGISTERED, FST_PERF_COMPRESS_INVALID_ROUTE_CONFIG } from './errors.js'
 import { CompressionMemo } from './memo.js'
 import { type CompressParams, kContentCoding, Negotiation } from './negotiation.js'
 import { type FastifyPerfCompressOptions, type ResolvedCompressOptions, resolveOptions } from './options.js'
@@ -114,9 +120,13 @@ async function compressPlugin(
   const settings: CompressHookSettings = {
     rules: buildSkipRules({ threshold: options.threshold, breach: options.breach }),
     threshold: options.threshold,
+    syncThreshold: options.syncThreshold,
     compressible: options.compressible,
     codecs,
   }
+  const dictionaries = await loadDictionaries(options.dictionaries)
+  // The dictionary named by each route's `config.compress`, between the two onRoute hooks.
+  const routeDictionaries = new WeakMap<RouteOptions, ResolvedDictionary>()
   // Number of onSend and onRequest hooks each route had before @fastify/compress added its own.
   const hooksBefore = new WeakMap<RouteOptions, { onSend: number; onRequest: number }>()
   // The coding decision of routes without their own `compress` settings: one for all of them.
@@ -125,11 +135,17 @@ async function compressPlugin(
   fastify.addHook('onRoute', function fastifyPerfCompressRouteOptions(routeOptions) {
     const route = routeOptions as RouteOptions & { compress?: unknown }
     const config = (route.config as { compress?: unknown } | undefined)?.compress
+    const dictionary = routeDictionary(route, config, dictionaries)
+    if (dictionary !== undefined) routeDictionaries.set(routeOptions, dictionary)
     if (config === false) {
       route.compress = false
     } else if (route.compress !== null && typeof route.compress === 'object') {
       route.compress = { ...routeBase, ...route.compress }
-    } else if (config === true && !options.global && route.compress === undefined) {
+    } else if (
+      (config === true || dictionary !== undefined) &&
+      !options.global &&
+      route.compress === undefined
+    ) {
       route.compress = { ...routeBase }
     }
     hooksBefore.set(routeOptions, {
@@ -176,14 +192,21 @@ async function compressPlugin(
     nameDecompress(routeOptions)
     const onSend = addedHook(routeOptions, 'onSend', before.onSend)
     if (onSend === undefined) return
+    const dictionary = routeDictionaries.get(routeOptions)
     onSend.hooks[before.onSend] = wrapCompressOnSend(
       onSend.added as Parameters<typeof wrapCompressOnSend>[0],
       settings,
       own,
+      dictionary,
     )
-    // What the route cache keys `Accept-Encoding` by on this route (negotiation.ts).
-    ;(routeOptions as unknown as Record<symbol, unknown>)[kContentCoding] = own.choose
+    // What the route cache keys `Accept-Encoding` by on this route (negotiation.ts); on a
+    // dictionary route, `dcz`/`dcb` for the requests that get it (dictionaries.ts).
+    ;(routeOptions as unknown as Record<symbol, unknown>)[kContentCoding] =
+      dictionary === undefined ? own.choose : dictionaryChooser(dictionary, own.choose)
   })
+
+  // After both onRoute hooks: the dictionaries' own routes are compressed like any other.
+  registerDictionaryRoutes(fastify, dictionaries)
 
   if (memo !== null) {
     fastify.addHook('onClose', function fastifyPerfCompressClose(_instance, done) {
@@ -223,6 +246,38 @@ function guardLaterDecoration(fastify: FastifyInstance): void {
       )
     }
   })
+}
+
+/**
+ * The dictionary a route's `config.compress` object names, checked when the route is declared
+ * (`FST_PERF_COMPRESS_INVALID_ROUTE_CONFIG`); `undefined` for `true`, `false` or no config.
+ */
+function routeDictionary(
+  route: RouteOptions,
+  config: unknown,
+  dictionaries: ReadonlyMap<string, ResolvedDictionary>,
+): ResolvedDictionary | undefined {
+  if (config === undefined || typeof config === 'boolean') return undefined
+  const where = `${String(route.method)} ${route.url}`
+  if (config === null || typeof config !== 'object' || Array.isArray(config))
+    throw new FST_PERF_COMPRESS_INVALID_ROUTE_CONFIG(where, 'must be true, false or { dictionary: "<name>" }')
+  for (const key of Object.keys(config)) {
+    if (key !== 'dictionary')
+      throw new FST_PERF_COMPRESS_INVALID_ROUTE_CONFIG(
+        where,
+        `unknown key ${JSON.stringify(key)} (known: dictionary)`,
+      )
+  }
+  const name = (config as { dictionary?: unknown }).dictionary
+  const dictionary = typeof name === 'string' ? dictionaries.get(name) : undefined
+  if (dictionary === undefined) {
+    const known = [...dictionaries.keys()]
+    throw new FST_PERF_COMPRESS_INVALID_ROUTE_CONFIG(
+      where,
+      `dictionary ${JSON.stringify(name)} is not in the plugin's dictionaries option (${known.length === 0 ? 'none given' : `known: ${known.join(', ')}`})`,
+    )
+  }
+  return dictionary
 }
 
 type ReplyCompressHook = (request: unknown, reply: { compress?: unknown }, next: () => void) => void

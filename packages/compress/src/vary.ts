@@ -8,9 +8,13 @@
 // response of an app spells it the same way), and `*` left alone: it already means "varies on
 // everything" (§12.5.5), so nothing is added to it and the other names beside it are dropped.
 
-/** The field value to send: `current` (string, list, or absent) with `Accept-Encoding` merged in. */
-export function mergeVary(current: unknown): string {
-  if (current === undefined || current === null || current === '') return 'accept-encoding'
+/**
+ * The field value to send: `current` (string, list, or absent) with `Accept-Encoding` merged in,
+ * and `Available-Dictionary` too for a route compressed with a dictionary (RFC 9842 §6.2).
+ */
+export function mergeVary(current: unknown, dictionary = false): string {
+  if (current === undefined || current === null || current === '')
+    return dictionary ? 'accept-encoding, available-dictionary' : 'accept-encoding'
   const text = Array.isArray(current) ? current.join(',') : String(current)
   const seen = new Set<string>()
   const names: string[] = []
@@ -24,5 +28,6 @@ export function mergeVary(current: unknown): string {
     names.push(name)
   }
   if (!seen.has('accept-encoding')) names.push('accept-encoding')
+  if (dictionary && !seen.has('available-dictionary')) names.push('available-dictionary')
   return names.join(', ')
 }

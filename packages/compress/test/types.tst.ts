@@ -3,6 +3,8 @@ import fastifyPerfCompress, {
   type CompressEncodedEvent,
   type CompressSkippedEvent,
   channelNames,
+  type DictionaryOptions,
+  type EncodedCoding,
   type Encoding,
   type FastifyPerfCompressOptions,
   FST_PERF_COMPRESS_INVALID_DIRECTORY,
@@ -11,6 +13,7 @@ import fastifyPerfCompress, {
   fastifyPerfCompress as named,
   type PrecompressResult,
   precompress,
+  type RouteCompressConfig,
   type SkipReason,
 } from '@fastify-perf/compress'
 import { expectTypeOf } from 'expect-type'
@@ -70,12 +73,36 @@ app.register(fastifyPerfCompress, { breach: { cookies: true } })
 // Per-route opt-out and opt-in, typed on the route config.
 app.get('/token', { config: { compress: false } }, async () => 'secret')
 app.get('/report', { config: { compress: true } }, async () => 'report')
-// @ts-expect-error config.compress is a boolean
+// @ts-expect-error config.compress is a boolean or { dictionary }
 app.get('/bad', { config: { compress: 'no' } }, async () => 'x')
+
+// Compression dictionaries (RFC 9842): the plugin option and the route's choice.
+app.register(fastifyPerfCompress, {
+  dictionaries: {
+    'api-v1': { bytes: Buffer.from('{}'), url: '/d/api-v1.dat', match: '/api/v1/*' },
+    'api-v2': { path: 'dict/api-v2.json', url: '/d/api-v2.dat', match: '/api/v2/*', matchDest: [], id: 'v2' },
+  },
+})
+const dictionaryOptions: DictionaryOptions = {
+  bytes: 'sample',
+  url: '/d',
+  match: '/*',
+  cacheControl: 'max-age=60',
+}
+expectTypeOf(dictionaryOptions.url).toEqualTypeOf<string>()
+app.get('/api/v1/items', { config: { compress: { dictionary: 'api-v1' } } }, async () => [])
+const routeConfig: RouteCompressConfig = { dictionary: 'api-v1' }
+expectTypeOf(routeConfig.dictionary).toEqualTypeOf<string>()
+// @ts-expect-error a dictionary is named by a string
+app.get('/api/v1/bad', { config: { compress: { dictionary: 1 } } }, async () => [])
+// @ts-expect-error a dictionary needs its url
+app.register(fastifyPerfCompress, { dictionaries: { d: { bytes: 'x', match: '/*' } } })
 
 // Channel payloads.
 expectTypeOf(channelNames.encoded).toEqualTypeOf<'fastify-perf:compress:encoded'>()
-expectTypeOf<CompressEncodedEvent['encoding']>().toEqualTypeOf<Encoding>()
+expectTypeOf<CompressEncodedEvent['encoding']>().toEqualTypeOf<EncodedCoding>()
+expectTypeOf<Encoding>().toExtend<EncodedCoding>()
+expectTypeOf<'dcz'>().toExtend<EncodedCoding>()
 expectTypeOf<CompressEncodedEvent['bytesIn']>().toEqualTypeOf<number>()
 expectTypeOf<CompressEncodedEvent['request']>().toEqualTypeOf<FastifyRequest | undefined>()
 expectTypeOf<CompressEncodedEvent['reply']>().toEqualTypeOf<FastifyReply | undefined>()
