@@ -1,6 +1,7 @@
 import { readFile } from 'node:fs/promises'
 import type { IncomingHttpHeaders } from 'node:http'
 import {
+  cacheableAsDictionary,
   chooseDictionaryEncoding,
   type DictionaryEncoding,
   dictionaryHash,
@@ -91,18 +92,6 @@ const DEFAULT_CACHE_CONTROL = 'public, max-age=2592000'
 const KEYS = ['bytes', 'path', 'url', 'match', 'matchDest', 'id', 'cacheControl', 'contentType'] as const
 /** Names: what routes write in `config.compress.dictionary`. */
 const NAME = /^[A-Za-z0-9._-]{1,64}$/
-
-/**
- * Whether a response with this Cache-Control can be a dictionary: the client uses a dictionary
- * only while it is fresh (RFC 9842 §2.2.1), so it needs a positive `max-age` and neither
- * `no-store` nor `no-cache` (stale at once). As @fastify-perf/static's rule.
- */
-export function cacheableAsDictionary(cacheControl: string): boolean {
-  const directives = cacheControl.toLowerCase()
-  if (/(?:^|,)\s*(?:no-store|no-cache)\s*(?:[,=]|$)/.test(directives)) return false
-  const maxAge = /(?:^|,)\s*max-age\s*=\s*"?(\d+)"?\s*(?:,|$)/.exec(directives)
-  return maxAge !== null && Number(maxAge[1]) > 0
-}
 
 /**
  * Validates the `dictionaries` option (shape only, synchronously, with the other options).

@@ -124,3 +124,16 @@ export function serializeUseAsDictionary(field: UseAsDictionary): string {
   }
   return serializeDictionary(members)
 }
+
+/**
+ * Whether a response with this Cache-Control can be a dictionary: the client uses a dictionary
+ * only while it is fresh (RFC 9842 §2.2.1), so it needs a positive `max-age` and neither
+ * `no-store` nor `no-cache` (stale at once). Static files and the compress plugin's dictionary
+ * routes are advertised only under such a policy.
+ */
+export function cacheableAsDictionary(cacheControl: string): boolean {
+  const directives = cacheControl.toLowerCase()
+  if (/(?:^|,)\s*(?:no-store|no-cache)\s*(?:[,=]|$)/.test(directives)) return false
+  const maxAge = /(?:^|,)\s*max-age\s*=\s*"?(\d+)"?\s*(?:,|$)/.exec(directives)
+  return maxAge !== null && Number(maxAge[1]) > 0
+}

@@ -24,6 +24,7 @@ export {
 } from './codec.js'
 export { FST_PERF_DICTIONARY_INVALID_FIELD } from './errors.js'
 export {
+  cacheableAsDictionary,
   matchPatternProblem,
   parseAvailableDictionary,
   parseDictionaryId,

@@ -1,6 +1,7 @@
 import assert from 'node:assert/strict'
 import { test } from 'node:test'
 import {
+  cacheableAsDictionary,
   FST_PERF_DICTIONARY_INVALID_FIELD,
   matchPatternProblem,
   parseAvailableDictionary,
@@ -76,4 +77,18 @@ test('Use-As-Dictionary: only same-origin path patterns without regexp groups', 
   assert.throws(() => serializeUseAsDictionary({ match: '/a/*', id: 'x'.repeat(1025) }), /id/)
   assert.throws(() => serializeUseAsDictionary({ match: '/a/*', type: 'zstd' as 'raw' }), /type/)
   assert.throws(() => serializeUseAsDictionary({ match: '/a/*', matchDest: ['Script!'] }), /match-dest/)
+})
+
+test('cacheableAsDictionary: a positive max-age, neither no-store nor no-cache', () => {
+  for (const yes of ['public, max-age=31536000, immutable', 'max-age=60', 'Max-Age="600", public'])
+    assert.equal(cacheableAsDictionary(yes), true, yes)
+  for (const no of [
+    'no-store',
+    'public, max-age=600, no-cache',
+    'max-age=0',
+    'public',
+    's-maxage=600',
+    'no-cache="set-cookie", max-age=600',
+  ])
+    assert.equal(cacheableAsDictionary(no), false, no)
 })

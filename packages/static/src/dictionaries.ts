@@ -58,18 +58,6 @@ export interface MadeVariant {
 const PLAIN_URL_PATH = /^[A-Za-z0-9._~/@-]+$/
 
 /**
- * Whether a response with this Cache-Control can be a dictionary: the client uses a dictionary
- * only while it is fresh (RFC 9842 §2.2.1), so it needs a positive `max-age` and neither
- * `no-store` nor `no-cache` (stale at once).
- */
-export function cacheableAsDictionary(cacheControl: string): boolean {
-  const directives = cacheControl.toLowerCase()
-  if (/(?:^|,)\s*(?:no-store|no-cache)\s*(?:[,=]|$)/.test(directives)) return false
-  const maxAge = /(?:^|,)\s*max-age\s*=\s*"?(\d+)"?\s*(?:,|$)/.exec(directives)
-  return maxAge !== null && Number(maxAge[1]) > 0
-}
-
-/**
  * The dictionaries of one registration: which files are dictionaries, their known versions per
  * pattern, and the dictionary-compressed variants being made.
  */

@@ -3,6 +3,7 @@ import { stat } from 'node:fs/promises'
 import { join, sep } from 'node:path'
 import send from '@fastify/send'
 import {
+  cacheableAsDictionary,
   chooseDictionaryEncoding,
   type DictionaryEncoding,
   dictionaryReadable,
@@ -17,7 +18,7 @@ import {
   parseRange,
   UNSATISFIABLE,
 } from './conditional.js'
-import { cacheableAsDictionary, type Dictionaries } from './dictionaries.js'
+import type { Dictionaries } from './dictionaries.js'
 import { FST_PERF_STATIC_FORBIDDEN_PATH, FST_PERF_STATIC_INVALID_OPTION } from './errors.js'
 import {
   type EntryHeaders,
