@@ -4,7 +4,9 @@ import {
   cacheableAsDictionary,
   chooseDictionaryEncoding,
   type DictionaryEncoding,
+  type DictionaryRequestFields,
   dictionaryHash,
+  dictionaryReadable,
   dictionarySupport,
   matchPatternProblem,
   parseAvailableDictionary,
@@ -255,17 +257,35 @@ export function dictionaryChooser(
   ordinary: (headers: IncomingHttpHeaders) => string,
 ): (headers: IncomingHttpHeaders) => string {
   return function chooseWithDictionary(headers) {
-    const mode = headers['sec-fetch-mode']
-    const readable =
-      mode === undefined ||
-      mode === 'navigate' ||
-      mode === 'same-origin' ||
-      (mode === 'cors' && typeof headers.origin === 'string')
-    if (readable) {
+    // The hook's readability rule (the core's), optimistic for CORS: the response's
+    // Access-Control-Allow-Origin is not known yet, so `*` stands for it.
+    if (dictionaryReadable(headers as DictionaryRequestFields, '*')) {
       const encoding = requestedEncoding(dictionary, headers)
       if (encoding !== undefined) return encoding
     }
     return ordinary(headers)
+  }
+}
+
+/**
+ * Where the route cache finds, on a route's options, how the compressor reads
+ * `Available-Dictionary` (the route cache's `kDictionaryReading`): `(headers) => string |
+ * undefined`, the dictionary the request holds that the compressor will use, or `undefined` for
+ * "none it knows". A dictionary route's responses vary on the field only through that reading, so
+ * the cache keys them by it instead of by the raw value: the hash of every unknown, stale or
+ * malformed dictionary shares one variant with no dictionary, and a client sending a new random
+ * hash on each request cannot make a stored variant per request.
+ */
+export const kDictionaryReading: symbol = Symbol.for('fastify-perf.dictionaryReading')
+
+/** The reading published under {@link kDictionaryReading} for a route compressed with `dictionary`. */
+export function dictionaryReading(
+  dictionary: ResolvedDictionary,
+): (headers: IncomingHttpHeaders) => string | undefined {
+  return function readAvailableDictionary(headers) {
+    const available = headers['available-dictionary']
+    if (available === undefined) return undefined
+    return parseAvailableDictionary(available) === dictionary.hashBase64 ? dictionary.hashBase64 : undefined
   }
 }
 

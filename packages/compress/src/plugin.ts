@@ -5,6 +5,8 @@ import { Codecs } from './codec.js'
 import { type CompressHookSettings, wrapCompressOnSend, wrapReplyCompress } from './compress-hook.js'
 import {
   dictionaryChooser,
+  dictionaryReading,
+  kDictionaryReading,
   loadDictionaries,
   type ResolvedDictionary,
   registerDictionaryRoutes,
@@ -203,6 +205,9 @@ async function compressPlugin(
     // dictionary route, `dcz`/`dcb` for the requests that get it (dictionaries.ts).
     ;(routeOptions as unknown as Record<symbol, unknown>)[kContentCoding] =
       dictionary === undefined ? own.choose : dictionaryChooser(dictionary, own.choose)
+    // And what it keys `Available-Dictionary` by: the dictionary this compressor will use, or none.
+    if (dictionary !== undefined)
+      (routeOptions as unknown as Record<symbol, unknown>)[kDictionaryReading] = dictionaryReading(dictionary)
   })
 
   // After both onRoute hooks: the dictionaries' own routes are compressed like any other.

@@ -48,6 +48,24 @@ export const kContentCoding: symbol = Symbol.for('fastify-perf.contentCoding')
 /** The function published under {@link kContentCoding}. */
 export type ContentCodingChooser = (headers: IncomingHttpHeaders) => string
 
+/**
+ * Where a compressor that compresses a route's responses with a dictionary (RFC 9842) publishes,
+ * on the route's options, how it reads `Available-Dictionary`: `(headers) => string | undefined`,
+ * the dictionary the request holds that it will use (any string naming it), or `undefined` for
+ * none. The route's responses must depend on the field only through that reading (they vary on it
+ * because of the compressor); the cache then keys the field by the reading, so the hashes of
+ * unknown, stale or malformed dictionaries share the variant of no dictionary instead of one
+ * stored variant per value a client makes up. @fastify-perf/compress publishes it on routes with
+ * a `dictionary`.
+ */
+export const kDictionaryReading: symbol = Symbol.for('fastify-perf.dictionaryReading')
+
+/** The function published under {@link kDictionaryReading}. */
+export type DictionaryReading = (headers: IncomingHttpHeaders) => string | undefined
+
+/** Prefix of a dictionary reading's value in a key, so it never equals a raw field's value. */
+const HELD = '#'
+
 /** Codings the accepted-set reading asks the negotiator about, in the order of the key. */
 const CODINGS = ['br', 'deflate', 'gzip', 'zstd', 'identity'] as const
 
@@ -90,11 +108,31 @@ export class AcceptEncodingKey {
   readonly #routeOptions: object | undefined
   /** `undefined`: not resolved yet; `null`: nobody publishes a choice for this route. */
   #chooser: ContentCodingChooser | null | undefined
+  /** The same for the compressor's reading of `Available-Dictionary` ({@link kDictionaryReading}). */
+  #dictionary: DictionaryReading | null | undefined
 
   /** `routeOptions`: the object the route's `onRoute` hooks receive; none: the accepted set. */
   constructor(routeOptions?: object) {
     this.#routeOptions = routeOptions
     this.#chooser = routeOptions === undefined ? null : undefined
+    this.#dictionary = routeOptions === undefined ? null : undefined
+  }
+
+  /**
+   * The variant value of `Available-Dictionary` by the reading the route's compressor published:
+   * `#<dictionary>` or `undefined` (none it will use). `null` when none is published: the caller
+   * then keys the field's own value.
+   */
+  availableDictionary(headers: IncomingHttpHeaders): string | undefined | null {
+    let reading = this.#dictionary
+    if (reading === undefined) {
+      const published = (this.#routeOptions as Record<symbol, unknown>)[kDictionaryReading]
+      reading = typeof published === 'function' ? (published as DictionaryReading) : null
+      this.#dictionary = reading
+    }
+    if (reading === null) return null
+    const held = reading(headers)
+    return held === undefined ? undefined : HELD + held
   }
 
   /**

@@ -147,8 +147,25 @@ export function varySuffix(
     const raw = headers[name]
     if (raw !== undefined && headerText(raw)!.length > maxValueLength) return VARY_TOO_LARGE
     const value =
-      name === 'accept-encoding' ? acceptEncoding.value(headerText(raw), headers) : normalizeHeader(name, raw)
+      name === 'accept-encoding'
+        ? acceptEncoding.value(headerText(raw), headers)
+        : name === 'available-dictionary'
+          ? dictionaryValue(raw, headers, acceptEncoding)
+          : normalizeHeader(name, raw)
     suffix += `h${lp(name)}${value === undefined ? '~' : lp(value)}`
   }
   return suffix
+}
+
+/**
+ * `Available-Dictionary` in a key: the reading of the route's compressor when it publishes one
+ * (accept-encoding.ts, `kDictionaryReading`), else the field's own value.
+ */
+function dictionaryValue(
+  raw: string | readonly string[] | undefined,
+  headers: IncomingHttpHeaders,
+  acceptEncoding: AcceptEncodingKey,
+): string | undefined {
+  const held = acceptEncoding.availableDictionary(headers)
+  return held === null ? normalizeHeader('available-dictionary', raw) : held
 }
