@@ -13,7 +13,7 @@ import assert from 'node:assert/strict'
 import { monitorEventLoopDelay } from 'node:perf_hooks'
 import { after, type TestContext, test } from 'node:test'
 import { setTimeout as sleep } from 'node:timers/promises'
-import fastifyPerfCache from '@fastify-perf/cache'
+import fastifyPerfCache, { type Duration } from '@fastify-perf/cache'
 import { RedisBus, RedisStore } from '@fastify-perf/cache-redis'
 import { buildApp, listen, startRedis } from '@fastify-perf/test-helpers'
 import type { FastifyInstance } from 'fastify'
@@ -44,7 +44,7 @@ interface InstanceOptions {
   /** Counts factory calls over every instance of a test. */
   onFactory?: () => void
   /** The plugin's `storeTimeout` (default: the plugin's own). */
-  storeTimeout?: string
+  storeTimeout?: Duration
 }
 
 /**
