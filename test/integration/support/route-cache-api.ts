@@ -1,6 +1,7 @@
 // Registering the route cache and declaring cached routes, in one place for both suites.
 import {
   type CacheStore,
+  type Duration,
   fastifyPerfCache,
   type RouteCacheConfig,
   type RouteCacheOptions,
@@ -13,7 +14,7 @@ export type { RouteCacheConfig, RouteCacheOptions }
 export async function registerRouteCache(
   app: FastifyInstance,
   routes: RouteCacheOptions,
-  extra: { store?: CacheStore } = {},
+  extra: { store?: CacheStore; storeTimeout?: Duration } = {},
 ): Promise<void> {
   await app.register(fastifyPerfCache, { ...extra, routes })
 }
