@@ -1,12 +1,9 @@
 import { performance } from 'node:perf_hooks'
 import zlib, { type BrotliOptions, type ZlibOptions } from 'node:zlib'
 import {
-  DCB_MAGIC,
-  DCZ_MAGIC,
   type DictionaryEncoding,
-  brotliOptions as dictionaryBrotliOptions,
-  zstdOptions as dictionaryZstdOptions,
   encodeWithDictionary,
+  encodeWithDictionarySync,
 } from '@fastify-perf/compression-dictionary'
 import type { FastifyReply } from 'fastify'
 import { type CompressEncodedEvent, type Encoding, encodedChannel } from './channels.js'
@@ -194,15 +191,11 @@ export class Codecs {
   }
 
   #dictionarySync(encoding: DictionaryEncoding, body: Buffer, dictionary: ResolvedDictionary): Buffer {
-    const compressed =
-      encoding === 'dcz'
-        ? (zlib as Required<ZstdZlib>).zstdCompressSync(
-            body,
-            dictionaryZstdOptions(body, dictionary.bytes, this.#settings.zstdLevel),
-          )
-        : zlib.brotliCompressSync(body, dictionaryBrotliOptions(body, dictionary.bytes, this.#dcbQuality()))
-    const magic = encoding === 'dcz' ? DCZ_MAGIC : DCB_MAGIC
-    return Buffer.concat([Buffer.from(magic), dictionary.hash, compressed])
+    return encodeWithDictionarySync(encoding, body, dictionary.bytes, {
+      hash: dictionary.hash,
+      zstdLevel: this.#settings.zstdLevel,
+      brotliQuality: this.#dcbQuality(),
+    })
   }
 
   #settingsId(encoding: Encoding, options: object | undefined): string {

@@ -94,13 +94,42 @@ export async function encodeWithDictionary(
   dictionary: Uint8Array,
   options: DictionaryEncodeOptions = {},
 ): Promise<Buffer> {
-  const hash = options.hash ?? dictionaryHash(dictionary)
-  if (hash.length !== DICTIONARY_HASH_BYTES)
-    throw new RangeError('hash must be the 32-byte SHA-256 of the dictionary')
+  const hash = hashOf(dictionary, options)
   const compressed =
     encoding === 'dcb'
       ? await brotliCompress(body, brotliOptions(body, dictionary, options.brotliQuality ?? 11))
       : await zstdCompress(body, zstdOptions(body, dictionary, options.zstdLevel ?? 19))
+  return frame(encoding, hash, compressed)
+}
+
+/**
+ * {@link encodeWithDictionary} on the calling thread: for small bodies, where a trip to the thread
+ * pool costs more than the compression (the compress plugin's dynamic responses under its
+ * `syncThreshold`).
+ */
+export function encodeWithDictionarySync(
+  encoding: DictionaryEncoding,
+  body: Uint8Array,
+  dictionary: Uint8Array,
+  options: DictionaryEncodeOptions = {},
+): Buffer {
+  const hash = hashOf(dictionary, options)
+  const compressed =
+    encoding === 'dcb'
+      ? zlib.brotliCompressSync(body, brotliOptions(body, dictionary, options.brotliQuality ?? 11))
+      : zlib.zstdCompressSync(body, zstdOptions(body, dictionary, options.zstdLevel ?? 19))
+  return frame(encoding, hash, compressed)
+}
+
+function hashOf(dictionary: Uint8Array, options: DictionaryEncodeOptions): Uint8Array {
+  const hash = options.hash ?? dictionaryHash(dictionary)
+  if (hash.length !== DICTIONARY_HASH_BYTES)
+    throw new RangeError('hash must be the 32-byte SHA-256 of the dictionary')
+  return hash
+}
+
+/** The RFC 9842 body: magic, the dictionary's SHA-256, then the compressed stream. */
+function frame(encoding: DictionaryEncoding, hash: Uint8Array, compressed: Buffer): Buffer {
   const magic = MAGIC[encoding]
   return Buffer.concat([magic, hash, compressed], magic.length + DICTIONARY_HASH_BYTES + compressed.length)
 }

@@ -24,13 +24,7 @@ const NO_PARAMETERS: Parameters = new Map()
  * parseAvailableDictionary('pZGm1Av0IEBKARczz7exkNYsZb8LzaMrV7J32a2fFG4=') // undefined (a token)
  */
 export function parseAvailableDictionary(field: string | readonly string[] | undefined): string | undefined {
-  if (typeof field !== 'string') return undefined
-  let value: unknown
-  try {
-    value = parseItem(field)[0]
-  } catch {
-    return undefined
-  }
+  const value = itemValue(field)
   if (!(value instanceof ArrayBuffer) || value.byteLength !== DICTIONARY_HASH_BYTES) return undefined
   return Buffer.from(value).toString('base64')
 }
@@ -40,13 +34,7 @@ export function parseAvailableDictionary(field: string | readonly string[] | und
  * `undefined` when absent or malformed. Informative only: the server still checks the hash.
  */
 export function parseDictionaryId(field: string | readonly string[] | undefined): string | undefined {
-  if (typeof field !== 'string') return undefined
-  let value: unknown
-  try {
-    value = parseItem(field)[0]
-  } catch {
-    return undefined
-  }
+  const value = itemValue(field)
   return typeof value === 'string' && value.length <= MAX_ID_LENGTH ? value : undefined
 }
 
@@ -136,4 +124,14 @@ export function cacheableAsDictionary(cacheControl: string): boolean {
   if (/(?:^|,)\s*(?:no-store|no-cache)\s*(?:[,=]|$)/.test(directives)) return false
   const maxAge = /(?:^|,)\s*max-age\s*=\s*"?(\d+)"?\s*(?:,|$)/.exec(directives)
   return maxAge !== null && Number(maxAge[1]) > 0
+}
+
+/** The bare value of a structured-field item (RFC 9651), or `undefined` when absent or malformed. */
+function itemValue(field: string | readonly string[] | undefined): unknown {
+  if (typeof field !== 'string') return undefined
+  try {
+    return parseItem(field)[0]
+  } catch {
+    return undefined
+  }
 }

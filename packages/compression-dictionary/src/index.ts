@@ -19,6 +19,7 @@ export {
   dictionaryHeaderLength,
   dictionarySupport,
   encodeWithDictionary,
+  encodeWithDictionarySync,
   hasDictionaryHeader,
   zstdOptions,
 } from './codec.js'
