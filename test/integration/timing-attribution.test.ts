@@ -44,6 +44,19 @@ async function timedApp(
     return app.cache.getOrSet(`late:${id}`, async () => ({ id, at: Date.now() }), { ttl: '1m' })
   })
   app.get('/page/:id', cacheRoute(true), async (req) => `page ${(req.params as { id: string }).id}`)
+  // A lookup before the handler, after an await (a session read in an auth hook): its request is
+  // not known to the plugin yet, only its raw message (AsyncLocalStorage).
+  app.get(
+    '/hooked/:id',
+    {
+      preHandler: async (req) => {
+        await sleep(1)
+        const id = (req.params as { id: string }).id
+        await app.cache.getOrSet(`hooked:${id}`, async () => ({ id }), { ttl: '1m' })
+      },
+    },
+    async () => 'hooked',
+  )
   return app
 }
 
@@ -112,6 +125,27 @@ describe('cache work is attributed to its request with the timing defaults', () 
         assert.equal(cachePhase((await request(`${onBase}/late/2`)).headers['server-timing']), 'miss')
       })
 
+      test('a data-cache lookup in a preHandler hook after an await is counted under its route', async (t) => {
+        const defer = closer(t)
+        const { store } = await openStore(setup, defer)
+        // On every Node: asyncContext is what attributes it (the default on Node >= 24).
+        const app = await timedApp(defer, store, { asyncContext: true })
+        const base = await listen(app)
+        const first = await request(`${base}/hooked/1`)
+        assert.equal(first.text, 'hooked')
+        assert.equal(cachePhase(first.headers['server-timing']), 'miss')
+        await untilPhase(`${base}/hooked/1`, 'hit')
+        const scrape = (await request(`${base}/metrics`)).text
+        const labels = { route: '/hooked/:id', store: store.name, namespace: 'cache' }
+        assert.equal(series(scrape, 'fastify_perf_cache_lookups_total', { ...labels, result: 'miss' }), 1)
+        assert.ok(series(scrape, 'fastify_perf_cache_lookups_total', { ...labels, result: 'hit' }) >= 1)
+        assert.equal(
+          series(scrape, 'fastify_perf_cache_lookups_total', { route: '__none__' }),
+          0,
+          `no lookup may be counted without a route:\n${scrape}`,
+        )
+      })
+
       test('a route-cache miss and hit show in Server-Timing', async (t) => {
         const defer = closer(t)
         const { store } = await openStore(setup, defer)
@@ -129,6 +163,29 @@ describe('cache work is attributed to its request with the timing defaults', () 
       })
     })
   }
+
+  test('24 concurrent requests on a late Redis, lookups in handlers and hooks after awaits, each keep their own', async (t) => {
+    const defer = closer(t)
+    const { store } = await openStore(lateRedis, defer)
+    const app = await timedApp(defer, store, { asyncContext: true })
+    const base = await listen(app)
+    const urls = Array.from({ length: 24 }, (_, i) => `${base}/${i % 2 === 0 ? 'late' : 'hooked'}/c${i}`)
+    const responses = await Promise.all(urls.map((url) => request(url)))
+    for (const [i, res] of responses.entries()) {
+      assert.equal(res.status, 200)
+      // One lookup each: `miss`, never `miss=2` (another request's) nor nothing.
+      assert.equal(cachePhase(res.headers['server-timing']), 'miss', urls[i])
+    }
+    const scrape = (await request(`${base}/metrics`)).text
+    for (const route of ['/late/:id', '/hooked/:id']) {
+      assert.equal(
+        series(scrape, 'fastify_perf_cache_lookups_total', { route, result: 'miss' }),
+        12,
+        `${route}:\n${scrape}`,
+      )
+    }
+    assert.equal(series(scrape, 'fastify_perf_cache_lookups_total', { route: '__none__' }), 0)
+  })
 
   test('two concurrent requests on a late Redis each get their own lookup', async (t) => {
     const defer = closer(t)

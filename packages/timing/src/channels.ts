@@ -4,8 +4,10 @@ import { performance } from 'node:perf_hooks'
 import { BREAKER_STATES, type Measurements, NO_ROUTE, type RouteState } from './metrics.js'
 import {
   createPhases,
+  kArrival,
   kExposed,
   kHandlerStart,
+  kLinked,
   kPhases,
   kReply,
   kRoute,
@@ -34,7 +36,11 @@ import type { StatsdExporter } from './statsd.js'
 //      handler, which is wrapped (see `wrapHandler`): everything a sync handler triggers
 //      (`reply.send`, the onSend hooks, compression) runs inside that window, as does a
 //      memory-store or L1 lookup made before the handler's first `await`;
-//   3. else, with `asyncContext: true`, the request in AsyncLocalStorage (set in `onRequest`);
+//   3. else, with `asyncContext` (the default on Node >= 24), the raw message in AsyncLocalStorage,
+//      entered as the request arrives (arrival.ts), and through it the Fastify request once its
+//      handler started (`kLinked`): a lookup after an `await` in the handler. Before the handler
+//      (a hook that awaits), the message alone: its phases go on it, and a data-cache lookup is
+//      counted under the route once onSend knows it (`pending`);
 //   4. else no request: counted with route `__none__`, and not in any Server-Timing header.
 
 /** Channels this plugin subscribes to. */
@@ -96,10 +102,19 @@ type Handler = (this: unknown, request: TimedRequest, reply: unknown) => unknown
  * two allocations and two channel publishes per request for Fastify's tracing channel, which is
  * the fallback for routes declared before the plugin was registered (see {@link traceHandlers}).
  */
-export function wrapHandler<T extends Handler>(handler: T, route: RouteState): T {
+export function wrapHandler<T extends Handler>(
+  handler: T,
+  route: RouteState,
+  storage: AsyncLocalStorage<PhasesHolder> | null,
+): T {
   const timed = function timedHandler(this: unknown, request: TimedRequest, reply: unknown): unknown {
     request[kHandlerStart] = performance.now()
     request[kRoute] = route
+    const raw = request.raw as PhasesHolder
+    raw[kLinked] = request
+    // The arrival entered the message's context; `inject()` has no arrival (and a `serverFactory`
+    // may call Fastify from elsewhere): enter it here, for what the handler awaits.
+    if (storage !== null && storage.getStore() !== raw) storage.enterWith(raw)
     const previous = current
     current = request
     try {
@@ -122,6 +137,7 @@ export function traceHandlers(): () => void {
     const request = (message as { request?: TimedRequest } | null)?.request
     if (request === undefined || !(kStart in request) || request[kHandlerStart] !== 0) return
     request[kHandlerStart] = performance.now()
+    ;(request.raw as PhasesHolder)[kLinked] = request
     current = request
   }
   const onEnd = () => {
@@ -141,8 +157,8 @@ export interface ChannelSinks {
   readonly statsd: StatsdExporter | null
   /** Set with `otel.spans` (the default with `otel`). */
   readonly spans: SpanRecorder | null
-  /** Set with `asyncContext: true`. */
-  readonly storage: AsyncLocalStorage<TimedRequest> | null
+  /** Set with `asyncContext`: the raw message of the request whose async context this is. */
+  readonly storage: AsyncLocalStorage<PhasesHolder> | null
   /** Whether a request is this app's (several apps in one process all hear every event). */
   readonly owns: (request: TimedRequest) => boolean
   /**
@@ -197,11 +213,18 @@ export function subscribe(sinks: ChannelSinks): () => void {
     const request = requestOf(message, sinks)
     const store = label(message.store)
     const namespace = label(message.namespace)
-    const route = request?.[kRoute]?.label ?? routeOfUnresolved(request, measurements)
-    const cell = measurements.cacheLookups.cell(route, store, namespace, result)
-    cell.value++
-    statsd?.increment('cache.lookups', 1, cell.tags)
-    const holder = request !== null ? (request.raw as PhasesHolder) : arriving
+    const holder = holderOf(request, sinks, message)
+    if (request === null && holder !== null) {
+      // Before the route is known (a hook of this request): counted by route in onSend.
+      const phases = phasesIn(holder)
+      if (phases.pending === null) phases.pending = []
+      phases.pending.push({ store, namespace, result })
+    } else {
+      const route = request?.[kRoute]?.label ?? routeOfUnresolved(request, measurements)
+      const cell = measurements.cacheLookups.cell(route, store, namespace, result)
+      cell.value++
+      statsd?.increment('cache.lookups', 1, cell.tags)
+    }
     if (holder === null) return
     const phases = phasesIn(holder)
     if (result === 'hit') phases.cacheHit++
@@ -222,6 +245,11 @@ export function subscribe(sinks: ChannelSinks): () => void {
     if (message.request !== undefined) return
     const request = requestOf(message, sinks)
     if (request !== null) message.request = request
+    else {
+      // Before the handler (a hook): the raw message, whose request is linked later.
+      const holder = holderOf(null, sinks, message)
+      if (holder !== null) message.request = holder
+    }
   })
   on(channelNames.cacheHit, lookup('hit'))
   on(channelNames.cacheMiss, lookup('miss'))
@@ -246,7 +274,7 @@ export function subscribe(sinks: ChannelSinks): () => void {
       return
     }
     const request = requestOf(message, sinks)
-    const holder = request !== null ? (request.raw as PhasesHolder) : arriving
+    const holder = holderOf(request, sinks, message)
     if (holder === null) return
     const phases = phasesIn(holder)
     if (outcome === 'hit' || outcome === 'not-modified') phases.cacheHit++
@@ -314,7 +342,7 @@ export function subscribe(sinks: ChannelSinks): () => void {
     seconds.value += durationMs / 1000
     statsd?.compression(seconds.tags, bytesIn, bytesOut, durationMs)
     const request = requestOf(message, sinks)
-    const holder = request !== null ? (request.raw as PhasesHolder) : arriving
+    const holder = holderOf(request, sinks, message)
     if (holder === null) return
     const phases = phasesIn(holder)
     phases.compressMs += durationMs
@@ -383,9 +411,47 @@ function requestOf(message: Payload, sinks: ChannelSinks): TimedRequest | null {
     | undefined
   let request: TimedRequest | null | undefined
   if (named !== undefined && named !== null && typeof named === 'object' && kStart in named) request = named
-  else request = current ?? sinks.storage?.getStore() ?? null
+  else if (named !== undefined && named !== null && typeof named === 'object' && kArrival in named) {
+    // A raw message named on a lookup before its request was known: linked since, or not yet.
+    request = (named as PhasesHolder)[kLinked] ?? null
+  } else request = current ?? sinks.storage?.getStore()?.[kLinked] ?? null
   // Every app's plugin hears every event: count it in the app whose server received the request.
   return request !== null && sinks.owns(request) ? request : null
+}
+
+/**
+ * Where an event's phases go: its request's raw message, else the message whose `request` event is
+ * being emitted, else (with `asyncContext`) the message of this async context, if it is this app's.
+ */
+function holderOf(request: TimedRequest | null, sinks: ChannelSinks, message: Payload): PhasesHolder | null {
+  if (request !== null) return request.raw as PhasesHolder
+  const named = message.request
+  if (named !== undefined && named !== null && typeof named === 'object' && kArrival in named) {
+    return sinks.ownsMessage(named) ? (named as PhasesHolder) : null
+  }
+  if (arriving !== null) return arriving
+  const stored = sinks.storage?.getStore()
+  return stored !== undefined && sinks.ownsMessage(stored) ? stored : null
+}
+
+/**
+ * Counts the data-cache lookups kept on a request's phases before its route was known, under
+ * `route` (onSend, or `__none__` when the response closed first).
+ */
+export function countPending(
+  phases: Phases,
+  route: string,
+  measurements: Measurements,
+  statsd: StatsdExporter | null,
+): void {
+  const pending = phases.pending
+  if (pending === null) return
+  phases.pending = null
+  for (const { store, namespace, result } of pending) {
+    const cell = measurements.cacheLookups.cell(route, store, namespace, result)
+    cell.value++
+    statsd?.increment('cache.lookups', 1, cell.tags)
+  }
 }
 
 function routeOfUnresolved(request: TimedRequest | null, measurements: Measurements): string {

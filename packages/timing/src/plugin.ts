@@ -11,7 +11,9 @@ import type {
 } from 'fastify'
 import fp from 'fastify-plugin'
 import { Registry } from 'prom-client'
+import { installArrival, type Listener } from './arrival.js'
 import {
+  countPending,
   type EdgeHit,
   enterArrival,
   leaveArrival,
@@ -28,6 +30,7 @@ import {
 import {
   type HistogramCell,
   Measurements,
+  NO_ROUTE,
   type PrometheusRegistration,
   registerPrometheus,
   routeOfConfig,
@@ -40,9 +43,12 @@ import {
 } from './options.js'
 import { createOtelExporter, type OtelExporter } from './otel.js'
 import {
+  kArrival,
   kExposed,
   kFacade,
   kHandlerStart,
+  kLinked,
+  kPhases,
   kReply,
   kRoute,
   kSent,
@@ -72,13 +78,12 @@ export interface TimingMetrics {
   readonly statsd: StatsdClient | null
 }
 
-// The arrival time of a request, written on Node's IncomingMessage by a `request` listener that
-// runs before Fastify's own: `total` then starts before routing and before every onRequest hook,
-// whichever plugin registered first, so a route-cache hit answered in an earlier onRequest hook
-// is still measured. (An onRequest hook of ours would also cost ~0.3 µs per request: see
-// docs/timing.md for the measurements behind the hook layout.)
-const kArrival = Symbol('fastify-perf.timing.arrival')
-type MarkedMessage = IncomingMessage & PhasesHolder & { [kArrival]?: number }
+// The arrival time of a request, written on Node's IncomingMessage by the `request` listener that
+// takes Fastify's place and calls it (arrival.ts): `total` then starts before routing and before
+// every onRequest hook, whichever plugin registered first, so a route-cache hit answered in an
+// earlier onRequest hook is still measured. (An onRequest hook of ours would cost ~0.3 µs per
+// request: see docs/timing.md for the measurements behind the hook layout.)
+type MarkedMessage = IncomingMessage & PhasesHolder
 // The request a response belongs to, set in onSend, read when the response closes.
 const kObserved = Symbol('fastify-perf.timing.observed')
 type MarkedResponse = ServerResponse & { [kObserved]?: TimedRequest }
@@ -194,6 +199,13 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
     if (otel !== null) otel.leave(this.req.method, isTls(this.req.socket))
     const request = this[kObserved]
     if (request !== undefined) finish(request, this.statusCode)
+    else {
+      // Never reached onSend (a hijacked reply, an aborted request): lookups its hooks made are
+      // counted without a route.
+      const phases = (this.req as MarkedMessage)[kPhases]
+      if (phases !== undefined && phases.pending !== null)
+        countPending(phases, NO_ROUTE, measurements, statsd)
+    }
   }
   function markArrival(message: MarkedMessage, response: ServerResponse): void {
     message[kArrival] = performance.now()
@@ -204,9 +216,17 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
       response.on('close', onResponseClose)
     }
   }
-  fastify.server.prependListener('request', markArrival)
-  // After Fastify's own listener: whatever Fastify ran synchronously for this request is done.
-  fastify.server.on('request', leaveArrival)
+  // The request's async context holds its raw message from its arrival (`asyncContext`), so an
+  // event after an `await` finds it; `kLinked` leads from it to the Fastify request.
+  const storage = options.asyncContext ? new AsyncLocalStorage<MarkedMessage>() : null
+  // In Fastify's place, calling it: the arrival window opens before routing and closes after it.
+  const uninstallArrival = installArrival(
+    fastify.server,
+    fastify.routing as Listener,
+    markArrival,
+    leaveArrival,
+    storage,
+  )
 
   // The handler phase: wrap each route's handler as it is declared. Routes declared before the
   // plugin finished loading are not seen here; the first time one answers, Fastify's tracing
@@ -216,24 +236,13 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
     // `url` already carries the prefix here. The state goes on the config (Fastify copies the
     // config into the route's context), where `routeOf()` finds the same object.
     const route = measurements.createRoute(routeOptions.url, true, false)
-    routeOptions.handler = wrapHandler(routeOptions.handler as never, route)
+    routeOptions.handler = wrapHandler(routeOptions.handler as never, route, storage)
     routeOptions.config = {
       ...routeOptions.config,
       [measurements.routeKey]: route,
     } as typeof routeOptions.config
   })
   let untrace: (() => void) | null = null
-
-  const storage = options.asyncContext ? new AsyncLocalStorage<TimedRequest>() : null
-  if (storage !== null) {
-    // Everything after this hook (later hooks, the handler, the promises they create) runs
-    // inside `storage.run`, so events after an `await` still find their request. Its name is
-    // known to @fastify-perf/cache (hook-order.ts): it checks nothing, so route-cache hits may
-    // be served before it (in onRequest, or at the edge).
-    fastify.addHook('onRequest', function fastifyPerfTimingContext(request, _reply, done) {
-      storage.run(request as TimedRequest, done)
-    })
-  }
 
   // onSend: the last moment headers can be set (a header set in onResponse is silently dropped:
   // the response is already on the wire). `total` ends here.
@@ -264,6 +273,12 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
         const route = measurements.routeOf(request)
         timed[kRoute] = route
         if (route.untraced && untrace === null) untrace = traceHandlers()
+      }
+      const raw = request.raw as MarkedMessage
+      raw[kLinked] = timed
+      const phases = raw[kPhases]
+      if (phases !== undefined && phases.pending !== null) {
+        countPending(phases, timed[kRoute]!.label, measurements, statsd)
       }
     }
     if (expose !== null && timed[kRoute]!.enabled && expose(request)) {
@@ -367,8 +382,7 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
   fastify.addHook('onClose', async function timingOnClose() {
     unsubscribe()
     untrace?.()
-    fastify.server.removeListener('request', markArrival)
-    fastify.server.removeListener('request', leaveArrival)
+    uninstallArrival()
     prometheus?.unregister()
     if (otel !== null) {
       otel.close()

@@ -28,9 +28,28 @@ export const kUser: unique symbol = Symbol('fastify-perf.timing.user')
  */
 export const kPhases: unique symbol = Symbol('fastify-perf.timing.phases')
 
+/**
+ * The Fastify request of a raw message, once known: set when its handler starts (or in onSend for
+ * a reply from a hook). With `asyncContext`, the async context holds the raw message from its
+ * arrival (arrival.ts), and an event after an `await` finds the request through this field.
+ */
+export const kLinked: unique symbol = Symbol('fastify-perf.timing.linked')
+
+/** `performance.now()` when the server emitted the message's `request` event (arrival.ts). */
+export const kArrival: unique symbol = Symbol('fastify-perf.timing.arrival')
+
 /** Node's message with the phases of its request. */
 export interface PhasesHolder {
   [kPhases]?: Phases
+  [kLinked]?: TimedRequest
+  [kArrival]?: number
+}
+
+/** A data-cache lookup tied to a message before its Fastify request was known: counted once it is. */
+export interface PendingLookup {
+  readonly store: string
+  readonly namespace: string
+  readonly result: 'hit' | 'miss' | 'stale' | 'coalesced' | 'bypass'
 }
 
 /** The phases recorded for `request`, or `null` when no cache or compression event was tied to it. */
@@ -78,6 +97,11 @@ export interface Phases {
   lookupStore: string
   /** The OpenTelemetry context of the request's span once found, `false` when it is not traced, `null` before (spans). */
   spanParent: unknown
+  /**
+   * Data-cache lookups seen before the request's route was known (an onRequest or preHandler hook,
+   * before or after an `await`): counted under the route when the request is linked, in onSend.
+   */
+  pending: PendingLookup[] | null
 }
 
 /** A Fastify request with the plugin's fields. */
@@ -122,5 +146,6 @@ export function createPhases(): Phases {
     lookupStart: 0,
     lookupStore: '',
     spanParent: null,
+    pending: null,
   }
 }

@@ -140,10 +140,6 @@ function install(rc: RouteCache): boolean {
     return off(rc, 'the server is not a node:http or node:https server (http2?)')
   }
   const routing = app.routing as Listener
-  const listeners = server.rawListeners('request')
-  if (!listeners.includes(routing)) {
-    return off(rc, "Fastify's request listener is not on the server (a serverFactory wrapping it?)")
-  }
   const caches: RouteCache[] = [rc]
   const listener = function fastifyPerfEdge(req: IncomingMessage, res: ServerResponse): void {
     const method = req.method
@@ -152,7 +148,9 @@ function install(rc: RouteCache): boolean {
     }
     routing(req, res)
   }
-  replace(server, routing, listener)
+  if (!replaceListener(server, routing, listener)) {
+    return off(rc, "Fastify's request listener is not on the server (a serverFactory wrapping it?)")
+  }
   servers.set(server, { caches, routing, listener })
   return true
 }
@@ -165,11 +163,39 @@ function off(rc: RouteCache, reason: string): false {
   return false
 }
 
-/** Replaces one `request` listener in place (the order of the others is kept). */
-function replace(server: http.Server | https.Server, from: Listener, to: Listener): void {
-  const listeners = server.rawListeners('request') as Listener[]
-  server.removeAllListeners('request')
-  for (const listener of listeners) server.on('request', listener === from ? to : listener)
+/**
+ * The suite's protocol for `request` listeners that wrap Fastify's (`Symbol.for`, so it holds
+ * between packages without an import): such a listener carries, under this key, the slot
+ * (`{ listener }`) of the listener it calls. The timing plugin's arrival listener is one
+ * (packages/timing/src/arrival.ts, which keeps the same function): the edge then takes Fastify's
+ * place inside it, so timing still marks the arrival of an edge hit, in either order of set-up.
+ */
+const kRoutingSlot = Symbol.for('fastify-perf.routingSlot')
+type Wrapper = Listener & { [kRoutingSlot]?: { listener: Listener } }
+
+/**
+ * Puts `to` where `from` is: among the server's `request` listeners (their order kept), or in the
+ * slot of a wrapper that calls it. Returns whether `from` was found.
+ */
+function replaceListener(server: http.Server | https.Server, from: Listener, to: Listener): boolean {
+  const listeners = server.rawListeners('request') as Wrapper[]
+  if (listeners.includes(from)) {
+    server.removeAllListeners('request')
+    for (const listener of listeners) server.on('request', listener === from ? to : listener)
+    return true
+  }
+  for (const listener of listeners) {
+    let slot = listener[kRoutingSlot]
+    // Bounded: a chain of wrappers, each installed once by a plugin.
+    for (let depth = 0; slot !== undefined && depth < 16; depth++) {
+      if (slot.listener === from) {
+        slot.listener = to
+        return true
+      }
+      slot = (slot.listener as Wrapper)[kRoutingSlot]
+    }
+  }
+  return false
 }
 
 /** Takes a route cache off its server's edge (`preClose`); the last one gives Fastify its place back. */
@@ -181,7 +207,7 @@ export function uninstallEdge(rc: RouteCache): void {
   if (at === -1) return
   known.caches.splice(at, 1)
   if (known.caches.length > 0) return
-  replace(server, known.listener, known.routing)
+  replaceListener(server, known.listener, known.routing)
   servers.delete(server)
 }
 

@@ -21,10 +21,11 @@ import type { FastifyRequest } from 'fastify'
 const EARLY_ROUTES = 'fastifyPerfRouteCacheEarlyRoutes'
 
 /**
- * Hooks of this suite that only observe, and that a hit may therefore come before: the timing
- * plugin's `onRequest` hook that runs the rest of the request in its AsyncLocalStorage context
- * (`asyncContext`, on by default on Node 24 and later). A hit served before it loses nothing: the
- * timing plugin sees hits through the cache's events and its `onSend` hook.
+ * Hooks of this suite that only observe, and that a hit may therefore come before. The second is
+ * the `onRequest` hook with which earlier versions of the timing plugin entered its
+ * AsyncLocalStorage context (it now enters it in its `request` listener and adds no hook): kept
+ * so that a cache next to such a version still serves hits before it. A hit served before it
+ * loses nothing: the timing plugin sees hits through the cache's events and its `onSend` hook.
  */
 const OBSERVERS: ReadonlySet<string> = new Set([EARLY_ROUTES, 'fastifyPerfTimingContext'])
 
