@@ -100,10 +100,27 @@ export class Generations {
   /** Gives `segment` a new generation: every key written under the old one becomes unreachable. */
   async renew(segment: string): Promise<void> {
     const gen = newGeneration()
-    await this.#io.write(this.#recordKey(segment), Buffer.from(gen), recordExpiry())
+    // In use here at once, before the record's write is answered: a read issued right after this
+    // call (the same tick) must not find the entries of the old generation (it would reach
+    // memcached before the write, with keys of the old generation). A refresh that starts now
+    // reads the record after this write on the same connection; one that started before is
+    // ignored (the epoch).
     const ns = this.#namespace(segment)
+    const previous = ns.gen
     ns.epoch++
     this.#set(ns, gen)
+    try {
+      await this.#io.write(this.#recordKey(segment), Buffer.from(gen), recordExpiry())
+    } catch (error) {
+      // Not taken: back to the generation every other instance still uses. The caller keeps the
+      // clear as a debt, which hides the old entries here until it is replayed.
+      if (ns.gen === gen) {
+        ns.epoch++
+        if (previous === undefined) ns.gen = undefined
+        else this.#set(ns, previous)
+      }
+      throw error
+    }
   }
 
   /** Stops the refresh timer. */

@@ -181,9 +181,16 @@ export class MemcachedStore implements CacheStore {
    * Writes the entry only if the key holds none (memcached `add`); answers whether it wrote. An
    * entry over `maxValueSize` is not written and answers `false`, like one the server refused.
    */
-  async add(key: string, entry: StoredEntry, ttlMs: number): Promise<boolean> {
+  add(key: string, entry: StoredEntry, ttlMs: number): Promise<boolean> {
     const bytes = encodeEntry(entry)
-    const mk = await this.#key(key)
+    // Sent now when the key is known (see `delete`).
+    const k = this.#key(key)
+    return typeof k === 'string'
+      ? this.#addBytes(k, bytes, ttlMs)
+      : k.then((mk) => this.#addBytes(mk, bytes, ttlMs))
+  }
+
+  async #addBytes(mk: string, bytes: Buffer, ttlMs: number): Promise<boolean> {
     if (bytes.length > this.#options.maxValueSize) {
       this.oversized++
       return false
@@ -196,8 +203,12 @@ export class MemcachedStore implements CacheStore {
     }
   }
 
-  async delete(key: string): Promise<boolean> {
-    return this.#delete(await this.#key(key))
+  delete(key: string): Promise<boolean> {
+    // Sent now when the key is known, as `set` is, not after an `await`: a read issued right after
+    // this call (the same tick) would otherwise reach memcached first and answer the deleted entry
+    // (test/integration/data-reads-after-writes.test.ts).
+    const k = this.#key(key)
+    return typeof k === 'string' ? this.#delete(k) : k.then((mk) => this.#delete(mk))
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {
