@@ -87,6 +87,10 @@ export class InvalidationDebt {
   // A replayed clear in flight: it may run in the store before or after a deferral made meanwhile,
   // so it does not cover those (see `defer`).
   #clearing = false
+  // Clears sent to the store and not answered yet (`Tiers#clear`): their prefix reads as absent
+  // here meanwhile. Redis clears with SCAN and UNLINK over several round trips, and a read issued
+  // after `clear()` was called would otherwise find an entry the clear has not reached yet.
+  readonly #clearsInFlight: string[] = []
   #timer: NodeJS.Timeout | undefined
   #running: Promise<void> | undefined
   #stopped = false
@@ -113,7 +117,24 @@ export class InvalidationDebt {
   /** Whether `key` must read as absent on this instance. */
   masks(key: string): boolean {
     const clear = this.#clear
-    return (clear !== undefined && key.startsWith(clear.prefix)) || this.#items.has(key)
+    return (
+      (clear !== undefined && key.startsWith(clear.prefix)) ||
+      this.#items.has(key) ||
+      (this.#clearsInFlight.length !== 0 && this.#clearsInFlight.some((prefix) => key.startsWith(prefix)))
+    )
+  }
+
+  /** A clear of `prefix` is sent: its keys read as absent until {@link endClear}. */
+  beginClear(prefix: string): void {
+    this.#clearsInFlight.push(prefix)
+    this.active = true
+  }
+
+  /** The store answered the clear of `prefix` (taken or not: a failed one is deferred first). */
+  endClear(prefix: string): void {
+    const at = this.#clearsInFlight.indexOf(prefix)
+    if (at !== -1) this.#clearsInFlight.splice(at, 1)
+    this.#update()
   }
 
   /** `found` (one slot per key of `keys`), with the slots of keys in debt emptied. */
@@ -221,7 +242,7 @@ export class InvalidationDebt {
   }
 
   #update(): void {
-    const active = this.#items.size !== 0 || this.#clear !== undefined
+    const active = this.#items.size !== 0 || this.#clear !== undefined || this.#clearsInFlight.length !== 0
     if (active || !this.active) return
     this.active = false
     if (this.#lastLog !== 0) {

@@ -313,8 +313,12 @@ export class Tiers {
     const settle = (ok: boolean) => {
       if (!ok) this.debt.deferClear(prefix)
       else if (this.debt.active) this.debt.cleared(since)
+      // After the deferral: a failed clear goes on hiding the namespace, with no gap.
+      this.debt.endClear(prefix)
       return ok
     }
+    // Hidden here from the call on, until the store answers (see InvalidationDebt#beginClear).
+    this.debt.beginClear(prefix)
     const cleared = this.safe.clear(prefix, deadline)
     return this.#after(isPromise(cleared) ? cleared.then(settle) : settle(cleared), { clearPrefix: prefix })
   }
