@@ -173,8 +173,7 @@ export class MemcachedStore implements CacheStore {
 
   set(key: string, entry: StoredEntry, ttlMs: number): Promise<void> {
     const bytes = encodeEntry(entry)
-    const k = this.#key(key)
-    return typeof k === 'string' ? this.#set(k, bytes, ttlMs) : k.then((mk) => this.#set(mk, bytes, ttlMs))
+    return this.#keyed(key, (mk) => this.#set(mk, bytes, ttlMs))
   }
 
   /**
@@ -183,11 +182,7 @@ export class MemcachedStore implements CacheStore {
    */
   add(key: string, entry: StoredEntry, ttlMs: number): Promise<boolean> {
     const bytes = encodeEntry(entry)
-    // Sent now when the key is known (see `delete`).
-    const k = this.#key(key)
-    return typeof k === 'string'
-      ? this.#addBytes(k, bytes, ttlMs)
-      : k.then((mk) => this.#addBytes(mk, bytes, ttlMs))
+    return this.#keyed(key, (mk) => this.#addBytes(mk, bytes, ttlMs))
   }
 
   async #addBytes(mk: string, bytes: Buffer, ttlMs: number): Promise<boolean> {
@@ -204,11 +199,7 @@ export class MemcachedStore implements CacheStore {
   }
 
   delete(key: string): Promise<boolean> {
-    // Sent now when the key is known, as `set` is, not after an `await`: a read issued right after
-    // this call (the same tick) would otherwise reach memcached first and answer the deleted entry
-    // (test/integration/data-reads-after-writes.test.ts).
-    const k = this.#key(key)
-    return typeof k === 'string' ? this.#delete(k) : k.then((mk) => this.#delete(mk))
+    return this.#keyed(key, (mk) => this.#delete(mk))
   }
 
   async deleteMany(keys: readonly string[]): Promise<number> {
@@ -280,6 +271,18 @@ export class MemcachedStore implements CacheStore {
    * Remembered per engine key while the generation stays the same, so a hit costs one map lookup
    * instead of a split, a generation lookup, two concatenations and a scan (or a SHA-256).
    */
+  /**
+   * Runs a write with the memcached key of `key`: in this call when the key is known, so commands
+   * go out in the order they were called, else once the namespace's generation is read. Never
+   * after an `await` on a known key: a read issued right after the write (the same tick) would
+   * reach memcached first and answer the old entry (test/integration/data-reads-after-writes.test.ts).
+   * (The reads take the same two branches without a closure: they are the hit path.)
+   */
+  #keyed<T>(key: string, write: (mk: string) => Promise<T>): Promise<T> {
+    const k = this.#key(key)
+    return typeof k === 'string' ? write(k) : k.then(write)
+  }
+
   #key(key: string): string | Promise<string> {
     const memo = this.#keys.get(key)
     if (memo !== undefined) {

@@ -37,6 +37,25 @@ test('Available-Dictionary: anything else is ignored (undefined), never thrown',
   assert.equal(parseAvailableDictionary([`:${EXAMPLE}:`, `:${EXAMPLE}:`]), undefined)
 })
 
+test('Available-Dictionary: a repeated field (the last one is remembered) answers as when parsed anew', () => {
+  const other = `:${Buffer.alloc(32, 7).toString('base64')}:`
+  const fields = [`:${EXAMPLE}:`, `:${EXAMPLE}:`, other, 'token', 'token', `:${EXAMPLE}:`, other, other]
+  const answers = fields.map((field) => parseAvailableDictionary(field))
+  assert.deepEqual(answers, [
+    EXAMPLE,
+    EXAMPLE,
+    Buffer.alloc(32, 7).toString('base64'),
+    undefined,
+    undefined,
+    EXAMPLE,
+    Buffer.alloc(32, 7).toString('base64'),
+    Buffer.alloc(32, 7).toString('base64'),
+  ])
+  // A list (a repeated header) is never taken for the remembered string.
+  assert.equal(parseAvailableDictionary([`:${EXAMPLE}:`]), undefined)
+  assert.equal(parseAvailableDictionary(undefined), undefined)
+})
+
 test('Dictionary-ID: an sf-string of at most 1024 characters', () => {
   assert.equal(parseDictionaryId('"/v1/main.js 33a64df5"'), '/v1/main.js 33a64df5')
   assert.equal(parseDictionaryId(`"${'a'.repeat(1024)}"`), 'a'.repeat(1024))

@@ -85,10 +85,13 @@ export function installArrival<M extends IncomingMessage>(
   leave: () => void,
   storage: AsyncLocalStorage<M> | null,
 ): () => void {
-  const slot: RoutingSlot = { listener: routing }
-  const timedRouting: Wrapper = function fastifyPerfTimingArrival(message, response) {
+  const enter: Listener = (message, response) => {
     mark(message as M, response)
     storage?.enterWith(message as M)
+  }
+  const slot: RoutingSlot = { listener: routing }
+  const timedRouting: Wrapper = function fastifyPerfTimingArrival(message, response) {
+    enter(message, response)
     try {
       slot.listener(message, response)
     } finally {
@@ -103,14 +106,10 @@ export function installArrival<M extends IncomingMessage>(
       replaceListener(server, timedRouting, slot.listener)
     }
   }
-  const before: Listener = (message, response) => {
-    mark(message as M, response)
-    storage?.enterWith(message as M)
-  }
-  server.prependListener('request', before)
+  server.prependListener('request', enter)
   server.on('request', leave)
   return () => {
-    server.removeListener('request', before)
+    server.removeListener('request', enter)
     server.removeListener('request', leave)
   }
 }

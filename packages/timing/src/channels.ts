@@ -221,9 +221,7 @@ export function subscribe(sinks: ChannelSinks): () => void {
       phases.pending.push({ store, namespace, result })
     } else {
       const route = request?.[kRoute]?.label ?? routeOfUnresolved(request, measurements)
-      const cell = measurements.cacheLookups.cell(route, store, namespace, result)
-      cell.value++
-      statsd?.increment('cache.lookups', 1, cell.tags)
+      countLookup(measurements, statsd, route, store, namespace, result)
     }
     if (holder === null) return
     const phases = phasesIn(holder)
@@ -411,10 +409,12 @@ function requestOf(message: Payload, sinks: ChannelSinks): TimedRequest | null {
     | undefined
   let request: TimedRequest | null | undefined
   if (named !== undefined && named !== null && typeof named === 'object' && kStart in named) request = named
-  else if (named !== undefined && named !== null && typeof named === 'object' && kArrival in named) {
+  else {
     // A raw message named on a lookup before its request was known: linked since, or not yet.
-    request = (named as PhasesHolder)[kLinked] ?? null
-  } else request = current ?? sinks.storage?.getStore()?.[kLinked] ?? null
+    const raw = namedMessage(message)
+    request =
+      raw !== null ? (raw[kLinked] ?? null) : (current ?? sinks.storage?.getStore()?.[kLinked] ?? null)
+  }
   // Every app's plugin hears every event: count it in the app whose server received the request.
   return request !== null && sinks.owns(request) ? request : null
 }
@@ -423,34 +423,52 @@ function requestOf(message: Payload, sinks: ChannelSinks): TimedRequest | null {
  * Where an event's phases go: its request's raw message, else the message whose `request` event is
  * being emitted, else (with `asyncContext`) the message of this async context, if it is this app's.
  */
-function holderOf(request: TimedRequest | null, sinks: ChannelSinks, message: Payload): PhasesHolder | null {
+function holderOf(request: TimedRequest | null, sinks: ChannelSinks, payload: Payload): PhasesHolder | null {
   if (request !== null) return request.raw as PhasesHolder
-  const named = message.request
-  if (named !== undefined && named !== null && typeof named === 'object' && kArrival in named) {
-    return sinks.ownsMessage(named) ? (named as PhasesHolder) : null
-  }
+  const named = namedMessage(payload)
+  if (named !== null) return sinks.ownsMessage(named) ? named : null
   if (arriving !== null) return arriving
   const stored = sinks.storage?.getStore()
   return stored !== undefined && sinks.ownsMessage(stored) ? stored : null
 }
 
+/** The raw message a payload names (the data cache carries back the one set on its `lookup`), or `null`. */
+function namedMessage(payload: Payload): PhasesHolder | null {
+  const named = payload.request
+  return named !== undefined && named !== null && typeof named === 'object' && kArrival in named
+    ? (named as PhasesHolder)
+    : null
+}
+
+/** One data-cache lookup into its counter (and StatsD). */
+function countLookup(
+  measurements: Measurements,
+  statsd: StatsdExporter | null,
+  route: string,
+  store: string,
+  namespace: string,
+  result: CacheResult,
+): void {
+  const cell = measurements.cacheLookups.cell(route, store, namespace, result)
+  cell.value++
+  statsd?.increment('cache.lookups', 1, cell.tags)
+}
+
 /**
- * Counts the data-cache lookups kept on a request's phases before its route was known, under
- * `route` (onSend, or `__none__` when the response closed first).
+ * Counts the data-cache lookups kept on a message's phases before its route was known, under
+ * `route` (onSend, or `__none__` when the response closed first). Nothing to do for most requests.
  */
 export function countPending(
-  phases: Phases,
+  holder: PhasesHolder,
   route: string,
   measurements: Measurements,
   statsd: StatsdExporter | null,
 ): void {
-  const pending = phases.pending
-  if (pending === null) return
-  phases.pending = null
+  const pending = holder[kPhases]?.pending
+  if (pending == null) return
+  holder[kPhases]!.pending = null
   for (const { store, namespace, result } of pending) {
-    const cell = measurements.cacheLookups.cell(route, store, namespace, result)
-    cell.value++
-    statsd?.increment('cache.lookups', 1, cell.tags)
+    countLookup(measurements, statsd, route, store, namespace, result)
   }
 }
 

@@ -48,7 +48,6 @@ import {
   kFacade,
   kHandlerStart,
   kLinked,
-  kPhases,
   kReply,
   kRoute,
   kSent,
@@ -199,13 +198,9 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
     if (otel !== null) otel.leave(this.req.method, isTls(this.req.socket))
     const request = this[kObserved]
     if (request !== undefined) finish(request, this.statusCode)
-    else {
-      // Never reached onSend (a hijacked reply, an aborted request): lookups its hooks made are
-      // counted without a route.
-      const phases = (this.req as MarkedMessage)[kPhases]
-      if (phases !== undefined && phases.pending !== null)
-        countPending(phases, NO_ROUTE, measurements, statsd)
-    }
+    // Never reached onSend (a hijacked reply, an aborted request): lookups its hooks made are
+    // counted without a route.
+    else countPending(this.req as MarkedMessage, NO_ROUTE, measurements, statsd)
   }
   function markArrival(message: MarkedMessage, response: ServerResponse): void {
     message[kArrival] = performance.now()
@@ -275,11 +270,9 @@ async function timingPlugin(fastify: FastifyInstance, rawOptions: FastifyPerfTim
         if (route.untraced && untrace === null) untrace = traceHandlers()
       }
       const raw = request.raw as MarkedMessage
-      raw[kLinked] = timed
-      const phases = raw[kPhases]
-      if (phases !== undefined && phases.pending !== null) {
-        countPending(phases, timed[kRoute]!.label, measurements, statsd)
-      }
+      // Linked by the wrapped handler already, unless a hook replied (or no handler of ours ran).
+      if (raw[kLinked] === undefined) raw[kLinked] = timed
+      countPending(raw, timed[kRoute]!.label, measurements, statsd)
     }
     if (expose !== null && timed[kRoute]!.enabled && expose(request)) {
       reply.header('server-timing', serverTimingValue(timed, start, now))
